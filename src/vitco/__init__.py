@@ -1,0 +1,4 @@
+"""vitco: a virtual IT company in a box."""
+
+__version__ = "0.1.0"
+__all__ = ["__version__"]

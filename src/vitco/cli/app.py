@@ -1,0 +1,24 @@
+"""The ``vitco`` command: one typer app; each command group lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from vitco.cli import doctor, sandbox
+
+app = typer.Typer(
+    name="vitco",
+    help="vitco: a virtual IT company in a box. A team of AI agents turns a brief into a "
+    "tested, deployed project.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+sandbox.register(app)
+doctor.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,82 @@
+"""Settings: the one place that reads the environment.
+
+Everything configurable is a field here, read from ``VITCO_*`` environment variables (and the
+standard provider variables such as ``OPENAI_API_KEY``). Nothing else in the package touches
+``os.environ``; code receives a ``Settings`` (or the values it needs) from its caller.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SandboxKind = Literal["bwrap", "unsafe"]
+
+
+def _default_home() -> Path:
+    return Path.home() / ".vitco"
+
+
+class Settings(BaseSettings):
+    """All of vitco's configuration. Embedded vs distributed differs only in these values."""
+
+    model_config = SettingsConfigDict(env_prefix="VITCO_", extra="ignore", frozen=True)
+
+    home: Path = Field(default_factory=_default_home, description="Data directory.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: a SQLite file in the data dir."
+    )
+    redis_url: str | None = None
+
+    model: str | None = Field(
+        default=None, description="Default model id, e.g. 'replay:FILE' or 'openai:gpt-4o-mini'."
+    )
+    sandbox: SandboxKind = "bwrap"
+    sandbox_user: str = "vitco-sandbox"
+
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    test_timeout_s: float = Field(default=300.0, gt=0)
+    health_timeout_s: float = Field(default=30.0, gt=0)
+    budget_usd: float | None = Field(default=None, ge=0)
+
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("VITCO_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("VITCO_OPENAI_BASE_URL", "OPENAI_BASE_URL")
+    )
+    anthropic_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("VITCO_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY"),
+    )
+    anthropic_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("VITCO_ANTHROPIC_BASE_URL", "ANTHROPIC_BASE_URL"),
+    )
+    ollama_host: str | None = Field(
+        default=None, validation_alias=AliasChoices("VITCO_OLLAMA_HOST", "OLLAMA_HOST")
+    )
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'vitco.sqlite'}"
+
+    @property
+    def checkpoints_path(self) -> Path:
+        return self.home / "checkpoints.sqlite"
+
+    @property
+    def projects_dir(self) -> Path:
+        return self.home / "projects"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.home / "outbox"
+
+    def ensure_dirs(self) -> None:
+        for d in (self.home, self.projects_dir, self.outbox_dir):
+            d.mkdir(parents=True, exist_ok=True)

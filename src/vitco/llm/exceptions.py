@@ -1,0 +1,89 @@
+"""Errors of the model layer.
+
+::
+
+    LLMError
+    ├── NoModelConfigured        nothing to call; says how to configure a model
+    ├── UnknownModel             an id no provider in the registry knows
+    ├── ReplayMiss               a cassette has no answer for a request (names the request)
+    ├── CassetteError            a cassette file that cannot be read or parsed
+    ├── BudgetExceeded           the next call would cross the project's cap
+    └── ProviderError            a provider failed to answer (vendor errors are translated to these)
+        ├── RateLimited          429; carries retry_after seconds when the provider said so
+        ├── ProviderTimeout      no answer within the timeout
+        ├── ProviderUnavailable  5xx, connection refused, breaker open
+        └── BadResponse          a body we cannot read (truncated, malformed, no content)
+"""
+
+from __future__ import annotations
+
+
+class LLMError(Exception):
+    """Base of every model-layer error."""
+
+
+class NoModelConfigured(LLMError):
+    def __init__(self) -> None:
+        super().__init__(
+            "no model is configured. Pass --model ID (e.g. 'replay:FILE.jsonl', "
+            "'openai:gpt-4o-mini', 'anthropic:claude-sonnet-4-5', 'ollama:llama3.2'), or set "
+            "VITCO_MODEL, or export OPENAI_API_KEY / ANTHROPIC_API_KEY / OLLAMA_HOST."
+        )
+
+
+class UnknownModel(LLMError):
+    def __init__(self, model_id: str, reason: str) -> None:
+        self.model_id = model_id
+        self.reason = reason
+        super().__init__(f"cannot use model {model_id!r}: {reason}")
+
+
+class CassetteError(LLMError):
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"cassette {path}: {reason}")
+
+
+class ReplayMiss(LLMError):
+    def __init__(self, path: str, key: str, reason: str = "no recorded answer") -> None:
+        self.path = path
+        self.key = key
+        self.reason = reason
+        super().__init__(f"cassette {path} does not match: {reason} for call {key}")
+
+
+class BudgetExceeded(LLMError):
+    def __init__(self, spent_usd: float, cap_usd: float, next_call_usd: float) -> None:
+        self.spent_usd = spent_usd
+        self.cap_usd = cap_usd
+        self.next_call_usd = next_call_usd
+        super().__init__(
+            f"budget exceeded: spent ${spent_usd:.4f} of ${cap_usd:.4f}; "
+            f"the next call would cost up to ${next_call_usd:.4f}"
+        )
+
+
+class ProviderError(LLMError):
+    def __init__(self, provider: str, message: str, status: int | None = None) -> None:
+        self.provider = provider
+        self.status = status
+        super().__init__(f"{provider}: {message}")
+
+
+class RateLimited(ProviderError):
+    def __init__(self, provider: str, message: str, retry_after: float | None = None) -> None:
+        super().__init__(provider, message, status=429)
+        self.retry_after = retry_after
+
+
+class ProviderTimeout(ProviderError):
+    pass
+
+
+class ProviderUnavailable(ProviderError):
+    pass
+
+
+class BadResponse(ProviderError):
+    pass
