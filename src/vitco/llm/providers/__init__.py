@@ -1,1 +1,234 @@
-"""llm/providers."""
+"""The provider registry: ``"provider:model"`` ids to ``Model`` objects.
+
+One table says which prefixes exist and how each is reached, so the CLI, the router and the
+docs agree on the names. It takes connection parameters explicitly (the router reads them from
+``Settings``), and it never imports a vendor SDK until a model of that vendor is built, so a
+missing optional SDK only matters to those who use it.
+
+Prefixes: ``openai``, ``anthropic``, ``ollama`` (OpenAI-compatible at ``OLLAMA_HOST`` + ``/v1``),
+``openrouter``, ``groq``, ``lmstudio``, and ``vllm`` / ``openai-compat`` (any OpenAI-compatible
+server; a base URL is required). More entries (``replay``, ``test``, a local llama.cpp model)
+are added to :data:`PROVIDERS` by the modules that own them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from vitco.llm.exceptions import UnknownModel
+from vitco.llm.model import Model
+from vitco.llm.providers.openai import MaxTokensParam, StructuredMode
+
+__all__ = [
+    "PROVIDERS",
+    "Connection",
+    "ProviderSpec",
+    "StructuredMode",
+    "ollama_base_url",
+    "resolve_model",
+    "split_model_id",
+]
+
+OLLAMA_DEFAULT_PORT = 11434
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach a provider; everything a ``Settings`` would supply, made explicit.
+
+    ``client`` is a pre-built SDK client (``openai.OpenAI`` / ``anthropic.Anthropic``): tests
+    and connection sharing pass one, and then the caller keeps ownership of it. Without one,
+    the model builds its own from ``base_url``/``api_key``/``timeout`` and closes it itself.
+    ``structured`` overrides the provider's default structured-output mode (OpenAI-style
+    providers only).
+    """
+
+    base_url: str | None = None
+    api_key: str | None = None
+    timeout: float = 120.0
+    client: Any = None
+    stream: bool = False
+    structured: StructuredMode | None = None
+
+
+ProviderFactory = Callable[[str, str, Connection], Model]
+"""``(provider prefix, model name, connection) -> Model``."""
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """One registry entry: how to build a model of this provider, and a line for listings."""
+
+    factory: ProviderFactory
+    summary: str
+
+
+def split_model_id(model_id: str) -> tuple[str, str]:
+    """``"ollama:llama3.2:3b"`` -> ``("ollama", "llama3.2:3b")``; the prefix is lower-cased."""
+    provider, sep, name = model_id.partition(":")
+    if not sep or not provider or not name:
+        raise UnknownModel(model_id, "a model id has the form 'provider:model'")
+    return provider.strip().lower(), name.strip()
+
+
+def resolve_model(
+    model_id: str,
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    timeout: float = 120.0,
+    client: Any = None,
+    stream: bool = False,
+    structured: StructuredMode | None = None,
+) -> Model:
+    """Build the model named by ``model_id`` with the given connection parameters.
+
+    Raises ``UnknownModel`` for an unknown prefix or missing connection details (an API key,
+    a base URL), and ``ImportError`` naming the extra when the vendor SDK is not installed.
+    """
+    provider, name = split_model_id(model_id)
+    spec = PROVIDERS.get(provider)
+    if spec is None:
+        known = ", ".join(sorted(PROVIDERS))
+        raise UnknownModel(model_id, f"unknown provider {provider!r}; known: {known}")
+    connection = Connection(
+        base_url=base_url,
+        api_key=api_key,
+        timeout=timeout,
+        client=client,
+        stream=stream,
+        structured=structured,
+    )
+    return spec.factory(provider, name, connection)
+
+
+def ollama_base_url(host: str | None) -> str:
+    """The OpenAI-compatible base URL of an Ollama server given ``OLLAMA_HOST``.
+
+    ``OLLAMA_HOST`` is often a bind address (``0.0.0.0:11434``) or a bare host; a client
+    needs a scheme, a reachable host, the port and the ``/v1`` path.
+    """
+    raw = (host or "").strip() or f"127.0.0.1:{OLLAMA_DEFAULT_PORT}"
+    if "://" not in raw:
+        raw = f"http://{raw}"
+    parts = urlsplit(raw)
+    hostname = parts.hostname or "127.0.0.1"
+    if hostname in ("0.0.0.0", "::"):
+        hostname = "127.0.0.1"
+    if ":" in hostname:
+        hostname = f"[{hostname}]"
+    port = parts.port or (OLLAMA_DEFAULT_PORT if parts.scheme == "http" else None)
+    netloc = f"{hostname}:{port}" if port else hostname
+    path = parts.path.rstrip("/")
+    if not path.endswith("/v1"):
+        path += "/v1"
+    return urlunsplit((parts.scheme, netloc, path, "", ""))
+
+
+def _openai_compatible(
+    *,
+    default_base_url: str | None,
+    key_hint: str | None,
+    structured: StructuredMode = "json_schema",
+    max_tokens_param: MaxTokensParam = "max_tokens",
+    base_url_of: Callable[[str | None], str] | None = None,
+) -> ProviderFactory:
+    """A factory for one OpenAI-compatible provider.
+
+    ``key_hint`` names the variable that holds the key when one is required (``None``: the
+    server needs no key); ``default_base_url`` ``None`` means the caller must give one.
+    """
+
+    def build(provider: str, name: str, connection: Connection) -> Model:
+        from vitco.llm.providers.openai import OpenAIModel
+
+        options: dict[str, Any] = {
+            "provider": provider,
+            "structured": connection.structured or structured,
+            "stream": connection.stream,
+            "max_tokens_param": max_tokens_param,
+        }
+        if connection.client is not None:
+            return OpenAIModel(connection.client, name, **options)
+        if base_url_of is not None:
+            base_url = base_url_of(connection.base_url)
+        else:
+            base_url = connection.base_url or default_base_url or ""
+        if not base_url:
+            raise UnknownModel(f"{provider}:{name}", f"{provider} needs a base URL")
+        if key_hint and not connection.api_key:
+            raise UnknownModel(f"{provider}:{name}", f"{provider} needs an API key; set {key_hint}")
+        return OpenAIModel.connect(
+            name,
+            base_url=base_url,
+            api_key=connection.api_key,
+            timeout=connection.timeout,
+            **options,
+        )
+
+    return build
+
+
+def _anthropic(provider: str, name: str, connection: Connection) -> Model:
+    from vitco.llm.providers.anthropic import AnthropicModel
+
+    if connection.client is not None:
+        return AnthropicModel(connection.client, name, stream=connection.stream)
+    if not connection.api_key:
+        raise UnknownModel(
+            f"{provider}:{name}", "anthropic needs an API key; set ANTHROPIC_API_KEY"
+        )
+    return AnthropicModel.connect(
+        name,
+        api_key=connection.api_key,
+        base_url=connection.base_url,
+        timeout=connection.timeout,
+        stream=connection.stream,
+    )
+
+
+PROVIDERS: dict[str, ProviderSpec] = {
+    "openai": ProviderSpec(
+        _openai_compatible(
+            default_base_url="https://api.openai.com/v1",
+            key_hint="OPENAI_API_KEY",
+            max_tokens_param="max_completion_tokens",
+        ),
+        "OpenAI (api.openai.com or OPENAI_BASE_URL)",
+    ),
+    "anthropic": ProviderSpec(_anthropic, "Anthropic Messages API"),
+    "ollama": ProviderSpec(
+        _openai_compatible(default_base_url=None, key_hint=None, base_url_of=ollama_base_url),
+        "Ollama, OpenAI-compatible at OLLAMA_HOST/v1 (default 127.0.0.1:11434)",
+    ),
+    "openrouter": ProviderSpec(
+        _openai_compatible(
+            default_base_url="https://openrouter.ai/api/v1", key_hint="OPENROUTER_API_KEY"
+        ),
+        "OpenRouter",
+    ),
+    "groq": ProviderSpec(
+        # Groq's json_schema mode covers few models; forced tool calls work on most.
+        _openai_compatible(
+            default_base_url="https://api.groq.com/openai/v1",
+            key_hint="GROQ_API_KEY",
+            structured="tool",
+        ),
+        "Groq",
+    ),
+    "lmstudio": ProviderSpec(
+        _openai_compatible(default_base_url="http://127.0.0.1:1234/v1", key_hint=None),
+        "LM Studio's local server",
+    ),
+    "vllm": ProviderSpec(
+        _openai_compatible(default_base_url=None, key_hint=None),
+        "a vLLM server (base URL required)",
+    ),
+    "openai-compat": ProviderSpec(
+        _openai_compatible(default_base_url=None, key_hint=None),
+        "any OpenAI-compatible server, e.g. llama.cpp server (base URL required)",
+    ),
+}
