@@ -7,12 +7,17 @@ long-running process (a deployed app) and returns a ``Process`` handle.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import socket
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
 LimitName = Literal["cpu", "memory", "processes", "open_files", "file_size", "wall", "output"]
+
+OutputCallback = Callable[[str, bytes], None]
+"""Receives ``("stdout" | "stderr", chunk)`` as a sandboxed command writes (for streaming)."""
 
 
 @dataclass(frozen=True)
@@ -32,9 +37,7 @@ class Limits:
         current = {f: getattr(self, f) for f in self.__dataclass_fields__}
         for name, value in values.items():
             if name not in current:
-                raise ValueError(
-                    f"unknown limit {name!r}; known: {', '.join(sorted(current))}"
-                )
+                raise ValueError(f"unknown limit {name!r}; known: {', '.join(sorted(current))}")
             current[name] = type(current[name])(value)
         return Limits(**current)
 
@@ -67,11 +70,36 @@ class Process:
     url: str | None = None
     socket_path: Path | None = None
     _stop: object | None = field(default=None, repr=False)
+    log_path: Path | None = None
+    _poll: Callable[[], int | None] | None = field(default=None, repr=False)
 
     def stop(self) -> None:
         """Stop the process and everything it started; idempotent."""
         if callable(self._stop):
             self._stop()
+
+    def poll(self) -> int | None:
+        """The exit status once the process has ended (``128 + n`` if killed by signal n),
+        else ``None``."""
+        return self._poll() if self._poll is not None else None
+
+    def wait_ready(self, timeout_s: float = 30.0) -> bool:
+        """Wait until the app accepts connections on ``socket_path``; ``False`` if it did not
+        within ``timeout_s`` or exited first."""
+        if self.socket_path is None:
+            return False
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.poll() is not None:
+                return False
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                try:
+                    probe.connect(str(self.socket_path))
+                except OSError:
+                    time.sleep(0.02)
+                    continue
+                return True
+        return False
 
     def __enter__(self) -> Process:
         return self
@@ -93,8 +121,15 @@ class Sandbox(Protocol):
         *,
         network: bool = False,
         env: Mapping[str, str] | None = None,
+        writable: Sequence[Path] | None = None,
+        on_output: OutputCallback | None = None,
     ) -> Result:
-        """Run ``cmd`` with ``workspace`` as the working directory and wait for it."""
+        """Run ``cmd`` with ``workspace`` as the working directory and wait for it.
+
+        ``writable``: paths inside the workspace that stay writable (default: the whole
+        workspace), e.g. only ``.venv`` for the networked dependency install.
+        ``on_output`` receives output as it arrives, within the captured-output limit.
+        """
         ...
 
     def start(

@@ -1,0 +1,223 @@
+"""Host side of a sandboxed command: spawn it, capture output, enforce wall and output limits.
+
+Shared by ``bwrap`` and ``unsafe``: both hand over a full argv (wrapper + command). The child is
+the leader of a new session, so killing its process group kills it and whatever it started in
+that group; ``bwrap`` additionally kills everything in its pid namespace when it dies.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import selectors
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from vitco.sandbox.bridge import Bridge
+from vitco.sandbox.protocol import OutputCallback, Process
+
+_POLL_S = 0.05
+_DRAIN_S = 0.5
+
+_live: set[subprocess.Popen[bytes]] = set()
+_live_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Finished:
+    """Raw observations of one finished command."""
+
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+    duration_s: float
+    cpu_s: float
+    wall_hit: bool
+    output_hit: bool
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    # The child is a session leader (start_new_session), so its pid is its group id; it is
+    # only ever called while the child is unreaped, so the id cannot have been reused.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _exited(proc: subprocess.Popen[bytes]) -> bool:
+    """True once the child is a zombie; WNOWAIT leaves it unreaped so its pid stays ours."""
+    info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    return info is not None and info.si_pid == proc.pid
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> tuple[int, float]:
+    """Kill the rest of the group, reap the child; returns (returncode, cpu seconds used by it
+    and its reaped descendants)."""
+    _kill_group(proc)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    with _live_lock:
+        _live.discard(proc)
+    return proc.returncode, usage.ru_utime + usage.ru_stime
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    stdout: int | None,
+    stderr: int | None,
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` in a new session with no stdin; remembered so it dies with vitco."""
+    proc = subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=stderr,
+        start_new_session=True,
+        close_fds=True,
+    )
+    with _live_lock:
+        _live.add(proc)
+    return proc
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    wall_s: float,
+    output_bytes: int,
+    on_output: OutputCallback | None = None,
+) -> Finished:
+    """Run ``argv`` to completion, capturing at most ``output_bytes`` of stdout+stderr and
+    killing it when the output cap or ``wall_s`` is reached."""
+    started = time.monotonic()
+    deadline = started + wall_s
+    proc = spawn(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
+    captured = 0
+    wall_hit = output_hit = False
+    exited_at: float | None = None
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
+    sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
+    try:
+        while sel.get_map():
+            now = time.monotonic()
+            if now >= deadline:
+                wall_hit = True
+                break
+            if exited_at is None and _exited(proc):
+                exited_at = now
+            # A background process that escaped the group may hold the pipes open after the
+            # command exited (only possible without a pid namespace): stop waiting for it.
+            if exited_at is not None and now - exited_at > _DRAIN_S:
+                break
+            for key, _ in sel.select(timeout=min(_POLL_S, deadline - now)):
+                name = str(key.data)
+                data = os.read(key.fd, 65536)
+                if not data:
+                    sel.unregister(key.fileobj)
+                    continue
+                room = output_bytes - captured
+                if len(data) > room:
+                    data = data[:room]
+                    output_hit = True
+                captured += len(data)
+                if data:
+                    chunks[name].append(data)
+                    if on_output is not None:
+                        on_output(name, data)
+            if output_hit:
+                break
+        if wall_hit or output_hit:
+            _kill_group(proc)
+        returncode, cpu_s = _reap(proc)
+    finally:
+        sel.close()
+        proc.stdout.close()
+        proc.stderr.close()
+        if proc.returncode is None:
+            _kill_group(proc)
+            proc.wait()
+    return Finished(
+        returncode=returncode,
+        stdout=b"".join(chunks["stdout"]),
+        stderr=b"".join(chunks["stderr"]),
+        duration_s=time.monotonic() - started,
+        cpu_s=cpu_s,
+        wall_hit=wall_hit,
+        output_hit=output_hit,
+    )
+
+
+def stopper(
+    proc: subprocess.Popen[bytes],
+) -> tuple[Callable[[], None], Callable[[], int | None]]:
+    """``(stop, poll)`` callables for a started long-running process; ``stop`` is idempotent
+    and kills the whole process group."""
+    lock = threading.Lock()
+
+    def stop() -> None:
+        with lock:
+            if proc.returncode is None:
+                _kill_group(proc)
+                _reap(proc)
+
+    def poll() -> int | None:
+        with lock:
+            if proc.returncode is None and _exited(proc):
+                _reap(proc)
+            rc = proc.returncode
+            return 128 - rc if rc is not None and rc < 0 else rc
+
+    return stop, poll
+
+
+def launch(
+    argv: Sequence[str], cwd: Path, env: Mapping[str, str], sock: Path, log_path: Path | None
+) -> Process:
+    """Spawn a long-running ``argv`` with its output appended to ``log_path`` and a bridge to
+    ``sock``; the ``Process`` stops both."""
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("ab") as log:
+            proc = spawn(argv, cwd=cwd, env=env, stdout=log.fileno(), stderr=log.fileno())
+    else:
+        proc = spawn(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    bridge = Bridge(sock)
+    kill, poll = stopper(proc)
+
+    def stop() -> None:
+        bridge.close()
+        kill()
+
+    return Process(
+        pid=proc.pid,
+        url=bridge.url,
+        socket_path=sock,
+        _stop=stop,
+        log_path=log_path,
+        _poll=poll,
+    )
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    """Never leave a sandbox running after vitco exits (bwrap also has --die-with-parent)."""
+    with _live_lock:
+        procs = list(_live)
+    for proc in procs:
+        if proc.returncode is None:
+            _kill_group(proc)

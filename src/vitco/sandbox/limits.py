@@ -1,0 +1,146 @@
+"""Resource limits: how they are applied and how a stopped command is attributed to one.
+
+Every limit except ``wall`` and ``output`` is an rlimit set by ``prlimit`` just before the
+command is exec'd, so it is inherited by everything the command starts:
+
+========== ============== ====================================================================
+limit      mechanism      how ``Result.limit_hit`` detects it
+========== ============== ====================================================================
+cpu        RLIMIT_CPU     SIGXCPU at the soft limit (hard limit = soft + 2 s, then SIGKILL);
+                          reliable for the process that spends it. Per process: N processes
+                          may each spend ``cpu_s``; ``wall_s`` bounds the total.
+memory     RLIMIT_AS      heuristic: an allocation fails, so the program reports it (Python
+                          ``MemoryError``, ``Cannot allocate memory``, ``std::bad_alloc``...);
+                          a program that swallows the error is not attributed.
+processes  RLIMIT_NPROC   heuristic: fork fails with EAGAIN and the program says so
+                          (``BlockingIOError``, ``Resource temporarily unavailable``,
+                          ``fork: retry``). Counted per real uid, see ``bwrap.py``.
+open_files RLIMIT_NOFILE  heuristic: ``Too many open files`` in stderr.
+file_size  RLIMIT_FSIZE   SIGXFSZ, or ``File too large`` (EFBIG) in stderr: Python ignores
+                          SIGXFSZ, so there the write fails instead.
+wall       host timer     exact: the host killed the sandbox when ``wall_s`` ran out.
+output     host reader    exact: captured stdout+stderr reached ``output_bytes``; the sandbox
+                          is killed and the output truncated.
+========== ============== ====================================================================
+
+The heuristics only look at the last 64 KiB of stderr, and only when the command failed.
+"""
+
+from __future__ import annotations
+
+import signal as _signal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vitco.sandbox._process import Finished
+
+from vitco.sandbox.protocol import LimitName, Limits, Result
+
+MIB = 1024 * 1024
+_CPU_GRACE_S = 2
+_TAIL_BYTES = 64 * 1024
+
+# Ordered: the first matching pattern wins; all lower-case.
+_STDERR_PATTERNS: tuple[tuple[LimitName, tuple[str, ...]], ...] = (
+    ("file_size", ("file too large", "errno 27]")),
+    (
+        "memory",
+        (
+            "memoryerror",
+            "cannot allocate memory",
+            "std::bad_alloc",
+            "out of memory",
+            "errno 12]",
+            "javascript heap out of memory",
+        ),
+    ),
+    (
+        "processes",
+        (
+            "blockingioerror: [errno 11]",
+            "resource temporarily unavailable",
+            "fork: retry",
+            "cannot fork",
+            "can't fork",
+            "errno 11]",
+        ),
+    ),
+    ("open_files", ("too many open files", "errno 24]")),
+)
+
+
+def prlimit_argv(limits: Limits) -> list[str]:
+    """The ``prlimit`` prefix that applies ``limits`` to the command that follows it."""
+    return [
+        "prlimit",
+        f"--cpu={limits.cpu_s}:{limits.cpu_s + _CPU_GRACE_S}",
+        f"--as={limits.memory_mb * MIB}",
+        f"--nproc={limits.processes}",
+        f"--nofile={limits.open_files}",
+        f"--fsize={limits.file_size_mb * MIB}",
+        "--core=0",
+        "--",
+    ]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the host observed about a finished command, before attribution."""
+
+    exit_code: int | None
+    signal: int | None
+    stderr: bytes
+    cpu_s: float
+    wall_hit: bool = False
+    output_hit: bool = False
+
+
+def limit_hit(limits: Limits, outcome: Outcome) -> LimitName | None:
+    """Which limit stopped the command, where that is detectable (see the module docstring)."""
+    if outcome.output_hit:
+        return "output"
+    if outcome.wall_hit:
+        return "wall"
+    sig = outcome.signal
+    if sig == _signal.SIGXCPU:
+        return "cpu"
+    if sig == _signal.SIGKILL and outcome.cpu_s >= limits.cpu_s:
+        return "cpu"
+    if sig == _signal.SIGXFSZ:
+        return "file_size"
+    if outcome.exit_code == 0:
+        return None
+    tail = outcome.stderr[-_TAIL_BYTES:].decode("utf-8", "replace").lower()
+    for name, patterns in _STDERR_PATTERNS:
+        if any(p in tail for p in patterns):
+            return name
+    return None
+
+
+def to_result(finished: Finished, limits: Limits, *, signal_from_128: bool) -> Result:
+    """Turn raw observations into a ``Result``. ``signal_from_128``: the wrapper reports death
+    by signal n as exit status 128+n (bwrap does, like a shell)."""
+    rc = finished.returncode
+    code: int | None = rc
+    sig: int | None = None
+    if rc < 0:
+        code, sig = None, -rc
+    elif signal_from_128 and 128 < rc <= 128 + 64:
+        code, sig = None, rc - 128
+    outcome = Outcome(
+        exit_code=code,
+        signal=sig,
+        stderr=finished.stderr,
+        cpu_s=finished.cpu_s,
+        wall_hit=finished.wall_hit,
+        output_hit=finished.output_hit,
+    )
+    return Result(
+        exit_code=code,
+        stdout=finished.stdout.decode("utf-8", "replace"),
+        stderr=finished.stderr.decode("utf-8", "replace"),
+        duration_s=finished.duration_s,
+        limit_hit=limit_hit(limits, outcome),
+        signal=sig,
+    )
