@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     sandbox_user: str = "vitco-sandbox"
 
     max_attempts: int = Field(default=3, ge=1, le=10)
+    max_parallel: int = Field(default=4, ge=1, le=64, description="Tasks run at once.")
     test_timeout_s: float = Field(default=300.0, gt=0)
     health_timeout_s: float = Field(default=30.0, gt=0)
     budget_usd: float | None = Field(default=None, ge=0)

@@ -1,0 +1,115 @@
+"""Calling a role: build the request, validate the typed answer, repair once.
+
+An agent's answer is parsed into the role's pydantic output type. If it fails validation, the
+model gets its own answer back with the validation errors and one chance to correct it; a second
+failure raises ``OutputInvalid`` with the errors, never a guess.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from vitco.agents.exceptions import OutputInvalid
+from vitco.agents.role import Role
+from vitco.llm.model import CallKey, Message, Model, ModelRequest, ModelResponse
+
+O = TypeVar("O", bound=BaseModel)
+_FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*?)\n\s*```\s*$", re.DOTALL)
+MAX_ERRORS = 8
+
+
+@dataclass(frozen=True)
+class Answer(Generic[O]):
+    """A validated output and the model responses it took (one, or two with a repair)."""
+
+    output: O
+    responses: tuple[ModelResponse, ...]
+
+
+def render_sections(sections: Mapping[str, Any]) -> str:
+    """The user message: one Markdown section per named input, in the given order."""
+    parts = []
+    for title, value in sections.items():
+        if value is None or value == "" or value == [] or value == {}:
+            continue
+        text = value if isinstance(value, str) else json.dumps(value, indent=2, sort_keys=True)
+        parts.append(f"## {title}\n\n{text.strip()}")
+    return "\n\n".join(parts)
+
+
+def parse_output(output_type: type[O], content: str) -> O:
+    """Validate a model's answer; a surrounding Markdown code fence is tolerated."""
+    match = _FENCE.match(content)
+    return output_type.model_validate_json(match.group(1) if match else content)
+
+
+def describe_errors(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors()[:MAX_ERRORS]:
+        where = ".".join(str(p) for p in err["loc"]) or "(root)"
+        lines.append(f"- {where}: {err['msg']}")
+    if exc.error_count() > MAX_ERRORS:
+        lines.append(f"- ... and {exc.error_count() - MAX_ERRORS} more")
+    return "\n".join(lines)
+
+
+def build_request(
+    role: Role, key: CallKey, sections: Mapping[str, Any], complexity: int | None = None
+) -> ModelRequest:
+    return ModelRequest(
+        key=key,
+        messages=(
+            Message(role="system", content=role.prompt),
+            Message(role="user", content=render_sections(sections)),
+        ),
+        output_name=role.output.__name__,
+        output_schema=role.output.model_json_schema(),
+        complexity=complexity or role.complexity,
+    )
+
+
+def ask(
+    model: Model,
+    role: Role,
+    output_type: type[O],
+    key: CallKey,
+    sections: Mapping[str, Any],
+    *,
+    complexity: int | None = None,
+) -> Answer[O]:
+    """Ask ``role`` for one typed answer; one repair attempt on a validation failure."""
+    request = build_request(role, key, sections, complexity)
+    first = model.request(request)
+    try:
+        return Answer(parse_output(output_type, first.content), (first,))
+    except ValidationError as exc:
+        errors = describe_errors(exc)
+    repair = request.model_copy(
+        update={
+            "key": key.model_copy(update={"repair": key.repair + 1}),
+            "messages": (
+                *request.messages,
+                Message(role="assistant", content=first.content),
+                Message(
+                    role="user",
+                    content=(
+                        f"Your answer is not a valid {request.output_name}:\n{errors}\n\n"
+                        "Answer again with one corrected JSON object and nothing else."
+                    ),
+                ),
+            ),
+        }
+    )
+    second = model.request(repair)
+    try:
+        return Answer(parse_output(output_type, second.content), (first, second))
+    except ValidationError as exc:
+        raise OutputInvalid(
+            role.name, key.label(), request.output_name, describe_errors(exc)
+        ) from exc

@@ -1,0 +1,135 @@
+"""Local deploy: start the delivered app in the sandbox, wait for health, smoke-test it.
+
+The app serves on a unix socket inside its workspace; the sandbox bridges that socket to a free
+127.0.0.1 port, which is the URL recorded for the deployment. Health check and smoke requests go
+through that URL with the ``httpx.Client`` the caller passes in.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+from pydantic import BaseModel, Field
+
+from vitco.integrations.deploy.exceptions import BuildFailed, Unhealthy
+from vitco.sandbox.protocol import Limits, Process, Sandbox
+
+POLL_S = 0.1
+
+
+class SmokeRequest(BaseModel):
+    method: str = "GET"
+    path: str
+    json_body: dict[str, object] | None = None
+    expect_status: int = 200
+
+
+class SmokeResult(BaseModel):
+    method: str
+    path: str
+    status: int | None
+    expected: int
+    ok: bool
+    error: str | None = None
+
+
+class Deployment(BaseModel):
+    url: str
+    healthy: bool
+    smoke: list[SmokeResult] = Field(default_factory=list)
+    started_s: float = 0.0
+
+    @property
+    def smoke_ok(self) -> bool:
+        return self.healthy and all(s.ok for s in self.smoke)
+
+
+def _python_argv(argv: list[str], python: Path | None) -> list[str]:
+    if python is not None and argv and argv[0] in ("python", "python3"):
+        return [str(python), *argv[1:]]
+    return argv
+
+
+def _tail(path: Path, chars: int = 2_000) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")[-chars:]
+    except OSError:
+        return ""
+
+
+def smoke_test(client: httpx.Client, url: str, requests: list[SmokeRequest]) -> list[SmokeResult]:
+    results = []
+    for req in requests:
+        try:
+            resp = client.request(req.method, url + req.path, json=req.json_body)
+            results.append(
+                SmokeResult(
+                    method=req.method,
+                    path=req.path,
+                    status=resp.status_code,
+                    expected=req.expect_status,
+                    ok=resp.status_code == req.expect_status,
+                )
+            )
+        except httpx.HTTPError as exc:
+            results.append(
+                SmokeResult(
+                    method=req.method,
+                    path=req.path,
+                    status=None,
+                    expected=req.expect_status,
+                    ok=False,
+                    error=str(exc),
+                )
+            )
+    return results
+
+
+def deploy(
+    sandbox: Sandbox,
+    client: httpx.Client,
+    root: Path,
+    *,
+    build: list[list[str]],
+    start: list[str],
+    health_path: str,
+    smoke: list[SmokeRequest],
+    python: Path | None = None,
+    health_timeout_s: float = 30.0,
+    limits: Limits | None = None,
+) -> tuple[Deployment, Process]:
+    """Build, start, health-check and smoke-test; returns the deployment and its process.
+
+    The caller owns the process (stop it when done). Raises ``BuildFailed`` or ``Unhealthy``;
+    an unhealthy app is stopped before raising.
+    """
+    for command in build:
+        argv = _python_argv(command, python)
+        result = sandbox.run(argv, root, limits)
+        if not result.ok:
+            raise BuildFailed(argv, result.stdout + result.stderr)
+    log = root / ".vitco" / "app.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    began = time.monotonic()
+    process = sandbox.start(_python_argv(start, python), root, limits, log_path=log)
+    url = process.url or ""
+    deadline = began + health_timeout_s
+    healthy = False
+    while time.monotonic() < deadline:
+        try:
+            if client.get(url + health_path, timeout=2.0).status_code == 200:
+                healthy = True
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(POLL_S)
+    if not healthy:
+        process.stop()
+        raise Unhealthy(url, health_timeout_s, _tail(log))
+    started = time.monotonic() - began
+    deployment = Deployment(
+        url=url, healthy=True, smoke=smoke_test(client, url, smoke), started_s=started
+    )
+    return deployment, process

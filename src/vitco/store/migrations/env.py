@@ -1,0 +1,20 @@
+"""Alembic environment: runs migrations on the connection vitco hands over."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from vitco.store.models import Base
+
+target_metadata = Base.metadata
+connection = context.config.attributes.get("connection")
+if connection is None:  # pragma: no cover - only for the alembic CLI
+    raise RuntimeError("vitco migrations run through vitco.store.db.migrate(), not the alembic CLI")
+
+context.configure(
+    connection=connection,
+    target_metadata=target_metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+with context.begin_transaction():
+    context.run_migrations()

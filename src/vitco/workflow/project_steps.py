@@ -1,0 +1,207 @@
+"""The project-level steps: analyze -> plan -> (tasks) -> integrate -> deploy -> deliver.
+
+``dispatch`` fans the plan's ready tasks out to the task subgraph (LangGraph ``Send``), up to the
+configured parallelism; when no task is left it moves on to integration, or ends the run
+``needs_attention`` when a task is blocked.
+"""
+
+from __future__ import annotations
+
+import time
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+from functools import lru_cache
+from typing import Any
+
+from langgraph.types import Send
+
+from vitco.agents.agent import ask
+from vitco.agents.outputs import DeployPlan, Plan, Spec, topological_order
+from vitco.agents.role import load_role
+from vitco.integrations.deploy import SmokeRequest, deploy
+from vitco.llm.model import CallKey
+from vitco.workflow.brief import parse_brief
+from vitco.workflow.runtime import Runtime
+from vitco.workflow.state import RunState
+from vitco.workspace.testrunner import TestReport, ensure_venv, run_tests
+
+Update = dict[str, Any]
+
+
+class ProjectSteps:
+    """Node functions of the run graph, bound to a runtime."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.plan_of = lru_cache(maxsize=4)(self._load_plan)
+
+    def _load_plan(self, run_id: str) -> tuple[Spec, Plan]:
+        arts = {
+            a.kind: a.content for a in self.rt.store.artifacts(run_id) if a.kind in ("spec", "plan")
+        }
+        return Spec.model_validate(arts["spec"]), Plan.model_validate(arts["plan"])
+
+    def _brief_text(self) -> str:
+        run = self.rt.store.get_run(self.rt.run_id)
+        return self.rt.store.get_brief(run.brief_id).text
+
+    # nodes ------------------------------------------------------------------------------------
+
+    def analyze(self, state: RunState) -> Update:
+        rt = self.rt
+        rt.emit("step", "analyst reads the brief", step="analyze")
+        answer = ask(
+            rt.model,
+            load_role("analyst"),
+            Spec,
+            CallKey(role="analyst", step="analyze"),
+            {"Brief": self._brief_text()},
+        )
+        ref = rt.store.put_artifact(rt.run_id, "spec", answer.output.model_dump())
+        rt.emit("spec", f"spec: {answer.output.title} ({len(answer.output.user_stories)} stories)")
+        return {"spec": ref}
+
+    def plan(self, state: RunState) -> Update:
+        rt = self.rt
+        rt.emit("step", "manager plans the work", step="plan")
+        answer = ask(
+            rt.model,
+            load_role("manager"),
+            Plan,
+            CallKey(role="manager", step="plan"),
+            {"Specification": rt.store.get_artifact(state["spec"])},
+        )
+        plan = answer.output
+        rt.store.add_tasks(
+            rt.run_id,
+            [
+                {
+                    "key": t.id,
+                    "title": t.title,
+                    "role": t.role,
+                    "complexity": t.complexity,
+                    "depends_on": t.depends_on,
+                }
+                for t in plan.tasks
+            ],
+        )
+        ref = rt.store.put_artifact(rt.run_id, "plan", plan.model_dump())
+        rt.emit(
+            "plan", f"plan: {len(plan.tasks)} tasks", data={"tasks": [t.id for t in plan.tasks]}
+        )
+        return {"plan": ref}
+
+    def schedule(self, state: RunState) -> Update:
+        return {}
+
+    def dispatch(self, state: RunState) -> list[Send] | str:
+        _spec, plan = self.plan_of(state["run_id"])
+        done, blocked = set(state.get("done", [])), set(state.get("blocked", []))
+        ready = [
+            t.id
+            for t in (plan.task(i) for i in topological_order(plan.tasks))
+            if t.id not in done | blocked and all(d in done for d in t.depends_on)
+        ]
+        if ready:
+            limit = self.rt.settings.max_parallel
+            return [Send("task", {"run_id": state["run_id"], "task": t}) for t in ready[:limit]]
+        if len(done) == len(plan.tasks):
+            return "integrate"
+        return "stuck"
+
+    def stuck(self, state: RunState) -> Update:
+        blocked = sorted(state.get("blocked", []))
+        reasons = [
+            f"{t.key}: {t.reason}" for t in self.rt.store.tasks(self.rt.run_id) if t.key in blocked
+        ]
+        return {"status": "needs_attention", "reason": "; ".join(reasons) or "tasks blocked"}
+
+    def integrate(self, state: RunState) -> Update:
+        rt = self.rt
+        rt.emit("step", "running the whole test suite on main", step="integrate")
+        began = time.monotonic()
+        report = run_tests(rt.sandbox, rt.repo_path)
+        rt.add_time("tests", time.monotonic() - began)
+        ref = rt.store.put_artifact(rt.run_id, "test_report", report.model_dump())
+        rt.emit(
+            "tests",
+            f"main: {report.summary()}",
+            step="integrate",
+            data={"passed": report.passed, "failed": report.failed},
+        )
+        update: Update = {"tests": ref}
+        if not report.ok:
+            update |= {"status": "needs_attention", "reason": f"integration: {report.summary()}"}
+        return update
+
+    @staticmethod
+    def after_integrate(state: RunState) -> str:
+        return "end" if state.get("status") == "needs_attention" else "deploy"
+
+    def deploy(self, state: RunState) -> Update:
+        rt = self.rt
+        rt.emit("step", "devops deploys the project", step="deploy")
+        spec = Spec.model_validate(rt.store.get_artifact(state["spec"]))
+        answer = ask(
+            rt.model,
+            load_role("devops"),
+            DeployPlan,
+            CallKey(role="devops", step="deploy"),
+            {"Project": spec.summary, "Repository files": rt.repo.files()},
+        )
+        plan = answer.output
+        began = time.monotonic()
+        deployment, process = deploy(
+            rt.sandbox,
+            rt.http,
+            rt.repo_path,
+            build=plan.build,
+            start=plan.start,
+            health_path=plan.health_path,
+            smoke=[SmokeRequest.model_validate(s.model_dump()) for s in plan.smoke],
+            python=ensure_venv(rt.repo_path),
+            health_timeout_s=rt.settings.health_timeout_s,
+        )
+        rt.add_time("deploy", time.monotonic() - began)
+        rt.processes.append(process)
+        content = deployment.model_dump() | {
+            "smoke_ok": deployment.smoke_ok,
+            "plan": plan.model_dump(),
+        }
+        ref = rt.store.put_artifact(rt.run_id, "deployment", content)
+        rt.store.update_run(rt.run_id, url=deployment.url)
+        rt.emit(
+            "deploy",
+            f"live at {deployment.url} (smoke {'ok' if deployment.smoke_ok else 'FAILED'})",
+            step="deploy",
+        )
+        return {"deploy": ref}
+
+    def deliver(self, state: RunState) -> Update:
+        rt = self.rt
+        rt.repo.tag("delivered")
+        run = rt.store.get_run(rt.run_id)
+        brief = parse_brief(self._brief_text(), "brief")
+        spec = Spec.model_validate(rt.store.get_artifact(state["spec"]))
+        tests = TestReport.model_validate(rt.store.get_artifact(state["tests"]))
+        deployment = rt.store.get_artifact(state["deploy"])
+        message = EmailMessage()
+        message["From"] = formataddr(("vitco delivery", "delivery@vitco.local"))
+        message["To"] = formataddr((brief.client_name, brief.client_email))
+        message["Subject"] = f"Delivered: {spec.title}"
+        message["Message-ID"] = make_msgid(idstring=rt.run_id, domain="vitco.local")
+        message.set_content(
+            f"Hello {brief.client_name},\n\n"
+            f'your project "{spec.title}" is delivered.\n\n'
+            f"{spec.summary}\n\n"
+            f"Repository: {rt.repo_path} (tag 'delivered')\n"
+            f"Tests: {tests.summary()}\n"
+            f"Deployment: {deployment['url']} (smoke test {'passed' if deployment['smoke_ok'] else 'failed'})\n"
+            f"Run: {run.id}\n\n"
+            "The delivery report lists every task, commit and what the work cost.\n\n"
+            "-- vitco\n"
+        )
+        path = rt.mailer.send(message, key=f"{rt.run_id}/delivery")
+        rt.store.put_artifact(rt.run_id, "mail", {"path": path, "to": brief.client_email})
+        rt.emit("mail", f"delivery mail written to {path}", step="deliver")
+        return {"mail": path, "status": "delivered"}

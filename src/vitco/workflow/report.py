@@ -1,0 +1,79 @@
+"""The delivery report: one JSON-ready dict that says what a run delivered and what it cost."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from vitco.store import Store
+from vitco.store.models import ModelCall
+from vitco.workspace.exceptions import WorkspaceError
+from vitco.workspace.repo import Repo
+
+
+def _bucket() -> dict[str, Any]:
+    return {"usd": 0.0, "calls": 0, "input_tokens": 0, "output_tokens": 0}
+
+
+def _add(bucket: dict[str, Any], call: ModelCall) -> None:
+    bucket["usd"] += call.cost_usd
+    bucket["calls"] += 1
+    bucket["input_tokens"] += call.input_tokens
+    bucket["output_tokens"] += call.output_tokens
+
+
+def cost_summary(calls: Iterable[ModelCall]) -> dict[str, Any]:
+    """Totals of the ledger rows, and the same split by role and by tier."""
+    total = _bucket()
+    by_role: dict[str, dict[str, Any]] = {}
+    by_tier: dict[str, dict[str, Any]] = {}
+    model_s = 0.0
+    for call in calls:
+        _add(total, call)
+        _add(by_role.setdefault(call.role, _bucket()), call)
+        _add(by_tier.setdefault(call.tier or "default", _bucket()), call)
+        model_s += call.latency_s
+    for bucket in (total, *by_role.values(), *by_tier.values()):
+        bucket["usd"] = round(bucket["usd"], 6)
+    return total | {"by_role": by_role, "by_tier": by_tier, "model_s": round(model_s, 3)}
+
+
+def build_report(store: Store, run_id: str) -> dict[str, Any]:
+    """The report of a run, as stored so far (works for unfinished runs too)."""
+    run = store.get_run(run_id)
+    project = store.get_project(run.project_id)
+    tasks = store.tasks(run_id)
+    try:  # the first commit is vitco's own .gitignore, not the team's work
+        commits = Repo(Path(project.repo_path)).commit_count("main") - 1
+    except WorkspaceError:
+        commits = 0
+    tests = {"passed": 0, "failed": 0}
+    reports = [a for a in store.artifacts(run_id, "test_report") if a.task is None]
+    if reports:
+        last = reports[-1].content
+        tests = {"passed": last["passed"], "failed": last["failed"] + last["errors"]}
+    deployments = store.artifacts(run_id, "deployment")
+    smoke_ok = bool(deployments and deployments[-1].content.get("smoke_ok"))
+    mails = store.artifacts(run_id, "mail")
+    duration = None
+    if run.started_at and run.finished_at:
+        duration = round((run.finished_at - run.started_at).total_seconds(), 3)
+    return {
+        "status": run.status,
+        "reason": run.reason,
+        "project_id": project.id,
+        "run_id": run.id,
+        "repo": project.repo_path,
+        "commits": commits,
+        "tasks": [
+            {"id": t.key, "title": t.title, "status": t.status, "attempts": t.attempts}
+            for t in tasks
+        ],
+        "tests": tests,
+        "url": run.url,
+        "smoke_ok": smoke_ok,
+        "mail": mails[-1].content["path"] if mails else None,
+        "cost": cost_summary(store.calls(run_id=run_id)),
+        "duration_s": duration,
+    }

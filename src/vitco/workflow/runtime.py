@@ -1,0 +1,124 @@
+"""What the workflow's steps run with: the store, the model, the sandbox, the mailer.
+
+A ``Runtime`` is built once per run by the runner and closed over by the graph's nodes; the
+graph state itself only carries ids. ``StoreLedger`` writes the cost ledger (and serves the
+resume journal) from the ``model_calls`` table.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from vitco.config import Settings
+from vitco.integrations.mail import Mailer
+from vitco.llm.ledger import JournaledModel
+from vitco.llm.model import Model, ModelRequest, ModelResponse, Usage
+from vitco.sandbox.protocol import Process, Sandbox
+from vitco.store import Store
+from vitco.store.models import Event, ModelCall
+from vitco.workspace.repo import Repo
+
+EventSink = Callable[[Event], None]
+
+
+class StoreLedger:
+    """The ledger of one run, in the database."""
+
+    def __init__(self, store: Store, run_id: str, project_id: str) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.project_id = project_id
+
+    def lookup(self, request: ModelRequest) -> ModelResponse | None:
+        row = self.store.find_call(self.run_id, request.key.label(), request.fingerprint())
+        if row is None:
+            return None
+        return ModelResponse(
+            content=row.response,
+            usage=Usage(input_tokens=row.input_tokens, output_tokens=row.output_tokens),
+            model=row.model,
+        )
+
+    def record(self, request: ModelRequest, response: ModelResponse) -> None:
+        key = request.key
+        self.store.record_call(
+            ModelCall(
+                run_id=self.run_id,
+                project_id=self.project_id,
+                call_key=key.label(),
+                role=key.role,
+                step=key.step,
+                task=key.task,
+                attempt=key.attempt,
+                repair=key.repair,
+                tier=response.tier or request.tier,
+                model=response.model,
+                fingerprint=request.fingerprint(),
+                input_tokens=response.usage.input_tokens,
+                output_tokens=response.usage.output_tokens,
+                cache_read_tokens=response.usage.cache_read_tokens,
+                cost_usd=response.cost_usd,
+                latency_s=response.latency_s,
+                cache_hit=response.cached,
+                retries=response.retries,
+                response=response.content,
+            )
+        )
+
+
+@dataclass
+class Runtime:
+    """Everything a run's steps need, passed in (tests build one with fakes of the model only)."""
+
+    settings: Settings
+    store: Store
+    model: Model
+    sandbox: Sandbox
+    mailer: Mailer
+    http: httpx.Client
+    run_id: str
+    project_id: str
+    repo_path: Path
+    on_event: EventSink | None = None
+    processes: list[Process] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def for_run(
+        cls, *, model: Model, store: Store, run_id: str, project_id: str, **kw: Any
+    ) -> Runtime:
+        journaled = JournaledModel(model, StoreLedger(store, run_id, project_id))
+        return cls(model=journaled, store=store, run_id=run_id, project_id=project_id, **kw)
+
+    @property
+    def repo(self) -> Repo:
+        return Repo(self.repo_path)
+
+    def emit(
+        self,
+        kind: str,
+        message: str = "",
+        *,
+        step: str | None = None,
+        task: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        event = self.store.add_event(self.run_id, kind, message, step=step, task=task, data=data)
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def add_time(self, bucket: str, seconds: float) -> None:
+        with self._lock:
+            self.timings[bucket] = self.timings.get(bucket, 0.0) + seconds
+
+    def stop_processes(self) -> None:
+        for process in self.processes:
+            process.stop()
+        self.processes.clear()

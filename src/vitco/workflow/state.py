@@ -1,0 +1,48 @@
+"""Workflow state: ids and references only, never file contents or long texts.
+
+A checkpoint is written at every step, so the state stays small: the texts live in the store
+(artifacts, the ledger) and the code in git; the state points at them.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, TypedDict
+
+
+class RunState(TypedDict, total=False):
+    run_id: str
+    spec: str  # artifact id of the Spec
+    plan: str  # artifact id of the Plan
+    done: Annotated[list[str], operator.add]  # task ids merged into main
+    blocked: Annotated[list[str], operator.add]  # task ids that need attention
+    tests: str  # artifact id of the whole-suite test report
+    deploy: str  # artifact id of the deployment
+    mail: str  # where the delivery mail went
+    status: str
+    reason: str
+
+
+class TaskInput(TypedDict):
+    run_id: str
+    task: str
+
+
+class TaskOutput(TypedDict, total=False):
+    done: Annotated[list[str], operator.add]
+    blocked: Annotated[list[str], operator.add]
+
+
+class TaskState(TypedDict, total=False):
+    run_id: str
+    task: str
+    attempt: int
+    changeset: str  # artifact id of the current attempt's Changeset
+    review: str  # artifact id of the current attempt's Review
+    qa: str  # artifact id of the task's QaTests
+    report: str  # artifact id of the current attempt's TestReport
+    feedback: str  # artifact id of what the next attempt must fix (a Review or a TestReport)
+    outcome: str  # approved | pass | retry | give_up
+    reason: str
+    done: Annotated[list[str], operator.add]
+    blocked: Annotated[list[str], operator.add]

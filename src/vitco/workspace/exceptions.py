@@ -1,0 +1,39 @@
+"""Errors of the project workspace.
+
+::
+
+    WorkspaceError
+    ├── UnsafePath       a changeset path that would leave the workspace (absolute, '..', symlink out)
+    ├── GitError         a git command failed (carries the command and its stderr)
+    └── MergeConflict    a task branch does not rebase cleanly onto main (carries the files)
+"""
+
+from __future__ import annotations
+
+
+class WorkspaceError(Exception):
+    """Base of workspace errors."""
+
+
+class UnsafePath(WorkspaceError):
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"refusing path {path!r}: {reason}")
+
+
+class GitError(WorkspaceError):
+    def __init__(self, args: list[str], stderr: str, code: int) -> None:
+        self.args_ = args
+        self.stderr = stderr
+        self.code = code
+        super().__init__(f"git {' '.join(args)} failed ({code}): {stderr.strip()[:500]}")
+
+
+class MergeConflict(WorkspaceError):
+    def __init__(self, branch: str, files: list[str]) -> None:
+        self.branch = branch
+        self.files = files
+        super().__init__(
+            f"{branch} conflicts with main in: {', '.join(files) or '(unknown files)'}"
+        )

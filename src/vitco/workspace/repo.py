@@ -1,0 +1,174 @@
+"""The project's git repository: changesets in, one commit per task, main kept linear.
+
+Each task works in its own git worktree on branch ``task/<id>`` (so parallel tasks never touch
+each other's files); a passing task is rebased onto ``main`` and fast-forwarded into it, one at a
+time. Commits carry a ``Vitco-Key`` trailer, so a step resumed after a crash finds the commit it
+already made instead of making it twice. Git is driven through its CLI: it is the tool itself,
+and no Python binding covers worktrees and rebases as completely.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Protocol
+
+from vitco.workspace.exceptions import GitError, MergeConflict
+from vitco.workspace.paths import safe_path
+
+GITIGNORE = ".venv/\n.vitco/\n__pycache__/\n*.pyc\n.pytest_cache/\n"
+AUTHOR = ["-c", "user.name=vitco", "-c", "user.email=agents@vitco.local"]
+_locks: dict[Path, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+class FileChange(Protocol):
+    """One file write or delete (the shape of ``agents.outputs.FileChange``)."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def content(self) -> str | None: ...
+
+
+def _lock_for(path: Path) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(path, threading.Lock())
+
+
+class Repo:
+    """A git repository (or one of its worktrees) on disk."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    # plumbing -------------------------------------------------------------------------------
+
+    def git(self, *args: str, check: bool = True) -> str:
+        argv = ["git", *AUTHOR, *args]
+        proc = subprocess.run(
+            argv, cwd=self.path, capture_output=True, text=True, check=False, timeout=120
+        )
+        if check and proc.returncode != 0:
+            raise GitError(list(args), proc.stderr or proc.stdout, proc.returncode)
+        return proc.stdout.strip()
+
+    @classmethod
+    def init(cls, path: Path) -> Repo:
+        """Create a repository with a first commit (a .gitignore for vitco's folders)."""
+        path.mkdir(parents=True, exist_ok=True)
+        repo = cls(path)
+        if not (path / ".git").exists():
+            repo.git("init", "-q", "-b", "main")
+        if not repo.git("rev-parse", "--verify", "-q", "HEAD", check=False):
+            (path / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
+            repo.git("add", ".gitignore")
+            repo.git("commit", "-q", "-m", "Start project")
+        return repo
+
+    def head(self, ref: str = "HEAD") -> str:
+        return self.git("rev-parse", ref)
+
+    # files ------------------------------------------------------------------------------------
+
+    def apply(self, files: Iterable[FileChange]) -> list[str]:
+        """Write and delete files; every path is checked before anything is written."""
+        changes = list(files)
+        targets = [(safe_path(self.path, c.path), c) for c in changes]
+        for target, change in targets:
+            if change.action == "delete":
+                target.unlink(missing_ok=True)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(change.content or "", encoding="utf-8")
+        return [c.path for c in changes]
+
+    def files(self) -> list[str]:
+        """Tracked and untracked, not ignored, files of the working tree."""
+        out = self.git("ls-files", "--cached", "--others", "--exclude-standard")
+        return sorted(p for p in out.splitlines() if p and (self.path / p).is_file())
+
+    def read_files(self, limit_bytes: int = 200_000) -> dict[str, str]:
+        """The text files of the working tree, up to ``limit_bytes`` in all (smallest first)."""
+        contents: dict[str, str] = {}
+        total = 0
+        for rel in sorted(self.files(), key=lambda p: (self.path / p).stat().st_size):
+            try:
+                text = (self.path / rel).read_text(encoding="utf-8")
+            except (UnicodeDecodeError, OSError):
+                continue
+            if total + len(text) > limit_bytes:
+                break
+            contents[rel] = text
+            total += len(text)
+        return dict(sorted(contents.items()))
+
+    # commits ----------------------------------------------------------------------------------
+
+    def find_commit(self, key: str, ref: str = "HEAD") -> str | None:
+        """The commit on ``ref`` whose message carries ``Vitco-Key: key``, if any."""
+        out = self.git("log", ref, "--format=%H", f"--grep=^Vitco-Key: {key}$", check=False)
+        return out.splitlines()[0] if out else None
+
+    def commit(self, message: str, key: str) -> str:
+        """Commit everything in the working tree once per ``key`` (a repeat returns the sha)."""
+        existing = self.find_commit(key)
+        if existing:
+            return existing
+        self.git("add", "-A")
+        self.git("commit", "-q", "--allow-empty", "-m", message, "-m", f"Vitco-Key: {key}")
+        return self.head()
+
+    def commit_count(self, ref: str = "main") -> int:
+        return int(self.git("rev-list", "--count", ref))
+
+    def tag(self, name: str, ref: str = "main") -> None:
+        self.git("tag", "-f", name, ref)
+
+    # task branches ----------------------------------------------------------------------------
+
+    def worktree(self, name: str, base: str = "main") -> Repo:
+        """The worktree of task ``name`` on branch ``task/<name>``, created from ``base``."""
+        path = self.path / ".vitco" / "worktrees" / name
+        branch = f"task/{name}"
+        with _lock_for(self.path.resolve()):
+            if not (path / ".git").exists():
+                self.git("worktree", "prune")
+                exists = self.git("rev-parse", "--verify", "-q", branch, check=False)
+                if exists:
+                    self.git("worktree", "add", "-q", "-f", str(path), branch)
+                else:
+                    self.git("worktree", "add", "-q", "-b", branch, str(path), base)
+        return Repo(path)
+
+    def integrate(self, name: str) -> str:
+        """Rebase ``task/<name>`` onto main and fast-forward main to it; returns main's sha.
+
+        Serialized per repository: merges land one at a time. A conflict aborts the rebase and
+        raises ``MergeConflict`` naming the files, leaving main untouched.
+        """
+        branch = f"task/{name}"
+        tree = Repo(self.path / ".vitco" / "worktrees" / name)
+        with _lock_for(self.path.resolve()):
+            proc = subprocess.run(
+                ["git", *AUTHOR, "rebase", "-q", "main"],
+                cwd=tree.path,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if proc.returncode != 0:
+                conflicted = tree.git("diff", "--name-only", "--diff-filter=U", check=False)
+                tree.git("rebase", "--abort", check=False)
+                raise MergeConflict(branch, conflicted.splitlines())
+            self.git("merge", "-q", "--ff-only", branch)
+            return self.head("main")
+
+    def remove_worktree(self, name: str) -> None:
+        path = self.path / ".vitco" / "worktrees" / name
+        if path.exists():
+            self.git("worktree", "remove", "--force", str(path), check=False)
