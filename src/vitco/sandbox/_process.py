@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from vitco.sandbox._pidns import PidNamespace
 from vitco.sandbox.bridge import Bridge
 from vitco.sandbox.protocol import OutputCallback, Process
 
@@ -73,20 +74,29 @@ def spawn(
     env: Mapping[str, str],
     stdout: int | None,
     stderr: int | None,
+    pidns: PidNamespace | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start ``argv`` in a new session with no stdin; remembered so it dies with vitco."""
-    proc = subprocess.Popen(
-        list(argv),
-        cwd=cwd,
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        stdout=stdout,
-        stderr=stderr,
-        start_new_session=True,
-        close_fds=True,
-    )
+    try:
+        proc = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+            close_fds=True,
+            pass_fds=(pidns.write_fd,) if pidns else (),
+        )
+    except BaseException:
+        if pidns is not None:
+            pidns.abandon()
+        raise
     with _live_lock:
         _live.add(proc)
+    if pidns is not None:
+        pidns.started(proc.pid)
     return proc
 
 
@@ -98,12 +108,15 @@ def run(
     wall_s: float,
     output_bytes: int,
     on_output: OutputCallback | None = None,
+    pidns: PidNamespace | None = None,
 ) -> Finished:
     """Run ``argv`` to completion, capturing at most ``output_bytes`` of stdout+stderr and
     killing it when the output cap or ``wall_s`` is reached."""
     started = time.monotonic()
     deadline = started + wall_s
-    proc = spawn(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = spawn(
+        argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pidns=pidns
+    )
     assert proc.stdout is not None and proc.stderr is not None
     chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
     captured = 0
@@ -144,6 +157,8 @@ def run(
         if wall_hit or output_hit:
             _kill_group(proc)
         returncode, cpu_s = _reap(proc)
+        if pidns is not None:
+            pidns.wait_gone()
     finally:
         sel.close()
         proc.stdout.close()
@@ -163,7 +178,7 @@ def run(
 
 
 def stopper(
-    proc: subprocess.Popen[bytes],
+    proc: subprocess.Popen[bytes], pidns: PidNamespace | None = None
 ) -> tuple[Callable[[], None], Callable[[], int | None]]:
     """``(stop, poll)`` callables for a started long-running process; ``stop`` is idempotent
     and kills the whole process group."""
@@ -174,11 +189,15 @@ def stopper(
             if proc.returncode is None:
                 _kill_group(proc)
                 _reap(proc)
+            if pidns is not None:
+                pidns.wait_gone()
 
     def poll() -> int | None:
         with lock:
             if proc.returncode is None and _exited(proc):
                 _reap(proc)
+                if pidns is not None:
+                    pidns.wait_gone()
             rc = proc.returncode
             return 128 - rc if rc is not None and rc < 0 else rc
 
@@ -186,18 +205,32 @@ def stopper(
 
 
 def launch(
-    argv: Sequence[str], cwd: Path, env: Mapping[str, str], sock: Path, log_path: Path | None
+    argv: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    sock: Path,
+    log_path: Path | None,
+    pidns: PidNamespace | None = None,
 ) -> Process:
     """Spawn a long-running ``argv`` with its output appended to ``log_path`` and a bridge to
     ``sock``; the ``Process`` stops both."""
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("ab") as log:
-            proc = spawn(argv, cwd=cwd, env=env, stdout=log.fileno(), stderr=log.fileno())
+            proc = spawn(
+                argv, cwd=cwd, env=env, stdout=log.fileno(), stderr=log.fileno(), pidns=pidns
+            )
     else:
-        proc = spawn(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = spawn(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pidns=pidns,
+        )
     bridge = Bridge(sock)
-    kill, poll = stopper(proc)
+    kill, poll = stopper(proc, pidns)
 
     def stop() -> None:
         bridge.close()

@@ -54,6 +54,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from vitco.sandbox import _process
+from vitco.sandbox._pidns import PidNamespace
 from vitco.sandbox.exceptions import (
     BwrapMissing,
     SandboxUnavailable,
@@ -160,8 +161,11 @@ class BwrapSandbox:
         *,
         network: bool,
         writable: Sequence[Path],
+        pidns: PidNamespace | None = None,
     ) -> list[str]:
         argv = [self.bwrap, *self._namespaces(network), "--die-with-parent", "--new-session"]
+        if pidns is not None:
+            argv += pidns.argv()
         argv += ["--hostname", "vitco-sandbox", "--cap-drop", "ALL"]
         if self.ids:
             for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP"):
@@ -246,9 +250,13 @@ class BwrapSandbox:
         """Run ``cmd`` in the sandbox and wait for it (see ``Sandbox.run``)."""
         limits = limits or Limits()
         ws, full_env = self._prepare(workspace, env)
-        argv = self._argv(cmd, ws, limits, network=network, writable=check_writable(ws, writable))
+        pidns = PidNamespace()
+        argv = self._argv(
+            cmd, ws, limits, network=network, writable=check_writable(ws, writable), pidns=pidns
+        )
         finished = _process.run(
             argv,
+            pidns=pidns,
             cwd=ws,
             env=full_env,
             wall_s=limits.wall_s,
@@ -273,5 +281,8 @@ class BwrapSandbox:
         ws, full_env = self._prepare(workspace, env)
         sock = socket_path(ws)
         sock.unlink(missing_ok=True)
-        argv = self._argv(substitute_socket(cmd, sock), ws, limits, network=False, writable=[ws])
-        return _process.launch(argv, ws, full_env, sock, log_path)
+        pidns = PidNamespace()
+        argv = self._argv(
+            substitute_socket(cmd, sock), ws, limits, network=False, writable=[ws], pidns=pidns
+        )
+        return _process.launch(argv, ws, full_env, sock, log_path, pidns)
