@@ -7,7 +7,6 @@ between the threads of parallel task branches.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
@@ -55,10 +54,15 @@ class Store:
         *,
         tenant_id: str = DEFAULT_TENANT,
         project_id: str | None = None,
+        client: str = "",
     ) -> Project:
         self.ensure_tenant(tenant_id)
         project = Project(
-            id=project_id or new_id("p"), tenant_id=tenant_id, name=name, repo_path=repo_path
+            id=project_id or new_id("p"),
+            tenant_id=tenant_id,
+            name=name,
+            repo_path=repo_path,
+            client=client,
         )
         with self.sessions.begin() as s:
             s.add(project)
@@ -265,7 +269,3 @@ class Store:
             if row is None:
                 raise NotFound(what, key)
             return row
-
-
-def last_activity(run: Run) -> datetime | None:
-    return run.finished_at or run.started_at or run.created_at

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr, make_msgid, parseaddr
 from functools import lru_cache
 from typing import Any
 
@@ -20,7 +20,6 @@ from vitco.agents.outputs import DeployPlan, Plan, Spec, topological_order
 from vitco.agents.role import load_role
 from vitco.integrations.deploy import SmokeRequest, deploy
 from vitco.llm.model import CallKey
-from vitco.workflow.brief import parse_brief
 from vitco.workflow.runtime import Runtime
 from vitco.workflow.state import RunState
 from vitco.workspace.testrunner import TestReport, ensure_venv, run_tests
@@ -181,17 +180,17 @@ class ProjectSteps:
         rt = self.rt
         rt.repo.tag("delivered")
         run = rt.store.get_run(rt.run_id)
-        brief = parse_brief(self._brief_text(), "brief")
+        client_name, client_email = parseaddr(rt.store.get_project(rt.project_id).client)
         spec = Spec.model_validate(rt.store.get_artifact(state["spec"]))
         tests = TestReport.model_validate(rt.store.get_artifact(state["tests"]))
         deployment = rt.store.get_artifact(state["deploy"])
         message = EmailMessage()
         message["From"] = formataddr(("vitco delivery", "delivery@vitco.local"))
-        message["To"] = formataddr((brief.client_name, brief.client_email))
+        message["To"] = formataddr((client_name, client_email))
         message["Subject"] = f"Delivered: {spec.title}"
         message["Message-ID"] = make_msgid(idstring=rt.run_id, domain="vitco.local")
         message.set_content(
-            f"Hello {brief.client_name},\n\n"
+            f"Hello {client_name},\n\n"
             f'your project "{spec.title}" is delivered.\n\n'
             f"{spec.summary}\n\n"
             f"Repository: {rt.repo_path} (tag 'delivered')\n"
@@ -202,6 +201,6 @@ class ProjectSteps:
             "-- vitco\n"
         )
         path = rt.mailer.send(message, key=f"{rt.run_id}/delivery")
-        rt.store.put_artifact(rt.run_id, "mail", {"path": path, "to": brief.client_email})
+        rt.store.put_artifact(rt.run_id, "mail", {"path": path, "to": client_email})
         rt.emit("mail", f"delivery mail written to {path}", step="deliver")
         return {"mail": path, "status": "delivered"}

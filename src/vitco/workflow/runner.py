@@ -11,6 +11,7 @@ run's state stays in the store and the checkpoint, resumable.
 from __future__ import annotations
 
 import re
+from email.utils import formataddr
 import sqlite3
 import time
 import traceback
@@ -97,7 +98,12 @@ def create_run(store: Store, settings: Settings, brief: BriefText, model_id: str
     project_id = new_id("p")
     repo_path = settings.projects_dir / f"{_slug(brief.title)}-{project_id.removeprefix('p-')}"
     Repo.init(repo_path)
-    project = store.create_project(brief.title, str(repo_path), project_id=project_id)
+    project = store.create_project(
+        brief.title,
+        str(repo_path),
+        project_id=project_id,
+        client=formataddr((brief.client_name, brief.client_email)),
+    )
     stored = store.create_brief(project.id, brief.source, brief.text)
     return store.create_run(project.id, stored.id, model_id, WORKFLOW).id
 

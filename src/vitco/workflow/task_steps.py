@@ -154,7 +154,13 @@ class TaskSteps:
         rt, task_id = self.rt, state["task"]
         changeset = Changeset.model_validate(rt.store.get_artifact(state["changeset"]))
         tree = rt.repo.worktree(task_id)
-        tree.commit(changeset.message, key=f"{rt.run_id}/{task_id}")
+        paths = {
+            f["path"]
+            for a in rt.store.artifacts(rt.run_id)
+            if a.task == task_id and a.kind in ("changeset", "qa")
+            for f in a.content["files"]
+        }
+        tree.commit(changeset.message, key=f"{rt.run_id}/{task_id}", paths=sorted(paths))
         sha = rt.repo.integrate(task_id)
         rt.store.update_task(rt.run_id, task_id, status="done", commit_sha=sha)
         rt.emit("commit", f"{task_id} merged into main at {sha[:10]}", step="commit", task=task_id)

@@ -114,12 +114,21 @@ class Repo:
         out = self.git("log", ref, "--format=%H", f"--grep=^Vitco-Key: {key}$", check=False)
         return out.splitlines()[0] if out else None
 
-    def commit(self, message: str, key: str) -> str:
-        """Commit everything in the working tree once per ``key`` (a repeat returns the sha)."""
+    def commit(self, message: str, key: str, paths: Iterable[str] | None = None) -> str:
+        """Commit ``paths`` (default: the whole tree) once per ``key``; a repeat returns the sha.
+
+        Naming the paths keeps files that tests or tools left behind out of the commit.
+        """
         existing = self.find_commit(key)
         if existing:
             return existing
-        self.git("add", "-A")
+        if paths is None:
+            self.git("add", "-A")
+        else:
+            tracked = set(self.git("ls-files").splitlines())
+            present = [p for p in paths if p in tracked or (self.path / p).exists()]
+            if present:
+                self.git("add", "-A", "--", *present)
         self.git("commit", "-q", "--allow-empty", "-m", message, "-m", f"Vitco-Key: {key}")
         return self.head()
 

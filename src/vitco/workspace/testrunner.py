@@ -2,8 +2,10 @@
 
 The project gets its own virtualenv (``--without-pip --system-site-packages``, ~0.1 s), plus a
 ``.pth`` line that makes the packages of the environment vitco runs in visible: the demo project
-needs nothing vitco's own install lacks, so tests run with no network. pytest writes a JUnit XML
-report, which is parsed instead of scraping its console output.
+needs nothing vitco's own install lacks, so tests run with no network. The pytest plugins of
+vitco's own environment (langsmith's and hypothesis' cost ~2.5 s per run; pytest-benchmark
+writes files) are switched off with ``-p no:NAME``; plugins installed into the project's own venv
+stay on. pytest writes a JUnit XML report, which is parsed instead of scraping its console output.
 """
 
 from __future__ import annotations
@@ -63,6 +65,32 @@ class TestReport(BaseModel):
         return "\n".join(parts)[: MAX_FAILURE_CHARS * 4]
 
 
+HOST_PLUGINS = ".vitco-host-plugins"
+_LIST_PLUGINS = """
+import sys
+from importlib.metadata import entry_points
+for ep in entry_points(group="pytest11"):
+    path = str(getattr(ep.dist, "_path", ""))
+    if not path.startswith(sys.prefix + "/"):
+        print(ep.name)
+"""
+
+
+def host_plugins(venv_python: Path) -> list[str]:
+    """The pytest plugins a venv sees that come from outside it (listed once, at creation)."""
+    cached = venv_python.parent.parent / HOST_PLUGINS
+    if not cached.is_file():
+        proc = subprocess.run(
+            [str(venv_python), "-c", _LIST_PLUGINS],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        cached.write_text(proc.stdout, encoding="utf-8")
+    return [n for n in cached.read_text(encoding="utf-8").split() if n]
+
+
 def ensure_venv(root: Path) -> Path:
     """The python of ``root/.venv``, created on first use; returns its interpreter path."""
     venv = root / ".venv"
@@ -78,6 +106,7 @@ def ensure_venv(root: Path) -> Path:
             purelib = sysconfig.get_paths()["purelib"]
             site = next((venv / "lib").glob("python3*/site-packages"))
             (site / "vitco-host.pth").write_text(purelib + "\n", encoding="utf-8")
+        host_plugins(python)
     return python
 
 
@@ -132,6 +161,7 @@ def run_tests(
         "-q",
         "-p",
         "no:cacheprovider",
+        *(f"-pno:{name}" for name in host_plugins(python)),
         f"--junitxml={junit}",
         "-o",
         "junit_family=xunit1",

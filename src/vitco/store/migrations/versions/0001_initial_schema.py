@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("repo_path", sa.Text(), nullable=False),
+        sa.Column("client", sa.Text(), nullable=False),
         sa.Column("budget_usd", sa.Float(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
