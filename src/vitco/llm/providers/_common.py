@@ -264,5 +264,42 @@ def translate_sdk_error(
         # json.JSONDecodeError and pydantic.ValidationError on a body that is not the API's shape
         return BadResponse(provider, redact(f"unreadable response body: {exc}", secrets)[:500])
     if isinstance(exc, sdk.APIError):
-        return ProviderError(provider, redact(str(exc.message), secrets))
+        # An error sent inside a stream that had already started with HTTP 200.
+        kind = error_type(exc.body) or str(getattr(exc, "type", None) or "")
+        return typed_error(provider, kind, redact(str(exc.message), secrets), None)
     return None
+
+
+def error_type(body: object) -> str:
+    """The ``type`` (else ``code``) of a vendor error body, or ``""``."""
+    if isinstance(body, Mapping):
+        inner = body.get("error", body)
+        if isinstance(inner, Mapping):
+            for key in ("type", "code"):
+                value = inner.get(key)
+                if isinstance(value, str) and value:
+                    return value
+    return ""
+
+
+_RATE_LIMIT_TYPES = frozenset({"rate_limit_error", "rate_limit_exceeded", "requests", "tokens"})
+_UNAVAILABLE_TYPES = frozenset(
+    {"overloaded_error", "api_error", "server_error", "internal_error", "service_unavailable"}
+)
+
+
+def typed_error(
+    provider: str, kind: str, detail: str, headers: Mapping[str, str] | None
+) -> ProviderError:
+    """Translate an error known only by its vendor type name (a mid-stream ``error`` event).
+
+    The HTTP status was 200 by then, so the type is all there is to go on.
+    """
+    message = f"{kind}: {detail}" if kind else detail
+    if kind in _RATE_LIMIT_TYPES:
+        return RateLimited(provider, message, retry_after=parse_retry_after(headers))
+    if kind in _UNAVAILABLE_TYPES:
+        return ProviderUnavailable(provider, message)
+    if kind == "timeout_error":
+        return ProviderTimeout(provider, message)
+    return ProviderError(provider, message)

@@ -18,16 +18,16 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from vitco.llm.exceptions import BadResponse, ProviderError, ProviderUnavailable, RateLimited
+from vitco.llm.exceptions import BadResponse, ProviderError
 from vitco.llm.model import ModelRequest, ModelResponse, Usage
 from vitco.llm.providers._common import (
     dump_json,
     import_sdk,
     output_text,
-    parse_retry_after,
     redact,
     tool_name,
     translate_sdk_error,
+    typed_error,
 )
 
 if TYPE_CHECKING:
@@ -252,14 +252,8 @@ class AnthropicModel:
         secrets = [self._client.api_key, self._client.auth_token]
         if isinstance(exc, self._sdk.APIStatusError) and exc.status_code < 400:
             # An `event: error` inside a 200 stream: the HTTP status says nothing, the type does.
-            kind = str(exc.type or "")
             detail = redact(str(exc.api_message or exc.message), secrets)
-            if kind == "rate_limit_error":
-                retry_after = parse_retry_after(exc.response.headers)
-                return RateLimited(self.provider, detail, retry_after=retry_after)
-            if kind in ("overloaded_error", "api_error", "timeout_error"):
-                return ProviderUnavailable(self.provider, f"{kind}: {detail}")
-            return ProviderError(self.provider, f"{kind or 'error'}: {detail}")
+            return typed_error(self.provider, str(exc.type or ""), detail, exc.response.headers)
         return translate_sdk_error(self.provider, exc, self._sdk, secrets) or exc
 
 
