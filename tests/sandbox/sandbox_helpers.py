@@ -45,3 +45,31 @@ def have(tool: str) -> bool:
 
 def run_host(*cmd: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, check=False)
+
+
+def describe(pids: list[int]) -> str:
+    """cmdline and state of ``pids``, for assertion messages."""
+    out = []
+    for pid in pids:
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:120]
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[:3]
+        except OSError as exc:
+            out.append(f"{pid}: {exc}")
+            continue
+        out.append(f"{pid} {state} {cmd!r}")
+    return "; ".join(out)
+
+
+def token_pids(token: str) -> list[int]:
+    """Live processes whose command line contains ``token``."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if token.encode() in cmdline and pid_alive(int(entry)):
+                pids.append(int(entry))
+    return pids

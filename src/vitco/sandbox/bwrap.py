@@ -229,12 +229,13 @@ class BwrapSandbox:
                     os.chown(name, uid, gid, dir_fd=root_fd, follow_symlinks=False)
 
     def _prepare(
-        self, workspace: Path, env: Mapping[str, str] | None
-    ) -> tuple[Path, dict[str, str]]:
+        self, workspace: Path, env: Mapping[str, str] | None, writable: Sequence[Path] | None
+    ) -> tuple[Path, list[Path], dict[str, str]]:
         ws = check_workspace(workspace, self.protected)
         (ws / PRIVATE_DIR).mkdir(exist_ok=True)
+        dirs = check_writable(ws, writable)  # creates them: before _grant hands them over
         self._grant(ws)
-        return ws, base_env(ws, HOME, TMP, env)
+        return ws, dirs, base_env(ws, HOME, TMP, env)
 
     def run(
         self,
@@ -249,11 +250,9 @@ class BwrapSandbox:
     ) -> Result:
         """Run ``cmd`` in the sandbox and wait for it (see ``Sandbox.run``)."""
         limits = limits or Limits()
-        ws, full_env = self._prepare(workspace, env)
+        ws, dirs, full_env = self._prepare(workspace, env, writable)
         pidns = PidNamespace()
-        argv = self._argv(
-            cmd, ws, limits, network=network, writable=check_writable(ws, writable), pidns=pidns
-        )
+        argv = self._argv(cmd, ws, limits, network=network, writable=dirs, pidns=pidns)
         finished = _process.run(
             argv,
             pidns=pidns,
@@ -278,7 +277,7 @@ class BwrapSandbox:
         ``<ws>/.vitco/app.sock`` and ``Process.url`` is a 127.0.0.1 bridge to it. ``stop``
         kills the pid namespace. ``wall_s`` does not apply."""
         limits = limits or Limits()
-        ws, full_env = self._prepare(workspace, env)
+        ws, _, full_env = self._prepare(workspace, env, None)
         sock = socket_path(ws)
         sock.unlink(missing_ok=True)
         pidns = PidNamespace()
