@@ -6,21 +6,14 @@ where a missing sandbox is a failure: CI must prove the isolation, not skip it.
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sandbox_helpers import skip_or_fail
 
 from vitco.sandbox import BwrapSandbox, Limits, SandboxUnavailable, UnsafeSandbox
-
-
-def skip_or_fail(reason: str) -> None:
-    """Skip locally, fail under CI=true."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true and the sandbox cannot run: {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,106 @@
+"""A deployed app: reachable from the host only through Process.url, and it cannot get out."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+from sandbox_helpers import describe, token_pids
+
+from vitco.sandbox import BwrapSandbox, Limits
+
+# An ASGI app served by uvicorn on the unix socket, as the deploy step runs delivered apps.
+# GET /probe tries to get out: the host's listener, and a TCP port of its own that the host
+# then tries to reach. It also starts a detached child that must die with the sandbox.
+APP = """
+import os, socket, subprocess, sys
+
+TOKEN = os.environ["TOKEN"]
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", TOKEN],
+                 start_new_session=True)
+inner = socket.create_server(("127.0.0.1", int(os.environ["INNER_PORT"])))
+
+def attempt(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        return "connected"
+    except OSError as exc:
+        return type(exc).__name__
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    if scope["path"] == "/probe":
+        body = {"host_listener": attempt(int(os.environ["HOST_PORT"])),
+                "interfaces": [n for _, n in socket.if_nameindex()]}
+    else:
+        body = {"hello": "from the sandbox"}
+    data = __import__("json").dumps(body).encode()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": data})
+"""
+
+
+def _free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as s:
+        return int(s.getsockname()[1])
+
+
+def _get(url: str) -> dict[str, object]:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        data: dict[str, object] = json.loads(resp.read())
+        return data
+
+
+def test_app_reachable_only_through_its_url(
+    bwrap: BwrapSandbox,
+    workspace: Path,
+    tmp_path: Path,
+    host_listener: tuple[socket.socket, int],
+) -> None:
+    pytest.importorskip("uvicorn")
+    srv, host_port = host_listener
+    inner_port = _free_port()
+    token = f"vitco-app-{uuid.uuid4().hex}"
+    (workspace / "app.py").write_text(APP)
+    log = tmp_path / "logs" / "app.log"
+    env = {"TOKEN": token, "HOST_PORT": str(host_port), "INNER_PORT": str(inner_port)}
+    cmd = [sys.executable, "-m", "uvicorn", "app:app", "--uds", "{socket}"]
+    proc = bwrap.start(cmd, workspace, Limits(wall_s=1), env=env, log_path=log)
+    try:
+        assert proc.wait_ready(30), log.read_text()
+        assert proc.url is not None and proc.url.startswith("http://127.0.0.1:")
+        assert _get(proc.url + "/") == {"hello": "from the sandbox"}
+        time.sleep(1.2)  # past wall_s: a started app is not subject to the wall clock
+        probe = _get(proc.url + "/probe")
+        assert probe == {"host_listener": "ConnectionRefusedError", "interfaces": ["lo"]}
+        with pytest.raises(TimeoutError):
+            srv.accept()
+        # The app's own TCP listener is on the sandbox's loopback, not the host's.
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", inner_port), timeout=2).close()
+        assert token_pids(token), "the detached child should run while the app runs"
+        assert proc.poll() is None
+    finally:
+        proc.stop()
+    left = token_pids(token)
+    assert left == [], describe(left)
+    assert proc.poll() is not None
+    with pytest.raises(urllib.error.URLError):
+        _get(proc.url + "/")
+    proc.stop()  # idempotent
+    assert "Uvicorn running on unix socket" in log.read_text()
+
+
+def test_app_that_exits_is_reported(bwrap: BwrapSandbox, workspace: Path) -> None:
+    with bwrap.start([sys.executable, "-c", "raise SystemExit(3)"], workspace) as proc:
+        assert not proc.wait_ready(10)
+        assert proc.poll() == 3
