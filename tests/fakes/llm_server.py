@@ -24,6 +24,7 @@ request is recorded (``server.requests``) with its headers and JSON body.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import sys
@@ -322,10 +323,8 @@ class FakeVendorServer:
         with server.sockets_lock:
             sockets = list(server.open_sockets)
         for sock in sockets:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)

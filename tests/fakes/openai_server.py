@@ -246,7 +246,7 @@ class FakeOpenAI(FakeVendorServer):
                 events.append(chunk({"content": piece}))
         events.append(chunk({}, reply.finish_reason or ("tool_calls" if tool else "stop")))
         if include_usage:
-            final = {**base, "choices": [], "usage": _usage(reply, payload, text)}
+            final: dict[str, Any] = {**base, "choices": [], "usage": _usage(reply, payload, text)}
             events.append(b"data: " + json.dumps(final).encode() + b"\n\n")
         events.append(_SSE_DONE)
         return events

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import socket
 import time
-from email.utils import format_datetime
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 
@@ -32,10 +33,20 @@ from vitco.llm.exceptions import (
     ProviderUnavailable,
     RateLimited,
 )
+from vitco.llm.model import Model
 from vitco.llm.providers.anthropic import AnthropicModel, anthropic_client
 from vitco.llm.providers.openai import OpenAIModel, openai_client
 
 streaming = pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+
+
+def _standalone(vendor: Harness, url: str, key: str) -> tuple[Model, Callable[[], None]]:
+    """A model of ``vendor``'s kind at ``url`` with ``key``, and how to close its client."""
+    if vendor.name == "openai":
+        openai = openai_client(base_url=f"{url}/v1", api_key=key, timeout=5)
+        return OpenAIModel(openai, "gpt-4o-mini"), openai.close
+    anthropic = anthropic_client(base_url=url, api_key=key, timeout=5)
+    return AnthropicModel(anthropic, "claude-fake-1"), anthropic.close
 
 
 def _fail(vendor: Harness, behaviour: object, *, stream: bool = False) -> ProviderError:
@@ -100,17 +111,12 @@ def test_other_4xx_is_a_plain_provider_error(vendor: Harness, status: int) -> No
 
 def test_wrong_key_is_401_and_never_in_the_message(vendor: Harness) -> None:
     wrong = "sk-wrong-key-that-must-not-leak-42"
-    if vendor.name == "openai":
-        client = openai_client(base_url=vendor.server.url + "/v1", api_key=wrong, timeout=5)
-        model: OpenAIModel | AnthropicModel = OpenAIModel(client, "gpt-4o-mini")
-    else:
-        client = anthropic_client(base_url=vendor.server.url, api_key=wrong, timeout=5)
-        model = AnthropicModel(client, "claude-fake-1")
+    model, close = _standalone(vendor, vendor.server.url, wrong)
     try:
         with pytest.raises(ProviderError) as caught:
             model.request(make_request())
     finally:
-        client.close()
+        close()
     error = caught.value
     assert type(error) is ProviderError
     assert error.status == 401
@@ -144,17 +150,12 @@ def test_connection_refused_is_unavailable(vendor: Harness) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
-    if vendor.name == "openai":
-        client = openai_client(base_url=url + "/v1", api_key=vendor.key, timeout=2)
-        model: OpenAIModel | AnthropicModel = OpenAIModel(client, "gpt-4o-mini")
-    else:
-        client = anthropic_client(base_url=url, api_key=vendor.key, timeout=2)
-        model = AnthropicModel(client, "claude-fake-1")
+    model, close = _standalone(vendor, url, vendor.key)
     try:
         with pytest.raises(ProviderUnavailable) as caught:
             model.request(make_request())
     finally:
-        client.close()
+        close()
     assert vendor.key not in str(caught.value)
 
 
