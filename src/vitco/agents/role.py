@@ -38,18 +38,26 @@ def load_role(name: str, roles_dir: Path = ROLES_DIR) -> Role:
     prompt_path = folder / "prompt.md"
     if not toml_path.is_file() or not prompt_path.is_file():
         raise UnknownRole(name, f"{folder} needs role.toml and prompt.md")
-    data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+    try:
+        data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise UnknownRole(name, f"{toml_path} is not valid TOML ({exc})") from exc
     output = OUTPUT_TYPES.get(str(data.get("output")))
     if output is None:
         raise UnknownRole(
             name, f"output {data.get('output')!r} is not one of {sorted(OUTPUT_TYPES)}"
         )
+    if not isinstance(data.get("step"), str) or not data["step"]:
+        raise UnknownRole(name, f"{toml_path} needs a 'step' name")
+    complexity = data.get("complexity", 5)
+    if isinstance(complexity, bool) or not isinstance(complexity, int) or not 1 <= complexity <= 10:
+        raise UnknownRole(name, f"complexity {complexity!r} is not an integer from 1 to 10")
     return Role(
         name=name,
-        step=str(data["step"]),
+        step=data["step"],
         title=str(data.get("title", name)),
         output=output,
-        complexity=int(data.get("complexity", 5)),
+        complexity=complexity,
         prompt=prompt_path.read_text(encoding="utf-8").strip(),
     )
 
