@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import anthropic
 import pytest
 
 from tests.fakes import Reply
@@ -12,6 +13,7 @@ from tests.fakes.llm_server import FakeVendorServer
 from tests.llm.providers.conftest import ANTHROPIC_KEY, Harness, Spec, make_request
 from vitco.llm.exceptions import BadResponse
 from vitco.llm.model import Message, Model, Usage
+from vitco.llm.providers.anthropic import AnthropicModel
 
 
 def _sent(server: FakeVendorServer) -> dict[str, Any]:
@@ -134,3 +136,17 @@ def test_refusal_is_bad_response(anthropic_harness: Harness) -> None:
 
 def test_model_satisfies_the_protocol(anthropic_harness: Harness) -> None:
     assert isinstance(anthropic_harness.model(), Model)
+
+
+def test_a_large_max_tokens_on_a_default_timeout_client_is_still_sent(
+    anthropic_harness: Harness,
+) -> None:
+    server = anthropic_harness.server
+    server.queue(Reply({"title": "x"}))
+    client = anthropic.Anthropic(base_url=server.base_url, api_key=ANTHROPIC_KEY, max_retries=0)
+    try:
+        response = AnthropicModel(client, "claude-fake-1").request(make_request(max_tokens=64_000))
+    finally:
+        client.close()
+    assert json.loads(response.content) == {"title": "x"}
+    assert server.last.json["max_tokens"] == 64_000

@@ -207,3 +207,22 @@ def test_content_filter_is_bad_response(openai_harness: Harness, stream: bool) -
 
 def test_model_satisfies_the_protocol(openai_harness: Harness) -> None:
     assert isinstance(openai_harness.model(), Model)
+
+
+def test_a_minimal_compatible_server_answer(openai_harness: Harness) -> None:
+    # llama.cpp / older Ollama: no usage, no refusal, no logprobs, no id
+    body = {
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": '{"title": "x"}'},
+                "finish_reason": "stop",
+            }
+        ]
+    }
+    openai_harness.server.queue(
+        Raw(200, json.dumps(body).encode(), {"content-type": "application/json"})
+    )
+    response = openai_harness.model().request(make_request())
+    assert response.content == '{"title":"x"}'
+    assert response.usage == Usage()

@@ -190,6 +190,9 @@ class AnthropicModel:
         }
         if system:
             params["system"] = system
+        # Always the client's own timeout: left unset, the SDK refuses non-streamed requests
+        # with a large max_tokens on a default-timeout client instead of sending them.
+        params["timeout"] = self._client.timeout
         if self.send_temperature:
             params["extra_body"] = {"temperature": request.temperature}
         return params
