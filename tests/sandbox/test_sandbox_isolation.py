@@ -209,3 +209,36 @@ def test_host_files_created_by_root_become_writable_for_the_sandbox(
     result = bwrap.run(_py("open('settings.txt', 'a').write(' v2')"), workspace)
     assert result.ok, result
     assert src.read_text() == "v1 v2"
+
+
+def test_worktree_inside_the_workspace_stays_usable_by_host_git(
+    bwrap: BwrapSandbox, workspace: Path
+) -> None:
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "-C", str(workspace), "init", "-q"], check=True)
+    subprocess.run([*git, "-C", str(workspace), "commit", "-q", "--allow-empty", "-m", "0"])
+    tree = workspace / ".vitco" / "worktrees" / "T1"
+    subprocess.run([*git, "-C", str(workspace), "worktree", "add", "-q", str(tree)], check=True)
+    gitfile = (tree / ".git").read_text()
+    code = (
+        "import pathlib\n"
+        "try:\n    open('.vitco/worktrees/T1/.git', 'w').write('gitdir: /tmp/evil')\n"
+        "except OSError as exc:\n    print('refused', type(exc).__name__)\n"
+        "pathlib.Path('.vitco/worktrees/T1/new.py').write_text('x = 1')\n"
+    )
+    result = bwrap.run(_py(code), workspace)
+    assert result.ok, result
+    assert result.stdout.startswith("refused")
+    assert (tree / ".git").read_text() == gitfile
+    # Neither the repo nor the worktree is rejected by root's git as of "dubious ownership".
+    for repo in (workspace, tree):
+        status = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain"], capture_output=True, text=True
+        )
+        assert status.returncode == 0, status.stderr
+    assert (
+        "new.py"
+        in subprocess.run(
+            ["git", "-C", str(tree), "status", "--porcelain"], capture_output=True, text=True
+        ).stdout
+    )

@@ -7,8 +7,11 @@ data dir, other projects and the host's home):
   ``/etc`` (shadow, sudoers, ssh host keys, private TLS keys) masked;
 - the Python that runs vitco read-only: ``sys.base_prefix`` and ``sys.prefix`` only;
 - its workspace read-write at the same absolute path (venv shebangs are absolute), except
-  ``.git``, which is read-only: a hook or ``core.fsmonitor`` written there would otherwise run
-  outside the sandbox the next time vitco runs git; ``writable`` narrows the writable part;
+  every ``.git`` in it (the repo's, and the gitfiles of worktrees inside it), which are
+  read-only: a hook, ``core.fsmonitor`` or ``gitdir:`` written there would otherwise run
+  outside the sandbox the next time vitco runs git. So a workspace must be a git repo before
+  sandboxed code first runs in it, or that code could plant a ``.git`` of its own.
+  ``writable`` narrows the writable part;
 - a private ``/tmp`` (HOME is ``/tmp/home``), ``/proc`` of its own pid namespace, a minimal
   ``/dev``; no network namespace shared with the host unless ``network=True`` (then only for
   e.g. the dependency install), so only its own loopback;
@@ -27,11 +30,14 @@ command must run as a dedicated unprivileged uid (``vitco-sandbox``). Measured o
   --bounding-set=-all --inh-caps=-all`` inside; the command then runs as kuid ``vitco-sandbox``
   with no capabilities and NO_NEW_PRIVS. The mount points bwrap creates (e.g. ``/root``) are
   0755 dirs on its own tmpfs, so the uid can reach its binds without seeing the host's dirs.
-  For the workspace to be writable, before each command vitco hands its contents (except
-  ``.git``) to the uid and gives the top dir to its group (g+rwx), walking with ``os.fwalk``
-  and never following symlinks. The top dir and ``.git`` stay root's, so git, run by root,
-  does not reject the repo as of "dubious ownership", and root reads and writes the files the
-  sandbox created (it owns the capability, not the files).
+  For the workspace to be writable, before each command vitco hands its contents to the uid,
+  walking with ``os.fwalk`` and never following symlinks (~12 ms for 1,700 files, a small
+  venv; a no-op for files already handed over). Every ``.git``, and the directory holding
+  it (the workspace, a worktree), stays root's; those directories only get the uid's group
+  with g+rwx. So git, run by root, does not reject a repo for "dubious ownership", and root
+  reads and writes the files the sandbox created (it has the capability; it needs not own
+  them). Measured alternatives: ACLs need ``setfacl`` and an ACL-capable filesystem and work
+  no better; chown-and-back after each command breaks while a deployed app runs.
 - A pids cgroup would also do, but needs a writable cgroup tree (not here: /sys/fs/cgroup is
   read-only in this VM) and a systemd or cgroup manager on other hosts.
 
@@ -88,6 +94,8 @@ ETC_SECRETS = (
     "/etc/security/opasswd",
     "/etc/vitco",
 )
+# Never searched for a .git when nothing needs chowning (big, and never a repo of vitco's).
+_NO_REPOS = frozenset({".venv", "node_modules", "__pycache__"})
 HOME = Path("/tmp/home")
 TMP = Path("/tmp")
 
@@ -97,6 +105,16 @@ def _which(tool: str) -> str:
     if path is None:
         raise ToolMissing(tool)
     return path
+
+
+def _resolver_files() -> list[Path]:
+    """DNS for a networked step: /etc/resolv.conf may be a symlink out of /etc (systemd-resolved
+    points it into /run), whose target must then be bound too."""
+    conf = Path("/etc/resolv.conf")
+    if not conf.is_symlink():
+        return []
+    target = Path(os.path.realpath(conf))
+    return [target] if target.is_file() and Path("/etc") not in target.parents else []
 
 
 class BwrapSandbox:
@@ -161,6 +179,7 @@ class BwrapSandbox:
         *,
         network: bool,
         writable: Sequence[Path],
+        git: Sequence[Path] = (),
         pidns: PidNamespace | None = None,
     ) -> list[str]:
         argv = [self.bwrap, *self._namespaces(network), "--die-with-parent", "--new-session"]
@@ -185,12 +204,13 @@ class BwrapSandbox:
         # After /tmp: a workspace or a Python may live under it. bwrap creates missing parents
         # of a mount point 0700, which the sandbox uid could not traverse: create them 0755.
         made: set[Path] = {Path("/"), TMP}
-        for target in (*python_dirs(), ws):
+        extra_ro = _resolver_files() if network else []
+        for target in (*python_dirs(), *extra_ro, ws):
             for parent in reversed(target.parents):
                 if parent not in made:
                     made.add(parent)
                     argv += ["--perms", "0755", "--dir", str(parent)]
-        for d in python_dirs():
+        for d in (*python_dirs(), *extra_ro):
             argv += ["--ro-bind", str(d), str(d)]
         if list(writable) == [ws]:
             argv += ["--bind", str(ws), str(ws)]
@@ -198,9 +218,9 @@ class BwrapSandbox:
             argv += ["--ro-bind", str(ws), str(ws)]
             for w in writable:
                 argv += ["--bind", str(w), str(w)]
-        git = ws / ".git"
-        if os.path.lexists(git) and not git.is_symlink():
-            argv += ["--ro-bind", str(git), str(git)]
+        for entry in git:
+            if not entry.is_symlink():
+                argv += ["--ro-bind", str(entry), str(entry)]
         argv += ["--chdir", str(ws), "--"]
         if self.ids:
             uid, gid = self.ids
@@ -208,34 +228,59 @@ class BwrapSandbox:
             argv += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
         return [*argv, *prlimit_argv(limits), *cmd]
 
-    def _grant(self, ws: Path) -> None:
-        """As root: make the workspace writable by the sandbox uid (see module docstring)."""
-        if self.ids is None:
-            return
-        uid, gid = self.ids
-        top = os.stat(ws)
-        if top.st_gid != gid or stat.S_IMODE(top.st_mode) & 0o070 != 0o070:
-            os.chown(ws, -1, gid)
-            os.chmod(ws, stat.S_IMODE(top.st_mode) | 0o070)
-        # fwalk opens each directory relative to its parent's fd without following symlinks,
-        # so a symlink swapped in by a running sandbox cannot redirect a chown outside.
+    def _grant(self, ws: Path) -> list[Path]:
+        """Find every ``.git`` in the workspace (they are mounted read-only) and, as root,
+        make the rest writable by the sandbox uid (see the module docstring).
+
+        A directory holding a ``.git`` (the workspace, or a git worktree inside it) keeps its
+        owner and only gets the sandbox group with g+rwx: git refuses a repository whose top
+        directory another user owns. Without a uid switch nothing is chowned and the walk
+        skips trees that never hold a repository of vitco's.
+        """
+        found: list[Path] = []
         for root, dirs, files, root_fd in os.fwalk(ws, follow_symlinks=False):
-            if root == str(ws):
+            if ".git" in dirs or ".git" in files:
+                found.append(Path(root) / ".git")
                 dirs[:] = [d for d in dirs if d != ".git"]  # pruned: stays root's
                 files = [f for f in files if f != ".git"]
-            for name in (*dirs, *files):
+                self._own(root_fd, keep_owner=True)
+            else:
+                self._own(root_fd, keep_owner=root == str(ws))
+            if self.ids is None:
+                dirs[:] = [d for d in dirs if d not in _NO_REPOS]
+                continue
+            uid, gid = self.ids
+            # fwalk opened this directory relative to its parent's fd without following
+            # symlinks, so a symlink swapped in by a running sandbox cannot redirect a chown.
+            for name in files:
                 st = os.stat(name, dir_fd=root_fd, follow_symlinks=False)
                 if st.st_uid != uid or st.st_gid != gid:
                     os.chown(name, uid, gid, dir_fd=root_fd, follow_symlinks=False)
+        return found
+
+    def _own(self, dir_fd: int, *, keep_owner: bool) -> None:
+        """As root: give a directory (by fd) to the sandbox uid, or, with ``keep_owner``, only
+        to its group with g+rwx."""
+        if self.ids is None:
+            return
+        uid, gid = self.ids
+        st = os.fstat(dir_fd)
+        mode = stat.S_IMODE(st.st_mode)
+        if keep_owner:
+            if st.st_gid != gid or mode & 0o070 != 0o070:
+                os.fchown(dir_fd, -1, gid)
+                os.fchmod(dir_fd, mode | 0o070)
+        elif st.st_uid != uid or st.st_gid != gid:
+            os.fchown(dir_fd, uid, gid)
 
     def _prepare(
         self, workspace: Path, env: Mapping[str, str] | None, writable: Sequence[Path] | None
-    ) -> tuple[Path, list[Path], dict[str, str]]:
+    ) -> tuple[Path, list[Path], list[Path], dict[str, str]]:
         ws = check_workspace(workspace, self.protected)
         (ws / PRIVATE_DIR).mkdir(exist_ok=True)
         dirs = check_writable(ws, writable)  # creates them: before _grant hands them over
-        self._grant(ws)
-        return ws, dirs, base_env(ws, HOME, TMP, env)
+        git = self._grant(ws)
+        return ws, dirs, git, base_env(ws, HOME, TMP, env)
 
     def run(
         self,
@@ -250,9 +295,9 @@ class BwrapSandbox:
     ) -> Result:
         """Run ``cmd`` in the sandbox and wait for it (see ``Sandbox.run``)."""
         limits = limits or Limits()
-        ws, dirs, full_env = self._prepare(workspace, env, writable)
+        ws, dirs, git, full_env = self._prepare(workspace, env, writable)
         pidns = PidNamespace()
-        argv = self._argv(cmd, ws, limits, network=network, writable=dirs, pidns=pidns)
+        argv = self._argv(cmd, ws, limits, network=network, writable=dirs, git=git, pidns=pidns)
         finished = _process.run(
             argv,
             pidns=pidns,
@@ -277,11 +322,17 @@ class BwrapSandbox:
         ``<ws>/.vitco/app.sock`` and ``Process.url`` is a 127.0.0.1 bridge to it. ``stop``
         kills the pid namespace. ``wall_s`` does not apply."""
         limits = limits or Limits()
-        ws, _, full_env = self._prepare(workspace, env, None)
+        ws, _, git, full_env = self._prepare(workspace, env, None)
         sock = socket_path(ws)
         sock.unlink(missing_ok=True)
         pidns = PidNamespace()
         argv = self._argv(
-            substitute_socket(cmd, sock), ws, limits, network=False, writable=[ws], pidns=pidns
+            substitute_socket(cmd, sock),
+            ws,
+            limits,
+            network=False,
+            writable=[ws],
+            git=git,
+            pidns=pidns,
         )
         return _process.launch(argv, ws, full_env, sock, log_path, pidns)
