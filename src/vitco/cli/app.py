@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from vitco.cli import doctor, sandbox
+from vitco.cli import doctor, run, sandbox, status
 
 app = typer.Typer(
     name="vitco",
@@ -15,6 +15,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+run.register(app)
+status.register(app)
 sandbox.register(app)
 doctor.register(app)
 

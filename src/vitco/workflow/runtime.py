@@ -112,7 +112,10 @@ class Runtime:
     ) -> None:
         event = self.store.add_event(self.run_id, kind, message, step=step, task=task, data=data)
         if self.on_event is not None:
-            self.on_event(event)
+            try:
+                self.on_event(event)
+            except Exception:  # a broken display (closed pipe) must not stop the run
+                self.on_event = None
 
     def add_time(self, bucket: str, seconds: float) -> None:
         with self._lock:

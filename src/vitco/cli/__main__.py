@@ -1,0 +1,5 @@
+"""``python -m vitco.cli``."""
+
+from vitco.cli.app import main
+
+main()

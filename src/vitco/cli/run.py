@@ -1,0 +1,110 @@
+"""`vitco run BRIEF` and `vitco demo`: deliver a project, with live progress."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.panel import Panel
+
+import vitco
+from vitco.cli.output import console, emit_json, err_console, fail, known_errors, load_settings
+from vitco.cli.progress import RunProgress
+from vitco.cli.summary import print_report
+from vitco.workflow.runner import Outcome, start_run
+
+EXAMPLES = Path(vitco.__file__).resolve().parents[2] / "examples"
+DEMO_BRIEF = EXAMPLES / "briefs" / "todo-api.md"
+DEMO_CASSETTE = EXAMPLES / "cassettes" / "todo-api.jsonl"
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON report on stdout.")]
+ServeOpt = Annotated[
+    bool, typer.Option("--serve", help="Keep the deployed app running until Ctrl-C.")
+]
+
+REPLAY_NOTE = (
+    "[bold]This demo replays a recorded model[/] ({cassette}): every agent answer comes from "
+    "the cassette, so it runs offline and costs nothing. Everything else is real: git, the "
+    "sandboxed tests, the deployment, the mail.\n"
+    "To use a live model: export OPENAI_API_KEY (or ANTHROPIC_API_KEY, or OLLAMA_HOST) and run "
+    "[cyan]vitco run examples/briefs/todo-api.md[/], or pass [cyan]--model openai:gpt-4o-mini[/]."
+)
+
+
+def _serve(outcome: Outcome, as_json: bool) -> None:
+    url = outcome.report.get("url")
+    if not outcome.processes or not url:
+        return
+    out = err_console if as_json else console
+    out.print(f"Serving at [bold]{url}[/] — press Ctrl-C to stop.", highlight=False)
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        out.print("stopping.")
+    finally:
+        outcome.stop()
+
+
+def deliver(
+    brief: Path, model_id: str | None, *, as_json: bool, serve: bool, note: str | None = None
+) -> dict[str, Any]:
+    settings = load_settings(as_json)
+    progress_console = err_console if as_json else console
+    if note and not as_json:
+        console.print(Panel(note, title="vitco demo", border_style="cyan"))
+    elif note and err_console.is_terminal:
+        err_console.print(Panel(note, title="vitco demo", border_style="cyan"))
+    enabled = not as_json or err_console.is_terminal
+    with known_errors(as_json), RunProgress(progress_console, enabled=enabled) as progress:
+        outcome = start_run(
+            settings, brief, model_id=model_id, on_event=progress, keep_running=serve
+        )
+    report = outcome.report
+    if as_json:
+        emit_json(report)
+    else:
+        print_report(console, report)
+    if serve and report["status"] == "delivered":
+        _serve(outcome, as_json)
+    outcome.stop()
+    if report["status"] != "delivered":
+        raise typer.Exit(1)
+    return report
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def run(
+        brief: Annotated[Path, typer.Argument(help="The client's brief, a Markdown file.")],
+        model: Annotated[
+            str | None,
+            typer.Option(
+                "--model",
+                "-m",
+                help="Model id, e.g. openai:gpt-4o-mini, anthropic:claude-sonnet-4-5, "
+                "ollama:llama3.2, replay:FILE.jsonl. Default: VITCO_MODEL or the providers "
+                "found in the environment.",
+            ),
+        ] = None,
+        as_json: JsonOpt = False,
+        serve: ServeOpt = False,
+    ) -> None:
+        """Deliver the project a brief describes: spec, plan, code, tests, deploy, mail."""
+        deliver(brief, model, as_json=as_json, serve=serve)
+
+    @app.command()
+    def demo(as_json: JsonOpt = False, serve: ServeOpt = False) -> None:
+        """Watch the team deliver a todo API from a brief, offline, with a recorded model."""
+        if not DEMO_BRIEF.is_file() or not DEMO_CASSETTE.is_file():
+            fail(
+                f"the demo files are missing ({DEMO_BRIEF}, {DEMO_CASSETTE}); "
+                "run vitco demo from a source checkout (pip install -e .)",
+                as_json=as_json,
+            )
+        note = REPLAY_NOTE.format(cassette=DEMO_CASSETTE.relative_to(EXAMPLES.parent))
+        deliver(DEMO_BRIEF, f"replay:{DEMO_CASSETTE}", as_json=as_json, serve=serve, note=note)
+        sys.stdout.flush()

@@ -1,0 +1,82 @@
+"""`vitco demo` end to end, as a user runs it: a real process, the real sandbox, the replay."""
+
+from __future__ import annotations
+
+import email
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vitco.workspace.repo import Repo
+
+pytestmark = pytest.mark.slow
+VITCO = [sys.executable, "-m", "vitco.cli"]
+
+
+def run_vitco(home: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VITCO_")}
+    env |= {"VITCO_HOME": str(home), "COLUMNS": "120"}
+    return subprocess.run(
+        [*VITCO, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False
+    )
+
+
+@pytest.mark.usefixtures("sandbox")
+def test_demo_delivers_the_todo_api(short_home: Path) -> None:
+    proc = run_vitco(short_home, "demo", "--json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert report["status"] == "delivered"
+    assert report["tests"]["failed"] == 0 and report["tests"]["passed"] >= 10
+    assert report["smoke_ok"] is True
+    assert report["commits"] >= 3
+    assert any(t["attempts"] >= 2 for t in report["tasks"])  # the fix loop ran
+    assert all(t["status"] == "done" for t in report["tasks"])
+    mail = Path(report["mail"])
+    assert mail.suffix == ".eml" and mail.is_file()
+    parsed = email.message_from_bytes(mail.read_bytes())
+    assert parsed["To"] == "Ada Lovelace <ada@example.com>"
+    assert report["cost"]["calls"] == 14 and report["cost"]["usd"] == 0.0
+    assert set(report["cost"]["by_role"]) == {
+        "analyst",
+        "manager",
+        "developer",
+        "reviewer",
+        "qa",
+        "devops",
+    }
+    repo = Repo(Path(report["repo"]))
+    assert repo.head("delivered") == repo.head("main")
+    assert "todo/app.py" in repo.files()
+    assert report["duration_s"] > 0
+
+    # Running it again makes a new project, delivered the same way.
+    again = json.loads(run_vitco(short_home, "demo", "--json").stdout)
+    assert again["status"] == "delivered"
+    assert again["project_id"] != report["project_id"] and again["repo"] != report["repo"]
+
+    # status and report find both, as JSON.
+    listed = json.loads(run_vitco(short_home, "status", "--json").stdout)
+    assert {p["project_id"] for p in listed["projects"]} == {
+        report["project_id"],
+        again["project_id"],
+    }
+    stored = json.loads(run_vitco(short_home, "report", report["project_id"], "--json").stdout)
+    assert stored["run_id"] == report["run_id"] and stored["status"] == "delivered"
+
+
+@pytest.mark.usefixtures("sandbox")
+def test_demo_prints_plain_progress_and_the_replay_note_when_not_a_terminal(
+    short_home: Path,
+) -> None:
+    proc = run_vitco(short_home, "demo")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert "replays a recorded model" in out and "OPENAI_API_KEY" in out
+    assert "\x1b[" not in out  # no terminal escapes in a pipe
+    for line in ("analyst reads the brief", "back to the developer", "DELIVERED"):
+        assert line in out

@@ -1,0 +1,139 @@
+"""The deliver-project workflow on a scripted model: fix loop, attempts limit, review loop."""
+
+from __future__ import annotations
+
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+
+from tests.workflow.scripted import (
+    APPROVE,
+    BRIEF,
+    calc,
+    calc_tests,
+    happy_path,
+    plan,
+    script,
+    write_brief,
+)
+from vitco.config import Settings
+from vitco.sandbox import Sandbox
+from vitco.workflow.runner import open_store, start_run
+from vitco.workspace.repo import Repo
+
+pytestmark = pytest.mark.slow
+
+
+def test_one_task_project_is_delivered(
+    settings: Settings, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    model = script(happy_path())
+    outcome = start_run(settings, write_brief(tmp_path), model=model, sandbox=sandbox)
+    report = outcome.report
+    assert report["status"] == "delivered", report["reason"]
+    assert report["tests"] == {"passed": 2, "failed": 0}
+    assert report["smoke_ok"] is True
+    assert report["commits"] == 1
+    assert report["tasks"] == [{"id": "T1", "title": "Task T1", "status": "done", "attempts": 1}]
+    repo = Repo(Path(report["repo"]))
+    assert repo.head("delivered") == repo.head("main")
+    assert repo.git("show", "main:calc.py").strip().endswith("return a + b")
+    mail = message_from_bytes(Path(report["mail"]).read_bytes())
+    assert mail["To"] == "Grace Hopper <grace@example.com>"
+    assert "delivered" in mail.get_payload(decode=True).decode()
+    assert report["cost"]["calls"] == len(model.requests) == 6
+    assert set(report["cost"]["by_role"]) == {
+        "analyst",
+        "manager",
+        "developer",
+        "reviewer",
+        "qa",
+        "devops",
+    }
+    assert outcome.processes == []  # the app was stopped when the run ended
+
+
+def test_failing_tests_go_back_to_the_developer_with_the_output(
+    settings: Settings, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    answers = happy_path() | {
+        "developer/implement/T1#1": calc(correct=False),
+        "developer/implement/T1#2": calc(correct=True),
+        "reviewer/review/T1#2": APPROVE,
+    }
+    model = script(answers)
+    report = start_run(settings, write_brief(tmp_path), model=model, sandbox=sandbox).report
+    assert report["status"] == "delivered", report["reason"]
+    assert report["tasks"][0]["attempts"] == 2
+    second = next(r for r in model.requests if r.key.label() == "developer/implement/T1#2")
+    prompt = second.messages[-1].content
+    assert "The tests failed" in prompt
+    assert "assert -1 == 5" in prompt or "test_adds" in prompt
+    # QA wrote the tests once; the second attempt had to pass the same tests.
+    assert [r.key.label() for r in model.requests].count("qa/write_tests/T1#1") == 1
+
+
+def test_a_task_that_never_passes_ends_needs_attention(
+    settings: Settings, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    answers = (
+        happy_path()
+        | {f"developer/implement/T1#{n}": calc(correct=False) for n in (1, 2, 3)}
+        | {f"reviewer/review/T1#{n}": APPROVE for n in (2, 3)}
+    )
+    model = script(answers)
+    report = start_run(settings, write_brief(tmp_path), model=model, sandbox=sandbox).report
+    assert report["status"] == "needs_attention"
+    assert "T1" in report["reason"] and "3 attempts exhausted" in report["reason"]
+    assert report["tasks"][0] == {
+        "id": "T1",
+        "title": "Task T1",
+        "status": "needs_attention",
+        "attempts": 3,
+    }
+    labels = [r.key.label() for r in model.requests]
+    assert labels.count("developer/implement/T1#1") == 1
+    assert "developer/implement/T1#4" not in labels
+    assert "devops/deploy#1" not in labels  # nothing deployed, nothing mailed
+    assert report["mail"] is None and report["commits"] == 0
+    store = open_store(settings)
+    run = store.get_run(report["run_id"])
+    assert run.status == "needs_attention" and run.reason == report["reason"]
+
+
+def test_review_changes_are_sent_back_to_the_developer(
+    settings: Settings, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    answers = happy_path() | {
+        "reviewer/review/T1#1": {"verdict": "request_changes", "reasons": ["name the module calc"]},
+        "developer/implement/T1#2": calc(),
+        "reviewer/review/T1#2": APPROVE,
+    }
+    model = script(answers)
+    report = start_run(settings, write_brief(tmp_path), model=model, sandbox=sandbox).report
+    assert report["status"] == "delivered", report["reason"]
+    second = next(r for r in model.requests if r.key.label() == "developer/implement/T1#2")
+    assert "name the module calc" in second.messages[-1].content
+
+
+def test_dependent_tasks_run_in_order_and_each_gets_a_commit(
+    settings: Settings, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    answers = happy_path() | {
+        "manager/plan#1": plan("T1", "T2", depends={"T2": ["T1"]}),
+        "developer/implement/T2#1": calc(module="calc2") | {"message": "Add calc2"},
+        "reviewer/review/T2#1": APPROVE,
+        "qa/write_tests/T2#1": calc_tests("calc2"),
+    }
+    model = script(answers)
+    report = start_run(settings, write_brief(tmp_path, BRIEF), model=model, sandbox=sandbox).report
+    assert report["status"] == "delivered", report["reason"]
+    assert report["commits"] == 2 and report["tests"]["passed"] == 4
+    labels = [r.key.label() for r in model.requests]
+    assert labels.index("qa/write_tests/T1#1") < labels.index("developer/implement/T2#1")
+    # T2's developer saw T1's merged code in the repository files
+    t2 = model.requests[labels.index("developer/implement/T2#1")]
+    assert "calc.py" in t2.messages[-1].content
+    log = Repo(Path(report["repo"])).git("log", "--format=%s", "main")
+    assert log.splitlines()[:2] == ["Add calc2", "Implement the task"]
