@@ -115,15 +115,18 @@ class CassetteRecorder:
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists() or path.stat().st_size == 0:
             header = {"vitco_cassette": 1, "recorded_with": inner.id}
-            path.write_text(json.dumps(header) + "\n", encoding="utf-8")
+            path.write_text(self._scrub(json.dumps(header)) + "\n", encoding="utf-8")
 
     @property
     def id(self) -> str:
         return self.inner.id
 
     def _scrub(self, text: str) -> str:
+        """``text`` (a JSON line) without any secret, also where JSON escaped its characters."""
         for secret in self.secrets:
-            text = text.replace(secret, "[REDACTED]")
+            forms = {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
+            for form in sorted(forms, key=len, reverse=True):
+                text = text.replace(form, "[REDACTED]")
         return text
 
     def request(self, request: ModelRequest) -> ModelResponse:

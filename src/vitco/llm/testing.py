@@ -102,7 +102,8 @@ def generate(schema: dict[str, Any], root: dict[str, Any]) -> Any:
         count = max(1, int(schema.get("minItems", 1)))
         return [generate(schema.get("items", {}), root) for _ in range(count)]
     if kind == "string":
-        return "a" * max(int(schema.get("minLength", 0)), 12)
+        length = max(int(schema.get("minLength", 0)), 12)
+        return "a" * min(length, int(schema.get("maxLength", length)))
     if kind == "integer":
         return int(schema.get("minimum", 1))
     if kind == "number":
