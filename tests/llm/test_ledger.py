@@ -1,0 +1,124 @@
+"""The journal: a call this run already answered is served from the ledger, not the model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vitco.config import Settings
+from vitco.llm.ledger import JournaledModel
+from vitco.llm.model import CallKey, Message, ModelRequest, ModelResponse, Usage
+from vitco.llm.testing import FunctionModel
+from vitco.store import Store, open_database
+from vitco.workflow.runtime import StoreLedger
+
+
+@pytest.fixture
+def store(settings: Settings) -> Store:
+    return Store(open_database(settings.resolved_database_url))
+
+
+def _run(store: Store, project_id: str) -> str:
+    brief = store.create_brief(project_id, "cli", "A todo API.")
+    return store.create_run(project_id, brief.id, "test", "deliver-project").id
+
+
+def _request(text: str = "Implement T1.", attempt: int = 1) -> ModelRequest:
+    return ModelRequest(
+        key=CallKey(role="developer", step="implement", task="T1", attempt=attempt),
+        messages=(Message(role="user", content=text),),
+        output_name="Changeset",
+        output_schema={"type": "object"},
+        tier="standard",
+    )
+
+
+def _counting_model() -> FunctionModel:
+    def answer(request: ModelRequest) -> ModelResponse:
+        n = len(model.requests)
+        return ModelResponse(
+            content=f'{{"answer": {n}}}',
+            usage=Usage(input_tokens=100, output_tokens=20 + n),
+            model="openai:gpt-x",
+            cost_usd=0.01 * n,
+            latency_s=1.5,
+        )
+
+    model = FunctionModel(answer)
+    return model
+
+
+def test_a_repeated_request_is_answered_from_the_ledger(store: Store, tmp_path: Path) -> None:
+    project = store.create_project("p", str(tmp_path))
+    run_id = _run(store, project.id)
+    inner = _counting_model()
+
+    first = JournaledModel(inner, StoreLedger(store, run_id, project.id)).request(_request())
+    # a resumed step builds a new model over the same run's ledger
+    again = JournaledModel(inner, StoreLedger(store, run_id, project.id)).request(_request())
+
+    assert len(inner.requests) == 1
+    assert again.content == first.content == '{"answer": 1}'
+    assert again.usage.output_tokens == 21
+    [row] = store.calls(run_id=run_id)
+    assert (row.call_key, row.role, row.step, row.task, row.attempt, row.repair) == (
+        "developer/implement/T1#1",
+        "developer",
+        "implement",
+        "T1",
+        1,
+        0,
+    )
+    assert (row.model, row.tier, row.cost_usd, row.input_tokens) == (
+        "openai:gpt-x",
+        "standard",
+        0.01,
+        100,
+    )
+    assert row.fingerprint == _request().fingerprint()
+    assert store.spent_usd(project.id) == pytest.approx(0.01)
+
+
+def test_a_changed_request_or_another_key_calls_the_model(store: Store, tmp_path: Path) -> None:
+    project = store.create_project("p", str(tmp_path))
+    run_id = _run(store, project.id)
+    inner = _counting_model()
+    model = JournaledModel(inner, StoreLedger(store, run_id, project.id))
+
+    contents = [
+        model.request(r).content
+        for r in (_request(), _request("Implement T1 again."), _request(attempt=2), _request())
+    ]
+
+    assert contents == ['{"answer": 1}', '{"answer": 2}', '{"answer": 3}', '{"answer": 1}']
+    assert len(inner.requests) == 3
+    assert len(store.calls(run_id=run_id)) == 3
+
+
+def test_another_run_does_not_reuse_the_answers(store: Store, tmp_path: Path) -> None:
+    project = store.create_project("p", str(tmp_path))
+    inner = _counting_model()
+
+    for run_id in (_run(store, project.id), _run(store, project.id)):
+        JournaledModel(inner, StoreLedger(store, run_id, project.id)).request(_request())
+
+    assert len(inner.requests) == 2
+    assert store.spent_usd(project.id) == pytest.approx(0.03)
+
+
+def test_a_failed_call_is_not_recorded(store: Store, tmp_path: Path) -> None:
+    project = store.create_project("p", str(tmp_path))
+    run_id = _run(store, project.id)
+
+    def boom(_: ModelRequest) -> str:
+        raise RuntimeError("provider down")
+
+    model = JournaledModel(
+        FunctionModel(boom, model_id="down"), StoreLedger(store, run_id, project.id)
+    )
+    with pytest.raises(RuntimeError):
+        model.request(_request())
+
+    assert store.calls(run_id=run_id) == []
+    assert model.id == "test:down"
