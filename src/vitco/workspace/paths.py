@@ -42,6 +42,13 @@ def safe_path(root: Path, path: str) -> Path:
                 raise UnsafePath(
                     path, f"{current.relative_to(root)} is a symlink out of the workspace"
                 )
-    if not Path(os.path.realpath(target)).is_relative_to(root):
+    resolved = Path(os.path.realpath(target))
+    if not resolved.is_relative_to(root):
         raise UnsafePath(path, "resolves outside the workspace")
+    # An in-workspace symlink (one a sandboxed test can create) must not lead into .git either.
+    inside = resolved.relative_to(root).parts
+    if not inside:
+        raise UnsafePath(path, "resolves to the workspace root itself")
+    if inside[0] in RESERVED:
+        raise UnsafePath(path, f"resolves into {inside[0]}/, which belongs to vitco")
     return target
