@@ -1,0 +1,188 @@
+"""The project's git repository, driven through real git."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vitco.agents.outputs import FileChange
+from vitco.workspace.exceptions import GitError, MergeConflict, UnsafePath
+from vitco.workspace.repo import GITIGNORE, Repo
+
+
+def write(path: str, content: str) -> FileChange:
+    return FileChange(path=path, content=content)
+
+
+def delete(path: str) -> FileChange:
+    return FileChange(path=path, action="delete")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repo:
+    return Repo.init(tmp_path / "project")
+
+
+def _subjects(repo: Repo, ref: str = "main") -> list[str]:
+    return repo.git("log", "--format=%s", ref).splitlines()
+
+
+def test_init_makes_a_main_branch_with_one_commit(tmp_path: Path) -> None:
+    repo = Repo.init(tmp_path / "new" / "project")
+
+    assert repo.git("branch", "--show-current") == "main"
+    assert _subjects(repo) == ["Start project"]
+    assert (repo.path / ".gitignore").read_text(encoding="utf-8") == GITIGNORE
+    assert repo.git("status", "--porcelain") == ""
+
+
+def test_init_twice_keeps_the_history(repo: Repo) -> None:
+    head = repo.head()
+    again = Repo.init(repo.path)
+    assert again.head() == head
+    assert again.commit_count() == 1
+
+
+def test_apply_writes_and_deletes(repo: Repo) -> None:
+    (repo.path / "old.py").write_text("old\n", encoding="utf-8")
+
+    applied = repo.apply(
+        [write("pkg/app.py", "x = 1\n"), write("README.md", ""), delete("old.py"), delete("gone")]
+    )
+
+    assert applied == ["pkg/app.py", "README.md", "old.py", "gone"]
+    assert (repo.path / "pkg" / "app.py").read_text(encoding="utf-8") == "x = 1\n"
+    assert (repo.path / "README.md").read_text(encoding="utf-8") == ""
+    assert not (repo.path / "old.py").exists()
+    assert repo.files() == [".gitignore", "README.md", "pkg/app.py"]
+
+
+@pytest.mark.parametrize("bad", ["../escape.py", ".git/hooks/pre-commit", "/tmp/abs.py"])
+def test_apply_writes_nothing_when_one_path_is_unsafe(repo: Repo, bad: str) -> None:
+    (repo.path / "keep.py").write_text("keep\n", encoding="utf-8")
+    before = sorted(p.relative_to(repo.path) for p in repo.path.rglob("*"))
+
+    with pytest.raises(UnsafePath) as info:
+        repo.apply([write("new.py", "new\n"), delete("keep.py"), write(bad, "evil\n")])
+
+    assert info.value.path == bad
+    assert sorted(p.relative_to(repo.path) for p in repo.path.rglob("*")) == before
+    assert (repo.path / "keep.py").read_text(encoding="utf-8") == "keep\n"
+    assert not (repo.path.parent / "escape.py").exists()
+
+
+def test_files_and_read_files_skip_ignored_folders(repo: Repo) -> None:
+    repo.apply([write("app.py", "a = 1\n"), write("tests/test_app.py", "b = 2\n")])
+    (repo.path / ".venv").mkdir()
+    (repo.path / ".venv" / "pyvenv.cfg").write_text("x", encoding="utf-8")
+    (repo.path / "blob.bin").write_bytes(b"\xff\xfe\x00")
+
+    assert repo.files() == [".gitignore", "app.py", "blob.bin", "tests/test_app.py"]
+    contents = repo.read_files()
+    assert list(contents) == [".gitignore", "app.py", "tests/test_app.py"]
+    assert contents["app.py"] == "a = 1\n"
+    assert list(repo.read_files(limit_bytes=7)) == ["app.py"]  # smallest first, within budget
+
+
+def test_commit_is_idempotent_per_key(repo: Repo) -> None:
+    repo.apply([write("app.py", "x = 1\n")])
+
+    sha = repo.commit("Add app", key="run1/T1")
+    (repo.path / "app.py").write_text("x = 2\n", encoding="utf-8")
+    again = repo.commit("Add app", key="run1/T1")
+
+    assert again == sha == repo.head()
+    assert repo.commit_count() == 2
+    assert repo.find_commit("run1/T1") == sha
+    assert repo.find_commit("run1/T2") is None
+    assert "Vitco-Key: run1/T1" in repo.git("log", "-1", "--format=%B")
+    assert repo.git("status", "--porcelain") == "M app.py"  # the repeat committed nothing
+
+
+def test_a_key_that_is_a_prefix_of_another_is_a_different_commit(repo: Repo) -> None:
+    first = repo.commit("One", key="run1/T1")
+    second = repo.commit("Ten", key="run1/T10")
+    assert first != second
+    assert repo.find_commit("run1/T1") == first
+
+
+def test_commit_of_named_paths_leaves_stray_files_out(repo: Repo) -> None:
+    repo.apply([write("app.py", "x = 1\n"), write("stale.py", "s\n")])
+    repo.commit("Start", key="k0")
+    repo.apply([write("app.py", "x = 2\n"), write("tests/test_app.py", "t\n"), delete("stale.py")])
+    (repo.path / "stray.log").write_text("left by a test run\n", encoding="utf-8")
+
+    repo.commit("Change app", key="k1", paths=["app.py", "tests/test_app.py", "stale.py"])
+
+    changed = repo.git("show", "--name-status", "--format=", "HEAD").splitlines()
+    assert sorted(changed) == ["A\ttests/test_app.py", "D\tstale.py", "M\tapp.py"]
+    assert repo.git("status", "--porcelain") == "?? stray.log"
+
+
+def test_a_failing_git_command_raises_git_error(repo: Repo) -> None:
+    with pytest.raises(GitError) as info:
+        repo.git("rev-parse", "--verify", "no-such-branch")
+    assert info.value.args_ == ["rev-parse", "--verify", "no-such-branch"]
+    assert info.value.code != 0
+
+
+def test_worktrees_integrate_one_commit_per_task_fast_forward(repo: Repo) -> None:
+    base = repo.head()
+    t1 = repo.worktree("T1")
+    t2 = repo.worktree("T2")
+    assert repo.worktree("T1").path == t1.path  # asking again returns the same tree
+
+    t1.apply([write("store.py", "STORE = {}\n")])
+    t1.commit("Add store", key="r/T1")
+    t2.apply([write("api.py", "ROUTES = []\n")])
+    t2.commit("Add api", key="r/T2")
+    assert repo.head("main") == base  # nothing lands before integrate
+
+    after_t2 = repo.integrate("T2")
+    after_t1 = repo.integrate("T1")
+
+    assert after_t1 == repo.head("main") == repo.head("HEAD")
+    assert after_t2 != after_t1
+    assert _subjects(repo) == ["Add store", "Add api", "Start project"]
+    assert repo.git("rev-list", "--merges", "main") == ""  # linear: no merge commits
+    assert (repo.path / "store.py").is_file()
+    assert (repo.path / "api.py").is_file()
+    assert repo.git("status", "--porcelain") == ""
+
+
+def test_a_conflicting_second_task_raises_and_leaves_main_alone(repo: Repo) -> None:
+    repo.apply([write("config.py", "NAME = 'base'\n")])
+    repo.commit("Add config", key="r/base")
+    t1, t2 = repo.worktree("T1"), repo.worktree("T2")
+    t1.apply([write("config.py", "NAME = 'one'\n")])
+    t1.commit("Name one", key="r/T1")
+    t2.apply([write("config.py", "NAME = 'two'\n"), write("other.py", "o = 1\n")])
+    t2.commit("Name two", key="r/T2")
+    t2_head = t2.head()
+
+    after_t1 = repo.integrate("T1")
+    with pytest.raises(MergeConflict) as info:
+        repo.integrate("T2")
+
+    assert info.value.files == ["config.py"]
+    assert info.value.branch == "task/T2"
+    assert "config.py" in str(info.value)
+    assert repo.head("main") == after_t1
+    assert (repo.path / "config.py").read_text(encoding="utf-8") == "NAME = 'one'\n"
+    assert not (repo.path / "other.py").exists()
+    # the rebase was aborted: the task branch is as it was, its tree clean
+    assert t2.head() == t2_head
+    assert t2.git("status", "--porcelain") == ""
+
+
+def test_remove_worktree_and_tag(repo: Repo) -> None:
+    tree = repo.worktree("T1")
+    tree.commit("Empty", key="r/T1")
+    repo.integrate("T1")
+    repo.remove_worktree("T1")
+    repo.tag("delivered")
+
+    assert not tree.path.exists()
+    assert repo.head("delivered") == repo.head("main")
+    repo.remove_worktree("T1")  # a second removal is a no-op
