@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from vitco.agents.exceptions import OutputInvalid
 from vitco.agents.role import Role
-from vitco.llm.model import CallKey, Message, Model, ModelRequest, ModelResponse
+from vitco.llm.model import CallKey, Message, Model, ModelRequest, ModelResponse, Tier
 
 O = TypeVar("O", bound=BaseModel)
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*?)\n\s*```\s*$", re.DOTALL)
@@ -60,7 +60,11 @@ def describe_errors(exc: ValidationError) -> str:
 
 
 def build_request(
-    role: Role, key: CallKey, sections: Mapping[str, Any], complexity: int | None = None
+    role: Role,
+    key: CallKey,
+    sections: Mapping[str, Any],
+    complexity: int | None = None,
+    tier: Tier | None = None,
 ) -> ModelRequest:
     return ModelRequest(
         key=key,
@@ -71,6 +75,7 @@ def build_request(
         output_name=role.output.__name__,
         output_schema=role.output.model_json_schema(),
         complexity=complexity or role.complexity,
+        tier=tier,
     )
 
 
@@ -82,9 +87,10 @@ def ask(
     sections: Mapping[str, Any],
     *,
     complexity: int | None = None,
+    tier: Tier | None = None,
 ) -> Answer[O]:
     """Ask ``role`` for one typed answer; one repair attempt on a validation failure."""
-    request = build_request(role, key, sections, complexity)
+    request = build_request(role, key, sections, complexity, tier)
     first = model.request(request)
     try:
         return Answer(parse_output(output_type, first.content), (first,))
