@@ -3,28 +3,9 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-
-def uid_processes(uid: int) -> list[int]:
-    """Pids of live processes whose real uid is ``uid``."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            status = Path(f"/proc/{entry}/status").read_text()
-        except OSError:
-            continue
-        for line in status.splitlines():
-            if line.startswith("Uid:") and int(line.split()[1]) == uid:
-                out.append(int(entry))
-    return out
 
 
 def pid_alive(pid: int) -> bool:
@@ -34,19 +15,6 @@ def pid_alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def python() -> str:
-    """The interpreter that runs the tests (and is bound into the sandbox)."""
-    return sys.executable
-
-
-def have(tool: str) -> bool:
-    return shutil.which(tool) is not None
-
-
-def run_host(*cmd: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, capture_output=True, text=True, check=False)
 
 
 def describe(pids: list[int]) -> str:

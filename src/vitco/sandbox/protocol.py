@@ -22,7 +22,13 @@ OutputCallback = Callable[[str, bytes], None]
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits for one sandboxed command. Sizes in MiB, times in seconds."""
+    """Resource limits for one sandboxed command. Sizes in MiB, times in seconds.
+
+    ``cpu_s``, ``memory_mb`` (address space), ``open_files`` and ``file_size_mb`` apply per
+    process; ``processes`` counts the processes of the sandbox's uid; ``wall_s`` bounds a
+    ``run`` (not a started app); ``output_bytes`` caps the stdout+stderr a ``run`` captures.
+    ``vitco.sandbox.limits`` says how a hit is detected (``Result.limit_hit``).
+    """
 
     cpu_s: int = 120
     memory_mb: int = 2048
