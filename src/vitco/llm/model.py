@@ -19,6 +19,21 @@ Tier = Literal["premium", "standard", "efficient"]
 TIERS: tuple[Tier, ...] = ("efficient", "standard", "premium")
 
 
+def tier_for(complexity: int) -> Tier:
+    """The seed's rule: complexity >= 8 premium, >= 5 standard, else efficient."""
+    if complexity >= 8:
+        return "premium"
+    if complexity >= 5:
+        return "standard"
+    return "efficient"
+
+
+def tier_above(tier: Tier) -> Tier | None:
+    """The next stronger tier, or None at the top."""
+    index = TIERS.index(tier)
+    return TIERS[index + 1] if index + 1 < len(TIERS) else None
+
+
 class Message(BaseModel):
     """One chat message."""
 
