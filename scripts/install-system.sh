@@ -46,6 +46,10 @@ else
 fi
 
 if getent passwd "$SANDBOX_USER" >/dev/null 2>&1; then
+    if [ "$(id -u "$SANDBOX_USER")" -eq 0 ]; then
+        say "user '$SANDBOX_USER' is uid 0: pick another VITCO_SANDBOX_USER" >&2
+        exit 1
+    fi
     say "user '$SANDBOX_USER' already exists (uid $(id -u "$SANDBOX_USER"))"
 else
     # A system user with its own group, no home directory and no login shell.

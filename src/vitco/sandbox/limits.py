@@ -13,8 +13,9 @@ memory     RLIMIT_AS      heuristic: an allocation fails, so the program reports
                           ``MemoryError``, ``Cannot allocate memory``, ``std::bad_alloc``...);
                           a program that swallows the error is not attributed.
 processes  RLIMIT_NPROC   heuristic: fork fails with EAGAIN and the program says so
-                          (``BlockingIOError``, ``Resource temporarily unavailable``,
-                          ``fork: retry``). Counted per real uid, see ``bwrap.py``.
+                          (Python ``BlockingIOError: [Errno 11]``, ``can't start new
+                          thread``, a shell's ``fork: retry``). Counted per real uid, see
+                          ``bwrap.py``.
 open_files RLIMIT_NOFILE  heuristic: ``Too many open files`` in stderr.
 file_size  RLIMIT_FSIZE   SIGXFSZ, or ``File too large`` (EFBIG) in stderr: Python ignores
                           SIGXFSZ, so there the write fails instead.
@@ -23,7 +24,9 @@ output     host reader    exact: captured stdout+stderr reached ``output_bytes``
                           is killed and the output truncated.
 ========== ============== ====================================================================
 
-The heuristics only look at the last 64 KiB of stderr, and only when the command failed.
+The heuristics only look at the last 64 KiB of stderr, and only when the command failed; a
+test runner that reports a test's MemoryError on stdout (pytest) and carries on is not
+"stopped by a limit", and is not attributed.
 """
 
 from __future__ import annotations
@@ -58,12 +61,12 @@ _STDERR_PATTERNS: tuple[tuple[LimitName, tuple[str, ...]], ...] = (
     (
         "processes",
         (
-            "blockingioerror: [errno 11]",
-            "resource temporarily unavailable",
+            "blockingioerror: [errno 11]",  # Python's os.fork / subprocess
+            "can't start new thread",
             "fork: retry",
+            "fork: resource temporarily unavailable",
             "cannot fork",
             "can't fork",
-            "errno 11]",
         ),
     ),
     ("open_files", ("too many open files", "errno 24]")),

@@ -1,0 +1,82 @@
+"""The pieces without a sandbox: limit attribution and the TCP -> unix socket bridge."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+from vitco.sandbox import Bridge, Limits
+from vitco.sandbox.limits import Outcome, limit_hit
+
+
+@pytest.mark.parametrize(
+    ("outcome", "expected"),
+    [
+        (Outcome(None, signal.SIGKILL, b"", 0.1, output_hit=True), "output"),
+        (Outcome(None, signal.SIGKILL, b"", 0.1, wall_hit=True), "wall"),
+        (Outcome(None, signal.SIGXCPU, b"", 5.0), "cpu"),
+        (Outcome(None, signal.SIGKILL, b"", 7.0), "cpu"),  # past the soft limit: hard kill
+        (Outcome(None, signal.SIGKILL, b"", 0.5), None),  # killed by someone else
+        (Outcome(None, signal.SIGXFSZ, b"", 0.1), "file_size"),
+        (Outcome(1, None, b"OSError: [Errno 27] File too large", 0.1), "file_size"),
+        (Outcome(1, None, b"Traceback...\nMemoryError\n", 0.1), "memory"),
+        (Outcome(1, None, b"BlockingIOError: [Errno 11] Resource temp", 0.1), "processes"),
+        (Outcome(2, None, b"sh: 1: Cannot fork\n", 0.1), "processes"),
+        (Outcome(1, None, b"OSError: [Errno 24] Too many open files", 0.1), "open_files"),
+        (Outcome(0, None, b"MemoryError was expected and handled", 0.1), None),
+        (Outcome(1, None, b"AssertionError: 1 != 2", 0.1), None),
+    ],
+)
+def test_limit_attribution(outcome: Outcome, expected: str | None) -> None:
+    assert limit_hit(Limits(cpu_s=5), outcome) == expected
+
+
+def _echo_server(path: Path) -> socket.socket:
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(str(path))
+    srv.listen()
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while chunk := conn.recv(65536):
+                    data += chunk
+                conn.sendall(data[::-1])  # replies after the client's half-close
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv
+
+
+def test_bridge_forwards_and_passes_half_close(tmp_path: Path) -> None:
+    sock_path = tmp_path / "app.sock"
+    bridge = Bridge(sock_path)
+    assert bridge.url == f"http://127.0.0.1:{bridge.port}"
+    # Nothing listens yet: the connection is accepted, then closed.
+    with socket.create_connection(("127.0.0.1", bridge.port), timeout=5) as early:
+        assert early.recv(10) == b""
+    srv = _echo_server(sock_path)
+    try:
+        payload = b"x" * 200_000 + b"end"
+        for _ in range(3):
+            with socket.create_connection(("127.0.0.1", bridge.port), timeout=5) as c:
+                c.sendall(payload)
+                c.shutdown(socket.SHUT_WR)
+                got = b""
+                while chunk := c.recv(65536):
+                    got += chunk
+            assert got == payload[::-1]
+    finally:
+        bridge.close()
+        srv.close()
+    bridge.close()  # idempotent
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", bridge.port), timeout=2)
