@@ -17,13 +17,13 @@ import json
 import logging
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from vitco.sandbox import BwrapSandbox, Limits, SandboxUnavailable, UnsafeSandbox
@@ -62,15 +62,14 @@ def measure(rounds: int) -> dict[str, object]:
         ws = Path(tmp)
         for name, cmd in COMMANDS.items():
             runners: dict[str, Callable[[], object]] = {
-                "plain": lambda cmd=cmd: subprocess.run(cmd, capture_output=True, check=True),
-                "unsafe": lambda cmd=cmd: unsafe.run(cmd, ws, limits),
+                "plain": partial(subprocess.run, cmd, capture_output=True, check=True),
+                "unsafe": partial(unsafe.run, cmd, ws, limits),
             }
             if bwrap is not None:
-                runners["bwrap"] = lambda cmd=cmd: bwrap.run(cmd, ws, limits)
-                if shutil.which("bwrap"):
-                    runners["bare_bwrap"] = lambda cmd=cmd: subprocess.run(
-                        _bare_bwrap(cmd), capture_output=True, check=True
-                    )
+                runners["bwrap"] = partial(bwrap.run, cmd, ws, limits)
+                runners["bare_bwrap"] = partial(
+                    subprocess.run, _bare_bwrap(cmd), capture_output=True, check=True
+                )
             for fn in runners.values():  # warm caches once, not measured
                 fn()
             samples[name] = {k: [] for k in runners}

@@ -320,7 +320,8 @@ class BwrapSandbox:
     ) -> Process:
         """Start a long-running ``cmd`` with no network; ``{socket}`` becomes
         ``<ws>/.vitco/app.sock`` and ``Process.url`` is a 127.0.0.1 bridge to it. ``stop``
-        kills the pid namespace. ``wall_s`` does not apply."""
+        kills the pid namespace. ``wall_s`` does not apply;
+        ``cpu_s`` does, per process: give a long-running app a large one."""
         limits = limits or Limits()
         ws, _, git, full_env = self._prepare(workspace, env, None)
         sock = socket_path(ws)

@@ -95,7 +95,8 @@ class UnsafeSandbox:
         log_path: Path | None = None,
     ) -> Process:
         """Start a long-running ``cmd``; ``{socket}`` becomes ``<ws>/.vitco/app.sock`` and
-        ``Process.url`` is a 127.0.0.1 bridge to it. ``wall_s`` does not apply."""
+        ``Process.url`` is a 127.0.0.1 bridge to it. ``wall_s`` does not apply;
+        ``cpu_s`` does, per process: give a long-running app a large one."""
         limits = limits or Limits()
         ws, full_env = self._prepare(workspace, env)
         sock = socket_path(ws)
