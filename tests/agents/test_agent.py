@@ -282,3 +282,16 @@ def test_an_answer_in_a_code_fence_is_accepted(fence: str) -> None:
 
     assert answer.output == role.output.model_validate(VALID["Changeset"])
     assert len(model.requests) == 1
+
+
+def test_a_long_list_of_errors_is_trimmed_in_the_repair_message() -> None:
+    role = load_role("analyst")
+    many = {"title": "T", "summary": "short", "user_stories": [{}] * 5}
+    model = _scripted(json.dumps(many), json.dumps(VALID["Spec"]))
+
+    ask(model, role, role.output, _key(role), {"Brief": "A todo API."})
+
+    message = model.requests[1].messages[-1].content
+    assert "- title: String should have at least 3 characters" in message
+    assert message.count("\n- ") == 9  # eight errors and the rest summed up
+    assert "- ... and 9 more" in message
