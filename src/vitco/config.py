@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     test_timeout_s: float = Field(default=300.0, gt=0)
     health_timeout_s: float = Field(default=30.0, gt=0)
     budget_usd: float | None = Field(default=None, ge=0)
+    checkpoint_days: float = Field(
+        default=7.0, ge=0, description="Keep a finished run's checkpoints this long (vitco gc)."
+    )
+    crash_at: str | None = Field(
+        default=None, description="Testing only: SIGKILL the process at this named point."
+    )
 
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("VITCO_OPENAI_API_KEY", "OPENAI_API_KEY")

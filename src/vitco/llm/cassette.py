@@ -82,7 +82,7 @@ class ReplayModel:
 
     @property
     def id(self) -> str:
-        return f"replay:{self.path}"
+        return f"replay:{self.path.resolve()}"
 
     def request(self, request: ModelRequest) -> ModelResponse:
         label = request.key.label()

@@ -4,7 +4,9 @@
 
     WorkflowError
     ├── BadBrief         a brief that is missing, unreadable or empty (carries the path)
-    ├── RunNotFound      no run with that id
+    ├── RunBusy          another live process is driving that run
+    ├── NothingToResume  the run already finished (carries its status)
+    ├── BadFork          a fork request that names no checkpoint or an invalid edit
     └── RunStopped       a run ended without delivering (carries status and reason)
 """
 
@@ -28,3 +30,23 @@ class RunStopped(WorkflowError):
         self.status = status
         self.reason = reason
         super().__init__(f"run {run_id} ended {status}: {reason}")
+
+
+class RunBusy(WorkflowError):
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"run {run_id} is being driven by another process right now")
+
+
+class NothingToResume(WorkflowError):
+    def __init__(self, run_id: str, status: str) -> None:
+        self.run_id = run_id
+        self.status = status
+        super().__init__(f"run {run_id} is {status}; there is nothing to resume")
+
+
+class BadFork(WorkflowError):
+    def __init__(self, run_id: str, reason: str) -> None:
+        self.run_id = run_id
+        self.reason = reason
+        super().__init__(f"cannot fork run {run_id}: {reason}")

@@ -20,6 +20,7 @@ from vitco.agents.outputs import DeployPlan, Plan, Spec, topological_order
 from vitco.agents.role import load_role
 from vitco.integrations.deploy import SmokeRequest, deploy
 from vitco.llm.model import CallKey
+from vitco.sandbox.protocol import Process
 from vitco.workflow.runtime import Runtime
 from vitco.workflow.state import RunState
 from vitco.workspace.testrunner import TestReport, ensure_venv, run_tests
@@ -32,13 +33,7 @@ class ProjectSteps:
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.plan_of = lru_cache(maxsize=4)(self._load_plan)
-
-    def _load_plan(self, run_id: str) -> tuple[Spec, Plan]:
-        arts = {
-            a.kind: a.content for a in self.rt.store.artifacts(run_id) if a.kind in ("spec", "plan")
-        }
-        return Spec.model_validate(arts["spec"]), Plan.model_validate(arts["plan"])
+        self._artifact = lru_cache(maxsize=16)(rt.store.get_artifact)
 
     def _brief_text(self) -> str:
         run = self.rt.store.get_run(self.rt.run_id)
@@ -94,7 +89,7 @@ class ProjectSteps:
         return {}
 
     def dispatch(self, state: RunState) -> list[Send] | str:
-        _spec, plan = self.plan_of(state["run_id"])
+        plan = Plan.model_validate(self._artifact(state["plan"]))
         done, blocked = set(state.get("done", [])), set(state.get("blocked", []))
         ready = [
             t.id
@@ -103,7 +98,18 @@ class ProjectSteps:
         ]
         if ready:
             limit = self.rt.settings.max_parallel
-            return [Send("task", {"run_id": state["run_id"], "task": t}) for t in ready[:limit]]
+            return [
+                Send(
+                    "task",
+                    {
+                        "run_id": state["run_id"],
+                        "task": t,
+                        "spec": state["spec"],
+                        "plan": state["plan"],
+                    },
+                )
+                for t in ready[:limit]
+            ]
         if len(done) == len(plan.tasks):
             return "integrate"
         return "stuck"
@@ -119,7 +125,7 @@ class ProjectSteps:
         rt = self.rt
         rt.emit("step", "running the whole test suite on main", step="integrate")
         began = time.monotonic()
-        report = run_tests(rt.sandbox, rt.repo_path)
+        report = run_tests(rt.sandbox, rt.base.path)
         rt.add_time("tests", time.monotonic() - began)
         ref = rt.store.put_artifact(rt.run_id, "test_report", report.model_dump())
         rt.emit(
@@ -146,23 +152,23 @@ class ProjectSteps:
             load_role("devops"),
             DeployPlan,
             CallKey(role="devops", step="deploy"),
-            {"Project": spec.summary, "Repository files": rt.repo.files()},
+            {"Project": spec.summary, "Repository files": rt.base.files()},
         )
         plan = answer.output
         began = time.monotonic()
         deployment, process = deploy(
             rt.sandbox,
             rt.http,
-            rt.repo_path,
+            rt.base.path,
             build=plan.build,
             start=plan.start,
             health_path=plan.health_path,
             smoke=[SmokeRequest.model_validate(s.model_dump()) for s in plan.smoke],
-            python=ensure_venv(rt.repo_path),
+            python=ensure_venv(rt.base.path),
             health_timeout_s=rt.settings.health_timeout_s,
+            on_started=self._started,
         )
         rt.add_time("deploy", time.monotonic() - began)
-        rt.processes.append(process)
         content = deployment.model_dump() | {
             "smoke_ok": deployment.smoke_ok,
             "plan": plan.model_dump(),
@@ -176,9 +182,13 @@ class ProjectSteps:
         )
         return {"deploy": ref}
 
+    def _started(self, process: Process) -> None:
+        self.rt.processes.append(process)  # stopped when the run ends, even on a failure
+        self.rt.fault("mid-deploy")
+
     def deliver(self, state: RunState) -> Update:
         rt = self.rt
-        rt.repo.tag("delivered")
+        rt.base.tag("delivered" if rt.branch == "main" else f"delivered/{rt.run_id}", rt.branch)
         run = rt.store.get_run(rt.run_id)
         client_name, client_email = parseaddr(rt.store.get_project(rt.project_id).client)
         spec = Spec.model_validate(rt.store.get_artifact(state["spec"]))
@@ -193,13 +203,14 @@ class ProjectSteps:
             f"Hello {client_name},\n\n"
             f'your project "{spec.title}" is delivered.\n\n'
             f"{spec.summary}\n\n"
-            f"Repository: {rt.repo_path} (tag 'delivered')\n"
+            f"Repository: {rt.repo_path} (branch {rt.branch}, tagged delivered)\n"
             f"Tests: {tests.summary()}\n"
             f"Deployment: {deployment['url']} (smoke test {'passed' if deployment['smoke_ok'] else 'failed'})\n"
             f"Run: {run.id}\n\n"
             "The delivery report lists every task, commit and what the work cost.\n\n"
             "-- vitco\n"
         )
+        rt.fault("before-mail")
         path = rt.mailer.send(message, key=f"{rt.run_id}/delivery")
         rt.store.put_artifact(rt.run_id, "mail", {"path": path, "to": client_email})
         rt.emit("mail", f"delivery mail written to {path}", step="deliver")

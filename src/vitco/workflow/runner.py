@@ -11,22 +11,21 @@ run's state stays in the store and the checkpoint, resumable.
 from __future__ import annotations
 
 import re
-from email.utils import formataddr
-import sqlite3
 import time
 import traceback
 from dataclasses import dataclass, field
+from email.utils import formataddr
 from pathlib import Path
 from typing import Any
 
 import httpx
-from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.types import Command
 
 from vitco.agents.exceptions import AgentError
 from vitco.config import Settings
 from vitco.integrations.deploy.exceptions import DeployError
 from vitco.integrations.mail import OutboxMailer
-from vitco.llm.exceptions import LLMError
+from vitco.llm.exceptions import BudgetExceeded, LLMError
 from vitco.llm.model import Model
 from vitco.llm.resolve import resolve_model
 from vitco.sandbox import get_sandbox
@@ -34,6 +33,8 @@ from vitco.sandbox.protocol import Process, Sandbox
 from vitco.store import Store, open_database
 from vitco.store.models import new_id
 from vitco.workflow.brief import BriefText, load_brief
+from vitco.workflow.checkpoints import open_checkpointer, run_config, run_lock
+from vitco.workflow.exceptions import NothingToResume
 from vitco.workflow.graph import build_graph
 from vitco.workflow.report import build_report
 from vitco.workflow.runtime import EventSink, Runtime
@@ -118,51 +119,112 @@ def execute(
     on_event: EventSink | None = None,
     keep_running: bool = False,
     inputs: dict[str, Any] | None = None,
+    resume: Any = None,
 ) -> Outcome:
-    """Drive a run's graph from its last checkpoint (or from ``inputs`` for a new run)."""
+    """Drive a run's graph: from ``inputs`` for a new run, else from its last checkpoint
+    (``resume`` is the answer to a pending approval gate)."""
     run = store.get_run(run_id)
     project = store.get_project(run.project_id)
-    conn = sqlite3.connect(settings.checkpoints_path, check_same_thread=False)
-    http = httpx.Client(timeout=10.0)
-    rt = Runtime.for_run(
-        model=model,
-        store=store,
-        run_id=run_id,
-        project_id=project.id,
-        settings=settings,
-        sandbox=sandbox,
-        mailer=OutboxMailer(settings.outbox_dir),
-        http=http,
-        repo_path=Path(project.repo_path),
-        on_event=on_event,
-    )
-    store.update_run(run_id, status="running", reason=None)
-    rt.emit("run", f"run {run_id} started with model {model.id}")
-    began = time.monotonic()
-    status, reason = "failed", "the run did not finish"
-    try:
-        graph = build_graph(rt, SqliteSaver(conn))
-        config = {"configurable": {"thread_id": run_id}, "recursion_limit": 500}
-        # durability="sync": each step's checkpoint is on disk before the next step starts, so
-        # a crash never loses a step whose side effects already happened.
-        final = graph.invoke(inputs, config, durability="sync")
-        status = final.get("status", "failed")
-        reason = final.get("reason") or ("" if status == "delivered" else "the run stopped")
-    except ATTENTION as exc:
-        status, reason = "needs_attention", str(exc)
-    except Exception as exc:  # a defect, not a known condition: keep the evidence
-        status, reason = "failed", f"{type(exc).__name__}: {exc}"
-        rt.emit("error", reason, data={"traceback": traceback.format_exc()})
-    finally:
-        rt.add_time("total", time.monotonic() - began)
-        store.update_run(run_id, status=status, reason=reason or None)
-        rt.emit("run", f"run {run_id} {status}" + (f": {reason}" if reason else ""))
-        http.close()
-        conn.close()
-        if not keep_running or status != "delivered":
-            rt.stop_processes()
+    repo_path = Path(project.repo_path)
+    with (
+        run_lock(settings, run_id),
+        open_checkpointer(settings) as saver,
+        httpx.Client(timeout=10.0) as http,
+    ):
+        rt = Runtime.for_run(
+            model=model,
+            store=store,
+            run_id=run_id,
+            project_id=project.id,
+            settings=settings,
+            sandbox=sandbox,
+            mailer=OutboxMailer(settings.outbox_dir),
+            http=http,
+            repo_path=repo_path,
+            branch=run.branch,
+            base_path=None if run.branch == "main" else repo_path / ".vitco" / "runs" / run_id,
+            crash_at=settings.crash_at,
+            on_event=on_event,
+        )
+        resuming = inputs is None
+        store.update_run(run_id, status="running", reason=None)
+        rt.emit("run", f"run {run_id} {'resumed' if resuming else 'started'} with model {model.id}")
+        if resuming:
+            cleaned = rt.repo.recover()
+            if cleaned:
+                rt.emit("recover", "cleaned up after a crash: " + ", ".join(cleaned))
+        began = time.monotonic()
+        status, reason = "failed", "the run did not finish"
+        try:
+            graph = build_graph(rt, saver)
+            payload = Command(resume=resume) if resume is not None else inputs
+            # durability="sync": each step's checkpoint is on disk before the next step starts,
+            # so a crash never loses a step whose side effects already happened; the steps'
+            # side effects are idempotent for the step that was running when it crashed.
+            final = graph.invoke(payload, run_config(run_id, settings), durability="sync")
+            status, reason = _ending(final)
+        except BudgetExceeded as exc:
+            status, reason = "budget_exceeded", str(exc)
+        except ATTENTION as exc:
+            status, reason = "needs_attention", str(exc)
+        except Exception as exc:  # a defect, not a known condition: keep the evidence
+            status, reason = "failed", f"{type(exc).__name__}: {exc}"
+            rt.emit("error", reason, data={"traceback": traceback.format_exc()})
+        finally:
+            rt.add_time("total", time.monotonic() - began)
+            store.update_run(run_id, status=status, reason=reason or None)
+            rt.emit("run", f"run {run_id} {status}" + (f": {reason}" if reason else ""))
+            if not keep_running or status != "delivered":
+                rt.stop_processes()
     report = build_report(store, run_id) | {
         "timings": {k: round(v, 3) for k, v in rt.timings.items()}
     }
     store.update_run(run_id, report=report)
     return Outcome(report=report, processes=list(rt.processes))
+
+
+def _ending(final: dict[str, Any]) -> tuple[str, str]:
+    """The run's status and reason from the graph's final (or interrupted) state."""
+    interrupts = final.get("__interrupt__")
+    if interrupts:
+        question = getattr(interrupts[0], "value", {})
+        text = (
+            question.get("question", "approval needed")
+            if isinstance(question, dict)
+            else str(question)
+        )
+        return "awaiting_approval", text
+    status = final.get("status", "failed")
+    reason = final.get("reason") or ("" if status == "delivered" else "the run stopped")
+    return status, reason
+
+
+def resume_run(
+    settings: Settings,
+    run_id: str,
+    *,
+    model_id: str | None = None,
+    model: Model | None = None,
+    sandbox: Sandbox | None = None,
+    on_event: EventSink | None = None,
+    keep_running: bool = False,
+    resume: Any = None,
+) -> Outcome:
+    """Continue a run from its last checkpoint; completed model calls and side effects are not
+    repeated (the ledger journal and idempotency keys see to that)."""
+    store = open_store(settings)
+    run = store.get_run(run_id)
+    if run.status in ("delivered",) and resume is None:
+        raise NothingToResume(run_id, run.status)
+    model = model or resolve_model(model_id or run.model)
+    sandbox = sandbox or get_sandbox(settings)
+    return execute(
+        settings,
+        store,
+        run_id,
+        model=model,
+        sandbox=sandbox,
+        on_event=on_event,
+        keep_running=keep_running,
+        resume=resume,
+    )

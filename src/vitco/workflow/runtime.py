@@ -7,6 +7,8 @@ resume journal) from the ``model_calls`` table.
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -85,6 +87,9 @@ class Runtime:
     run_id: str
     project_id: str
     repo_path: Path
+    branch: str = "main"
+    base_path: Path | None = None  # where the run's branch is checked out (default: repo_path)
+    crash_at: str | None = None
     on_event: EventSink | None = None
     processes: list[Process] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -99,7 +104,26 @@ class Runtime:
 
     @property
     def repo(self) -> Repo:
+        """The project's repository (owner of the task worktrees)."""
         return Repo(self.repo_path)
+
+    @property
+    def base(self) -> Repo:
+        """The checkout of the run's own branch (``main`` for a first run)."""
+        return Repo(self.base_path or self.repo_path)
+
+    def tree(self, task: str) -> Repo:
+        """The worktree of one of this run's tasks, branched from the run's branch."""
+        return self.repo.worktree(f"{self.run_id}/{task}", base=self.branch)
+
+    def fault(self, point: str) -> None:
+        """Fault injection for the crash tests: die here, like ``kill -9``, when asked to.
+
+        ``VITCO_CRASH_AT=<point>`` names one of the points the steps pass through
+        (``after:<node>``, ``mid-task``, ``after-commit``, ``mid-deploy``, ``before-mail``).
+        """
+        if self.crash_at == point:
+            os.kill(os.getpid(), signal.SIGKILL)
 
     def emit(
         self,

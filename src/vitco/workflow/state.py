@@ -26,6 +26,8 @@ class RunState(TypedDict, total=False):
 class TaskInput(TypedDict):
     run_id: str
     task: str
+    spec: str
+    plan: str
 
 
 class TaskOutput(TypedDict, total=False):
@@ -36,12 +38,15 @@ class TaskOutput(TypedDict, total=False):
 class TaskState(TypedDict, total=False):
     run_id: str
     task: str
+    spec: str
+    plan: str
     attempt: int
+    tier: str  # set when a stuck task is escalated to a stronger model tier
     changeset: str  # artifact id of the current attempt's Changeset
     review: str  # artifact id of the current attempt's Review
     qa: str  # artifact id of the task's QaTests
     report: str  # artifact id of the current attempt's TestReport
-    feedback: str  # artifact id of what the next attempt must fix (a Review or a TestReport)
+    feedback: str  # artifact id of what the next attempt must fix (review, test report, conflict)
     outcome: str  # approved | pass | retry | give_up
     reason: str
     done: Annotated[list[str], operator.add]

@@ -1,37 +1,49 @@
 """The steps of one task: implement -> review -> write tests -> test -> commit.
 
-A failed review or failing tests send the task back to ``implement`` with the evidence, at most
-``max_attempts`` times in all; after that the task ends ``needs_attention`` with the reason.
+A failed review, failing tests or a merge conflict send the task back to ``implement`` with the
+evidence, at most ``max_attempts`` times in all; after that the task ends ``needs_attention``
+with the reason. The same failing test output twice in a row means the model is stuck: the next
+attempt goes one model tier up, and a task stuck at the top tier gives up with the evidence.
 Each step reads what it needs from the store or the task's worktree, and returns ids.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
-from typing import Any
+from functools import lru_cache
+from typing import Any, cast
 
 from vitco.agents.agent import ask
-from vitco.agents.outputs import Changeset, Plan, QaTests, Review, Spec
+from vitco.agents.outputs import Changeset, Plan, PlanTask, QaTests, Review, Spec
 from vitco.agents.role import load_role
-from vitco.llm.model import CallKey
+from vitco.llm.model import CallKey, Tier, tier_above, tier_for
 from vitco.workflow.runtime import Runtime
 from vitco.workflow.state import TaskState
+from vitco.workspace.exceptions import MergeConflict
 from vitco.workspace.paths import safe_path
 from vitco.workspace.testrunner import TestReport, run_tests
 
 Update = dict[str, Any]
 
 
+def failure_signature(report: TestReport) -> str:
+    """What identifies a failure: which tests failed and how (not timings or counts)."""
+    text = "\n".join(f"{f.test}\n{f.output}" for f in report.failures) or report.output
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 class TaskSteps:
     """Node functions of the task subgraph, bound to a runtime."""
 
-    def __init__(self, rt: Runtime, plan_of: Any) -> None:
+    def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self._plan_of = plan_of  # run_id -> (Spec, Plan)
+        self._artifact = lru_cache(maxsize=64)(rt.store.get_artifact)
 
-    def _context(self, state: TaskState) -> tuple[Spec, Plan, Any]:
-        spec, plan = self._plan_of(state["run_id"])
-        return spec, plan, plan.task(state["task"])
+    def _context(self, state: TaskState) -> tuple[Spec, PlanTask]:
+        spec = Spec.model_validate(self._artifact(state["spec"]))
+        plan = Plan.model_validate(self._artifact(state["plan"]))
+        return spec, plan.task(state["task"])
 
     def _feedback(self, state: TaskState) -> str | None:
         ref = state.get("feedback")
@@ -41,20 +53,26 @@ class TaskSteps:
         if "verdict" in content:
             review = Review.model_validate(content)
             return "The reviewer requested changes:\n" + "\n".join(f"- {r}" for r in review.reasons)
-        report = TestReport.model_validate(content)
-        return "The tests failed:\n" + report.feedback()
+        if content.get("kind") == "merge_conflict":
+            return (
+                "Your change conflicted with work merged meanwhile, in: "
+                + ", ".join(content["files"])
+                + ". The repository files above are the current state; redo the change on top."
+            )
+        return "The tests failed:\n" + TestReport.model_validate(content).feedback()
 
     # nodes ------------------------------------------------------------------------------------
 
     def implement(self, state: TaskState) -> Update:
         rt, task_id = self.rt, state["task"]
         attempt = state.get("attempt", 1)
-        spec, _plan, task = self._context(state)
-        tree = rt.repo.worktree(task_id)
+        spec, task = self._context(state)
+        tree = rt.tree(task_id)
         rt.store.update_task(rt.run_id, task_id, status="running", attempts=attempt)
+        tier = cast(Tier | None, state.get("tier"))
         rt.emit(
             "step",
-            f"developer works on {task_id} (attempt {attempt})",
+            f"developer works on {task_id} (attempt {attempt}{', ' + tier + ' tier' if tier else ''})",
             step="implement",
             task=task_id,
         )
@@ -71,6 +89,7 @@ class TaskSteps:
                 "Previous attempt": self._feedback(state),
             },
             complexity=task.complexity,
+            tier=tier,
         )
         for change in answer.output.files:
             safe_path(tree.path, change.path)  # refuse before anything is stored or written
@@ -81,7 +100,7 @@ class TaskSteps:
 
     def review(self, state: TaskState) -> Update:
         rt, task_id, attempt = self.rt, state["task"], state["attempt"]
-        _spec, _plan, task = self._context(state)
+        _spec, task = self._context(state)
         rt.emit("step", f"reviewer reads {task_id}", step="review", task=task_id)
         answer = ask(
             rt.model,
@@ -99,14 +118,13 @@ class TaskSteps:
         )
         if answer.output.verdict == "approve":
             return {"review": ref, "outcome": "approved"}
-        reason = "review: " + "; ".join(answer.output.reasons)
-        return self._retry_or_give_up(state, ref, reason)
+        return self._retry_or_give_up(state, ref, "review: " + "; ".join(answer.output.reasons))
 
     def write_tests(self, state: TaskState) -> Update:
         if state.get("qa"):
             return {}  # the task's tests are written once; later attempts must pass the same
         rt, task_id = self.rt, state["task"]
-        spec, _plan, task = self._context(state)
+        spec, task = self._context(state)
         rt.emit("step", f"qa writes tests for {task_id}", step="write_tests", task=task_id)
         stories = [s.model_dump() for s in spec.user_stories if s.id in task.stories]
         answer = ask(
@@ -121,7 +139,7 @@ class TaskSteps:
             },
             complexity=task.complexity,
         )
-        tree = rt.repo.worktree(task_id)
+        tree = rt.tree(task_id)
         for change in answer.output.files:
             safe_path(tree.path, change.path)
         ref = rt.store.put_artifact(rt.run_id, "qa", answer.output.model_dump(), task=task_id)
@@ -129,15 +147,20 @@ class TaskSteps:
 
     def test(self, state: TaskState) -> Update:
         rt, task_id, attempt = self.rt, state["task"], state["attempt"]
-        tree = rt.repo.worktree(task_id)
+        tree = rt.tree(task_id)
         tree.apply(Changeset.model_validate(rt.store.get_artifact(state["changeset"])).files)
         tree.apply(QaTests.model_validate(rt.store.get_artifact(state["qa"])).files)
+        rt.fault("mid-task")
         rt.emit("step", f"running {task_id}'s tests in the sandbox", step="test", task=task_id)
         began = time.monotonic()
         report = run_tests(rt.sandbox, tree.path)
         rt.add_time("tests", time.monotonic() - began)
         ref = rt.store.put_artifact(
-            rt.run_id, "test_report", report.model_dump(), task=task_id, attempt=attempt
+            rt.run_id,
+            "test_report",
+            report.model_dump() | {"signature": failure_signature(report)},
+            task=task_id,
+            attempt=attempt,
         )
         rt.emit(
             "tests",
@@ -148,12 +171,14 @@ class TaskSteps:
         )
         if report.ok:
             return {"report": ref, "outcome": "pass"}
-        return self._retry_or_give_up(state, ref, "tests: " + report.summary())
+        update = self._retry_or_give_up(state, ref, "tests: " + report.summary())
+        update["report"] = ref
+        return update | self._escalation(state, report, update)
 
     def commit(self, state: TaskState) -> Update:
         rt, task_id = self.rt, state["task"]
         changeset = Changeset.model_validate(rt.store.get_artifact(state["changeset"]))
-        tree = rt.repo.worktree(task_id)
+        tree = rt.tree(task_id)
         paths = {
             f["path"]
             for a in rt.store.artifacts(rt.run_id)
@@ -161,10 +186,27 @@ class TaskSteps:
             for f in a.content["files"]
         }
         tree.commit(changeset.message, key=f"{rt.run_id}/{task_id}", paths=sorted(paths))
-        sha = rt.repo.integrate(task_id)
+        rt.fault("after-commit")
+        try:
+            sha = rt.repo.integrate(f"{rt.run_id}/{task_id}", into=rt.base)
+        except MergeConflict as conflict:
+            tree.reset_to(rt.branch)  # start over from the work merged meanwhile
+            ref = rt.store.put_artifact(
+                rt.run_id,
+                "merge_conflict",
+                {"kind": "merge_conflict", "files": conflict.files},
+                task=task_id,
+                attempt=state["attempt"],
+            )
+            return self._retry_or_give_up(state, ref, f"merge conflict in {conflict.files}")
         rt.store.update_task(rt.run_id, task_id, status="done", commit_sha=sha)
-        rt.emit("commit", f"{task_id} merged into main at {sha[:10]}", step="commit", task=task_id)
-        return {"done": [task_id]}
+        rt.emit(
+            "commit",
+            f"{task_id} merged into {rt.branch} at {sha[:10]}",
+            step="commit",
+            task=task_id,
+        )
+        return {"done": [task_id], "outcome": "merged"}
 
     def give_up(self, state: TaskState) -> Update:
         rt, task_id = self.rt, state["task"]
@@ -173,7 +215,7 @@ class TaskSteps:
         rt.emit("needs_attention", f"{task_id}: {reason}", step="give_up", task=task_id)
         return {"blocked": [task_id]}
 
-    # routing ----------------------------------------------------------------------------------
+    # decisions --------------------------------------------------------------------------------
 
     def _retry_or_give_up(self, state: TaskState, evidence: str, reason: str) -> Update:
         attempt = state["attempt"]
@@ -185,6 +227,29 @@ class TaskSteps:
         why = f"{attempt} attempts exhausted; last {reason}"
         return {"feedback": evidence, "outcome": "give_up", "reason": why}
 
+    def _escalation(self, state: TaskState, report: TestReport, update: Update) -> Update:
+        """Same failure as the previous attempt: go one tier up, or give up at the top."""
+        previous = state.get("report")
+        if not previous or update["outcome"] != "retry":
+            return {}
+        if self.rt.store.get_artifact(previous).get("signature") != failure_signature(report):
+            return {}
+        _spec, task = self._context(state)
+        current = cast(Tier, state.get("tier") or tier_for(task.complexity))
+        stronger = tier_above(current)
+        if stronger is None:
+            why = (
+                f"stuck at the {current} tier: the same tests failed the same way twice "
+                f"({report.summary()})"
+            )
+            return {"outcome": "give_up", "reason": why, "attempt": state["attempt"]}
+        self.rt.emit(
+            "escalate",
+            f"{state['task']} is stuck on the same failure; escalating to the {stronger} tier",
+            task=state["task"],
+        )
+        return {"tier": stronger}
+
     @staticmethod
     def after_review(state: TaskState) -> str:
         return {"approved": "write_tests", "retry": "implement"}.get(state["outcome"], "give_up")
@@ -192,3 +257,7 @@ class TaskSteps:
     @staticmethod
     def after_test(state: TaskState) -> str:
         return {"pass": "commit", "retry": "implement"}.get(state["outcome"], "give_up")
+
+    @staticmethod
+    def after_commit(state: TaskState) -> str:
+        return {"merged": "end", "retry": "implement"}.get(state["outcome"], "give_up")

@@ -6,7 +6,9 @@ Rejects absolute paths, ``..`` components, NUL bytes, paths into vitco's own fol
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from pathlib import Path, PurePosixPath
 
 from vitco.workspace.exceptions import UnsafePath
@@ -14,8 +16,11 @@ from vitco.workspace.exceptions import UnsafePath
 RESERVED = frozenset({".git", ".venv", ".vitco"})
 
 
-def safe_path(root: Path, path: str) -> Path:
-    """The absolute path of ``path`` under ``root``; raises ``UnsafePath`` if it would escape."""
+def safe_path(root: Path, path: str, *, reserved: bool = True) -> Path:
+    """The absolute path of ``path`` under ``root``; raises ``UnsafePath`` if it would escape.
+
+    With ``reserved=False`` vitco's own folders are allowed (for vitco's own files in them).
+    """
     if not path or "\x00" in path:
         raise UnsafePath(path, "empty or contains a NUL byte")
     if "\\" in path:
@@ -28,7 +33,7 @@ def safe_path(root: Path, path: str) -> Path:
     parts = [p for p in pure.parts if p != "."]
     if not parts:
         raise UnsafePath(path, "names the workspace root itself")
-    if parts[0] in RESERVED:
+    if reserved and parts[0] in RESERVED:
         raise UnsafePath(path, f"{parts[0]}/ belongs to vitco")
     root = root.resolve()
     target = root.joinpath(*parts)
@@ -49,6 +54,30 @@ def safe_path(root: Path, path: str) -> Path:
     inside = resolved.relative_to(root).parts
     if not inside:
         raise UnsafePath(path, "resolves to the workspace root itself")
-    if inside[0] in RESERVED:
+    if reserved and inside[0] in RESERVED:
         raise UnsafePath(path, f"resolves into {inside[0]}/, which belongs to vitco")
     return target
+
+
+def read_inside(root: Path, path: str, *, limit: int = 1_000_000) -> bytes | None:
+    """The bytes of a regular file inside ``root``, or None if it is missing or not a plain file.
+
+    Never follows a symlink (the workspace is written by sandboxed code, which could point a
+    file vitco reads at a secret of the host). Reads at most ``limit`` bytes.
+    """
+    try:
+        target = safe_path(root, path, reserved=False)
+    except UnsafePath:  # a symlink out of the workspace: not a plain file inside it
+        return None
+    try:
+        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # the file itself is a symlink
+            return None
+        raise
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            return None
+        return fh.read(limit)

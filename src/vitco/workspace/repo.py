@@ -9,14 +9,16 @@ and no Python binding covers worktrees and rebases as completely.
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
-from vitco.workspace.exceptions import GitError, MergeConflict
-from vitco.workspace.paths import safe_path
+from vitco.workspace.exceptions import GitError, MergeConflict, UnsafePath
+from vitco.workspace.paths import read_inside, safe_path
 
 GITIGNORE = ".venv/\n.vitco/\n__pycache__/\n*.pyc\n.pytest_cache/\n"
 AUTHOR = ["-c", "user.name=vitco", "-c", "user.email=agents@vitco.local"]
@@ -90,16 +92,20 @@ class Repo:
     def files(self) -> list[str]:
         """Tracked and untracked, not ignored, files of the working tree."""
         out = self.git("ls-files", "--cached", "--others", "--exclude-standard")
-        return sorted(p for p in out.splitlines() if p and (self.path / p).is_file())
+        return sorted(p for p in out.splitlines() if p and os.path.lexists(self.path / p))
 
     def read_files(self, limit_bytes: int = 200_000) -> dict[str, str]:
         """The text files of the working tree, up to ``limit_bytes`` in all (smallest first)."""
         contents: dict[str, str] = {}
         total = 0
-        for rel in sorted(self.files(), key=lambda p: (self.path / p).stat().st_size):
+        sizes = {p: (self.path / p).lstat().st_size for p in self.files()}
+        for rel in sorted(sizes, key=lambda p: sizes[p]):
             try:
-                text = (self.path / rel).read_text(encoding="utf-8")
-            except (UnicodeDecodeError, OSError):
+                data = read_inside(self.path, rel, limit=limit_bytes)
+                text = data.decode("utf-8") if data is not None else None
+            except (UnicodeDecodeError, OSError, UnsafePath):
+                continue
+            if text is None:  # a symlink or not a regular file: never followed
                 continue
             if total + len(text) > limit_bytes:
                 break
@@ -111,7 +117,8 @@ class Repo:
 
     def find_commit(self, key: str, ref: str = "HEAD") -> str | None:
         """The commit on ``ref`` whose message carries ``Vitco-Key: key``, if any."""
-        out = self.git("log", ref, "--format=%H", f"--grep=^Vitco-Key: {key}$", check=False)
+        literal = re.sub(r"([.*\[\]^$\\])", r"\\\1", key)  # git's basic regex, escaped
+        out = self.git("log", ref, "--format=%H", f"--grep=^Vitco-Key: {literal}$", check=False)
         return out.splitlines()[0] if out else None
 
     def commit(self, message: str, key: str, paths: Iterable[str] | None = None) -> str:
@@ -138,33 +145,44 @@ class Repo:
     def tag(self, name: str, ref: str = "main") -> None:
         self.git("tag", "-f", name, ref)
 
-    # task branches ----------------------------------------------------------------------------
+    # branches and worktrees -----------------------------------------------------------------
 
-    def worktree(self, name: str, base: str = "main") -> Repo:
-        """The worktree of task ``name`` on branch ``task/<name>``, created from ``base``."""
-        path = self.path / ".vitco" / "worktrees" / name
-        branch = f"task/{name}"
+    def branch(self) -> str:
+        """The branch checked out here."""
+        return self.git("rev-parse", "--abbrev-ref", "HEAD")
+
+    def _add_worktree(self, path: Path, branch: str, start: str) -> Repo:
         with _lock_for(self.path.resolve()):
             if not (path / ".git").exists():
                 self.git("worktree", "prune")
-                exists = self.git("rev-parse", "--verify", "-q", branch, check=False)
-                if exists:
+                if self.git("rev-parse", "--verify", "-q", branch, check=False):
                     self.git("worktree", "add", "-q", "-f", str(path), branch)
                 else:
-                    self.git("worktree", "add", "-q", "-b", branch, str(path), base)
+                    self.git("worktree", "add", "-q", "-b", branch, str(path), start)
         return Repo(path)
 
-    def integrate(self, name: str) -> str:
-        """Rebase ``task/<name>`` onto main and fast-forward main to it; returns main's sha.
+    def worktree(self, name: str, base: str = "main") -> Repo:
+        """The worktree of task ``name`` on branch ``task/<name>``, created from ``base``."""
+        return self._add_worktree(self.path / ".vitco" / "worktrees" / name, f"task/{name}", base)
+
+    def run_tree(self, run_id: str, branch: str, start: str) -> Repo:
+        """The worktree where a forked run's own branch is checked out."""
+        return self._add_worktree(self.path / ".vitco" / "runs" / run_id, branch, start)
+
+    def integrate(self, name: str, into: Repo | None = None) -> str:
+        """Rebase ``task/<name>`` onto the branch checked out in ``into`` (default: this
+        repository's main) and fast-forward that branch to it; returns the new head.
 
         Serialized per repository: merges land one at a time. A conflict aborts the rebase and
-        raises ``MergeConflict`` naming the files, leaving main untouched.
+        raises ``MergeConflict`` naming the files, leaving the target branch untouched.
         """
+        target = into or self
         branch = f"task/{name}"
         tree = Repo(self.path / ".vitco" / "worktrees" / name)
         with _lock_for(self.path.resolve()):
+            onto = target.branch()
             proc = subprocess.run(
-                ["git", *AUTHOR, "rebase", "-q", "main"],
+                ["git", *AUTHOR, "rebase", "-q", onto],
                 cwd=tree.path,
                 capture_output=True,
                 text=True,
@@ -174,8 +192,31 @@ class Repo:
                 conflicted = tree.git("diff", "--name-only", "--diff-filter=U", check=False)
                 tree.git("rebase", "--abort", check=False)
                 raise MergeConflict(branch, conflicted.splitlines())
-            self.git("merge", "-q", "--ff-only", branch)
-            return self.head("main")
+            target.git("merge", "-q", "--ff-only", branch)
+            return target.head()
+
+    def reset_to(self, ref: str) -> None:
+        """Drop this worktree's own commits and changes: start over from ``ref``."""
+        self.git("reset", "-q", "--hard", ref)
+
+    def recover(self) -> list[str]:
+        """Undo what a killed process left half-done: stale index locks, a rebase in progress.
+
+        Only safe while no other process works on this repository (a run's worker holds it).
+        Returns what was cleaned, for the run's events.
+        """
+        cleaned = []
+        git_dir = self.path / ".git"
+        for lock in [git_dir / "index.lock", *git_dir.glob("worktrees/*/index.lock")]:
+            if lock.exists():
+                lock.unlink()
+                cleaned.append(str(lock.relative_to(self.path)))
+        for state in git_dir.glob("worktrees/*/rebase-*"):
+            tree = Path((state.parent / "gitdir").read_text(encoding="utf-8").strip()).parent
+            if tree.exists():
+                Repo(tree).git("rebase", "--abort", check=False)
+                cleaned.append(f"rebase in {tree.relative_to(self.path)}")
+        return cleaned
 
     def remove_worktree(self, name: str) -> None:
         path = self.path / ".vitco" / "worktrees" / name

@@ -5,12 +5,17 @@ The project gets its own virtualenv (``--without-pip --system-site-packages``, ~
 needs nothing vitco's own install lacks, so tests run with no network. The pytest plugins of
 vitco's own environment (langsmith's and hypothesis' cost ~2.5 s per run; pytest-benchmark
 writes files) are switched off with ``-p no:NAME``; plugins installed into the project's own venv
-stay on. pytest writes a JUnit XML report, which is parsed instead of scraping its console output.
+stay on.
+
+The workspace is written by sandboxed code, so on the host side nothing from it is executed,
+and nothing is read or written through a symlink it may have planted. pytest writes a JUnit XML report, which is parsed instead of scraping its console output.
 """
 
 from __future__ import annotations
 
 import subprocess
+from functools import cache
+from importlib import metadata
 import sys
 import sysconfig
 import xml.etree.ElementTree as ET
@@ -19,6 +24,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from vitco.sandbox.protocol import Limits, Sandbox
+from vitco.workspace.exceptions import UnsafePath
+from vitco.workspace.paths import read_inside, safe_path
 
 REPORT_DIR = ".vitco"
 MAX_FAILURE_CHARS = 2_000
@@ -65,37 +72,42 @@ class TestReport(BaseModel):
         return "\n".join(parts)[: MAX_FAILURE_CHARS * 4]
 
 
-HOST_PLUGINS = ".vitco-host-plugins"
-_LIST_PLUGINS = """
-import sys
-from importlib.metadata import entry_points
-for ep in entry_points(group="pytest11"):
-    path = str(getattr(ep.dist, "_path", ""))
-    if not path.startswith(sys.prefix + "/"):
-        print(ep.name)
-"""
+def host_site_dirs() -> list[str]:
+    """The site-packages a project venv sees besides its own: the base interpreter's (through
+    ``--system-site-packages``) and vitco's own environment's (through the ``.pth`` line)."""
+    base = sysconfig.get_paths(vars={"base": sys.base_prefix, "platbase": sys.base_prefix})
+    dirs = [base["purelib"], base["platlib"], sysconfig.get_paths()["purelib"]]
+    return sorted({d for d in dirs if Path(d).is_dir()})
 
 
-def host_plugins(venv_python: Path) -> list[str]:
-    """The pytest plugins a venv sees that come from outside it (listed once, at creation)."""
-    cached = venv_python.parent.parent / HOST_PLUGINS
-    if not cached.is_file():
-        proc = subprocess.run(
-            [str(venv_python), "-c", _LIST_PLUGINS],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        )
-        cached.write_text(proc.stdout, encoding="utf-8")
-    return [n for n in cached.read_text(encoding="utf-8").split() if n]
+@cache
+def host_plugins() -> tuple[str, ...]:
+    """The pytest plugins installed outside the project's venv.
+
+    Read from this process's view of the host's site-packages, never by running the venv's
+    interpreter: the workspace is written by sandboxed code, so the host must never execute
+    anything from it.
+    """
+    names = {
+        ep.name
+        for dist in metadata.distributions(path=host_site_dirs())
+        for ep in dist.entry_points
+        if ep.group == "pytest11"
+    }
+    return tuple(sorted(names))
 
 
 def ensure_venv(root: Path) -> Path:
-    """The python of ``root/.venv``, created on first use; returns its interpreter path."""
+    """The python of ``root/.venv``, created on first use; returns its interpreter path.
+
+    Refuses a ``.venv`` that sandboxed code replaced by a symlink (creating it as root would
+    write wherever the link points).
+    """
     venv = root / ".venv"
     python = venv / "bin" / "python"
-    if not python.exists():
+    if venv.is_symlink() or (venv.exists() and not venv.is_dir()):
+        raise UnsafePath(".venv", "is not a plain directory; remove it to let vitco recreate it")
+    if not venv.exists():
         subprocess.run(
             [sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(venv)],
             check=True,
@@ -106,7 +118,6 @@ def ensure_venv(root: Path) -> Path:
             purelib = sysconfig.get_paths()["purelib"]
             site = next((venv / "lib").glob("python3*/site-packages"))
             (site / "vitco-host.pth").write_text(purelib + "\n", encoding="utf-8")
-        host_plugins(python)
     return python
 
 
@@ -118,10 +129,13 @@ def _trim(text: str, limit: int) -> str:
     return f"{text[:half]}\n... [{len(text) - limit} characters trimmed] ...\n{text[-half:]}"
 
 
-def parse_junit(path: Path) -> TestReport:
-    """Counts and failures from a pytest JUnit XML file."""
+def parse_junit(xml: bytes) -> TestReport:
+    """Counts and failures from a pytest JUnit XML report."""
     report = TestReport()
-    root = ET.parse(path).getroot()
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError as exc:
+        return TestReport(errors=1, output=f"unreadable JUnit report: {exc}")
     for case in root.iter("testcase"):
         name = f"{case.get('classname', '')}::{case.get('name', '')}".strip(":")
         failure = case.find("failure")
@@ -151,8 +165,8 @@ def run_tests(
 ) -> TestReport:
     """Run the project's tests under ``root`` in ``sandbox``; never raises for failing tests."""
     python = ensure_venv(root)
-    (root / REPORT_DIR).mkdir(exist_ok=True)
-    junit = root / REPORT_DIR / "junit.xml"
+    junit = safe_path(root, f"{REPORT_DIR}/junit.xml", reserved=False)
+    junit.parent.mkdir(exist_ok=True)
     junit.unlink(missing_ok=True)
     argv = command or [
         str(python),
@@ -161,14 +175,15 @@ def run_tests(
         "-q",
         "-p",
         "no:cacheprovider",
-        *(f"-pno:{name}" for name in host_plugins(python)),
+        *(f"-pno:{name}" for name in host_plugins()),
         f"--junitxml={junit}",
         "-o",
         "junit_family=xunit1",
     ]
     result = sandbox.run(argv, root, limits, env={"PYTHONDONTWRITEBYTECODE": "1"})
     output = _trim(result.stdout + "\n" + result.stderr, MAX_OUTPUT_CHARS)
-    report = parse_junit(junit) if junit.is_file() and junit.stat().st_size else TestReport()
+    xml = read_inside(root, f"{REPORT_DIR}/junit.xml", limit=5_000_000)
+    report = parse_junit(xml) if xml else TestReport()
     report.exit_code = result.exit_code
     report.duration_s = result.duration_s
     report.limit_hit = result.limit_hit

@@ -8,6 +8,7 @@ through that URL with the ``httpx.Client`` the caller passes in.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from vitco.integrations.deploy.exceptions import BuildFailed, Unhealthy
 from vitco.sandbox.protocol import Limits, Process, Sandbox
+from vitco.workspace.paths import read_inside
 
 POLL_S = 0.1
 
@@ -52,11 +54,10 @@ def _python_argv(argv: list[str], python: Path | None) -> list[str]:
     return argv
 
 
-def _tail(path: Path, chars: int = 2_000) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")[-chars:]
-    except OSError:
-        return ""
+def _tail(root: Path, rel: str, chars: int = 2_000) -> str:
+    # The log lives in the sandbox's workspace: read it without following a planted symlink.
+    data = read_inside(root, rel, limit=10_000_000) or b""
+    return data.decode("utf-8", errors="replace")[-chars:]
 
 
 def smoke_test(client: httpx.Client, url: str, requests: list[SmokeRequest]) -> list[SmokeResult]:
@@ -99,6 +100,7 @@ def deploy(
     python: Path | None = None,
     health_timeout_s: float = 30.0,
     limits: Limits | None = None,
+    on_started: Callable[[Process], None] | None = None,
 ) -> tuple[Deployment, Process]:
     """Build, start, health-check and smoke-test; returns the deployment and its process.
 
@@ -114,6 +116,8 @@ def deploy(
     log.parent.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
     process = sandbox.start(_python_argv(start, python), root, limits, log_path=log)
+    if on_started is not None:
+        on_started(process)
     url = process.url or ""
     deadline = began + health_timeout_s
     healthy = False
@@ -127,7 +131,7 @@ def deploy(
         time.sleep(POLL_S)
     if not healthy:
         process.stop()
-        raise Unhealthy(url, health_timeout_s, _tail(log))
+        raise Unhealthy(url, health_timeout_s, _tail(root, ".vitco/app.log"))
     started = time.monotonic() - began
     deployment = Deployment(
         url=url, healthy=True, smoke=smoke_test(client, url, smoke), started_s=started
