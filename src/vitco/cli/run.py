@@ -63,6 +63,11 @@ def deliver(
         outcome = start_run(
             settings, brief, model_id=model_id, on_event=progress, keep_running=serve
         )
+    return finish(outcome, as_json=as_json, serve=serve)
+
+
+def finish(outcome: Outcome, *, as_json: bool, serve: bool) -> dict[str, Any]:
+    """Print a run's report (JSON or human), serve if asked; exit 1 unless delivered."""
     report = outcome.report
     if as_json:
         emit_json(report)
