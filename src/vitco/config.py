@@ -7,6 +7,7 @@ standard provider variables such as ``OPENAI_API_KEY``). Nothing else in the pac
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -67,6 +68,24 @@ class Settings(BaseSettings):
     ollama_host: str | None = Field(
         default=None, validation_alias=AliasChoices("VITCO_OLLAMA_HOST", "OLLAMA_HOST")
     )
+    openrouter_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("VITCO_OPENROUTER_API_KEY", "OPENROUTER_API_KEY"),
+    )
+    groq_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("VITCO_GROQ_API_KEY", "GROQ_API_KEY")
+    )
+    config_file: Path | None = Field(
+        default=None,
+        description="Model configuration (vitco.toml); default ./vitco.toml, then the data dir's.",
+    )
+    cache_ttl_s: float = Field(
+        default=7 * 24 * 3600.0, ge=0, description="LLM response cache TTL; 0 turns it off."
+    )
+
+    def env_secret(self, name: str) -> str | None:
+        """The environment variable ``name``: a key that vitco.toml names by ``api_key_env``."""
+        return os.environ.get(name) or None
 
     @cached_property
     def resolved_database_url(self) -> str:

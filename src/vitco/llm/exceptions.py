@@ -4,6 +4,7 @@
 
     LLMError
     ├── NoModelConfigured        nothing to call; says how to configure a model
+    ├── ModelConfigError         a bad vitco.toml (names the file, the key and the problem)
     ├── UnknownModel             an id no provider in the registry knows
     ├── ReplayMiss               a cassette has no answer for a request (names the request)
     ├── CassetteError            a cassette file that cannot be read or parsed
@@ -12,6 +13,7 @@
         ├── RateLimited          429; carries retry_after seconds when the provider said so
         ├── ProviderTimeout      no answer within the timeout
         ├── ProviderUnavailable  5xx, connection refused, breaker open
+        │   └── AllModelsFailed  the router tried every model it could; carries each failure
         └── BadResponse          a body we cannot read (truncated, malformed, no content)
 """
 
@@ -27,8 +29,20 @@ class NoModelConfigured(LLMError):
         super().__init__(
             "no model is configured. Pass --model ID (e.g. 'replay:FILE.jsonl', "
             "'openai:gpt-4o-mini', 'anthropic:claude-sonnet-4-5', 'ollama:llama3.2'), or set "
-            "VITCO_MODEL, or export OPENAI_API_KEY / ANTHROPIC_API_KEY / OLLAMA_HOST."
+            "VITCO_MODEL, or export OPENAI_API_KEY / ANTHROPIC_API_KEY / OLLAMA_HOST, or "
+            "declare providers and tier chains in vitco.toml (see `vitco models list`)."
         )
+
+
+class ModelConfigError(LLMError):
+    """A model configuration (``vitco.toml``) that cannot be used."""
+
+    def __init__(self, path: str, key: str, problem: str) -> None:
+        self.path = path
+        self.key = key
+        self.problem = problem
+        where = f"{path}: {key}" if key else path
+        super().__init__(f"model configuration {where}: {problem}")
 
 
 class UnknownModel(LLMError):
@@ -87,3 +101,17 @@ class ProviderUnavailable(ProviderError):
 
 class BadResponse(ProviderError):
     pass
+
+
+class AllModelsFailed(ProviderUnavailable):
+    """Every model the router could use for a call failed or was skipped.
+
+    ``failures`` lists ``(model id, what happened)`` in the order they were tried.
+    """
+
+    def __init__(self, call: str, tier: str, failures: list[tuple[str, str]]) -> None:
+        self.call = call
+        self.tier = tier
+        self.failures = failures
+        detail = "; ".join(f"{model}: {what}" for model, what in failures) or "no model to try"
+        super().__init__("router", f"no model answered call {call} (tier {tier}): {detail}")
