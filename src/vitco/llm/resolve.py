@@ -1,23 +1,45 @@
 """Turn a model id into a ``Model``.
 
-``replay:FILE`` (optionally ``replay+strict:FILE``) replays a cassette; ``test`` is the schema
-filling ``TestModel``; other ``provider:model`` ids go to the provider registry.
+- ``replay:FILE`` / ``replay+strict:FILE``: replay a cassette; ``test``: the schema-filling
+  ``TestModel``;
+- ``None``, ``""`` or ``router``: the router over the configured tier chains (``vitco.toml``,
+  else defaults from the provider keys in the environment), or ``NoModelConfigured`` saying
+  how to configure one;
+- ``provider:model`` (a registry prefix or a provider named in ``vitco.toml``): that one model,
+  still behind the router machinery, so retries, the breaker, pricing and the cache apply.
+
+Routers built here share the model layer's SQLite file in the data dir for the response cache
+and the breakers' state (see :mod:`vitco.llm.localdb`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from vitco.config import Settings
+from vitco.llm import providers
+from vitco.llm.breaker import BreakerBoard, SQLiteBreakerStore
+from vitco.llm.cache import SQLiteResponseCache
 from vitco.llm.cassette import ReplayModel
+from vitco.llm.config import ModelConfig, load_model_config
 from vitco.llm.exceptions import NoModelConfigured, UnknownModel
-from vitco.llm.model import Model
+from vitco.llm.localdb import LocalDB, local_db_path
+from vitco.llm.model import TIERS, Model
+from vitco.llm.router import Route, Router
 from vitco.llm.testing import TestModel
 
+__all__ = ["ROUTER_ID", "build_router", "resolve_model"]
 
-def resolve_model(model_id: str | None) -> Model:
-    """The model for ``model_id``; raises ``NoModelConfigured`` or ``UnknownModel``."""
-    if not model_id:
-        raise NoModelConfigured()
+ROUTER_ID = "router"
+"""The id of the configured router (what a run started without ``--model`` stores)."""
+
+
+def resolve_model(
+    model_id: str | None, settings: Settings | None = None, *, cwd: Path | None = None
+) -> Model:
+    """The model for ``model_id``; raises ``NoModelConfigured``, ``UnknownModel`` or
+    ``ModelConfigError``. ``settings`` defaults to one read from the environment."""
+    model_id = (model_id or "").strip()
     provider, _, name = model_id.partition(":")
     if provider in ("replay", "replay+strict"):
         if not name:
@@ -25,4 +47,59 @@ def resolve_model(model_id: str | None) -> Model:
         return ReplayModel(Path(name).expanduser(), strict=provider == "replay+strict")
     if model_id == "test":
         return TestModel()
-    raise UnknownModel(model_id, f"no provider {provider!r} is available yet")
+    settings = settings or Settings()
+    config = load_model_config(settings, cwd)
+    if not model_id or model_id == ROUTER_ID:
+        if config.empty:
+            raise NoModelConfigured()
+        return build_router(config, settings)
+    prefix, _name = providers.split_model_id(model_id)
+    if prefix not in config.providers and prefix not in providers.PROVIDERS:
+        known = ", ".join(sorted(set(config.providers) | set(providers.PROVIDERS)))
+        raise UnknownModel(model_id, f"unknown provider {prefix!r}; known: {known}")
+    return build_router(config, settings, only=model_id)
+
+
+def build_router(
+    config: ModelConfig,
+    settings: Settings,
+    *,
+    only: str | None = None,
+    db: LocalDB | None = None,
+) -> Router:
+    """A router over ``config``'s chains (or over the one model ``only``)."""
+    chains = {tier: (only,) for tier in TIERS} if only else dict(config.chains)
+    routes: dict[str, Route] = {}
+    for chain in chains.values():
+        for model_id in chain:
+            if model_id not in routes:
+                routes[model_id] = _route(config, model_id)
+    db = db or LocalDB(local_db_path(settings.home))
+    return Router(
+        {tier: [routes[m] for m in chain] for tier, chain in chains.items()},
+        policy=config.policy,
+        retry=config.retry,
+        breakers=BreakerBoard(config.breaker, store=SQLiteBreakerStore(db)),
+        prices=config.prices,
+        cache=SQLiteResponseCache(db),
+        cache_ttl_s=settings.cache_ttl_s,
+        model_id=only or ROUTER_ID,
+    )
+
+
+def _route(config: ModelConfig, model_id: str) -> Route:
+    setup = config.provider_of(model_id)
+    name = model_id.partition(":")[2].strip()
+    if setup.needs_key and not setup.api_key and setup.api_key_env:
+        raise UnknownModel(
+            model_id, f"provider {setup.name!r} needs an API key; set {setup.api_key_env}"
+        )
+    model = providers.resolve_model(
+        f"{setup.kind}:{name}",
+        base_url=setup.base_url,
+        api_key=setup.api_key,
+        timeout=setup.timeout,
+        stream=setup.stream,
+        structured=setup.structured,
+    )
+    return Route(model, setup.name, model_id)
