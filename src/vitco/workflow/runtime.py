@@ -19,6 +19,7 @@ import httpx
 
 from vitco.config import Settings
 from vitco.integrations.mail import Mailer
+from vitco.llm.budget import BudgetedModel, estimator_for
 from vitco.llm.ledger import JournaledModel
 from vitco.llm.model import Model, ModelRequest, ModelResponse, Usage
 from vitco.sandbox.protocol import Process, Sandbox
@@ -99,6 +100,17 @@ class Runtime:
     def for_run(
         cls, *, model: Model, store: Store, run_id: str, project_id: str, **kw: Any
     ) -> Runtime:
+        # The budget sits inside the journal: a resumed run's recorded calls are free and
+        # never refused; every new call is priced before it is made.
+        settings: Settings | None = kw.get("settings")
+        cap = store.get_project(project_id).budget_usd
+        if cap is None and settings is not None and settings.budget_usd is not None:
+            cap = settings.budget_usd
+            store.set_budget(project_id, cap)  # the project keeps the cap it started with
+        if cap is not None:
+            model = BudgetedModel(
+                model, cap, lambda: store.spent_usd(project_id), estimator_for(model)
+            )
         journaled = JournaledModel(model, StoreLedger(store, run_id, project_id))
         return cls(model=journaled, store=store, run_id=run_id, project_id=project_id, **kw)
 
