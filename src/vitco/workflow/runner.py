@@ -79,7 +79,7 @@ def start_run(
 ) -> Outcome:
     """Deliver the project a brief describes; see the module docstring for what can go wrong."""
     brief = load_brief(brief_path)
-    model = model or resolve_model(model_id or settings.model)
+    model = model or resolve_model(model_id or settings.model, settings)
     sandbox = sandbox or get_sandbox(settings)
     store = open_store(settings)
     run_id = create_run(store, settings, brief, model.id)
@@ -216,7 +216,7 @@ def resume_run(
     run = store.get_run(run_id)
     if run.status in ("delivered",) and resume is None:
         raise NothingToResume(run_id, run.status)
-    model = model or resolve_model(model_id or run.model)
+    model = model or resolve_model(model_id or run.model, settings)
     sandbox = sandbox or get_sandbox(settings)
     return execute(
         settings,
