@@ -14,6 +14,11 @@ import vitco
 from vitco.cli.output import console, emit_json, err_console, fail, known_errors, load_settings
 from vitco.cli.progress import RunProgress
 from vitco.cli.summary import print_report
+from vitco.config import Settings
+from vitco.llm.cassette import CassetteRecorder
+from vitco.llm.config import load_model_config
+from vitco.llm.model import Model
+from vitco.llm.resolve import resolve_model
 from vitco.workflow.runner import Outcome, start_run
 
 EXAMPLES = Path(vitco.__file__).resolve().parents[2] / "examples"
@@ -50,9 +55,18 @@ def _serve(outcome: Outcome, as_json: bool) -> None:
 
 
 def deliver(
-    brief: Path, model_id: str | None, *, as_json: bool, serve: bool, note: str | None = None
+    brief: Path,
+    model_id: str | None,
+    *,
+    as_json: bool,
+    serve: bool,
+    note: str | None = None,
+    record: Path | None = None,
+    budget: float | None = None,
 ) -> dict[str, Any]:
     settings = load_settings(as_json)
+    if budget is not None:
+        settings = settings.model_copy(update={"budget_usd": budget})
     progress_console = err_console if as_json else console
     if note and not as_json:
         console.print(Panel(note, title="vitco demo", border_style="cyan"))
@@ -60,10 +74,29 @@ def deliver(
         err_console.print(Panel(note, title="vitco demo", border_style="cyan"))
     enabled = not as_json or err_console.is_terminal
     with known_errors(as_json), RunProgress(progress_console, enabled=enabled) as progress:
+        model = recording(settings, model_id, record) if record is not None else None
         outcome = start_run(
-            settings, brief, model_id=model_id, on_event=progress, keep_running=serve
+            settings, brief, model_id=model_id, model=model, on_event=progress, keep_running=serve
         )
     return finish(outcome, as_json=as_json, serve=serve)
+
+
+def recording(settings: Settings, model_id: str | None, path: Path) -> Model:
+    """The resolved model, wrapped to append every answered call to the cassette ``path``.
+
+    Every configured API key is scrubbed from what is written.
+    """
+    model = resolve_model(model_id or settings.model, settings)
+    secrets = load_model_config(settings).secrets()
+    for key in (
+        settings.openai_api_key,
+        settings.anthropic_api_key,
+        settings.openrouter_api_key,
+        settings.groq_api_key,
+    ):
+        if key is not None:
+            secrets.append(key.get_secret_value())
+    return CassetteRecorder(model, path.expanduser(), secrets=secrets)
 
 
 def finish(outcome: Outcome, *, as_json: bool, serve: bool) -> dict[str, Any]:
@@ -97,9 +130,29 @@ def register(app: typer.Typer) -> None:
         ] = None,
         as_json: JsonOpt = False,
         serve: ServeOpt = False,
+        record: Annotated[
+            Path | None,
+            typer.Option(
+                "--record",
+                metavar="FILE",
+                help="Record every model call to this cassette (replay it with "
+                "--model replay:FILE); API keys are never written.",
+            ),
+        ] = None,
+        budget: Annotated[
+            float | None,
+            typer.Option(
+                "--budget",
+                min=0,
+                metavar="USD",
+                help="Cap the project's model spend. The run pauses as budget_exceeded before "
+                "a call would cross it; raise it with vitco budget PROJECT --set USD, then "
+                "vitco resume RUN. Default: VITCO_BUDGET_USD.",
+            ),
+        ] = None,
     ) -> None:
         """Deliver the project a brief describes: spec, plan, code, tests, deploy, mail."""
-        deliver(brief, model, as_json=as_json, serve=serve)
+        deliver(brief, model, as_json=as_json, serve=serve, record=record, budget=budget)
 
     @app.command()
     def demo(as_json: JsonOpt = False, serve: ServeOpt = False) -> None:

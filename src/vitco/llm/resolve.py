@@ -28,7 +28,7 @@ from vitco.llm.model import TIERS, Model
 from vitco.llm.router import Route, Router
 from vitco.llm.testing import TestModel
 
-__all__ = ["ROUTER_ID", "build_router", "resolve_model"]
+__all__ = ["ROUTER_ID", "build_route", "build_router", "resolve_model"]
 
 ROUTER_ID = "router"
 """The id of the configured router (what a run started without ``--model`` stores)."""
@@ -73,7 +73,7 @@ def build_router(
     for chain in chains.values():
         for model_id in chain:
             if model_id not in routes:
-                routes[model_id] = _route(config, model_id)
+                routes[model_id] = build_route(config, model_id)
     db = db or LocalDB(local_db_path(settings.home))
     return Router(
         {tier: [routes[m] for m in chain] for tier, chain in chains.items()},
@@ -87,7 +87,8 @@ def build_router(
     )
 
 
-def _route(config: ModelConfig, model_id: str) -> Route:
+def build_route(config: ModelConfig, model_id: str) -> Route:
+    """The route of one configured ``provider:model`` id (its model built, not yet called)."""
     setup = config.provider_of(model_id)
     name = model_id.partition(":")[2].strip()
     if setup.needs_key and not setup.api_key and setup.api_key_env:

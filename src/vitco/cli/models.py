@@ -1,0 +1,217 @@
+"""`vitco models list | check`: which models vitco would use, at what price, and are they up.
+
+``list`` reads the configuration (``vitco.toml`` or the environment) and the breakers' shared
+state; it calls nothing. ``check`` sends one tiny typed request to each configured provider
+(its cheapest model) and reports the round-trip time or the exact error, without retries, so
+a wrong key or an unknown model name shows up before a run depends on it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from vitco.cli.output import console, emit_json, known_errors, load_settings
+from vitco.config import Settings
+from vitco.llm.breaker import BreakerBoard, SQLiteBreakerStore
+from vitco.llm.config import ModelConfig, load_model_config
+from vitco.llm.exceptions import LLMError, NoModelConfigured
+from vitco.llm.localdb import LocalDB, local_db_path
+from vitco.llm.model import TIERS, CallKey, Message, ModelRequest, Usage
+from vitco.llm.pricing import cost_usd
+from vitco.llm.resolve import build_route
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+
+PING = ModelRequest(
+    key=CallKey(role="vitco", step="check"),
+    messages=(
+        Message(role="system", content='This is a health check. Answer with {"ok": true}.'),
+        Message(role="user", content="ping"),
+    ),
+    output_name="Ping",
+    output_schema={
+        "type": "object",
+        "properties": {"ok": {"type": "boolean"}},
+        "required": ["ok"],
+        "additionalProperties": False,
+    },
+    max_tokens=64,
+)
+
+
+def _per_mtok(model_id: str, config: ModelConfig) -> dict[str, Any]:
+    """USD per million tokens (priced on 1,000 tokens: long-context surcharges stay out)."""
+    into = cost_usd(Usage(input_tokens=1000), model_id, config.prices)
+    out = cost_usd(Usage(output_tokens=1000), model_id, config.prices)
+    return {
+        "input": round(into.usd * 1000, 4) if into.known else None,
+        "output": round(out.usd * 1000, 4) if out.known else None,
+        "source": into.source,
+    }
+
+
+def describe(settings: Settings, config: ModelConfig) -> dict[str, Any]:
+    """Everything ``models list`` shows, as JSON-ready data."""
+    board = BreakerBoard(
+        config.breaker, store=SQLiteBreakerStore(LocalDB(local_db_path(settings.home)))
+    )
+    tiers: dict[str, Any] = {}
+    for tier in reversed(TIERS):
+        rows = []
+        for model_id in config.chains.get(tier, ()):
+            provider = config.provider_of(model_id).name
+            status = board.status(provider)
+            rows.append(
+                {
+                    "model": model_id,
+                    "provider": provider,
+                    "price_per_mtok": _per_mtok(model_id, config),
+                    "breaker": {
+                        "state": status.state,
+                        "failures": status.failures,
+                        "retry_in_s": status.retry_in_s,
+                        "last_error": status.last_error,
+                    },
+                }
+            )
+        tiers[tier] = {"borrowed_from": config.borrowed.get(tier), "models": rows}
+    providers = {
+        name: {
+            "kind": p.kind,
+            "base_url": p.base_url,
+            "api_key": "set" if p.api_key else ("missing" if p.needs_key else "not needed"),
+            "api_key_env": p.api_key_env,
+            "timeout_s": p.timeout,
+        }
+        for name, p in config.providers.items()
+    }
+    policy = config.policy
+    return {
+        "config": config.where,
+        "routing": {
+            "premium_at": policy.premium_at,
+            "standard_at": policy.standard_at,
+            "roles": {r: rule.model_dump(exclude_none=True) for r, rule in policy.roles.items()},
+        },
+        "tiers": tiers,
+        "providers": providers,
+        "retry": vars(config.retry),
+        "breaker": vars(config.breaker),
+        "cache_ttl_s": settings.cache_ttl_s,
+    }
+
+
+def _price(price: dict[str, Any]) -> tuple[str, str]:
+    if price["input"] is None:
+        return "?", "?"
+    return f"{price['input']:g}", f"{price['output']:g}"
+
+
+def _print_listing(data: dict[str, Any]) -> None:
+    routing = data["routing"]
+    console.print(
+        f"models from [bold]{data['config']}[/]; complexity >= {routing['premium_at']} premium, "
+        f">= {routing['standard_at']} standard, else efficient",
+        highlight=False,
+    )
+    for role, rule in routing["roles"].items():
+        console.print(f"  role {role}: {rule}", highlight=False)
+    table = Table(title_justify="left")
+    for column in ("tier", "#", "model", "provider", "$/Mtok in", "$/Mtok out", "breaker"):
+        table.add_column(column, no_wrap=column in ("model", "tier"))
+    for tier, entry in data["tiers"].items():
+        label = tier + (f" (= {entry['borrowed_from']})" if entry["borrowed_from"] else "")
+        for index, row in enumerate(entry["models"], start=1):
+            breaker = row["breaker"]
+            state = breaker["state"].replace("_", "-")
+            if breaker["retry_in_s"]:
+                state += f", probe in {breaker['retry_in_s']:.0f}s"
+            into, out = _price(row["price_per_mtok"])
+            table.add_row(
+                label if index == 1 else "",
+                str(index),
+                row["model"],
+                row["provider"],
+                into,
+                out,
+                state,
+            )
+    console.print(table)
+
+
+def check_providers(config: ModelConfig) -> list[dict[str, Any]]:
+    """Ping each provider of the chains once with its cheapest model; never raises."""
+    first_model: dict[str, str] = {}
+    for tier in TIERS:  # efficient first: the cheapest model of each provider
+        for model_id in config.chains.get(tier, ()):
+            first_model.setdefault(config.provider_of(model_id).name, model_id)
+    results = []
+    for provider, model_id in first_model.items():
+        started = time.monotonic()
+        result: dict[str, Any] = {"provider": provider, "model": model_id}
+        try:
+            route = build_route(config, model_id)
+            try:
+                route.model.request(PING)
+            finally:
+                close = getattr(route.model, "close", None)
+                if callable(close):
+                    close()
+        except (LLMError, ImportError) as exc:
+            result |= {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        else:
+            result |= {"ok": True, "latency_s": round(time.monotonic() - started, 3)}
+        results.append(result)
+    return results
+
+
+def register(app: typer.Typer) -> None:
+    models = typer.Typer(
+        help="The models vitco routes to: tiers, chains, prices, breakers; check providers.",
+        no_args_is_help=True,
+    )
+    app.add_typer(models, name="models")
+
+    def _config(settings: Settings, as_json: bool) -> ModelConfig:
+        with known_errors(as_json):
+            config = load_model_config(settings)
+            if config.empty:
+                raise NoModelConfigured()
+        return config
+
+    @models.command("list")
+    def list_models(as_json: JsonOpt = False) -> None:
+        """Show the tier chains, each model's price and its provider's breaker state."""
+        settings = load_settings(as_json)
+        data = describe(settings, _config(settings, as_json))
+        if as_json:
+            emit_json(data)
+        else:
+            _print_listing(data)
+
+    @models.command("check")
+    def check(as_json: JsonOpt = False) -> None:
+        """Send one tiny request to each configured provider: latency, or the exact error."""
+        settings = load_settings(as_json)
+        results = check_providers(_config(settings, as_json))
+        if as_json:
+            emit_json({"providers": results})
+        else:
+            for r in results:
+                if r["ok"]:
+                    console.print(
+                        f"[green]ok[/]   {r['provider']:<12} {r['model']}  "
+                        f"{r['latency_s'] * 1000:.0f} ms",
+                        highlight=False,
+                    )
+                else:
+                    console.print(
+                        f"[red]fail[/] {r['provider']:<12} {r['model']}  {r['error']}",
+                        highlight=False,
+                    )
+        if not all(r["ok"] for r in results):
+            raise typer.Exit(1)
