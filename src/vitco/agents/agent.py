@@ -3,6 +3,11 @@
 An agent's answer is parsed into the role's pydantic output type. If it fails validation, the
 model gets its own answer back with the validation errors and one chance to correct it; a second
 failure raises ``OutputInvalid`` with the errors, never a guess.
+
+Escalation: when the answers came through the router (the response says which tier answered)
+and a stronger tier exists, the failed repair is sent once more to the tier above, with the
+latest answer and its errors, before giving up. One weak answer does not end the run, and the
+stronger (dearer) model is only paid for when the cheap one has failed twice.
 """
 
 from __future__ import annotations
@@ -17,7 +22,15 @@ from pydantic import BaseModel, ValidationError
 
 from vitco.agents.exceptions import OutputInvalid
 from vitco.agents.role import Role
-from vitco.llm.model import CallKey, Message, Model, ModelRequest, ModelResponse, Tier
+from vitco.llm.model import (
+    CallKey,
+    Message,
+    Model,
+    ModelRequest,
+    ModelResponse,
+    Tier,
+    tier_above,
+)
 
 O = TypeVar("O", bound=BaseModel)
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*?)\n\s*```\s*$", re.DOTALL)
@@ -89,19 +102,46 @@ def ask(
     complexity: int | None = None,
     tier: Tier | None = None,
 ) -> Answer[O]:
-    """Ask ``role`` for one typed answer; one repair attempt on a validation failure."""
+    """Ask ``role`` for one typed answer; one repair attempt on a validation failure, then
+    one escalation a tier up when the model is routed (see the module docstring)."""
     request = build_request(role, key, sections, complexity, tier)
     first = model.request(request)
     try:
         return Answer(parse_output(output_type, first.content), (first,))
     except ValidationError as exc:
         errors = describe_errors(exc)
-    repair = request.model_copy(
+    second = model.request(repair_request(request, key.repair + 1, first.content, errors))
+    try:
+        return Answer(parse_output(output_type, second.content), (first, second))
+    except ValidationError as exc:
+        errors = describe_errors(exc)
+    up = tier_above(second.tier) if second.tier is not None else None
+    if up is None:
+        raise OutputInvalid(role.name, key.label(), request.output_name, errors)
+    escalated = repair_request(request, key.repair + 2, second.content, errors, tier=up)
+    third = model.request(escalated)
+    try:
+        return Answer(parse_output(output_type, third.content), (first, second, third))
+    except ValidationError as exc:
+        raise OutputInvalid(
+            role.name, key.label(), request.output_name, describe_errors(exc)
+        ) from exc
+
+
+def repair_request(
+    request: ModelRequest, repair: int, answer: str, errors: str, *, tier: Tier | None = None
+) -> ModelRequest:
+    """``request`` again, with the invalid ``answer`` and its ``errors`` appended.
+
+    ``repair`` numbers the retry in the call key; ``tier`` (escalation) pins the tier.
+    """
+    return request.model_copy(
         update={
-            "key": key.model_copy(update={"repair": key.repair + 1}),
+            "key": request.key.model_copy(update={"repair": repair}),
+            "tier": tier or request.tier,
             "messages": (
                 *request.messages,
-                Message(role="assistant", content=first.content),
+                Message(role="assistant", content=answer),
                 Message(
                     role="user",
                     content=(
@@ -112,10 +152,3 @@ def ask(
             ),
         }
     )
-    second = model.request(repair)
-    try:
-        return Answer(parse_output(output_type, second.content), (first, second))
-    except ValidationError as exc:
-        raise OutputInvalid(
-            role.name, key.label(), request.output_name, describe_errors(exc)
-        ) from exc
