@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from vitco.cli import doctor, run, sandbox, status
+from vitco.cli import budget, costs, doctor, models, run, sandbox, status
 
 app = typer.Typer(
     name="vitco",
@@ -19,6 +19,9 @@ run.register(app)
 status.register(app)
 sandbox.register(app)
 doctor.register(app)
+models.register(app)
+costs.register(app)
+budget.register(app)
 
 
 def main() -> None:
