@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -205,6 +205,53 @@ class Store:
                 )
             )
             return float(total or 0.0)
+
+    COST_GROUPS = ("project", "role", "tier", "model", "day")
+
+    def cost_breakdown(
+        self, *, by: str = "role", project_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Ledger totals grouped by one of :attr:`COST_GROUPS`, optionally for one project.
+
+        Each row: ``key``, ``calls``, ``input_tokens``, ``output_tokens``, ``usd``,
+        ``cache_hits``, ``retries``, ``model_s``; ordered by key.
+        """
+        columns = {
+            "project": ModelCall.project_id,
+            "role": ModelCall.role,
+            "tier": func.coalesce(ModelCall.tier, "default"),
+            "model": ModelCall.model,
+            "day": func.date(ModelCall.created_at),
+        }
+        if by not in columns:
+            raise ValueError(f"cannot group costs by {by!r}; use one of {self.COST_GROUPS}")
+        group = columns[by]
+        q = (
+            select(
+                group.label("key"),
+                func.count(ModelCall.id),
+                func.coalesce(func.sum(ModelCall.input_tokens), 0),
+                func.coalesce(func.sum(ModelCall.output_tokens), 0),
+                func.coalesce(func.sum(ModelCall.cost_usd), 0.0),
+                func.coalesce(func.sum(case((ModelCall.cache_hit, 1), else_=0)), 0),
+                func.coalesce(func.sum(ModelCall.retries), 0),
+                func.coalesce(func.sum(ModelCall.latency_s), 0.0),
+            )
+            .group_by(group)
+            .order_by(group)
+        )
+        if project_id:
+            q = q.where(ModelCall.project_id == project_id)
+        names = ("calls", "input_tokens", "output_tokens", "usd", "cache_hits", "retries")
+        with self.sessions() as s:
+            rows = []
+            for key, *values, model_s in s.execute(q):
+                row: dict[str, Any] = {"key": str(key)}
+                row |= {n: v for n, v in zip(names, values, strict=True)}
+                row["usd"] = float(row["usd"])
+                row["model_s"] = float(model_s)
+                rows.append(row)
+            return rows
 
     # artifacts --------------------------------------------------------------------------------
 
