@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import select
+import time
 from pathlib import Path
 
 
@@ -57,6 +58,7 @@ class PidNamespace:
             ppid = -1
         if ppid == outer_pid:
             self._pidfd = pidfd
+            _settle(child)
         else:
             os.close(pidfd)
 
@@ -70,3 +72,20 @@ class PidNamespace:
         finally:
             os.close(self._pidfd)
             self._pidfd = None
+
+
+def _settle(pid1: int, timeout_s: float = 2.0) -> None:
+    """Wait until the sandbox's pid 1 has started the command (it has a child).
+
+    Until then bwrap may not have armed ``--die-with-parent`` in pid 1: if vitco died in that
+    window (measured: a crash right after start), pid 1 and the app outlived it forever.
+    """
+    deadline = time.monotonic() + timeout_s
+    children = Path(f"/proc/{pid1}/task/{pid1}/children")
+    while time.monotonic() < deadline:
+        try:
+            if children.read_text().strip():
+                return
+        except OSError:
+            return  # pid 1 is gone already
+        time.sleep(0.002)

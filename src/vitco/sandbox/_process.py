@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import os
 import selectors
 import signal
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -27,6 +29,7 @@ _POLL_S = 0.05
 _DRAIN_S = 0.5
 
 _live: set[subprocess.Popen[bytes]] = set()
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vitco-sandbox-spawner")
 _live_lock = threading.Lock()
 
 
@@ -67,6 +70,22 @@ def _reap(proc: subprocess.Popen[bytes]) -> tuple[int, float]:
     return proc.returncode, usage.ru_utime + usage.ru_stime
 
 
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with(parent: int) -> Callable[[], None]:
+    """A pre-exec hook: the child gets SIGKILL when vitco dies, even if that happens before
+    bwrap has set up its own ``--die-with-parent`` (a kill right after start raced it)."""
+
+    def hook() -> None:
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # vitco died between fork and prctl
+            os._exit(1)
+
+    return hook
+
+
 def spawn(
     argv: Sequence[str],
     *,
@@ -76,9 +95,16 @@ def spawn(
     stderr: int | None,
     pidns: PidNamespace | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start ``argv`` in a new session with no stdin; remembered so it dies with vitco."""
+    """Start ``argv`` in a new session with no stdin; remembered so it dies with vitco.
+
+    The fork happens on one long-lived spawner thread: bwrap's ``--die-with-parent`` is a
+    parent-death signal, which Linux ties to the *thread* that forked. A sandbox forked from a
+    short-lived worker thread (LangGraph runs steps on a pool) survived ``kill -9`` of vitco
+    (measured); one forked from a thread that lives as long as the process dies with it.
+    """
     try:
-        proc = subprocess.Popen(
+        proc = _SPAWNER.submit(
+            subprocess.Popen,
             list(argv),
             cwd=cwd,
             env=dict(env),
@@ -88,7 +114,8 @@ def spawn(
             start_new_session=True,
             close_fds=True,
             pass_fds=(pidns.write_fd,) if pidns else (),
-        )
+            preexec_fn=_die_with(os.getpid()),
+        ).result()
     except BaseException:
         if pidns is not None:
             pidns.abandon()

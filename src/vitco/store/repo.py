@@ -93,9 +93,29 @@ class Store:
 
     # runs -------------------------------------------------------------------------------------
 
-    def create_run(self, project_id: str, brief_id: str, model: str, workflow: str) -> Run:
+    def create_run(
+        self,
+        project_id: str,
+        brief_id: str,
+        model: str,
+        workflow: str,
+        *,
+        run_id: str | None = None,
+        branch: str = "main",
+        base_sha: str | None = None,
+        parent_run_id: str | None = None,
+        fork_checkpoint: str | None = None,
+    ) -> Run:
         run = Run(
-            id=new_id("r"), project_id=project_id, brief_id=brief_id, model=model, workflow=workflow
+            id=run_id or new_id("r"),
+            project_id=project_id,
+            brief_id=brief_id,
+            model=model,
+            workflow=workflow,
+            branch=branch,
+            base_sha=base_sha,
+            parent_run_id=parent_run_id,
+            fork_checkpoint=fork_checkpoint,
         )
         with self.sessions.begin() as s:
             s.add(run)

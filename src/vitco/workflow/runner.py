@@ -98,7 +98,7 @@ def start_run(
 def create_run(store: Store, settings: Settings, brief: BriefText, model_id: str) -> str:
     project_id = new_id("p")
     repo_path = settings.projects_dir / f"{_slug(brief.title)}-{project_id.removeprefix('p-')}"
-    Repo.init(repo_path)
+    base_sha = Repo.init(repo_path).head()
     project = store.create_project(
         brief.title,
         str(repo_path),
@@ -106,7 +106,7 @@ def create_run(store: Store, settings: Settings, brief: BriefText, model_id: str
         client=formataddr((brief.client_name, brief.client_email)),
     )
     stored = store.create_brief(project.id, brief.source, brief.text)
-    return store.create_run(project.id, stored.id, model_id, WORKFLOW).id
+    return store.create_run(project.id, stored.id, model_id, WORKFLOW, base_sha=base_sha).id
 
 
 def execute(

@@ -1,0 +1,107 @@
+"""Kill -9 a run at five different points, resume it, and prove nothing was done twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from vitco.config import Settings
+from vitco.workflow.runner import open_store
+from vitco.workspace.repo import Repo
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+BRIEF = ROOT / "examples" / "briefs" / "todo-api.md"
+CASSETTE = ROOT / "examples" / "cassettes" / "todo-api.jsonl"
+DEMO_CALLS = 14  # the cassette's calls: each must be made exactly once across crash + resume
+
+
+def vitco(home: Path, *args: str, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VITCO_")}
+    env["VITCO_HOME"] = str(home)
+    if crash_at:
+        env["VITCO_CRASH_AT"] = crash_at
+    return subprocess.run(
+        [sys.executable, "-m", "vitco.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+        check=False,
+    )
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """Command lines of live processes that mention ``text`` (e.g. a project's path)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(cmdline)
+    return found
+
+
+def gone(text: str, within_s: float = 10.0) -> bool:
+    """Whether every process mentioning ``text`` is gone (the kernel kills them asynchronously
+    once their parent dies)."""
+    deadline = time.monotonic() + within_s
+    while processes_mentioning(text):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.mark.usefixtures("sandbox")
+@pytest.mark.parametrize(
+    "point",
+    [
+        "after:analyze",  # the analyst's spec is checkpointed, nothing else
+        "mid-task",  # T1's changeset applied to its worktree, tests not yet run
+        "after-commit",  # T1 committed on its branch, not yet merged into main
+        "mid-deploy",  # the app is started, not yet health-checked
+        "before-mail",  # delivered and tagged, the client not yet told
+    ],
+)
+def test_a_killed_run_resumes_without_repeating_anything(short_home: Path, point: str) -> None:
+    crashed = vitco(
+        short_home, "run", str(BRIEF), "--model", f"replay:{CASSETTE}", "--json", crash_at=point
+    )
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
+    store = open_store(Settings(home=short_home))
+    (run,) = store.runs()
+    assert run.status == "running"  # what a crash leaves behind
+    repo_path = store.get_project(run.project_id).repo_path
+    assert gone(repo_path), f"sandboxed processes outlived vitco: {processes_mentioning(repo_path)}"
+
+    resumed = vitco(short_home, "resume", run.id, "--json")
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    report = json.loads(resumed.stdout)
+    assert report["status"] == "delivered"
+    assert report["tests"] == {"passed": 21, "failed": 0}
+    assert report["smoke_ok"] is True
+
+    calls = store.calls(run_id=run.id)
+    per_request = Counter((c.call_key, c.fingerprint) for c in calls)
+    assert all(n == 1 for n in per_request.values()), per_request
+    assert len(calls) == DEMO_CALLS
+
+    repo = Repo(Path(report["repo"]))
+    subjects = repo.git("log", "--format=%s", "main").splitlines()
+    assert len(subjects) == 4 and len(set(subjects)) == 4  # 3 task commits + the first
+    assert len(store.artifacts(run.id, "deployment")) == 1
+    mails = list((short_home / "outbox").glob("*.eml"))
+    assert len(mails) == 1 and report["mail"] == str(mails[0])
+    events = [e.message for e in store.events(run.id) if e.kind == "run"]
+    assert any("resumed" in m for m in events)
