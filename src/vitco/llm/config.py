@@ -322,7 +322,7 @@ def _read(path: Path) -> ConfigFile:
         return ConfigFile.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
+        key = ".".join(str(p) for p in first["loc"] if p != "[key]")
         problem = first["msg"]
         if first["type"] == "extra_forbidden":
             problem = "unknown key (a typo?)"
