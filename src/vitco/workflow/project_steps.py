@@ -188,7 +188,7 @@ class ProjectSteps:
 
     def deliver(self, state: RunState) -> Update:
         rt = self.rt
-        rt.base.tag("delivered" if rt.branch == "main" else f"delivered/{rt.run_id}", rt.branch)
+        rt.base.tag("delivered" if rt.branch == "main" else f"delivered-{rt.run_id}", rt.branch)
         run = rt.store.get_run(rt.run_id)
         client_name, client_email = parseaddr(rt.store.get_project(rt.project_id).client)
         spec = Spec.model_validate(rt.store.get_artifact(state["spec"]))
