@@ -62,10 +62,10 @@ def test_several_providers_make_fallback_chains_with_local_models_last(tmp_path:
         openai_base_url="http://proxy.local/v1",
     )
     config = load_model_config(settings, cwd=tmp_path)
-    assert config.chains["premium"] == ("openai:gpt-4.1", "anthropic:claude-opus-4-5")
+    assert config.chains["premium"] == ("openai:gpt-4.1", "anthropic:claude-opus-5-5")
     assert config.chains["efficient"] == (
         "openai:gpt-4.1-nano",
-        "anthropic:claude-haiku-4-5",
+        "anthropic:claude-haiku-5-5",
         "ollama:llama3.2",
     )
     assert config.providers["openai"].base_url == "http://proxy.local/v1"
@@ -87,7 +87,7 @@ api_key_env = "BOX_KEY"
 timeout = 12.5
 
 [tiers]
-premium = ["anthropic:claude-opus-4-5"]
+premium = ["anthropic:claude-opus-5-5"]
 efficient = ["box:qwen2.5-coder", "openai:gpt-4.1-nano"]
 
 [prices]
@@ -119,8 +119,8 @@ def test_a_full_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = load_model_config(settings)
 
     assert config.source == path
-    assert config.chains["premium"] == ("anthropic:claude-opus-4-5",)
-    assert config.chains["standard"] == ("anthropic:claude-opus-4-5",)  # borrowed from above
+    assert config.chains["premium"] == ("anthropic:claude-opus-5-5",)
+    assert config.chains["standard"] == ("anthropic:claude-opus-5-5",)  # borrowed from above
     assert config.borrowed == {"standard": "premium"}
     box = config.providers["box"]
     assert (box.kind, box.base_url, box.api_key, box.timeout) == (
@@ -169,7 +169,7 @@ def test_a_single_model_id_is_routed_alone(tmp_path: Path) -> None:
 
 def test_a_single_model_without_its_key_names_the_variable(tmp_path: Path) -> None:
     with pytest.raises(UnknownModel) as info:
-        resolve_model("anthropic:claude-haiku-4-5", settings_for(tmp_path), cwd=tmp_path)
+        resolve_model("anthropic:claude-haiku-5-5", settings_for(tmp_path), cwd=tmp_path)
     assert "ANTHROPIC_API_KEY" in str(info.value)
 
 

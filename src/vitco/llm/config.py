@@ -19,8 +19,8 @@ A file may say as little as it wants; what it leaves out keeps its default (a fi
     timeout = 120
 
     [tiers]                         # ordered chains: the router falls back along them
-    premium = ["anthropic:claude-opus-4-5", "openai:gpt-4.1"]
-    standard = ["anthropic:claude-sonnet-4-5", "box:qwen2.5-coder-32b"]
+    premium = ["anthropic:claude-opus-5-5", "openai:gpt-4.1"]
+    standard = ["anthropic:claude-sonnet-5-5", "box:qwen2.5-coder-32b"]
     efficient = ["openai:gpt-4.1-nano", "ollama:llama3.2"]
 
     [prices]                        # USD per million tokens; overrides genai-prices
@@ -78,14 +78,14 @@ CONFIG_NAME = "vitco.toml"
 DEFAULT_CHAINS: dict[str, dict[Tier, str]] = {
     "openai": {"premium": "gpt-4.1", "standard": "gpt-4.1-mini", "efficient": "gpt-4.1-nano"},
     "anthropic": {
-        "premium": "claude-opus-4-5",
-        "standard": "claude-sonnet-4-5",
-        "efficient": "claude-haiku-4-5",
+        "premium": "claude-opus-5-5",
+        "standard": "claude-sonnet-5-5",
+        "efficient": "claude-haiku-5-5",
     },
     "openrouter": {
-        "premium": "anthropic/claude-opus-4.5",
-        "standard": "anthropic/claude-sonnet-4.5",
-        "efficient": "openai/gpt-4.1-nano",
+        "premium": "anthropic/claude-opus-4.6",
+        "standard": "anthropic/claude-sonnet-4.6",
+        "efficient": "anthropic/claude-haiku-4.5",
     },
     "groq": {
         "premium": "openai/gpt-oss-120b",
