@@ -1,0 +1,141 @@
+"""`vitco models list | check`: chains, prices and breaker state; pings over real HTTP."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from tests.fakes import Fail, FakeAnthropic, FakeOpenAI, Reply
+from vitco.cli.app import app
+from vitco.llm.breaker import BreakerBoard, BreakerPolicy, SQLiteBreakerStore
+from vitco.llm.localdb import LocalDB, local_db_path
+
+OPENAI_KEY = "sk-models-openai-0123456789"
+ANTHROPIC_KEY = "sk-ant-models-0123456789"
+
+
+def vitco(home: Path, *args: str, **env: str) -> Result:
+    """Run the CLI in-process; provider keys the conftest does not clear are unset too."""
+    clean: dict[str, str | None] = {"GROQ_API_KEY": None, "OPENROUTER_API_KEY": None}
+    return CliRunner().invoke(app, list(args), env={**clean, "VITCO_HOME": str(home), **env})
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+def test_list_shows_the_default_chains_prices_and_breakers(home: Path) -> None:
+    result = vitco(home, "models", "list", "--json", OPENAI_API_KEY="sk-x")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["config"] == "environment defaults"
+    assert data["routing"]["premium_at"] == 8 and data["routing"]["standard_at"] == 5
+    premium = data["tiers"]["premium"]["models"]
+    assert [m["model"] for m in premium] == ["openai:gpt-4.1"]
+    assert premium[0]["price_per_mtok"] == {"input": 2.0, "output": 8.0, "source": "genai-prices"}
+    assert premium[0]["breaker"]["state"] == "closed"
+    assert data["providers"]["openai"]["api_key"] == "set"
+    assert "sk-x" not in result.stdout
+
+
+def test_list_shows_an_open_breaker_saved_by_another_process(home: Path) -> None:
+    board = BreakerBoard(
+        BreakerPolicy(failures=1), store=SQLiteBreakerStore(LocalDB(local_db_path(home)))
+    )
+    board.get("openai").failure("HTTP 503: overloaded")
+
+    data = json.loads(vitco(home, "models", "list", "--json", OPENAI_API_KEY="sk-x").stdout)
+    breaker = data["tiers"]["standard"]["models"][0]["breaker"]
+    assert breaker["state"] == "open" and breaker["last_error"] == "HTTP 503: overloaded"
+    assert 0 < breaker["retry_in_s"] <= 30
+
+    human = vitco(home, "models", "list", OPENAI_API_KEY="sk-x", COLUMNS="150")
+    assert human.exit_code == 0
+    assert "openai:gpt-4.1-mini" in human.stdout and "open, probe in" in human.stdout
+
+
+def test_list_reads_vitco_toml_with_its_prices_and_borrowed_tiers(
+    home: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "models.toml"
+    config.write_text(
+        '[providers.box]\nkind = "vllm"\nbase_url = "http://box:8000/v1"\n'
+        '[tiers]\nstandard = ["box:qwen"]\n[prices]\n"box:qwen" = [0.2, 0.6]\n'
+        '[roles]\nreviewer = "efficient"\n',
+        encoding="utf-8",
+    )
+    result = vitco(home, "models", "list", "--json", VITCO_CONFIG_FILE=str(config))
+    data = json.loads(result.stdout)
+    assert data["config"] == str(config)
+    assert data["tiers"]["premium"]["borrowed_from"] == "standard"
+    model = data["tiers"]["efficient"]["models"][0]
+    assert model["model"] == "box:qwen" and model["provider"] == "box"
+    assert model["price_per_mtok"] == {"input": 0.2, "output": 0.6, "source": "override"}
+    assert data["providers"]["box"]["api_key"] == "not needed"
+    assert data["routing"]["roles"] == {"reviewer": {"tier": "efficient"}}
+
+
+def test_list_without_any_model_says_how_to_configure_one(home: Path) -> None:
+    result = vitco(home, "models", "list", "--json")
+    assert result.exit_code == 1
+    error = json.loads(result.stdout)
+    assert error["status"] == "error" and "OPENAI_API_KEY" in error["error"]
+
+
+def test_a_bad_config_file_is_named(home: Path, tmp_path: Path) -> None:
+    config = tmp_path / "vitco.toml"
+    config.write_text("[tiers]\npremium = ['gpt-4.1']\n", encoding="utf-8")
+    result = vitco(home, "models", "list", VITCO_CONFIG_FILE=str(config), COLUMNS="200")
+    assert result.exit_code == 1
+    assert str(config) in result.output and "tiers.premium[0]" in result.output
+
+
+@pytest.fixture
+def fakes() -> Iterator[tuple[FakeOpenAI, FakeAnthropic]]:
+    with FakeOpenAI(api_key=OPENAI_KEY) as openai_fake, FakeAnthropic(api_key="wrong") as anth:
+        yield openai_fake, anth
+
+
+def test_check_pings_each_provider_and_reports_latency_or_the_exact_error(
+    home: Path, fakes: tuple[FakeOpenAI, FakeAnthropic]
+) -> None:
+    openai_fake, anthropic_fake = fakes
+    openai_fake.queue(Reply({"ok": True}))
+    env = {
+        "OPENAI_API_KEY": OPENAI_KEY,
+        "OPENAI_BASE_URL": openai_fake.base_url,
+        "ANTHROPIC_API_KEY": ANTHROPIC_KEY,  # the fake expects another key: a 401
+        "ANTHROPIC_BASE_URL": anthropic_fake.base_url,
+    }
+    result = vitco(home, "models", "check", "--json", **env)
+
+    assert result.exit_code == 1  # one provider failed
+    by_provider = {r["provider"]: r for r in json.loads(result.stdout)["providers"]}
+    ok = by_provider["openai"]
+    assert ok["ok"] is True and ok["model"] == "openai:gpt-4.1-nano" and ok["latency_s"] >= 0
+    bad = by_provider["anthropic"]
+    assert bad["ok"] is False and bad["model"] == "anthropic:claude-haiku-5-5"
+    assert "401" in bad["error"] and ANTHROPIC_KEY not in bad["error"]
+    assert len(openai_fake.requests) == 1 and len(anthropic_fake.requests) == 1  # no retries
+    sent = openai_fake.requests[0].json
+    assert sent["model"] == "gpt-4.1-nano" and sent["max_completion_tokens"] == 64
+
+
+def test_check_is_zero_when_every_provider_answers(
+    home: Path, fakes: tuple[FakeOpenAI, FakeAnthropic]
+) -> None:
+    openai_fake, _ = fakes
+    openai_fake.queue(Fail(503))
+    env = {"OPENAI_API_KEY": OPENAI_KEY, "OPENAI_BASE_URL": openai_fake.base_url}
+    down = vitco(home, "models", "check", **env)
+    assert down.exit_code == 1 and "503" in down.output
+
+    openai_fake.queue(Reply({"ok": True}))
+    up = vitco(home, "models", "check", **env)
+    assert up.exit_code == 0, up.output
+    assert "ok" in up.stdout and "gpt-4.1-nano" in up.stdout
