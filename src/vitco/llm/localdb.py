@@ -42,6 +42,8 @@ class LocalDB:
         with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA busy_timeout=30000")
+            # No fsync per write: losing the last entries to a power cut costs a repeated call.
+            self._conn.execute("PRAGMA synchronous=NORMAL")
             for statement in schema:
                 self._conn.execute(statement)
 
