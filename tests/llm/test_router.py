@@ -19,6 +19,7 @@ from vitco.llm.exceptions import (
 )
 from vitco.llm.model import Usage
 from vitco.llm.pricing import estimate_cost
+from vitco.llm.retry import RetryPolicy, retry_delay
 from vitco.llm.router import Route, Router
 from vitco.observability.metrics import REGISTRY
 
@@ -294,3 +295,15 @@ def test_calls_retries_and_cost_are_metrics() -> None:
 def test_a_router_needs_a_model() -> None:
     with pytest.raises(ValueError):
         Router({})
+
+
+def test_retry_policies_reject_nonsense_and_say_when_to_stop() -> None:
+    for bad in ({"attempts": 0}, {"jitter": 1.5}, {"base_delay_s": -1}):
+        with pytest.raises(ValueError):
+            RetryPolicy(**bad)  # type: ignore[arg-type]
+    policy = RetryPolicy(attempts=2, base_delay_s=1.0, jitter=0.0)
+    busy = ProviderUnavailable("p", "503")
+    assert retry_delay(policy, 1, busy) == 1.0
+    assert retry_delay(policy, 2, busy) is None  # attempts used up
+    assert retry_delay(policy, 1, ProviderError("p", "400", status=400)) is None
+    assert retry_delay(policy, 1, RateLimited("p", "429", retry_after=0.0)) == 0.0
