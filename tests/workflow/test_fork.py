@@ -27,7 +27,7 @@ def test_fork_from_the_plan_without_a_task(settings: Settings, sandbox: Sandbox)
     rows = checkpoints(settings, original["run_id"])
     assert [r["step"] for r in rows] == sorted(r["step"] for r in rows)
     after_plan = next(r for r in rows if r["after"] == "plan")
-    assert after_plan["next"] == ["schedule"] and after_plan["done"] == []
+    assert after_plan["next"] == ["tasks"] and after_plan["done"] == []
     assert rows[-1]["done"] == ["T1", "T2", "T3"]
 
     fork = fork_run(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from vitco.cli import budget, costs, doctor, durable, models, run, sandbox, status
+from vitco.cli import budget, costs, doctor, durable, models, run, sandbox, status, workflow
 
 app = typer.Typer(
     name="vitco",
@@ -18,6 +18,7 @@ app = typer.Typer(
 run.register(app)
 status.register(app)
 durable.register(app)
+workflow.register(app)
 sandbox.register(app)
 doctor.register(app)
 models.register(app)

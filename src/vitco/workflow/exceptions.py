@@ -7,10 +7,14 @@
     ├── RunBusy          another live process is driving that run
     ├── NothingToResume  the run already finished (carries its status)
     ├── BadFork          a fork request that names no checkpoint or an invalid edit
+    ├── TemplateInvalid  a workflow template with problems (each with file and line)
+    ├── BadRepo          a --repo that is not a git repository
     └── RunStopped       a run ended without delivering (carries status and reason)
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class WorkflowError(Exception):
@@ -50,3 +54,16 @@ class BadFork(WorkflowError):
         self.run_id = run_id
         self.reason = reason
         super().__init__(f"cannot fork run {run_id}: {reason}")
+
+
+class TemplateInvalid(WorkflowError):
+    def __init__(self, problems: list[Any]) -> None:
+        self.problems = problems
+        super().__init__("invalid workflow template:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class BadRepo(WorkflowError):
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"repository {path}: {reason}")

@@ -13,8 +13,6 @@ from email.utils import formataddr, make_msgid, parseaddr
 from functools import lru_cache
 from typing import Any
 
-from langgraph.types import Send
-
 from vitco.agents.agent import ask
 from vitco.agents.outputs import DeployPlan, Plan, Spec, topological_order
 from vitco.agents.role import load_role
@@ -88,7 +86,9 @@ class ProjectSteps:
     def schedule(self, state: RunState) -> Update:
         return {}
 
-    def dispatch(self, state: RunState) -> list[Send] | str:
+    def dispatch(self, state: RunState) -> list[dict[str, Any]] | str:
+        """The ready tasks' inputs (up to the parallelism limit), or the map's outcome when
+        none is ready: ``all_done``, or ``blocked`` when a task needs attention."""
         plan = Plan.model_validate(self._artifact(state["plan"]))
         done, blocked = set(state.get("done", [])), set(state.get("blocked", []))
         ready = [
@@ -97,22 +97,11 @@ class ProjectSteps:
             if t.id not in done | blocked and all(d in done for d in t.depends_on)
         ]
         if ready:
-            limit = self.rt.settings.max_parallel
             return [
-                Send(
-                    "task",
-                    {
-                        "run_id": state["run_id"],
-                        "task": t,
-                        "spec": state["spec"],
-                        "plan": state["plan"],
-                    },
-                )
-                for t in ready[:limit]
+                {"run_id": state["run_id"], "task": t, "spec": state["spec"], "plan": state["plan"]}
+                for t in ready[: self.rt.settings.max_parallel]
             ]
-        if len(done) == len(plan.tasks):
-            return "integrate"
-        return "stuck"
+        return "all_done" if len(done) == len(plan.tasks) else "blocked"
 
     def stuck(self, state: RunState) -> Update:
         blocked = sorted(state.get("blocked", []))
@@ -134,14 +123,10 @@ class ProjectSteps:
             step="integrate",
             data={"passed": report.passed, "failed": report.failed},
         )
-        update: Update = {"tests": ref}
-        if not report.ok:
-            update |= {"status": "needs_attention", "reason": f"integration: {report.summary()}"}
-        return update
-
-    @staticmethod
-    def after_integrate(state: RunState) -> str:
-        return "end" if state.get("status") == "needs_attention" else "deploy"
+        if report.ok:
+            return {"tests": ref, "outcome": "passed"}
+        reason = f"integration: {report.summary()}"
+        return {"tests": ref, "outcome": "failed", "status": "needs_attention", "reason": reason}
 
     def deploy(self, state: RunState) -> Update:
         rt = self.rt

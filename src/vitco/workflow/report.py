@@ -44,8 +44,9 @@ def build_report(store: Store, run_id: str) -> dict[str, Any]:
     run = store.get_run(run_id)
     project = store.get_project(run.project_id)
     tasks = store.tasks(run_id)
-    try:  # the first commit is vitco's own .gitignore, not the team's work
-        commits = Repo(Path(project.repo_path)).commit_count("main") - 1
+    try:  # the team's commits on the run's branch since it started (or forked)
+        span = f"{run.base_sha}..{run.branch}" if run.base_sha else run.branch
+        commits = Repo(Path(project.repo_path)).commit_count(span)
     except WorkspaceError:
         commits = 0
     tests = {"passed": 0, "failed": 0}
@@ -65,6 +66,8 @@ def build_report(store: Store, run_id: str) -> dict[str, Any]:
         "project_id": project.id,
         "run_id": run.id,
         "repo": project.repo_path,
+        "branch": run.branch,
+        "workflow": run.workflow,
         "commits": commits,
         "tasks": [
             {"id": t.key, "title": t.title, "status": t.status, "attempts": t.attempts}

@@ -34,15 +34,16 @@ from vitco.store import Store, open_database
 from vitco.store.models import new_id
 from vitco.workflow.brief import BriefText, load_brief
 from vitco.workflow.checkpoints import open_checkpointer, run_config, run_lock
-from vitco.workflow.exceptions import NothingToResume
-from vitco.workflow.graph import build_graph
+from vitco.workflow.exceptions import BadRepo, NothingToResume, TemplateInvalid
+from vitco.workflow.graph import DEFAULT_WORKFLOW, build_graph
+from vitco.workflow.template import load as load_template
+from vitco.workflow.validate import validate as validate_template
 from vitco.workflow.report import build_report
 from vitco.workflow.runtime import EventSink, Runtime
 from vitco.workspace.exceptions import WorkspaceError
 from vitco.workspace.repo import Repo
 
 ATTENTION = (LLMError, AgentError, WorkspaceError, DeployError)
-WORKFLOW = "deliver-project"
 
 
 @dataclass
@@ -76,13 +77,19 @@ def start_run(
     sandbox: Sandbox | None = None,
     on_event: EventSink | None = None,
     keep_running: bool = False,
+    workflow: str = DEFAULT_WORKFLOW,
+    repo: Path | None = None,
 ) -> Outcome:
-    """Deliver the project a brief describes; see the module docstring for what can go wrong."""
+    """Deliver what a brief asks for with ``workflow`` (on a copy of ``repo`` when given, for
+    add-feature and fix-bug); see the module docstring for what can go wrong."""
     brief = load_brief(brief_path)
+    check_workflow(settings, workflow)
+    if repo is not None and not (repo / ".git").exists():
+        raise BadRepo(str(repo), "is not a git repository")
     model = model or resolve_model(model_id or settings.model, settings)
     sandbox = sandbox or get_sandbox(settings)
     store = open_store(settings)
-    run_id = create_run(store, settings, brief, model.id)
+    run_id = create_run(store, settings, brief, model.id, workflow=workflow, source=repo)
     return execute(
         settings,
         store,
@@ -95,10 +102,26 @@ def start_run(
     )
 
 
-def create_run(store: Store, settings: Settings, brief: BriefText, model_id: str) -> str:
+def check_workflow(settings: Settings, workflow: str) -> None:
+    """Refuse an unknown or invalid template before anything is stored."""
+    template, lines, file = load_template(workflow, settings.home)
+    problems = validate_template(template, lines, file)
+    if problems:
+        raise TemplateInvalid(problems)
+
+
+def create_run(
+    store: Store,
+    settings: Settings,
+    brief: BriefText,
+    model_id: str,
+    *,
+    workflow: str = DEFAULT_WORKFLOW,
+    source: Path | None = None,
+) -> str:
     project_id = new_id("p")
     repo_path = settings.projects_dir / f"{_slug(brief.title)}-{project_id.removeprefix('p-')}"
-    base_sha = Repo.init(repo_path).head()
+    base_sha = (Repo.clone(source, repo_path) if source else Repo.init(repo_path)).head()
     project = store.create_project(
         brief.title,
         str(repo_path),
@@ -106,7 +129,7 @@ def create_run(store: Store, settings: Settings, brief: BriefText, model_id: str
         client=formataddr((brief.client_name, brief.client_email)),
     )
     stored = store.create_brief(project.id, brief.source, brief.text)
-    return store.create_run(project.id, stored.id, model_id, WORKFLOW, base_sha=base_sha).id
+    return store.create_run(project.id, stored.id, model_id, workflow, base_sha=base_sha).id
 
 
 def execute(
@@ -156,7 +179,7 @@ def execute(
         began = time.monotonic()
         status, reason = "failed", "the run did not finish"
         try:
-            graph = build_graph(rt, saver)
+            graph = build_graph(rt, saver, run.workflow)
             payload = Command(resume=resume) if resume is not None else inputs
             # durability="sync": each step's checkpoint is on disk before the next step starts,
             # so a crash never loses a step whose side effects already happened; the steps'

@@ -10,8 +10,15 @@ import operator
 from typing import Annotated, TypedDict
 
 
+def merge(left: dict[str, int] | None, right: dict[str, int] | None) -> dict[str, int]:
+    """Reducer for loop counters: later counts win, key by key."""
+    return {**(left or {}), **(right or {})}
+
+
 class RunState(TypedDict, total=False):
     run_id: str
+    outcome: str  # how the last step ended, for the template's `when:` edges
+    loops: Annotated[dict[str, int], merge]  # how often each bounded loop edge was taken
     spec: str  # artifact id of the Spec
     plan: str  # artifact id of the Plan
     done: Annotated[list[str], operator.add]  # task ids merged into main
@@ -47,7 +54,8 @@ class TaskState(TypedDict, total=False):
     qa: str  # artifact id of the task's QaTests
     report: str  # artifact id of the current attempt's TestReport
     feedback: str  # artifact id of what the next attempt must fix (review, test report, conflict)
-    outcome: str  # approved | pass | retry | give_up
+    outcome: str  # approved | pass | retry | give_up | merged
+    loops: Annotated[dict[str, int], merge]
     reason: str
     done: Annotated[list[str], operator.add]
     blocked: Annotated[list[str], operator.add]

@@ -22,6 +22,7 @@ from vitco.store import Store
 from vitco.store.models import Run, new_id
 from vitco.workflow.checkpoints import open_checkpointer, run_config
 from vitco.workflow.exceptions import BadFork
+from vitco.workflow.compile import MAP_ITEM
 from vitco.workflow.graph import build_graph
 from vitco.workflow.runtime import Runtime
 from vitco.workspace.repo import Repo
@@ -51,7 +52,7 @@ def _graph(settings: Settings, store: Store, run: Run, saver: Any) -> Any:
         project_id=project.id,
         repo_path=Path(project.repo_path),
     )
-    return build_graph(rt, saver)
+    return build_graph(rt, saver, run.workflow)
 
 
 def checkpoints(
@@ -166,7 +167,7 @@ def fork_run(
         if not snap.values:
             raise BadFork(run_id, f"no checkpoint {checkpoint_id!r} (see vitco history {run_id})")
         parent = graph.get_state(snap.parent_config) if snap.parent_config else None
-        if parent is None or len(parent.next) != 1 or parent.next[0] == "task":
+        if parent is None or len(parent.next) != 1 or parent.next[0].endswith(MAP_ITEM):
             raise BadFork(
                 run_id, "fork from a checkpoint between two steps, not inside parallel tasks"
             )

@@ -72,6 +72,32 @@ class Repo:
             repo.git("commit", "-q", "-m", "Start project")
         return repo
 
+    @classmethod
+    def clone(cls, source: Path, path: Path) -> Repo:
+        """A private copy of an existing repository to work on (the source is never touched).
+
+        vitco's own folders are excluded through ``.git/info/exclude``, not a commit, so the
+        client's history stays theirs; main is the branch that was checked out in the source.
+        """
+        path.parent.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run(
+            ["git", "clone", "-q", "--no-hardlinks", str(source), str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+        if proc.returncode != 0:
+            raise GitError(["clone", str(source)], proc.stderr, proc.returncode)
+        repo = cls(path)
+        if repo.branch() != "main":
+            repo.git("branch", "-m", "main")
+        exclude = path / ".git" / "info" / "exclude"
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        with exclude.open("a", encoding="utf-8") as fh:
+            fh.write("\n" + GITIGNORE)
+        return repo
+
     def head(self, ref: str = "HEAD") -> str:
         return self.git("rev-parse", ref)
 
