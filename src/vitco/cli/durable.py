@@ -117,3 +117,63 @@ def register(app: typer.Typer) -> None:
                 settings, forked.run_id, model_id=model, on_event=p, keep_running=serve
             ),
         )
+
+    @app.command()
+    def approve(
+        run_id: RunArg,
+        reject: Annotated[
+            bool, typer.Option("--reject", help="Reject instead of approving.")
+        ] = False,
+        reason: Annotated[
+            str | None, typer.Option("--reason", help="Why (kept with the run).")
+        ] = None,
+        as_json: JsonOpt = False,
+        serve: ServeOpt = False,
+    ) -> None:
+        """Answer a run waiting at an approval gate; it goes on (or stops, if rejected)."""
+        from vitco.workflow.runner import open_store
+
+        settings = load_settings(as_json)
+        with known_errors(as_json):
+            run = open_store(settings).get_run(run_id)
+            if run.status != "awaiting_approval":
+                from vitco.cli.output import fail
+
+                fail(f"run {run_id} is {run.status}, not awaiting approval", as_json=as_json)
+        answer = {"approved": not reject, "reason": reason}
+        _drive(
+            as_json,
+            serve,
+            lambda p: resume_run(settings, run_id, on_event=p, keep_running=serve, resume=answer),
+        )
+
+    @app.command()
+    def gc(
+        days: Annotated[
+            float | None,
+            typer.Option(
+                "--days",
+                min=0,
+                help="Keep delivered runs' checkpoints this many days "
+                "(default: VITCO_CHECKPOINT_DAYS).",
+            ),
+        ] = None,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would go.")] = False,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Prune the checkpoints of runs delivered long enough ago to their final state."""
+        from vitco.workflow.retention import collect
+        from vitco.workflow.runner import open_store
+
+        settings = load_settings(as_json)
+        with known_errors(as_json):
+            result = collect(settings, open_store(settings), days=days, dry_run=dry_run)
+        if as_json:
+            emit_json(result)
+            return
+        verb = "would prune" if dry_run else "pruned"
+        console.print(
+            f"{verb} {len(result['runs'])} run(s): {result['rows_deleted']} rows; checkpoints "
+            f"{result['bytes_before']:,} -> {result['bytes_after']:,} bytes",
+            highlight=False,
+        )

@@ -237,8 +237,10 @@ def resume_run(
     repeated (the ledger journal and idempotency keys see to that)."""
     store = open_store(settings)
     run = store.get_run(run_id)
-    if run.status in ("delivered",) and resume is None:
+    if run.status == "delivered" and resume is None:
         raise NothingToResume(run_id, run.status)
+    if run.status == "awaiting_approval" and resume is None:
+        raise NothingToResume(run_id, "awaiting approval (vitco approve RUN [--reject])")
     model = model or resolve_model(model_id or run.model, settings)
     sandbox = sandbox or get_sandbox(settings)
     return execute(
