@@ -13,6 +13,7 @@ and nothing is read or written through a symlink it may have planted. pytest wri
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from functools import cache
 from importlib import metadata
@@ -24,7 +25,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from vitco.sandbox.protocol import Limits, Sandbox
-from vitco.workspace.exceptions import UnsafePath
+from vitco.workspace.exceptions import UnsafePath, WorkspaceError
 from vitco.workspace.paths import read_inside, safe_path
 
 REPORT_DIR = ".vitco"
@@ -121,6 +122,46 @@ def ensure_venv(root: Path) -> Path:
     return python
 
 
+REQUIREMENTS = "requirements.txt"
+INSTALLED_MARK = ".vitco-requirements.sha256"
+
+
+class DependencyInstallFailed(WorkspaceError):
+    def __init__(self, output: str) -> None:
+        self.output = output
+        super().__init__(f"installing the project's requirements failed: {output.strip()[-800:]}")
+
+
+def install_requirements(
+    sandbox: Sandbox, root: Path, python: Path, limits: Limits | None = None
+) -> bool:
+    """Install ``requirements.txt`` into the project's venv, once per content of the file.
+
+    The one sandboxed step with network: it may reach the package index, and it may write only
+    the venv. Packages vitco's own environment already has are satisfied from there (the venv
+    sees them), so the demo's project installs nothing. Returns whether anything was run.
+    """
+    wanted = read_inside(root, REQUIREMENTS)
+    if not wanted or not wanted.strip():
+        return False
+    digest = hashlib.sha256(wanted).hexdigest()
+    venv = root / ".venv"
+    if read_inside(root, f".venv/{INSTALLED_MARK}") == digest.encode():
+        return False
+    steps = [
+        [str(python), "-m", "ensurepip", "--default-pip"],
+        [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-r", REQUIREMENTS],
+    ]
+    for argv in steps:
+        result = sandbox.run(argv, root, limits, network=True, writable=[venv])
+        if not result.ok:
+            raise DependencyInstallFailed(result.stdout + result.stderr)
+    mark = safe_path(root, f".venv/{INSTALLED_MARK}", reserved=False)
+    mark.unlink(missing_ok=True)
+    mark.write_text(digest, encoding="utf-8")
+    return True
+
+
 def _trim(text: str, limit: int) -> str:
     text = text.strip()
     if len(text) <= limit:
@@ -165,6 +206,10 @@ def run_tests(
 ) -> TestReport:
     """Run the project's tests under ``root`` in ``sandbox``; never raises for failing tests."""
     python = ensure_venv(root)
+    try:
+        install_requirements(sandbox, root, python)
+    except DependencyInstallFailed as exc:
+        return TestReport(errors=1, output=_trim(exc.output, MAX_OUTPUT_CHARS))
     junit = safe_path(root, f"{REPORT_DIR}/junit.xml", reserved=False)
     junit.parent.mkdir(exist_ok=True)
     junit.unlink(missing_ok=True)
