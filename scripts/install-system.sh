@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install what vitco's sandbox needs from the system: bubblewrap, prlimit/setpriv (util-linux)
-# and the dedicated unprivileged uid `vitco-sandbox` that sandboxed code runs as when vitco
+# Install what vitco needs from the system: bubblewrap, prlimit/setpriv (util-linux), graphviz
+# (workflow pictures) and the dedicated unprivileged uid `vitco-sandbox` that sandboxed code runs as when vitco
 # itself runs as root.
 #
 # Idempotent and non-interactive: safe to run as root under CI with no stdin, any number of
@@ -20,6 +20,8 @@ need_pkgs=()
 command -v bwrap >/dev/null 2>&1 || need_pkgs+=(bubblewrap)
 { command -v prlimit >/dev/null 2>&1 && command -v setpriv >/dev/null 2>&1; } \
     || need_pkgs+=(util-linux)
+# Graphviz draws workflow pictures (vitco workflow show --png); optional, but tests use it.
+command -v dot >/dev/null 2>&1 || need_pkgs+=(graphviz)
 
 if [ "$(id -u)" -ne 0 ]; then
     if [ "${#need_pkgs[@]}" -gt 0 ]; then
