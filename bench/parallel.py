@@ -32,6 +32,7 @@ from tests.workflow.scripted import (  # noqa: E402
     script,
     write_brief,
 )
+
 from vitco.config import Settings  # noqa: E402
 from vitco.llm.model import ModelRequest  # noqa: E402
 from vitco.workflow.runner import start_run  # noqa: E402

@@ -1,4 +1,4 @@
-"""Workflow templates: the built-in ones are sound; every kind of error is reported with its line."""
+"""Workflow templates: the built-in ones are sound; every kind of error comes with its line."""
 
 from __future__ import annotations
 

@@ -20,7 +20,9 @@ def make_wheel(folder: Path, name: str = "tinydep", version: str = "1.0") -> Pat
     files = {
         f"{name}/__init__.py": "def answer():\n    return 42\n",
         f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{info}/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
     }
     records = []
     with zipfile.ZipFile(wheel, "w") as zf:

@@ -74,7 +74,7 @@ def test_a_venv_replaced_by_a_symlink_is_refused(project: Path, tmp_path: Path) 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     os.symlink(elsewhere, project / ".venv")
-    with pytest.raises(UnsafePath, match=".venv"):
+    with pytest.raises(UnsafePath, match=r"\.venv"):
         ensure_venv(project)
     assert list(elsewhere.iterdir()) == []
 

@@ -32,16 +32,16 @@ from vitco.llm.model import (
     tier_above,
 )
 
-O = TypeVar("O", bound=BaseModel)
+OutputT = TypeVar("OutputT", bound=BaseModel)
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*?)\n\s*```\s*$", re.DOTALL)
 MAX_ERRORS = 8
 
 
 @dataclass(frozen=True)
-class Answer(Generic[O]):
+class Answer(Generic[OutputT]):
     """A validated output and the model responses it took (one, or two with a repair)."""
 
-    output: O
+    output: OutputT
     responses: tuple[ModelResponse, ...]
 
 
@@ -56,7 +56,7 @@ def render_sections(sections: Mapping[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
-def parse_output(output_type: type[O], content: str) -> O:
+def parse_output(output_type: type[OutputT], content: str) -> OutputT:
     """Validate a model's answer; a surrounding Markdown code fence is tolerated."""
     match = _FENCE.match(content)
     return output_type.model_validate_json(match.group(1) if match else content)
@@ -95,13 +95,13 @@ def build_request(
 def ask(
     model: Model,
     role: Role,
-    output_type: type[O],
+    output_type: type[OutputT],
     key: CallKey,
     sections: Mapping[str, Any],
     *,
     complexity: int | None = None,
     tier: Tier | None = None,
-) -> Answer[O]:
+) -> Answer[OutputT]:
     """Ask ``role`` for one typed answer; one repair attempt on a validation failure, then
     one escalation a tier up when the model is routed (see the module docstring)."""
     request = build_request(role, key, sections, complexity, tier)

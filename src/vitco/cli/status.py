@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
         with known_errors(as_json):
             store = open_store(settings)
             if ident is None:
-                rows = []
+                rows: list[dict[str, Any]] = []
                 for project in store.projects():
                     runs = store.runs(project.id)
                     last = runs[0] if runs else None

@@ -14,10 +14,10 @@ import os
 import selectors
 import signal
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -9,11 +9,12 @@ node, and once its count is spent the flow goes to a limit node instead of loopi
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send, interrupt
 
+from vitco.workflow.exceptions import TemplateInvalid
 from vitco.workflow.project_steps import ProjectSteps
 from vitco.workflow.runtime import Runtime
 from vitco.workflow.state import RunState, TaskInput, TaskOutput, TaskState
@@ -22,7 +23,6 @@ from vitco.workflow.template import END as END_NAME
 from vitco.workflow.template import EdgeSpec, FlowSpec, GateSpec, NodeSpec, Problem, Template
 from vitco.workflow.template import load as load_template
 from vitco.workflow.validate import resolve_max, step_of, validate
-from vitco.workflow.exceptions import TemplateInvalid
 
 Node = Callable[[Any], dict[str, Any]]
 MAP_ITEM = "_each"  # suffix of the node that runs a map's flow for one item
@@ -113,16 +113,16 @@ class _Compiler:
         def limit(state: Any) -> dict[str, Any]:
             reason = f"a loop reached its limit ({state.get('loops', {})})"
             if task_level:
-                return self.tasks.give_up({**state, "reason": reason})
+                return self.tasks.give_up(cast(TaskState, {**state, "reason": reason}))
             return {"status": "needs_attention", "reason": reason}
 
         return limit
 
-    def flow(self, flow: FlowSpec, graph: StateGraph, task_level: bool) -> None:
+    def flow(self, flow: FlowSpec, graph: Any, task_level: bool) -> None:
         for name, node in flow.nodes.items():
             if node.type == "map":
                 sub = self.template.flows[node.flow or ""]
-                child = StateGraph(TaskState, input_schema=TaskInput, output_schema=TaskOutput)
+                child: Any = StateGraph(TaskState, input_schema=TaskInput, output_schema=TaskOutput)
                 self.flow(sub, child, task_level=True)
                 graph.add_node(name, self.project.schedule)
                 graph.add_node(f"{name}{MAP_ITEM}", child.compile())
@@ -135,7 +135,7 @@ class _Compiler:
         for name, node in flow.nodes.items():
             self._edges(graph, name, node, [e for e in flow.edges if e.source == name])
 
-    def _edges(self, graph: StateGraph, name: str, node: NodeSpec, edges: list[EdgeSpec]) -> None:
+    def _edges(self, graph: Any, name: str, node: NodeSpec, edges: list[EdgeSpec]) -> None:
         def target(edge: EdgeSpec) -> str:
             if edge.max is None:
                 return END if edge.to == END_NAME else edge.to
@@ -177,6 +177,6 @@ def compile_workflow(rt: Runtime, checkpointer: Any, name: str) -> Any:
         raise TemplateInvalid(problems)
     template = with_gates(template)
     compiler = _Compiler(rt, template)
-    graph = StateGraph(RunState)
+    graph: Any = StateGraph(RunState)
     compiler.flow(template, graph, task_level=False)
     return graph.compile(checkpointer=checkpointer)

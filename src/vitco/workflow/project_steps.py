@@ -141,7 +141,7 @@ class ProjectSteps:
         )
         plan = answer.output
         began = time.monotonic()
-        deployment, process = deploy(
+        deployment, _process = deploy(  # the process is in rt.processes (on_started)
             rt.sandbox,
             rt.http,
             rt.base.path,
@@ -179,6 +179,7 @@ class ProjectSteps:
         spec = Spec.model_validate(rt.store.get_artifact(state["spec"]))
         tests = TestReport.model_validate(rt.store.get_artifact(state["tests"]))
         deployment = rt.store.get_artifact(state["deploy"])
+        smoke = "passed" if deployment.get("smoke_ok") else "failed"
         message = EmailMessage()
         message["From"] = formataddr(("vitco delivery", "delivery@vitco.local"))
         message["To"] = formataddr((client_name, client_email))
@@ -190,7 +191,7 @@ class ProjectSteps:
             f"{spec.summary}\n\n"
             f"Repository: {rt.repo_path} (branch {rt.branch}, tagged delivered)\n"
             f"Tests: {tests.summary()}\n"
-            f"Deployment: {deployment['url']} (smoke test {'passed' if deployment['smoke_ok'] else 'failed'})\n"
+            f"Deployment: {deployment['url']} (smoke test {smoke})\n"
             f"Run: {run.id}\n\n"
             "The delivery report lists every task, commit and what the work cost.\n\n"
             "-- vitco\n"

@@ -61,9 +61,8 @@ def _dot_flow(flow: FlowSpec, prefix: str, lines: list[str]) -> None:
     lines.append(f'  "{prefix}start" -> "{prefix}{flow.start}";')
     for name, node in flow.nodes.items():
         detail = node.role or node.step or node.flow or "approval"
-        lines.append(
-            f'  "{prefix}{name}" [shape={shapes[node.type]} label="{name}\\n({node.type}: {detail})"];'
-        )
+        label = f"{name}\\n({node.type}: {detail})"
+        lines.append(f'  "{prefix}{name}" [shape={shapes[node.type]} label="{label}"];')
     for edge in flow.edges:
         target = f"{prefix}end" if edge.to == END else f"{prefix}{edge.to}"
         label = _label(edge.when, edge.max)

@@ -28,7 +28,8 @@ def _prune_sqlite(conn: sqlite3.Connection, thread_id: str) -> int:
     if latest is None:
         return 0
     deleted = conn.execute(
-        "DELETE FROM checkpoints WHERE thread_id = ? AND NOT (checkpoint_ns = '' AND checkpoint_id = ?)",
+        "DELETE FROM checkpoints WHERE thread_id = ? "
+        "AND NOT (checkpoint_ns = '' AND checkpoint_id = ?)",
         (thread_id, latest),
     ).rowcount
     deleted += conn.execute(

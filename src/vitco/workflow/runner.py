@@ -36,10 +36,10 @@ from vitco.workflow.brief import BriefText, load_brief
 from vitco.workflow.checkpoints import open_checkpointer, run_config, run_lock
 from vitco.workflow.exceptions import BadRepo, NothingToResume, TemplateInvalid
 from vitco.workflow.graph import DEFAULT_WORKFLOW, build_graph
-from vitco.workflow.template import load as load_template
-from vitco.workflow.validate import validate as validate_template
 from vitco.workflow.report import build_report
 from vitco.workflow.runtime import EventSink, Runtime
+from vitco.workflow.template import load as load_template
+from vitco.workflow.validate import validate as validate_template
 from vitco.workspace.exceptions import WorkspaceError
 from vitco.workspace.repo import Repo
 
@@ -180,7 +180,7 @@ def execute(
         status, reason = "failed", "the run did not finish"
         try:
             graph = build_graph(rt, saver, run.workflow)
-            payload = Command(resume=resume) if resume is not None else inputs
+            payload: Any = Command(resume=resume) if resume is not None else inputs
             # durability="sync": each step's checkpoint is on disk before the next step starts,
             # so a crash never loses a step whose side effects already happened; the steps'
             # side effects are idempotent for the step that was running when it crashed.

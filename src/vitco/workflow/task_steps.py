@@ -72,7 +72,8 @@ class TaskSteps:
         tier = cast(Tier | None, state.get("tier"))
         rt.emit(
             "step",
-            f"developer works on {task_id} (attempt {attempt}{', ' + tier + ' tier' if tier else ''})",
+            f"developer works on {task_id} (attempt {attempt}"
+            + (f", {tier} tier)" if tier else ")"),
             step="implement",
             task=task_id,
         )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from vitco.agents.outputs import Plan, Spec
 from vitco.config import Settings
@@ -21,13 +21,13 @@ from vitco.llm.testing import TestModel
 from vitco.store import Store
 from vitco.store.models import Run, new_id
 from vitco.workflow.checkpoints import open_checkpointer, run_config
-from vitco.workflow.exceptions import BadFork
 from vitco.workflow.compile import MAP_ITEM
+from vitco.workflow.exceptions import BadFork
 from vitco.workflow.graph import build_graph
 from vitco.workflow.runtime import Runtime
 from vitco.workspace.repo import Repo
 
-EDITABLE = {"spec": Spec, "plan": Plan}
+EDITABLE: dict[str, type[BaseModel]] = {"spec": Spec, "plan": Plan}
 
 
 class _Inert:
@@ -45,8 +45,8 @@ def _graph(settings: Settings, store: Store, run: Run, saver: Any) -> Any:
         settings=settings,
         store=store,
         model=TestModel(),
-        sandbox=_Inert(),  # type: ignore[arg-type]
-        mailer=_Inert(),  # type: ignore[arg-type]
+        sandbox=_Inert(),
+        mailer=_Inert(),
         http=_Inert(),  # type: ignore[arg-type]
         run_id=run.id,
         project_id=project.id,

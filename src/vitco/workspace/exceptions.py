@@ -3,7 +3,7 @@
 ::
 
     WorkspaceError
-    ├── UnsafePath       a changeset path that would leave the workspace (absolute, '..', symlink out)
+    ├── UnsafePath       a path that would leave the workspace (absolute, '..', symlink out)
     ├── GitError         a git command failed (carries the command and its stderr)
     └── MergeConflict    a task branch does not rebase cleanly onto main (carries the files)
 """

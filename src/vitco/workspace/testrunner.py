@@ -8,18 +8,19 @@ writes files) are switched off with ``-p no:NAME``; plugins installed into the p
 stay on.
 
 The workspace is written by sandboxed code, so on the host side nothing from it is executed,
-and nothing is read or written through a symlink it may have planted. pytest writes a JUnit XML report, which is parsed instead of scraping its console output.
+and nothing is read or written through a symlink it may have planted. pytest writes a JUnit
+XML report, which is parsed instead of scraping its console output.
 """
 
 from __future__ import annotations
 
 import hashlib
 import subprocess
-from functools import cache
-from importlib import metadata
 import sys
 import sysconfig
 import xml.etree.ElementTree as ET
+from functools import cache
+from importlib import metadata
 from pathlib import Path
 
 from pydantic import BaseModel, Field
