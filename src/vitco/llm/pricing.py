@@ -43,7 +43,7 @@ wins. Without a cache-write price, cache writes are charged at the input price.
 DEFAULT_OUTPUT_CAP = 4096
 """Output tokens assumed by :func:`estimate_cost` when a request sets no ``max_tokens``."""
 
-FREE_PROVIDERS = frozenset({"ollama", "lmstudio"})
+FREE_PROVIDERS = frozenset({"ollama", "lmstudio", "llamacpp"})
 """Providers that run on the user's own machine: no per-token price."""
 
 # vitco prefix -> genai-prices provider id; prefixes not listed (vllm, openai-compat: any

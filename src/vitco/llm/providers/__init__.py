@@ -190,6 +190,17 @@ def _anthropic(provider: str, name: str, connection: Connection) -> Model:
     )
 
 
+def _llamacpp(provider: str, name: str, connection: Connection) -> Model:
+    """``llamacpp:/path/model.gguf``: load the GGUF in this process (the ``local`` extra)."""
+    from pathlib import Path
+
+    from vitco.llm.providers.llamacpp import LlamaCppModel
+
+    if not Path(name).expanduser().is_file():
+        raise UnknownModel(f"{provider}:{name}", f"no GGUF model file at {name}")
+    return LlamaCppModel.load(name)
+
+
 PROVIDERS: dict[str, ProviderSpec] = {
     "openai": ProviderSpec(
         _openai_compatible(
@@ -230,5 +241,8 @@ PROVIDERS: dict[str, ProviderSpec] = {
     "openai-compat": ProviderSpec(
         _openai_compatible(default_base_url=None, key_hint=None),
         "any OpenAI-compatible server, e.g. llama.cpp server (base URL required)",
+    ),
+    "llamacpp": ProviderSpec(
+        _llamacpp, "a GGUF model in this process via llama-cpp-python (pip install 'vitco[local]')"
     ),
 }
