@@ -1,5 +1,6 @@
 """`vitco run BRIEF --record FILE` records a live run (here: a fake OpenAI over real HTTP) into a
-cassette with no API key in it; `--model replay:FILE` then delivers it again with no provider."""
+cassette with no API key in it; `--model replay:FILE` then delivers it again with no provider.
+`--budget USD` caps the project: a cap below one call pauses the run before anything is sent."""
 
 from __future__ import annotations
 
@@ -102,3 +103,18 @@ def test_a_replay_miss_names_the_call(short_home: Path, tmp_path: Path) -> None:
     report = json.loads(result.stdout)
     assert report["status"] == "needs_attention"
     assert "no recorded answer for call manager/plan#1" in report["reason"]
+
+
+def test_run_with_a_budget_below_one_call_pauses_before_calling(
+    short_home: Path, tmp_path: Path, fake: FakeOpenAI
+) -> None:
+    env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake.base_url, "VITCO_SANDBOX": "unsafe"}
+    brief = write_brief(tmp_path)
+    result = vitco(short_home, "run", str(brief), "--budget", "0.0001", "--json", **env)
+
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["status"] == "budget_exceeded" and "budget exceeded" in report["reason"]
+    assert fake.requests == []  # refused before anything was sent
+    shown = json.loads(vitco(short_home, "budget", report["project_id"], "--json").stdout)
+    assert shown["budget_usd"] == 0.0001 and shown["resume"] == f"vitco resume {report['run_id']}"
