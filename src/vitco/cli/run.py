@@ -19,6 +19,7 @@ from vitco.llm.cassette import CassetteRecorder
 from vitco.llm.config import load_model_config
 from vitco.llm.model import Model
 from vitco.llm.resolve import resolve_model
+from vitco.workflow.graph import DEFAULT_WORKFLOW
 from vitco.workflow.runner import Outcome, start_run
 
 EXAMPLES = Path(vitco.__file__).resolve().parents[2] / "examples"
@@ -63,6 +64,8 @@ def deliver(
     note: str | None = None,
     record: Path | None = None,
     budget: float | None = None,
+    workflow: str = DEFAULT_WORKFLOW,
+    repo: Path | None = None,
 ) -> dict[str, Any]:
     settings = load_settings(as_json)
     if budget is not None:
@@ -76,7 +79,14 @@ def deliver(
     with known_errors(as_json), RunProgress(progress_console, enabled=enabled) as progress:
         model = recording(settings, model_id, record) if record is not None else None
         outcome = start_run(
-            settings, brief, model_id=model_id, model=model, on_event=progress, keep_running=serve
+            settings,
+            brief,
+            model_id=model_id,
+            model=model,
+            on_event=progress,
+            keep_running=serve,
+            workflow=workflow,
+            repo=repo,
         )
     return finish(outcome, as_json=as_json, serve=serve)
 
@@ -150,9 +160,35 @@ def register(app: typer.Typer) -> None:
                 "vitco resume RUN. Default: VITCO_BUDGET_USD.",
             ),
         ] = None,
+        workflow: Annotated[
+            str,
+            typer.Option(
+                "--workflow",
+                "-w",
+                help="Workflow template: deliver-project, add-feature, fix-bug, or a YAML file "
+                "(vitco workflow list).",
+            ),
+        ] = DEFAULT_WORKFLOW,
+        repo: Annotated[
+            Path | None,
+            typer.Option(
+                "--repo",
+                help="Work on a copy of this git repository (for add-feature and fix-bug); "
+                "the original is never touched.",
+            ),
+        ] = None,
     ) -> None:
         """Deliver the project a brief describes: spec, plan, code, tests, deploy, mail."""
-        deliver(brief, model, as_json=as_json, serve=serve, record=record, budget=budget)
+        deliver(
+            brief,
+            model,
+            as_json=as_json,
+            serve=serve,
+            record=record,
+            budget=budget,
+            workflow=workflow,
+            repo=repo,
+        )
 
     @app.command()
     def demo(as_json: JsonOpt = False, serve: ServeOpt = False) -> None:

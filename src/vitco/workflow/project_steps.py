@@ -37,6 +37,15 @@ class ProjectSteps:
         run = self.rt.store.get_run(self.rt.run_id)
         return self.rt.store.get_brief(run.brief_id).text
 
+    def _existing_files(self) -> list[str]:
+        """The repository's files when the run started from existing code (add-feature,
+        fix-bug); empty for a new project, whose only file is vitco's .gitignore."""
+        files = self.rt.base.files()
+        return [] if files in ([], [".gitignore"]) else files
+
+    def _existing_code(self) -> dict[str, str]:
+        return self.rt.base.read_files(limit_bytes=60_000) if self._existing_files() else {}
+
     # nodes ------------------------------------------------------------------------------------
 
     def analyze(self, state: RunState) -> Update:
@@ -47,7 +56,7 @@ class ProjectSteps:
             load_role("analyst"),
             Spec,
             CallKey(role="analyst", step="analyze"),
-            {"Brief": self._brief_text()},
+            {"Brief": self._brief_text(), "Existing code": self._existing_code()},
         )
         ref = rt.store.put_artifact(rt.run_id, "spec", answer.output.model_dump())
         rt.emit("spec", f"spec: {answer.output.title} ({len(answer.output.user_stories)} stories)")
@@ -61,7 +70,10 @@ class ProjectSteps:
             load_role("manager"),
             Plan,
             CallKey(role="manager", step="plan"),
-            {"Specification": rt.store.get_artifact(state["spec"])},
+            {
+                "Specification": rt.store.get_artifact(state["spec"]),
+                "Existing files": self._existing_files(),
+            },
         )
         plan = answer.output
         rt.store.add_tasks(
@@ -178,8 +190,12 @@ class ProjectSteps:
         client_name, client_email = parseaddr(rt.store.get_project(rt.project_id).client)
         spec = Spec.model_validate(rt.store.get_artifact(state["spec"]))
         tests = TestReport.model_validate(rt.store.get_artifact(state["tests"]))
-        deployment = rt.store.get_artifact(state["deploy"])
-        smoke = "passed" if deployment.get("smoke_ok") else "failed"
+        if state.get("deploy"):  # fix-bug delivers without deploying
+            deployment = rt.store.get_artifact(state["deploy"])
+            smoke = "passed" if deployment.get("smoke_ok") else "failed"
+            deployed = f"Deployment: {deployment['url']} (smoke test {smoke})\n"
+        else:
+            deployed = "Deployment: none in this workflow\n"
         message = EmailMessage()
         message["From"] = formataddr(("vitco delivery", "delivery@vitco.local"))
         message["To"] = formataddr((client_name, client_email))
@@ -191,7 +207,7 @@ class ProjectSteps:
             f"{spec.summary}\n\n"
             f"Repository: {rt.repo_path} (branch {rt.branch}, tagged delivered)\n"
             f"Tests: {tests.summary()}\n"
-            f"Deployment: {deployment['url']} (smoke test {smoke})\n"
+            f"{deployed}"
             f"Run: {run.id}\n\n"
             "The delivery report lists every task, commit and what the work cost.\n\n"
             "-- vitco\n"
