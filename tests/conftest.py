@@ -60,6 +60,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             "ANTHROPIC_API_KEY",
             "ANTHROPIC_BASE_URL",
             "OLLAMA_HOST",
+            "OPENROUTER_API_KEY",
+            "GROQ_API_KEY",
         ):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("VITCO_HOME", str(tmp_path / "home"))

@@ -122,3 +122,14 @@ def test_a_failed_call_is_not_recorded(store: Store, tmp_path: Path) -> None:
 
     assert store.calls(run_id=run_id) == []
     assert model.id == "test:down"
+
+
+def test_a_journaled_answer_keeps_the_tier_it_was_answered_on(store: Store, tmp_path: Path) -> None:
+    # the agent escalates from the tier a response names: after a resume it must still know it
+    project = store.create_project("p", str(tmp_path))
+    run_id = _run(store, project.id)
+    ledger = StoreLedger(store, run_id, project.id)
+    request = _request()
+    ledger.record(request, ModelResponse(content="{}", model="x:y", tier="efficient"))
+    found = ledger.lookup(request)
+    assert found is not None and found.tier == "efficient"

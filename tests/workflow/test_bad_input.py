@@ -62,7 +62,7 @@ def test_an_answer_invalid_twice_ends_needs_attention(
         settings, write_brief(tmp_path), model=script(answers), sandbox=sandbox
     ).report
     assert report["status"] == "needs_attention"
-    assert "manager answered with an invalid Plan twice" in report["reason"]
+    assert "manager answered with an invalid Plan after its repair attempt" in report["reason"]
     assert report["cost"]["calls"] == 3  # analyst, plan, plan repair: all in the ledger
 
 

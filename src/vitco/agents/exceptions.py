@@ -27,4 +27,7 @@ class OutputInvalid(AgentError):
         self.call = call
         self.output = output
         self.errors = errors
-        super().__init__(f"{role} answered with an invalid {output} twice (call {call}): {errors}")
+        super().__init__(
+            f"{role} answered with an invalid {output} after its repair attempt "
+            f"(call {call}): {errors}"
+        )

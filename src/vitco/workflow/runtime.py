@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -21,7 +21,7 @@ from vitco.config import Settings
 from vitco.integrations.mail import Mailer
 from vitco.llm.budget import BudgetedModel, estimator_for
 from vitco.llm.ledger import JournaledModel
-from vitco.llm.model import Model, ModelRequest, ModelResponse, Usage
+from vitco.llm.model import Model, ModelRequest, ModelResponse, Tier, Usage
 from vitco.sandbox.protocol import Process, Sandbox
 from vitco.store import Store
 from vitco.store.models import Event, ModelCall
@@ -46,6 +46,7 @@ class StoreLedger:
             content=row.response,
             usage=Usage(input_tokens=row.input_tokens, output_tokens=row.output_tokens),
             model=row.model,
+            tier=cast(Tier | None, row.tier),  # escalation after a resume needs the tier
         )
 
     def record(self, request: ModelRequest, response: ModelResponse) -> None:
