@@ -16,8 +16,8 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from types import ModuleType
-from typing import Any
+from types import ModuleType, TracebackType
+from typing import Any, Self
 
 from vitco.llm.exceptions import (
     BadResponse,
@@ -303,3 +303,27 @@ def typed_error(
     if kind == "timeout_error":
         return ProviderTimeout(provider, message)
     return ProviderError(provider, message)
+
+
+class OwnsClient:
+    """``close()`` and ``with`` for a model that may have built (and so owns) its SDK client;
+    a client passed in by the caller stays the caller's to close."""
+
+    _client: Any
+    _owns_client: bool
+
+    def close(self) -> None:
+        """Close the client if this model built it."""
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from vitco.llm.exceptions import BadResponse, ProviderError
 from vitco.llm.model import ModelRequest, ModelResponse, Usage
 from vitco.llm.providers._common import (
+    OwnsClient,
     dump_json,
     import_sdk,
     output_text,
@@ -63,7 +63,7 @@ def anthropic_client(
     return client
 
 
-class AnthropicModel:
+class AnthropicModel(OwnsClient):
     """A Claude model behind the Messages API.
 
     Args:
@@ -142,22 +142,6 @@ class AnthropicModel:
         return ModelResponse(
             content=content, usage=usage, model=self.id, latency_s=time.monotonic() - started
         )
-
-    def close(self) -> None:
-        """Close the client if this model built it."""
-        if self._owns_client:
-            self._client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- request ---------------------------------------------------------------------------
 

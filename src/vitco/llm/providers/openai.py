@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal
 
 from vitco.llm.exceptions import BadResponse, ProviderError
 from vitco.llm.model import Message, ModelRequest, ModelResponse, Usage
 from vitco.llm.providers._common import (
+    OwnsClient,
     dump_json,
     import_sdk,
     is_strict_compatible,
@@ -73,7 +73,7 @@ def openai_client(
     return client
 
 
-class OpenAIModel:
+class OpenAIModel(OwnsClient):
     """A model behind an OpenAI-compatible ``/chat/completions`` endpoint.
 
     Args:
@@ -158,22 +158,6 @@ class OpenAIModel:
         return ModelResponse(
             content=content, usage=usage, model=self.id, latency_s=time.monotonic() - started
         )
-
-    def close(self) -> None:
-        """Close the client if this model built it."""
-        if self._owns_client:
-            self._client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- request ---------------------------------------------------------------------------
 
