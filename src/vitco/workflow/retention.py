@@ -53,8 +53,6 @@ def collect(
         finished = run.finished_at
         if run.status not in PRUNABLE or finished is None:
             continue
-        if finished.tzinfo is None:  # SQLite hands back naive UTC
-            finished = finished.replace(tzinfo=UTC)
         if now - finished >= keep:
             due.append(run.id)
     path = settings.checkpoints_path

@@ -9,6 +9,7 @@ edits to the spec or plan write new artifacts, the original run's are never touc
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,8 @@ def checkpoints(
     previous_next: tuple[str, ...] = ()
     for snap in history:
         created = snap.created_at or ""
-        spent = sum(c.cost_usd for c in calls if c.created_at.isoformat() <= created)
+        at = datetime.fromisoformat(created) if created else None
+        spent = sum(c.cost_usd for c in calls if at is None or c.created_at <= at)
         rows.append(
             {
                 "checkpoint_id": snap.config["configurable"]["checkpoint_id"],
