@@ -11,10 +11,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import pytest
 
 from vitco.config import Settings
-from vitco.workflow.runner import open_store
+from vitco.workflow.runner import open_store, resume_run
 from vitco.workspace.repo import Repo
 
 pytestmark = pytest.mark.slow
@@ -105,3 +106,24 @@ def test_a_killed_run_resumes_without_repeating_anything(short_home: Path, point
     assert len(mails) == 1 and report["mail"] == str(mails[0])
     events = [e.message for e in store.events(run.id) if e.kind == "run"]
     assert any("resumed" in m for m in events)
+
+
+@pytest.mark.usefixtures("sandbox")
+def test_resuming_to_serve_brings_the_app_back_up(short_home: Path) -> None:
+    # killed after the deploy step: the app died with vitco; --serve must start it again
+    crashed = vitco(
+        short_home, "run", str(BRIEF), "--model", f"replay:{CASSETTE}", crash_at="before-mail"
+    )
+    assert crashed.returncode == -signal.SIGKILL
+    settings = Settings(home=short_home)
+    (run,) = open_store(settings).runs()
+    outcome = resume_run(settings, run.id, keep_running=True)
+    try:
+        assert outcome.report["status"] == "delivered"
+        assert len(outcome.processes) == 1
+        url = outcome.processes[0].url
+        assert url and httpx.get(url + "/health", timeout=5).json() == {"status": "ok"}
+        assert outcome.report["url"] == url
+    finally:
+        outcome.stop()
+    assert gone(str(open_store(settings).get_project(run.project_id).repo_path))

@@ -151,7 +151,12 @@ class ProjectSteps:
             CallKey(role="devops", step="deploy"),
             {"Project": spec.summary, "Repository files": rt.base.files()},
         )
-        plan = answer.output
+        return {"deploy": self.start_app(answer.output)}
+
+    def start_app(self, plan: DeployPlan) -> str:
+        """Build, start, health-check and smoke-test the app on the run's branch; returns the
+        deployment artifact's id (also used to bring a delivered run's app back up)."""
+        rt = self.rt
         began = time.monotonic()
         deployment, _process = deploy(  # the process is in rt.processes (on_started)
             rt.sandbox,
@@ -177,7 +182,15 @@ class ProjectSteps:
             f"live at {deployment.url} (smoke {'ok' if deployment.smoke_ok else 'FAILED'})",
             step="deploy",
         )
-        return {"deploy": ref}
+        return ref
+
+    def restart_app(self) -> str | None:
+        """Start the app of a delivered run again from its recorded deploy plan, e.g. when a
+        run resumed after a crash is to keep serving; None if it never deployed."""
+        deployments = self.rt.store.artifacts(self.rt.run_id, "deployment")
+        if not deployments:
+            return None
+        return self.start_app(DeployPlan.model_validate(deployments[-1].content["plan"]))
 
     def _started(self, process: Process) -> None:
         self.rt.processes.append(process)  # stopped when the run ends, even on a failure

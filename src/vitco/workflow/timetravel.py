@@ -9,8 +9,8 @@ edits to the spec or plan write new artifacts, the original run's are never touc
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
