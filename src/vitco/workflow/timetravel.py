@@ -25,6 +25,7 @@ from vitco.workflow.checkpoints import open_checkpointer, run_config
 from vitco.workflow.compile import MAP_ITEM
 from vitco.workflow.exceptions import BadFork
 from vitco.workflow.graph import build_graph
+from vitco.workflow.runner import open_store
 from vitco.workflow.runtime import Runtime
 from vitco.workspace.repo import Repo
 
@@ -60,8 +61,6 @@ def checkpoints(
     settings: Settings, run_id: str, store: Store | None = None
 ) -> list[dict[str, Any]]:
     """A run's checkpoints, oldest first: id, step, the node(s) that just ran, next, cost."""
-    from vitco.workflow.runner import open_store
-
     store = store or open_store(settings)
     run = store.get_run(run_id)
     calls = store.calls(run_id=run_id)
@@ -255,9 +254,6 @@ def edit_in_editor(
     """Open the checkpoint's spec and plan in $EDITOR; the changed ones become edits."""
     import click
 
-    from vitco.workflow.runner import open_store
-
-    store = store or open_store(settings)
     run = store.get_run(run_id)
     with open_checkpointer(settings) as saver:
         snap = _graph(settings, store, run, saver).get_state(
