@@ -7,10 +7,12 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from vitco.cli.output import console, emit_json, err_console, known_errors, load_settings
+from vitco.cli.output import console, emit_json, err_console, fail, known_errors, load_settings
 from vitco.cli.progress import RunProgress
 from vitco.cli.run import JsonOpt, ServeOpt, finish
-from vitco.workflow.runner import Outcome, resume_run
+from vitco.workflow.retention import collect
+from vitco.workflow.runner import Outcome, open_store, resume_run
+from vitco.workflow.timetravel import checkpoints, edit_in_editor, fork_run, parse_assignments
 
 RunArg = Annotated[str, typer.Argument(metavar="RUN", help="The run id (r-...).")]
 ModelOpt = Annotated[
@@ -49,8 +51,6 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def history(run_id: RunArg, as_json: JsonOpt = False) -> None:
         """List a run's checkpoints: step, node, time and the cost so far."""
-        from vitco.workflow.timetravel import checkpoints
-
         settings = load_settings(as_json)
         with known_errors(as_json):
             rows = checkpoints(settings, run_id)
@@ -93,9 +93,6 @@ def register(app: typer.Typer) -> None:
         serve: ServeOpt = False,
     ) -> None:
         """Start a new run from a checkpoint of RUN, with changed state; RUN stays untouched."""
-        from vitco.workflow.runner import open_store
-        from vitco.workflow.timetravel import edit_in_editor, fork_run, parse_assignments
-
         settings = load_settings(as_json)
         with known_errors(as_json):
             store = open_store(settings)
@@ -131,14 +128,10 @@ def register(app: typer.Typer) -> None:
         serve: ServeOpt = False,
     ) -> None:
         """Answer a run waiting at an approval gate; it goes on (or stops, if rejected)."""
-        from vitco.workflow.runner import open_store
-
         settings = load_settings(as_json)
         with known_errors(as_json):
             run = open_store(settings).get_run(run_id)
             if run.status != "awaiting_approval":
-                from vitco.cli.output import fail
-
                 fail(f"run {run_id} is {run.status}, not awaiting approval", as_json=as_json)
         answer = {"approved": not reject, "reason": reason}
         _drive(
@@ -162,9 +155,6 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """Prune the checkpoints of runs delivered long enough ago to their final state."""
-        from vitco.workflow.retention import collect
-        from vitco.workflow.runner import open_store
-
         settings = load_settings(as_json)
         with known_errors(as_json):
             result = collect(settings, open_store(settings), days=days, dry_run=dry_run)
