@@ -1,0 +1,64 @@
+"""`vitco history | fork | resume | gc` as a user types them, over a replayed demo run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from vitco.cli.app import app
+from vitco.config import Settings
+from vitco.sandbox import Sandbox
+from vitco.workflow.runner import start_run
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+BRIEF = ROOT / "examples" / "briefs" / "todo-api.md"
+CASSETTE = ROOT / "examples" / "cassettes" / "todo-api.jsonl"
+
+
+def test_history_fork_resume_and_gc(settings: Settings, sandbox: Sandbox) -> None:
+    original = start_run(settings, BRIEF, model_id=f"replay:{CASSETTE}", sandbox=sandbox).report
+    runner = CliRunner()
+    env = {"VITCO_HOME": str(settings.home)}
+
+    def vitco(*args: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+        result = runner.invoke(app, [*args, "--json"], env=env)
+        return result.exit_code, json.loads(result.stdout)
+
+    code, history = vitco("history", original["run_id"])
+    assert code == 0 and history["run_id"] == original["run_id"]
+    after_plan = next(c for c in history["checkpoints"] if c["after"] == "plan")
+
+    code, nothing = vitco("resume", original["run_id"])
+    assert code == 1 and "nothing to resume" in nothing["error"]
+
+    code, fork = vitco(
+        "fork",
+        original["run_id"],
+        "--at",
+        after_plan["checkpoint_id"],
+        "--drop-task",
+        "T3",
+        "--set",
+        "plan.tasks.0.title=Models and store",
+    )
+    assert code == 0, fork
+    assert fork["status"] == "delivered" and fork["branch"].startswith("fork/")
+    assert [(t["id"], t["title"]) for t in fork["tasks"]] == [
+        ("T1", "Models and store"),
+        ("T2", "HTTP API for todos"),
+    ]
+
+    code, bad = vitco("fork", original["run_id"], "--at", "nope")
+    assert code == 1 and "no checkpoint 'nope'" in bad["error"]
+
+    code, dry = vitco("gc", "--days", "0", "--dry-run")
+    assert code == 0 and set(dry["runs"]) == {original["run_id"], fork["run_id"]}
+    assert dry["rows_deleted"] == 0
+    code, done = vitco("gc", "--days", "0")
+    assert code == 0 and done["rows_deleted"] > 0
+    code, pruned = vitco("history", original["run_id"])
+    assert len(pruned["checkpoints"]) == 1
