@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from vitco.cli import budget, costs, doctor, durable, models, run, sandbox, status, workflow
+from vitco.cli import (
+    budget,
+    costs,
+    doctor,
+    durable,
+    models,
+    run,
+    sandbox,
+    status,
+    worker,
+    workflow,
+)
 
 app = typer.Typer(
     name="vitco",
@@ -19,6 +30,7 @@ run.register(app)
 status.register(app)
 durable.register(app)
 workflow.register(app)
+worker.register(app)
 sandbox.register(app)
 doctor.register(app)
 models.register(app)

@@ -1,0 +1,46 @@
+"""`vitco worker`: resume runs whose process died (their lease expired)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+from vitco.cli.output import console, emit_json, known_errors, load_settings
+from vitco.jobs import recover
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def worker(
+        burst: Annotated[
+            bool, typer.Option("--burst", help="Recover what is orphaned now, then exit.")
+        ] = False,
+        poll: Annotated[
+            float, typer.Option("--poll", min=0.1, help="Seconds between looks for orphans.")
+        ] = 5.0,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Watch for runs whose executing process died and resume them from their last
+        checkpoint, without repeating completed model calls or side effects."""
+        settings = load_settings(as_json)
+        handled: list[dict[str, object]] = []
+        with known_errors(as_json):
+            while True:
+                for r in recover(settings):
+                    handled.append({"run_id": r.run_id, "status": r.status, "reason": r.reason})
+                    if not as_json:
+                        console.print(f"resumed {r.run_id}: {r.status}", highlight=False)
+                if burst:
+                    break
+                try:
+                    time.sleep(poll)
+                except KeyboardInterrupt:
+                    break
+        if as_json:
+            emit_json({"resumed": handled})
+        elif not handled:
+            console.print("no orphaned runs", highlight=False)
