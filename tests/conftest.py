@@ -69,17 +69,17 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture
 def short_home() -> Iterator[Path]:
-    """A data dir with a short path: a deployed app's unix socket lives in its workspace, and
-    socket paths are limited to 107 bytes (pytest's tmp_path is too deep for that)."""
+    """A data dir outside pytest's tree, for tests that run vitco as a separate process."""
     home = Path(tempfile.mkdtemp(prefix="vt-"))
     yield home
     shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture
-def settings(short_home: Path) -> Settings:
-    """Settings with a fresh data dir; the real (bwrap) sandbox."""
-    return Settings(home=short_home, health_timeout_s=20.0)
+def settings(tmp_path: Path) -> Settings:
+    """Settings with a fresh data dir (deep enough that a deployed app's socket path is too
+    long for a socket address, so every deploy test also covers that); the real sandbox."""
+    return Settings(home=tmp_path / "home", health_timeout_s=20.0)
 
 
 @pytest.fixture

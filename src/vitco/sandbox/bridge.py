@@ -18,6 +18,8 @@ import socket
 import threading
 from pathlib import Path
 
+from vitco.sandbox.workspace import connect_unix
+
 _CHUNK = 65536
 
 
@@ -68,7 +70,7 @@ class Bridge:
             if not self._track(client, upstream):
                 return
             try:
-                upstream.connect(str(self.target))
+                connect_unix(upstream, self.target)
             except OSError:
                 return  # the app is not (yet) listening: the client sees the connection close
             self._pump(client, upstream)

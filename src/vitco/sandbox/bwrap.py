@@ -75,6 +75,7 @@ from vitco.sandbox.workspace import (
     base_env,
     check_workspace,
     check_writable,
+    fits,
     python_dirs,
     socket_path,
     substitute_socket,
@@ -98,6 +99,11 @@ ETC_SECRETS = (
 _NO_REPOS = frozenset({".venv", "node_modules", "__pycache__"})
 HOME = Path("/tmp/home")
 TMP = Path("/tmp")
+
+
+# Inside the sandbox, where a too-long workspace socket directory is mounted (short enough for a
+# unix socket address; the sandbox has its own mount namespace, so it shadows nothing).
+SHORT_SOCKET_DIR = Path("/run/vitco-app")
 
 
 def _which(tool: str) -> str:
@@ -181,6 +187,7 @@ class BwrapSandbox:
         writable: Sequence[Path],
         git: Sequence[Path] = (),
         pidns: PidNamespace | None = None,
+        alias: Path | None = None,
     ) -> list[str]:
         argv = [self.bwrap, *self._namespaces(network), "--die-with-parent", "--new-session"]
         if pidns is not None:
@@ -221,6 +228,9 @@ class BwrapSandbox:
         for entry in git:
             if not entry.is_symlink():
                 argv += ["--ro-bind", str(entry), str(entry)]
+        if alias is not None:  # a socket path too long for an address: a short mount of its dir
+            argv += ["--perms", "0755", "--dir", str(SHORT_SOCKET_DIR.parent)]
+            argv += ["--bind", str(alias), str(SHORT_SOCKET_DIR)]
         argv += ["--chdir", str(ws), "--"]
         if self.ids:
             uid, gid = self.ids
@@ -325,15 +335,18 @@ class BwrapSandbox:
         limits = limits or Limits()
         ws, _, git, full_env = self._prepare(workspace, env, None)
         sock = socket_path(ws)
+        sock.parent.mkdir(exist_ok=True)
         sock.unlink(missing_ok=True)
         pidns = PidNamespace()
+        inside = sock if fits(sock) else SHORT_SOCKET_DIR / sock.name
         argv = self._argv(
-            substitute_socket(cmd, sock),
+            substitute_socket(cmd, inside),
             ws,
             limits,
             network=False,
             writable=[ws],
             git=git,
             pidns=pidns,
+            alias=None if inside == sock else sock.parent,
         )
         return _process.launch(argv, ws, full_env, sock, log_path, pidns)

@@ -8,8 +8,7 @@ SandboxError                    anything the sandbox refuses or cannot do
 │   ├── SandboxUserMissing      vitco runs as root and the unprivileged uid does not exist
 │   └── ToolMissing             ``prlimit`` / ``setpriv`` (util-linux) is missing
 ├── UnsafeSandboxRefused        the unsafe runner was asked for without ``sandbox = "unsafe"``
-├── WorkspaceError              the workspace is not a directory, or would expose too much
-└── SocketPathTooLong           ``<workspace>/.vitco/app.sock`` exceeds the unix socket limit
+└── WorkspaceError              the workspace is not a directory, or would expose too much
 ```
 
 A command that fails, or is stopped by a limit, is not an error: it is a ``Result``.
@@ -103,14 +102,3 @@ class WorkspaceError(SandboxError):
         super().__init__(f"workspace {path}: {reason}")
         self.path = path
         self.reason = reason
-
-
-class SocketPathTooLong(SandboxError):
-    """The app's unix socket path is longer than the kernel allows (107 bytes)."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(
-            f"unix socket path {path} is {len(str(path).encode())} bytes; the limit is 107. "
-            "Use a shorter workspace path."
-        )
-        self.path = path

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
+from vitco.sandbox.workspace import connect_unix
+
 LimitName = Literal["cpu", "memory", "processes", "open_files", "file_size", "wall", "output"]
 
 OutputCallback = Callable[[str, bytes], None]
@@ -100,7 +102,7 @@ class Process:
                 return False
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
                 try:
-                    probe.connect(str(self.socket_path))
+                    connect_unix(probe, self.socket_path)
                 except OSError:
                     time.sleep(0.02)
                     continue

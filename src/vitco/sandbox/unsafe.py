@@ -27,6 +27,7 @@ from vitco.sandbox.workspace import (
     base_env,
     check_workspace,
     check_writable,
+    fits,
     socket_path,
     substitute_socket,
 )
@@ -100,6 +101,9 @@ class UnsafeSandbox:
         limits = limits or Limits()
         ws, full_env = self._prepare(workspace, env)
         sock = socket_path(ws)
+        sock.parent.mkdir(exist_ok=True)
         sock.unlink(missing_ok=True)
-        argv = [*prlimit_argv(limits), *substitute_socket(cmd, sock)]
+        # a path too long for a socket address is given relative to the app's cwd, the workspace
+        inside = sock if fits(sock) else sock.relative_to(ws)
+        argv = [*prlimit_argv(limits), *substitute_socket(cmd, inside)]
         return _process.launch(argv, ws, full_env, sock, log_path)

@@ -7,11 +7,12 @@ runner puts HOME and TMPDIR there. Delivered projects should ignore it (``.gitig
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from vitco.sandbox.exceptions import SocketPathTooLong, WorkspaceError
+from vitco.sandbox.exceptions import WorkspaceError
 
 PRIVATE_DIR = ".vitco"
 SOCKET_NAME = "app.sock"
@@ -48,11 +49,30 @@ def check_writable(workspace: Path, writable: Sequence[Path] | None) -> list[Pat
 
 
 def socket_path(workspace: Path) -> Path:
-    """Where a started app listens: ``<workspace>/.vitco/app.sock``."""
-    path = workspace / PRIVATE_DIR / SOCKET_NAME
-    if len(str(path).encode()) > _SUN_PATH_MAX:
-        raise SocketPathTooLong(path)
-    return path
+    """Where a started app's socket is on the host: ``<workspace>/.vitco/app.sock``.
+
+    Any length works: a path longer than a unix socket address allows (107 bytes) is reached
+    through a short alias (a mount inside the sandbox, ``/proc/self/fd`` on the host).
+    """
+    return workspace / PRIVATE_DIR / SOCKET_NAME
+
+
+def fits(path: Path) -> bool:
+    """Whether ``path`` fits in a unix socket address."""
+    return len(str(path).encode()) <= _SUN_PATH_MAX
+
+
+def connect_unix(sock: socket.socket, path: Path) -> None:
+    """``sock.connect(path)``, also for paths too long for a socket address: through
+    ``/proc/self/fd/N/<name>``, where N is a descriptor of the socket's directory."""
+    if fits(path):
+        sock.connect(str(path))
+        return
+    fd = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
+    try:
+        sock.connect(f"/proc/self/fd/{fd}/{path.name}")
+    finally:
+        os.close(fd)
 
 
 def substitute_socket(cmd: Sequence[str], sock: Path) -> list[str]:
