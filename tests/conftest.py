@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import pytest
 
 from vitco.config import Settings
 from vitco.sandbox import Sandbox, SandboxUnavailable, get_sandbox
+from vitco.store.db import close_databases
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -51,6 +53,13 @@ def _no_outside_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _close_databases() -> Iterator[None]:
+    """Each test's engines (and their pooled connections) are closed after it."""
+    yield
+    close_databases()
+
+
+@pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test reads the developer's keys or data dir."""
     for name in list(os.environ):
@@ -80,6 +89,51 @@ def settings(tmp_path: Path) -> Settings:
     """Settings with a fresh data dir (deep enough that a deployed app's socket path is too
     long for a socket address, so every deploy test also covers that); the real sandbox."""
     return Settings(home=tmp_path / "home", health_timeout_s=20.0)
+
+
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A database of our own on the PostgreSQL server (created for this test session, dropped
+    after it); yields its SQLAlchemy URL. Skips locally, fails under CI, without a server."""
+    try:
+        import psycopg
+    except ImportError:
+        skip_or_fail("psycopg is not installed (pip install 'vitco[postgres]')")
+    name = f"vitco_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        skip_or_fail(f"no PostgreSQL server at 127.0.0.1:5432 ({exc})")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The same test on the embedded (SQLite) and the distributed (PostgreSQL) database.
+    Each PostgreSQL test gets a fresh schema of its own in the session's database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'vitco.sqlite'}"
+        yield url
+        close_databases(url)
+        return
+    server: str = request.getfixturevalue("postgres_server")
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    import psycopg
+
+    plain = server.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    url = f"{server}?options=-csearch_path%3D{schema}"
+    yield url
+    close_databases(url)
 
 
 @pytest.fixture

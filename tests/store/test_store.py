@@ -1,4 +1,4 @@
-"""The store on a real SQLite file: migrations on first use, CRUD, the ledger, side effects."""
+"""The store on real SQLite and PostgreSQL: migrations on first use, CRUD, the ledger, effects."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
-from vitco.config import Settings
 from vitco.store import NotFound, Store, open_database
 from vitco.store.db import MIGRATIONS, create, migrate
 from vitco.store.models import Base, ModelCall
@@ -37,8 +36,9 @@ def _head_revision() -> str:
 
 
 @pytest.fixture
-def store(settings: Settings) -> Store:
-    return Store(open_database(settings.resolved_database_url))
+def store(database_url: str) -> Store:
+    """The store on SQLite and on PostgreSQL: one conformance suite for both."""
+    return Store(open_database(database_url))
 
 
 @pytest.fixture

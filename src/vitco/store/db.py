@@ -7,6 +7,7 @@ timeout because parallel task branches write from several threads.
 
 from __future__ import annotations
 
+import atexit
 import threading
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _migrated: set[str] = set()
+_engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 
 
@@ -48,12 +50,26 @@ def migrate(engine: Engine) -> None:
 
 
 def open_database(url: str) -> sessionmaker[Session]:
-    """A session factory on a migrated database (migrations run once per URL per process)."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create(url)
+    """A session factory on a migrated database. One engine (and connection pool) per URL per
+    process; migrations run once per URL per process."""
     with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            if url.startswith("sqlite:///"):
+                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            engine = _engines[url] = create(url)
         if url not in _migrated:
             migrate(engine)
             _migrated.add(url)
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@atexit.register
+def close_databases(url: str | None = None) -> None:
+    """Close the pooled connections of one URL's engine (or all of them)."""
+    with _lock:
+        for key in [url] if url else list(_engines):
+            engine = _engines.pop(key, None)
+            if engine is not None:
+                engine.dispose()
+            _migrated.discard(key)

@@ -20,10 +20,30 @@ from vitco.config import Settings
 from vitco.workflow.exceptions import RunBusy
 
 
+def postgres_conninfo(url: str) -> str | None:
+    """The libpq URI of a PostgreSQL SQLAlchemy URL, or None for any other database."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql://" + url.removeprefix(prefix)
+    return None
+
+
 @contextmanager
 def open_checkpointer(settings: Settings) -> Iterator[Any]:
-    """The checkpoint saver for this installation."""
+    """The checkpoint saver for this installation: LangGraph's Postgres saver in the
+    database when that is PostgreSQL (the distributed mode), else its SQLite saver on a file
+    in the data dir."""
     settings.ensure_dirs()
+    conninfo = postgres_conninfo(settings.resolved_database_url)
+    if conninfo is not None:
+        try:
+            from langgraph.checkpoint.postgres import PostgresSaver
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ImportError("PostgreSQL checkpoints need: pip install 'vitco[postgres]'") from exc
+        with PostgresSaver.from_conn_string(conninfo) as pg:
+            pg.setup()
+            yield pg
+        return
     conn = sqlite3.connect(settings.checkpoints_path, check_same_thread=False)
     try:
         saver = SqliteSaver(conn)

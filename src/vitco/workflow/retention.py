@@ -4,7 +4,7 @@ Every step writes a checkpoint, so a long run leaves many (LangGraph users repor
 A run keeps all of them while it can still be resumed or forked usefully: until it is delivered
 and ``checkpoint_days`` have passed. Then ``vitco gc`` keeps only the latest checkpoint of the
 run's own graph and drops its task sub-flows' checkpoints and pending writes. LangGraph's SQLite
-saver has no prune (its Postgres saver does), so the SQLite path is done here with two deletes.
+saver has no prune (its Postgres saver does, and is used), so for SQLite it is two deletes here.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 from vitco.config import Settings
 from vitco.store import Store
+from vitco.workflow.checkpoints import open_checkpointer, postgres_conninfo
 
 PRUNABLE = ("delivered",)
 
@@ -55,6 +56,11 @@ def collect(
             continue
         if now - finished >= keep:
             due.append(run.id)
+    if postgres_conninfo(settings.resolved_database_url) is not None:
+        if due and not dry_run:
+            with open_checkpointer(settings) as saver:
+                saver.prune(due, strategy="keep_latest")  # LangGraph's own, for Postgres
+        return {"runs": due, "rows_deleted": None, "dry_run": dry_run}
     path = settings.checkpoints_path
     size_before = path.stat().st_size if path.exists() else 0
     rows = 0
