@@ -25,11 +25,14 @@ CASSETTE = ROOT / "examples" / "cassettes" / "todo-api.jsonl"
 DEMO_CALLS = 14  # the cassette's calls: each must be made exactly once across crash + resume
 
 
-def vitco(home: Path, *args: str, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
+def vitco(
+    home: Path, *args: str, crash_at: str | None = None, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VITCO_")}
     env["VITCO_HOME"] = str(home)
     if crash_at:
         env["VITCO_CRASH_AT"] = crash_at
+    env |= extra_env or {}
     return subprocess.run(
         [sys.executable, "-m", "vitco.cli", *args],
         capture_output=True,
@@ -127,3 +130,26 @@ def test_resuming_to_serve_brings_the_app_back_up(short_home: Path) -> None:
     finally:
         outcome.stop()
     assert gone(str(open_store(settings).get_project(run.project_id).repo_path))
+
+
+@pytest.mark.usefixtures("sandbox")
+def test_a_killed_run_resumes_from_postgres(short_home: Path, database_url: str) -> None:
+    # the distributed database: the store and the checkpoints in PostgreSQL (and on SQLite)
+    extra = {"VITCO_DATABASE_URL": database_url}
+    crashed = vitco(
+        short_home,
+        "run",
+        str(BRIEF),
+        "--model",
+        f"replay:{CASSETTE}",
+        crash_at="mid-task",
+        extra_env=extra,
+    )
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
+    store = open_store(Settings(home=short_home, database_url=database_url))
+    (run,) = store.runs()
+    resumed = vitco(short_home, "resume", run.id, "--json", extra_env=extra)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert json.loads(resumed.stdout)["status"] == "delivered"
+    per_request = Counter((c.call_key, c.fingerprint) for c in store.calls(run_id=run.id))
+    assert len(per_request) == DEMO_CALLS and set(per_request.values()) == {1}
