@@ -115,6 +115,31 @@ def postgres_server() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def redis_client() -> Iterator[Any]:
+    """A client of the Redis server; skips locally, fails under CI, without one."""
+    try:
+        import redis
+    except ImportError:
+        skip_or_fail("redis-py is not installed (pip install 'vitco[redis]')")
+    client = redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.ConnectionError as exc:
+        skip_or_fail(f"no Redis server at 127.0.0.1:6379 ({exc})")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def redis_prefix(redis_client: Any) -> Iterator[str]:
+    """A keyspace of this test's own; its keys are deleted afterwards (and only those)."""
+    prefix = f"vitco-test:{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    for key in redis_client.scan_iter(match=prefix + "*"):
+        redis_client.delete(key)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The same test on the embedded (SQLite) and the distributed (PostgreSQL) database.

@@ -11,8 +11,9 @@ as cache hits by the usual ledger path.
 
 Where the entries live: a SQLite file of the model layer's own in the data dir, not a table in
 the store (the reasons are in :mod:`vitco.llm.localdb`: disposable, high-churn, shared by all
-projects, Redis in the distributed setup). :class:`MemoryResponseCache` serves tests and
-benchmarks.
+projects). With ``VITCO_REDIS_URL`` set (the distributed setup) the entries live in Redis
+instead, shared by every worker: :class:`RedisResponseCache`. :class:`MemoryResponseCache`
+serves tests and benchmarks.
 """
 
 from __future__ import annotations
@@ -21,14 +22,20 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
 from vitco.llm.localdb import LocalDB
 from vitco.llm.model import ModelRequest, ModelResponse
 
-__all__ = ["MemoryResponseCache", "ResponseCache", "SQLiteResponseCache", "cache_key"]
+__all__ = [
+    "MemoryResponseCache",
+    "RedisResponseCache",
+    "ResponseCache",
+    "SQLiteResponseCache",
+    "cache_key",
+]
 
 _PURGE_EVERY = 200  # writes between sweeps of expired entries
 
@@ -134,3 +141,30 @@ class MemoryResponseCache:
             return
         with self._lock:
             self._entries[key] = (self.clock() + ttl_s, _stored(response))
+
+
+class RedisResponseCache:
+    """The distributed cache: one Redis key per entry, expired by Redis itself (``PX``).
+
+    The ``redis.Redis`` client is passed in; ``prefix`` namespaces the keys (one deployment,
+    or one test run, per prefix).
+    """
+
+    def __init__(self, client: Any, *, prefix: str = "vitco:cache:") -> None:
+        self.client = client
+        self.prefix = prefix
+
+    def get(self, key: str) -> ModelResponse | None:
+        raw = self.client.get(self.prefix + key)
+        if raw is None:
+            return None
+        try:
+            return ModelResponse.model_validate_json(raw)
+        except ValidationError:  # written by an incompatible version: treat as a miss
+            self.client.delete(self.prefix + key)
+            return None
+
+    def set(self, key: str, response: ModelResponse, ttl_s: float) -> None:
+        if ttl_s <= 0:
+            return
+        self.client.set(self.prefix + key, _stored(response), px=max(1, int(ttl_s * 1000)))

@@ -19,7 +19,7 @@ from pathlib import Path
 from vitco.config import Settings
 from vitco.llm import providers
 from vitco.llm.breaker import BreakerBoard, SQLiteBreakerStore
-from vitco.llm.cache import SQLiteResponseCache
+from vitco.llm.cache import RedisResponseCache, ResponseCache, SQLiteResponseCache
 from vitco.llm.cassette import ReplayModel
 from vitco.llm.config import ModelConfig, load_model_config
 from vitco.llm.exceptions import NoModelConfigured, UnknownModel
@@ -81,10 +81,21 @@ def build_router(
         retry=config.retry,
         breakers=BreakerBoard(config.breaker, store=SQLiteBreakerStore(db)),
         prices=config.prices,
-        cache=SQLiteResponseCache(db),
+        cache=response_cache(settings, db),
         cache_ttl_s=settings.cache_ttl_s,
         model_id=only or ROUTER_ID,
     )
+
+
+def response_cache(settings: Settings, db: LocalDB) -> ResponseCache:
+    """Redis when the installation has one (shared by all workers), else the local SQLite."""
+    if settings.redis_url:
+        try:
+            import redis
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ImportError("a Redis cache needs: pip install 'vitco[redis]'") from exc
+        return RedisResponseCache(redis.Redis.from_url(settings.redis_url))
+    return SQLiteResponseCache(db)
 
 
 def build_route(config: ModelConfig, model_id: str) -> Route:
