@@ -76,8 +76,8 @@ from vitco.sandbox.workspace import (
     check_workspace,
     check_writable,
     fits,
+    fresh_socket,
     python_dirs,
-    socket_path,
     substitute_socket,
 )
 
@@ -334,9 +334,7 @@ class BwrapSandbox:
         ``cpu_s`` does, per process: give a long-running app a large one."""
         limits = limits or Limits()
         ws, _, git, full_env = self._prepare(workspace, env, None)
-        sock = socket_path(ws)
-        sock.parent.mkdir(exist_ok=True)
-        sock.unlink(missing_ok=True)
+        sock = fresh_socket(ws)
         pidns = PidNamespace()
         inside = sock if fits(sock) else SHORT_SOCKET_DIR / sock.name
         argv = self._argv(

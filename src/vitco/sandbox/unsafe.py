@@ -28,7 +28,7 @@ from vitco.sandbox.workspace import (
     check_workspace,
     check_writable,
     fits,
-    socket_path,
+    fresh_socket,
     substitute_socket,
 )
 
@@ -100,9 +100,7 @@ class UnsafeSandbox:
         ``cpu_s`` does, per process: give a long-running app a large one."""
         limits = limits or Limits()
         ws, full_env = self._prepare(workspace, env)
-        sock = socket_path(ws)
-        sock.parent.mkdir(exist_ok=True)
-        sock.unlink(missing_ok=True)
+        sock = fresh_socket(ws)
         # a path too long for a socket address is given relative to the app's cwd, the workspace
         inside = sock if fits(sock) else sock.relative_to(ws)
         argv = [*prlimit_argv(limits), *substitute_socket(cmd, inside)]

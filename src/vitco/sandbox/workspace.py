@@ -57,6 +57,14 @@ def socket_path(workspace: Path) -> Path:
     return workspace / PRIVATE_DIR / SOCKET_NAME
 
 
+def fresh_socket(workspace: Path) -> Path:
+    """``socket_path(workspace)`` with its folder present and no stale socket left in it."""
+    sock = socket_path(workspace)
+    sock.parent.mkdir(exist_ok=True)
+    sock.unlink(missing_ok=True)
+    return sock
+
+
 def fits(path: Path) -> bool:
     """Whether ``path`` fits in a unix socket address."""
     return len(str(path).encode()) <= _SUN_PATH_MAX
