@@ -140,23 +140,27 @@ def redis_prefix(redis_client: Any) -> Iterator[str]:
         redis_client.delete(key)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The same test on the embedded (SQLite) and the distributed (PostgreSQL) database.
-    Each PostgreSQL test gets a fresh schema of its own in the session's database."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'vitco.sqlite'}"
-        yield url
-        close_databases(url)
-        return
-    server: str = request.getfixturevalue("postgres_server")
-    schema = f"t_{uuid.uuid4().hex[:10]}"
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh schema of this test's own in the session's PostgreSQL database (its URL)."""
     import psycopg
 
-    plain = server.replace("postgresql+psycopg://", "postgresql://")
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    plain = postgres_server.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(plain, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
-    url = f"{server}?options=-csearch_path%3D{schema}"
+    url = f"{postgres_server}?options=-csearch_path%3D{schema}"
+    yield url
+    close_databases(url)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The same test on the embedded (SQLite) and the distributed (PostgreSQL) database."""
+    if request.param == "postgres":
+        yield request.getfixturevalue("postgres_url")
+        return
+    url = f"sqlite:///{tmp_path / 'vitco.sqlite'}"
     yield url
     close_databases(url)
 

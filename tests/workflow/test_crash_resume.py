@@ -133,8 +133,9 @@ def test_resuming_to_serve_brings_the_app_back_up(short_home: Path) -> None:
 
 
 @pytest.mark.usefixtures("sandbox")
-def test_a_killed_run_resumes_from_postgres(short_home: Path, database_url: str) -> None:
-    # the distributed database: the store and the checkpoints in PostgreSQL (and on SQLite)
+def test_a_killed_run_resumes_from_postgres(short_home: Path, postgres_url: str) -> None:
+    # the distributed database: the store and the checkpoints in PostgreSQL
+    database_url = postgres_url
     extra = {"VITCO_DATABASE_URL": database_url}
     crashed = vitco(
         short_home,

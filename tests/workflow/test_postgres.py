@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from tests.workflow.scripted import calc, happy_path, script, write_brief
 from vitco.config import Settings
 from vitco.sandbox import Sandbox
-from vitco.workflow.checkpoints import postgres_conninfo
 from vitco.workflow.retention import collect
 from vitco.workflow.runner import open_store, resume_run, start_run
 from vitco.workflow.timetravel import checkpoints, fork_run
@@ -20,13 +18,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def pg_settings(tmp_path: Path, postgres_server: str) -> Settings:
-    # a schema of our own inside the session's database, for the store and the checkpoints
-    schema = f"wf_{tmp_path.name[-8:].replace('-', '_').lower()}"
-    with psycopg.connect(postgres_conninfo(postgres_server) or "", autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-    url = f"{postgres_server}?options=-csearch_path%3D{schema}"
-    return Settings(home=tmp_path / "home", database_url=url, health_timeout_s=20.0)
+def pg_settings(tmp_path: Path, postgres_url: str) -> Settings:
+    """The store and the checkpoints in a PostgreSQL schema of this test's own."""
+    return Settings(home=tmp_path / "home", database_url=postgres_url, health_timeout_s=20.0)
 
 
 def test_a_run_lives_in_postgres(pg_settings: Settings, sandbox: Sandbox, tmp_path: Path) -> None:
