@@ -18,12 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE
 from vitco.config import Settings
 from vitco.workflow.runner import start_run
 
-ROOT = Path(__file__).resolve().parents[1]
-BRIEF = ROOT / "examples" / "briefs" / "todo-api.md"
-CASSETTE = ROOT / "examples" / "cassettes" / "todo-api.jsonl"
+BRIEF, CASSETTE = DEMO_BRIEF, DEMO_CASSETTE
 
 
 def one_run(sandbox: str) -> dict[str, float]:

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from vitco.cli.app import app
+from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE
 from vitco.config import Settings
 from vitco.sandbox import Sandbox
 from vitco.workflow.runner import start_run
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
-BRIEF = ROOT / "examples" / "briefs" / "todo-api.md"
-CASSETTE = ROOT / "examples" / "cassettes" / "todo-api.jsonl"
+BRIEF, CASSETTE = DEMO_BRIEF, DEMO_CASSETTE
 
 
 def test_history_fork_resume_and_gc(settings: Settings, sandbox: Sandbox) -> None:

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from tests.fakes import Fail, FakeAnthropic, FakeOpenAI
 from tests.fakes.cassette_responder import CallTagged, CassetteResponder
+from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE
 from vitco.config import Settings
 from vitco.llm.resolve import resolve_model
 from vitco.llm.router import Router
@@ -24,9 +25,7 @@ from vitco.workflow.runner import open_store, start_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-BRIEF = EXAMPLES / "briefs" / "todo-api.md"
-CASSETTE = EXAMPLES / "cassettes" / "todo-api.jsonl"
+BRIEF, CASSETTE = DEMO_BRIEF, DEMO_CASSETTE
 OPENAI_KEY = "sk-chaos-openai-0123456789"
 ANTHROPIC_KEY = "sk-ant-chaos-0123456789"
 

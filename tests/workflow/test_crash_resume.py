@@ -14,14 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE
 from vitco.config import Settings
 from vitco.workflow.runner import open_store, resume_run
 from vitco.workspace.repo import Repo
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
-BRIEF = ROOT / "examples" / "briefs" / "todo-api.md"
-CASSETTE = ROOT / "examples" / "cassettes" / "todo-api.jsonl"
+BRIEF, CASSETTE = DEMO_BRIEF, DEMO_CASSETTE
 DEMO_CALLS = 14  # the cassette's calls: each must be made exactly once across crash + resume
 
 

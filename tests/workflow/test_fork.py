@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE
 from vitco.config import Settings
 from vitco.sandbox import Sandbox
 from vitco.workflow.exceptions import BadFork
@@ -15,9 +16,7 @@ from vitco.workflow.timetravel import checkpoints, fork_run
 from vitco.workspace.repo import Repo
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
-BRIEF = ROOT / "examples" / "briefs" / "todo-api.md"
-CASSETTE = ROOT / "examples" / "cassettes" / "todo-api.jsonl"
+BRIEF, CASSETTE = DEMO_BRIEF, DEMO_CASSETTE
 
 
 def test_fork_from_the_plan_without_a_task(settings: Settings, sandbox: Sandbox) -> None:

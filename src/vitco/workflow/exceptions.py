@@ -8,8 +8,7 @@
     ├── NothingToResume  the run already finished (carries its status)
     ├── BadFork          a fork request that names no checkpoint or an invalid edit
     ├── TemplateInvalid  a workflow template with problems (each with file and line)
-    ├── BadRepo          a --repo that is not a git repository
-    └── RunStopped       a run ended without delivering (carries status and reason)
+    └── BadRepo          a --repo that is not a git repository
 """
 
 from __future__ import annotations
@@ -26,14 +25,6 @@ class BadBrief(WorkflowError):
         self.path = path
         self.reason = reason
         super().__init__(f"brief {path}: {reason}")
-
-
-class RunStopped(WorkflowError):
-    def __init__(self, run_id: str, status: str, reason: str) -> None:
-        self.run_id = run_id
-        self.status = status
-        self.reason = reason
-        super().__init__(f"run {run_id} ended {status}: {reason}")
 
 
 class RunBusy(WorkflowError):

@@ -201,6 +201,7 @@ class TaskSteps:
             )
             return self._retry_or_give_up(state, ref, f"merge conflict in {conflict.files}")
         rt.store.update_task(rt.run_id, task_id, status="done", commit_sha=sha)
+        rt.repo.remove_worktree(f"{rt.run_id}/{task_id}")  # merged: its branch keeps the work
         rt.emit(
             "commit",
             f"{task_id} merged into {rt.branch} at {sha[:10]}",
