@@ -77,7 +77,8 @@ class Settings(BaseSettings):
     )
     config_file: Path | None = Field(
         default=None,
-        description="Model configuration (vitco.toml); default ./vitco.toml, then the data dir's.",
+        description="Model configuration (vitco.toml); --config FILE sets it per command; "
+        "default: the data dir's. Never read from the working directory (not trusted).",
     )
     cache_ttl_s: float = Field(
         default=7 * 24 * 3600.0, ge=0, description="LLM response cache TTL; 0 turns it off."

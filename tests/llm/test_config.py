@@ -36,15 +36,15 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_nothing_configured_is_empty_and_resolving_says_how_to_configure(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
-    config = load_model_config(settings, cwd=tmp_path)
+    config = load_model_config(settings)
     assert config.empty and config.source is None
     with pytest.raises(NoModelConfigured) as info:
-        resolve_model(None, settings, cwd=tmp_path)
+        resolve_model(None, settings)
     assert "vitco.toml" in str(info.value) and "OPENAI_API_KEY" in str(info.value)
 
 
 def test_one_key_gives_three_tiers_of_that_provider(tmp_path: Path) -> None:
-    config = load_model_config(settings_for(tmp_path, openai_api_key="sk-o"), cwd=tmp_path)
+    config = load_model_config(settings_for(tmp_path, openai_api_key="sk-o"))
     assert dict(config.chains) == {
         "efficient": ("openai:gpt-4.1-nano",),
         "standard": ("openai:gpt-4.1-mini",),
@@ -61,7 +61,7 @@ def test_several_providers_make_fallback_chains_with_local_models_last(tmp_path:
         ollama_host="0.0.0.0:11434",
         openai_base_url="http://proxy.local/v1",
     )
-    config = load_model_config(settings, cwd=tmp_path)
+    config = load_model_config(settings)
     assert config.chains["premium"] == ("openai:gpt-4.1", "anthropic:claude-opus-5-5")
     assert config.chains["efficient"] == (
         "openai:gpt-4.1-nano",
@@ -73,9 +73,9 @@ def test_several_providers_make_fallback_chains_with_local_models_last(tmp_path:
 
 
 def test_ollama_alone_serves_every_tier(tmp_path: Path) -> None:
-    config = load_model_config(settings_for(tmp_path, ollama_host="box:11434"), cwd=tmp_path)
+    config = load_model_config(settings_for(tmp_path, ollama_host="box:11434"))
     assert set(config.chains.values()) == {("ollama:llama3.2",)}
-    router = resolve_model(None, settings_for(tmp_path, ollama_host="box:11434"), cwd=tmp_path)
+    router = resolve_model(None, settings_for(tmp_path, ollama_host="box:11434"))
     assert isinstance(router, Router) and router.id == ROUTER_ID
 
 
@@ -159,7 +159,7 @@ def test_the_router_from_a_file_routes_by_configured_names(
 
 def test_a_single_model_id_is_routed_alone(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, openai_api_key="sk-o")
-    model = resolve_model("openai:gpt-4.1-mini", settings, cwd=tmp_path)
+    model = resolve_model("openai:gpt-4.1-mini", settings)
     assert isinstance(model, Router) and model.id == "openai:gpt-4.1-mini"
     assert {tuple(r.id for r in chain) for chain in model.chains.values()} == {
         ("openai:gpt-4.1-mini",)
@@ -169,7 +169,7 @@ def test_a_single_model_id_is_routed_alone(tmp_path: Path) -> None:
 
 def test_a_single_model_without_its_key_names_the_variable(tmp_path: Path) -> None:
     with pytest.raises(UnknownModel) as info:
-        resolve_model("anthropic:claude-haiku-5-5", settings_for(tmp_path), cwd=tmp_path)
+        resolve_model("anthropic:claude-haiku-5-5", settings_for(tmp_path))
     assert "ANTHROPIC_API_KEY" in str(info.value)
 
 
@@ -219,18 +219,28 @@ def test_a_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
         load_model_config(settings)
 
 
-def test_where_the_file_is_looked_for(tmp_path: Path) -> None:
+def test_where_the_file_is_looked_for_never_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = settings_for(tmp_path)
     work = tmp_path / "work"
     work.mkdir()
+    (work / "vitco.toml").write_text("[tiers\n", encoding="utf-8")  # would fail if read
+    monkeypatch.chdir(work)
     settings.home.mkdir()
-    assert config_path(settings, work) is None
+    assert config_path(settings) is None
+    assert load_model_config(settings).source is None
     (settings.home / "vitco.toml").write_text("", encoding="utf-8")
-    assert config_path(settings, work) == settings.home / "vitco.toml"
-    (work / "vitco.toml").write_text("", encoding="utf-8")
-    assert config_path(settings, work) == work / "vitco.toml"  # the project's own wins
+    assert config_path(settings) == settings.home / "vitco.toml"
     explicit = tmp_path / "elsewhere.toml"
-    assert config_path(settings_for(tmp_path, config_file=explicit), work) == explicit
+    assert config_path(settings_for(tmp_path, config_file=explicit)) == explicit
+
+
+def test_naming_a_directory_to_read_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="never read from a directory"):
+        load_model_config(settings_for(tmp_path), tmp_path)
+    with pytest.raises(TypeError, match="never read from a directory"):
+        resolve_model(None, settings_for(tmp_path, openai_api_key="sk-o"), cwd=tmp_path)
 
 
 def test_a_file_without_tiers_keeps_the_environment_chains(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from tests.workflow.scripted import DEPLOY, changeset, happy_path, script, write_brief
 from vitco.config import Settings
 from vitco.sandbox import Sandbox
-from vitco.workflow.exceptions import BadBrief
+from vitco.workflow.exceptions import BadBrief, BadBriefField
 from vitco.workflow.runner import open_store, start_run
 
 
@@ -33,6 +33,16 @@ def test_an_unreadable_brief_names_the_file(settings: Settings, tmp_path: Path) 
         start_run(settings, bad, model=script({}))
     with pytest.raises(BadBrief, match="no such file"):
         start_run(settings, tmp_path / "missing.md", model=script({}))
+
+
+def test_a_brief_smuggling_a_mail_header_is_refused_before_anything_is_stored(
+    settings: Settings, tmp_path: Path
+) -> None:
+    text = "---\nclient: Eve <eve@x.com>\x0bBcc: all@example.org\n---\n# Todo API\n\nBuild it.\n"
+    with pytest.raises(BadBriefField) as info:
+        start_run(settings, write_brief(tmp_path, text), model=script({}))
+    assert (info.value.field, info.value.code_point) == ("client", "U+000B")
+    assert open_store(settings).projects() == []
 
 
 def test_a_cassette_that_does_not_match_names_the_call(

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from vitco.cli.models import ConfigOpt, model_settings
 from vitco.cli.output import console, emit_json, err_console, fail, known_errors, load_settings
 from vitco.cli.progress import RunProgress
 from vitco.cli.run import JsonOpt, ServeOpt, finish
@@ -34,14 +35,18 @@ def _drive(as_json: bool, serve: bool, call: Any) -> None:
 def register(app: typer.Typer) -> None:
     @app.command()
     def resume(
-        run_id: RunArg, model: ModelOpt = None, as_json: JsonOpt = False, serve: ServeOpt = False
+        run_id: RunArg,
+        model: ModelOpt = None,
+        as_json: JsonOpt = False,
+        serve: ServeOpt = False,
+        config: ConfigOpt = None,
     ) -> None:
         """Continue a run from its last checkpoint (after a crash, a fix, or a raised budget).
 
         Model calls already answered and side effects already done (commits, deploys, mail)
         are not repeated.
         """
-        settings = load_settings(as_json)
+        settings = model_settings(as_json, config)
         _drive(
             as_json,
             serve,
@@ -91,9 +96,10 @@ def register(app: typer.Typer) -> None:
         model: ModelOpt = None,
         as_json: JsonOpt = False,
         serve: ServeOpt = False,
+        config: ConfigOpt = None,
     ) -> None:
         """Start a new run from a checkpoint of RUN, with changed state; RUN stays untouched."""
-        settings = load_settings(as_json)
+        settings = model_settings(as_json, config)
         with known_errors(as_json):
             store = open_store(settings)
             edits = parse_assignments(set_ or [], run_id)
@@ -126,9 +132,10 @@ def register(app: typer.Typer) -> None:
         ] = None,
         as_json: JsonOpt = False,
         serve: ServeOpt = False,
+        config: ConfigOpt = None,
     ) -> None:
         """Answer a run waiting at an approval gate; it goes on (or stops, if rejected)."""
-        settings = load_settings(as_json)
+        settings = model_settings(as_json, config)
         with known_errors(as_json):
             run = open_store(settings).get_run(run_id)
             if run.status != "awaiting_approval":

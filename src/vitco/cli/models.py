@@ -4,27 +4,78 @@
 state; it calls nothing. ``check`` sends one tiny typed request to each configured provider
 (its cheapest model) and reports the round-trip time or the exact error, without retries, so
 a wrong key or an unknown model name shows up before a run depends on it.
+
+Every command that resolves models takes ``--config FILE`` (``ConfigOpt``) and builds its
+settings with ``model_settings``: a ``./vitco.toml`` is never read (the directory may be a
+repository a model wrote; see :mod:`vitco.llm.config`), and the user is told it was ignored.
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from vitco.cli.output import console, emit_json, known_errors, load_settings
+from vitco.cli.output import console, emit_json, err_console, known_errors, load_settings
 from vitco.config import Settings
 from vitco.llm.breaker import BreakerBoard, SQLiteBreakerStore
-from vitco.llm.config import ModelConfig, load_model_config
-from vitco.llm.exceptions import LLMError, NoModelConfigured
+from vitco.llm.config import CONFIG_NAME, ModelConfig, config_path, load_model_config
+from vitco.llm.exceptions import LLMError, ModelConfigError, NoModelConfigured
 from vitco.llm.localdb import LocalDB, local_db_path
 from vitco.llm.model import TIERS, CallKey, Message, ModelRequest, Usage
 from vitco.llm.pricing import cost_usd
 from vitco.llm.resolve import build_route
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        metavar="FILE",
+        help="Model configuration (vitco.toml) to use. Default: VITCO_CONFIG_FILE, else "
+        "<data dir>/vitco.toml; a vitco.toml in the working directory is never read.",
+    ),
+]
+
+
+def model_settings(as_json: bool, config: Path | None = None) -> Settings:
+    """Settings for a command that resolves models: ``--config FILE`` (when given) becomes
+    ``Settings.config_file``; a named file that is missing ends the command naming it; a
+    ``./vitco.toml`` that is not the file in use gets a notice on stderr."""
+    settings = load_settings(as_json)
+    if config is not None:
+        settings = settings.model_copy(update={"config_file": config})
+        with known_errors(as_json):
+            if not config.expanduser().is_file():
+                problem = "not a file" if config.expanduser().exists() else "no such file"
+                raise ModelConfigError(str(config), "", f"{problem} (named by --config)")
+    _say_if_ignored(settings)
+    return settings
+
+
+def _say_if_ignored(settings: Settings) -> None:
+    try:
+        local = Path.cwd() / CONFIG_NAME
+        if not local.is_file():
+            return
+        used = config_path(settings)
+        if used is not None and used.is_file() and used.resolve() == local.resolve():
+            return
+    except OSError:  # a working directory that is gone has no vitco.toml to explain
+        return
+    err_console.print(
+        f"notice: ./{CONFIG_NAME} is ignored; vitco reads model configuration only from "
+        f"--config, VITCO_CONFIG_FILE or {settings.home / CONFIG_NAME} (a directory, such as "
+        f"a repository vitco delivered, is not trusted to choose where API keys go). "
+        f"To use it: --config ./{CONFIG_NAME}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+
 
 PING = ModelRequest(
     key=CallKey(role="vitco", step="check"),
@@ -184,9 +235,9 @@ def register(app: typer.Typer) -> None:
         return config
 
     @models.command("list")
-    def list_models(as_json: JsonOpt = False) -> None:
+    def list_models(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
         """Show the tier chains, each model's price and its provider's breaker state."""
-        settings = load_settings(as_json)
+        settings = model_settings(as_json, config)
         data = describe(settings, _config(settings, as_json))
         if as_json:
             emit_json(data)
@@ -194,9 +245,9 @@ def register(app: typer.Typer) -> None:
             _print_listing(data)
 
     @models.command("check")
-    def check(as_json: JsonOpt = False) -> None:
+    def check(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
         """Send one tiny request to each configured provider: latency, or the exact error."""
-        settings = load_settings(as_json)
+        settings = model_settings(as_json, config)
         results = check_providers(_config(settings, as_json))
         if as_json:
             emit_json({"providers": results})

@@ -11,7 +11,8 @@ import typer
 from rich.panel import Panel
 
 import vitco
-from vitco.cli.output import console, emit_json, err_console, fail, known_errors, load_settings
+from vitco.cli.models import ConfigOpt, model_settings
+from vitco.cli.output import console, emit_json, err_console, fail, known_errors
 from vitco.cli.progress import RunProgress
 from vitco.cli.summary import print_report
 from vitco.config import Settings
@@ -66,8 +67,9 @@ def deliver(
     budget: float | None = None,
     workflow: str = DEFAULT_WORKFLOW,
     repo: Path | None = None,
+    config: Path | None = None,
 ) -> dict[str, Any]:
-    settings = load_settings(as_json)
+    settings = model_settings(as_json, config)
     if budget is not None:
         settings = settings.model_copy(update={"budget_usd": budget})
     progress_console = err_console if as_json else console
@@ -177,6 +179,7 @@ def register(app: typer.Typer) -> None:
                 "the original is never touched.",
             ),
         ] = None,
+        config: ConfigOpt = None,
     ) -> None:
         """Deliver the project a brief describes: spec, plan, code, tests, deploy, mail."""
         deliver(
@@ -188,6 +191,7 @@ def register(app: typer.Typer) -> None:
             budget=budget,
             workflow=workflow,
             repo=repo,
+            config=config,
         )
 
     @app.command()

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from vitco.cli.output import console, emit_json, known_errors, load_settings
+from vitco.cli.models import ConfigOpt, model_settings
+from vitco.cli.output import console, emit_json, known_errors
 from vitco.jobs import recover
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
@@ -23,10 +24,11 @@ def register(app: typer.Typer) -> None:
             float, typer.Option("--poll", min=0.1, help="Seconds between looks for orphans.")
         ] = 5.0,
         as_json: JsonOpt = False,
+        config: ConfigOpt = None,
     ) -> None:
         """Watch for runs whose executing process died and resume them from their last
         checkpoint, without repeating completed model calls or side effects."""
-        settings = load_settings(as_json)
+        settings = model_settings(as_json, config)
         handled: list[dict[str, object]] = []
         with known_errors(as_json):
             while True:

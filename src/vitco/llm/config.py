@@ -2,12 +2,19 @@
 
 Where it comes from, first match wins:
 
-1. the file ``Settings.config_file`` names (``VITCO_CONFIG_FILE``); it must exist;
-2. ``./vitco.toml`` in the working directory (a project's own choice of models);
-3. ``<VITCO_HOME>/vitco.toml`` (the user's or the server's choice);
-4. no file: defaults built from the standard environment variables that are set
+1. the file ``Settings.config_file`` names: ``VITCO_CONFIG_FILE``, or ``--config FILE`` on the
+   command line (which sets it for that invocation); it must exist;
+2. ``<VITCO_HOME>/vitco.toml`` (the user's or the server's choice);
+3. no file: defaults built from the standard environment variables that are set
    (``OPENAI_API_KEY`` + ``OPENAI_BASE_URL``, ``ANTHROPIC_API_KEY`` + ``ANTHROPIC_BASE_URL``,
    ``OPENROUTER_API_KEY``, ``GROQ_API_KEY``, ``OLLAMA_HOST``), so exporting a key just works.
+
+Never from the working directory. The file decides where the user's API keys are sent (a
+provider's ``base_url`` gets ``Authorization: Bearer <key>``), and a directory is not trusted
+to decide that: a repository vitco delivered was written by a model, a cloned one by anyone,
+and either could ship a ``vitco.toml`` that points ``openai`` at a collector for whoever runs
+``vitco models check`` inside it. Only the user names the file (or puts it in the data dir);
+the CLI says when a ``./vitco.toml`` is there and ignored.
 
 A file may say as little as it wants; what it leaves out keeps its default (a file with only
 ``[prices]`` still gets the environment's chains). Example::
@@ -186,19 +193,30 @@ class ModelConfig:
         return [p.api_key for p in self.providers.values() if p.api_key]
 
 
-def config_path(settings: Settings, cwd: Path | None = None) -> Path | None:
-    """The configuration file to read, or None (see the module docstring for the order)."""
+def config_path(settings: Settings) -> Path | None:
+    """The configuration file to read, or None (see the module docstring for the order).
+
+    The working directory is never looked at: a directory does not choose where keys go.
+    """
     if settings.config_file is not None:
         return settings.config_file.expanduser()
-    for candidate in ((cwd or Path.cwd()) / CONFIG_NAME, settings.home / CONFIG_NAME):
-        if candidate.is_file():
-            return candidate
-    return None
+    candidate = settings.home / CONFIG_NAME
+    return candidate if candidate.is_file() else None
 
 
 def load_model_config(settings: Settings, cwd: Path | None = None) -> ModelConfig:
-    """Read the configuration (file and environment); ``ModelConfigError`` if it is bad."""
-    path = config_path(settings, cwd)
+    """Read the configuration (file and environment); ``ModelConfigError`` if it is bad.
+
+    ``cwd`` must be None: it remains only because ``llm.resolve.resolve_model`` still passes
+    its own ``cwd`` through. A caller that names a directory expecting its ``vitco.toml`` to be
+    read gets a ``TypeError`` rather than silently different models.
+    """
+    if cwd is not None:
+        raise TypeError(
+            "model configuration is never read from a directory; name the file with "
+            "Settings.config_file (--config FILE or VITCO_CONFIG_FILE)"
+        )
+    path = config_path(settings)
     data = _read(path) if path is not None else ConfigFile()
     where = str(path) if path else "environment"
     providers = _providers(settings, data, where)

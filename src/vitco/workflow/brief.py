@@ -7,21 +7,31 @@
     ---
     # Todo API
     ...
+
+The client and the title are one line of plain text each: they reach the delivery mail's
+headers (``To``, ``Subject``) and the terminal. A control character in them is refused with
+``BadBriefField``: any Unicode ``Cc`` or ``Cf`` (CR, LF, ESC, NUL, the bidi override U+202E, a
+zero-width space) and the line and paragraph separators. Lines end at a line feed only (CRLF
+files work), so a vertical tab, NEL (U+0085) or U+2028 cannot hide a second line inside a
+field, as they would with ``str.splitlines``. The body is free text.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from email.utils import parseaddr
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from vitco.workflow.exceptions import BadBrief
+from vitco.workflow.exceptions import BadBrief, BadBriefField
 
 MAX_BRIEF_BYTES = 200_000
 DEFAULT_CLIENT = "Client <client@example.com>"
 _FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
+_UNSAFE = frozenset({"Cc", "Cf", "Zl", "Zp"})
+"""Unicode categories refused in a one-line field: controls, formats, line/paragraph separators."""
 
 
 class BriefText(BaseModel):
@@ -32,11 +42,23 @@ class BriefText(BaseModel):
     client_email: str
 
 
+def _lines(text: str) -> list[str]:
+    """Lines ended by a line feed (or CRLF); unlike ``str.splitlines``, nothing else ends one."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
+def _one_line(value: str, field: str, source: str) -> str:
+    for position, char in enumerate(value):
+        if unicodedata.category(char) in _UNSAFE:
+            raise BadBriefField(source, field, char, position)
+    return value
+
+
 def parse_brief(text: str, source: str) -> BriefText:
     fields: dict[str, str] = {}
     match = _FRONT.match(text)
     if match:
-        for line in match.group(1).splitlines():
+        for line in _lines(match.group(1)):
             name, sep, value = line.partition(":")
             if sep:
                 fields[name.strip().lower()] = value.strip()
@@ -44,8 +66,9 @@ def parse_brief(text: str, source: str) -> BriefText:
     text = text.strip()
     if not text:
         raise BadBrief(source, "it is empty; write what the client wants built")
-    heading = next((ln.lstrip("# ").strip() for ln in text.splitlines() if ln.strip()), "")
-    name, email = parseaddr(fields.get("client", DEFAULT_CLIENT))
+    heading = next((ln.lstrip("# ").strip() for ln in _lines(text) if ln.strip()), "")
+    _one_line(heading, "title", source)
+    name, email = parseaddr(_one_line(fields.get("client", DEFAULT_CLIENT), "client", source))
     if "@" not in email:
         raise BadBrief(source, f"client {fields.get('client')!r} has no e-mail address")
     return BriefText(

@@ -4,6 +4,7 @@
 
     WorkflowError
     ├── BadBrief         a brief that is missing, unreadable or empty (carries the path)
+    │   └── BadBriefField  a client or title holding a control character (field, code point)
     ├── RunBusy          another live process is driving that run
     ├── NothingToResume  the run already finished (carries its status)
     ├── BadFork          a fork request that names no checkpoint or an invalid edit
@@ -25,6 +26,25 @@ class BadBrief(WorkflowError):
         self.path = path
         self.reason = reason
         super().__init__(f"brief {path}: {reason}")
+
+
+class BadBriefField(BadBrief):
+    """A one-line field of the brief (``client``, ``title``) holding a control character.
+
+    These fields end up in the delivery mail's headers and in terminals; a line break, an
+    escape sequence or a bidi override there forges headers or hides text.
+    """
+
+    def __init__(self, path: str, field: str, char: str, position: int) -> None:
+        self.field = field
+        self.char = char
+        self.position = position
+        self.code_point = f"U+{ord(char):04X}"
+        super().__init__(
+            path,
+            f"the {field} holds the control character {self.code_point} ({char!r}) at "
+            f"character {position + 1}; write the {field} as plain text on one line",
+        )
 
 
 class RunBusy(WorkflowError):
