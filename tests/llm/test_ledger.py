@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from vitco.config import Settings
-from vitco.llm.ledger import JournaledModel
+from vitco.llm.exceptions import AnswerTooLarge, LLMError, ProviderError
+from vitco.llm.ledger import MAX_ANSWER_BYTES, JournaledModel
 from vitco.llm.model import CallKey, Message, ModelRequest, ModelResponse, Usage
 from vitco.llm.testing import FunctionModel
 from vitco.store import Store, open_database
@@ -133,3 +134,69 @@ def test_a_journaled_answer_keeps_the_tier_it_was_answered_on(store: Store, tmp_
     ledger.record(request, ModelResponse(content="{}", model="x:y", tier="efficient"))
     found = ledger.lookup(request)
     assert found is not None and found.tier == "efficient"
+
+
+# answer size --------------------------------------------------------------------------------
+
+
+class ListLedger:
+    """A ledger that remembers what it was asked to record, and has nothing recorded before."""
+
+    def __init__(self) -> None:
+        self.recorded: list[tuple[ModelRequest, ModelResponse]] = []
+
+    def lookup(self, request: ModelRequest) -> ModelResponse | None:
+        return None
+
+    def record(self, request: ModelRequest, response: ModelResponse) -> None:
+        self.recorded.append((request, response))
+
+
+def test_an_answer_over_the_limit_is_refused_and_not_recorded() -> None:
+    ledger = ListLedger()
+    head, tail = '{"files": [{"path": "a.py", "content": "', '"}], "message": "Add a"}'
+    huge = head + "x" * (2_000_001 - len(head) - len(tail)) + tail  # one byte over
+    assert MAX_ANSWER_BYTES == 2_000_000
+    model = JournaledModel(FunctionModel(lambda _: huge), ledger)
+
+    with pytest.raises(AnswerTooLarge) as info:
+        model.request(_request())
+
+    assert ledger.recorded == []
+    error = info.value
+    assert (error.call, error.size, error.limit) == (
+        "developer/implement/T1#1",
+        2_000_001,
+        2_000_000,
+    )
+    assert str(error) == (
+        "the answer to call developer/implement/T1#1 is 2000001 bytes, over the limit of "
+        "2000000 bytes; it was not stored"
+    )
+    # ends the run like other model-layer errors; not a provider failure to retry or fall back on
+    assert isinstance(error, LLMError) and not isinstance(error, ProviderError)
+
+
+def test_the_limit_counts_utf8_bytes_and_an_answer_at_the_limit_is_recorded() -> None:
+    ledger = ListLedger()
+    answers = iter(["x" * 2_000_000, "é" * 1_000_001])  # the second is 1_000_001 characters
+    model = JournaledModel(FunctionModel(lambda _: next(answers)), ledger)
+
+    assert len(model.request(_request()).content) == 2_000_000
+    with pytest.raises(AnswerTooLarge) as info:
+        model.request(_request(attempt=2))
+
+    assert info.value.size == 2_000_002
+    assert info.value.call == "developer/implement/T1#2"
+    assert [r.key.attempt for r, _ in ledger.recorded] == [1]
+
+
+def test_the_limit_is_a_keyword_argument() -> None:
+    ledger = ListLedger()
+    model = JournaledModel(FunctionModel(lambda _: "0123456789"), ledger, max_answer_bytes=9)
+
+    with pytest.raises(AnswerTooLarge) as info:
+        model.request(_request())
+
+    assert (info.value.size, info.value.limit) == (10, 9)
+    assert ledger.recorded == []

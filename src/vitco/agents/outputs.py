@@ -2,43 +2,172 @@
 
 Nothing an agent says is guessed at: a role's answer is parsed into one of these models, and a
 failure to validate triggers one repair attempt with the validation errors sent back.
+
+Threat model: every answer is hostile, written by whoever controls the model. These types are
+the first wall between it and the host, so a refusal here costs one repair round trip and
+nothing else. What they refuse, and why:
+
+- control and format characters (``Line``, ``Text``) in every field that reaches an e-mail
+  header, a file name shown to people, a commit, or a terminal: CR/LF header injection, ESC
+  sequences that retitle or rewrite a terminal, bidi overrides (U+202E) that make a file name
+  read as another, zero-width characters that hide text or that HFS+ ignores in ``.git``;
+- a ``.git`` path component at any depth, in any letter case, with trailing dots or spaces;
+- a ``Vitco-<Name>:`` trailer line in a commit message (vitco finds its own commits by the
+  ``Vitco-Key`` trailer: a forged one would make it skip a task); such lines are removed;
+- changesets larger than ``MAX_FILES`` files, ``MAX_FILE_BYTES`` per file or
+  ``MAX_CHANGESET_BYTES`` in all, and a path named twice.
+
+Paths that leave the repository (``..``, absolute) are refused where they are applied
+(``vitco.workspace``), against the real directory.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from pathlib import PurePosixPath
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
 TASK_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 
+MAX_FILES = 200
+"""Files in one changeset: a task that needs more is a plan that should have been split."""
+MAX_FILE_BYTES = 1_000_000
+"""UTF-8 bytes of one file's content: source code, not generated data or a disk-filling blob."""
+MAX_CHANGESET_BYTES = 4_000_000
+"""UTF-8 bytes of all the contents of one changeset, stored as an artifact and written to disk."""
+MAX_PATH_CHARS = 4096
+"""Characters of a path (Linux PATH_MAX)."""
+MAX_NAME_BYTES = 255
+"""UTF-8 bytes of one path component (NAME_MAX of ext4, APFS and most others)."""
+
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+# Every character outside printable ASCII is looked at; the rest cannot be a control.
+_NOT_PLAIN = re.compile(r"[^\x20-\x7e]")
+_VITCO_TRAILER = re.compile(r"^\s*vitco-[a-z-]+\s*:", re.IGNORECASE)
+"""A line that reads as a vitco trailer (``Vitco-Key:`` and any later one): vitco's to write."""
+
+
+def _refuse_controls(text: str, allowed: str, expected: str) -> str:
+    for match in _NOT_PLAIN.finditer(text):
+        char = match.group()
+        if char in allowed or unicodedata.category(char) not in _REFUSED_CATEGORIES:
+            continue
+        name = unicodedata.name(char, "")
+        raise ValueError(
+            f"contains the control character U+{ord(char):04X}"
+            f"{f' ({name})' if name else ''} at index {match.start()}; {expected}"
+        )
+    return text
+
+
+def _single_line(text: str) -> str:
+    return _refuse_controls(text, "", "write one line of plain text without it")
+
+
+def _prose(text: str) -> str:
+    return _refuse_controls(
+        text, "\n\t", "only line breaks (U+000A) and tabs (U+0009) are allowed; remove it"
+    )
+
+
+Line = Annotated[str, AfterValidator(_single_line)]
+"""One line of text: no character of Unicode categories Cc, Cf, Zl or Zp (so no CR, LF, ESC,
+NUL, bidi override or zero-width character). For titles, ids, paths and argv items."""
+
+Text = Annotated[str, AfterValidator(_prose)]
+"""Prose over several lines: like ``Line``, but line feeds (U+000A) and tabs are allowed.
+A CR is still refused: CRLF is how a header is injected, and a lone CR rewrites a terminal line."""
+
+
+def _repo_path(path: str) -> str:
+    parts = path.split("/")
+    for part in parts:
+        size = len(part.encode("utf-8", "surrogatepass"))
+        if size > MAX_NAME_BYTES:
+            raise ValueError(
+                f"path component {part[:40]!r}... is {size} bytes; at most {MAX_NAME_BYTES}"
+            )
+    # Some filesystems fold case and drop trailing dots and spaces: '.GIT', '.git.' are '.git'.
+    if any(part.rstrip(". ").lower() == ".git" for part in parts):
+        raise ValueError(f"paths may not contain a .git component: {path!r}")
+    return path
+
+
+RepoPath = Annotated[Line, AfterValidator(_repo_path)]
+"""A file path as a model names it: one line, no ``.git`` component, filesystem-sized."""
+
+
+def _utf8_size(text: str) -> int:
+    # surrogatepass: a lone surrogate is measured, not a crash in the middle of validation
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _file_content(content: str) -> str:
+    if "\x00" in content:
+        index = content.index("\x00")
+        raise ValueError(f"contains a NUL character (U+0000) at index {index}; remove it")
+    size = _utf8_size(content)
+    if size > MAX_FILE_BYTES:
+        raise ValueError(
+            f"is {size} bytes (UTF-8); one file may hold at most {MAX_FILE_BYTES} bytes: "
+            "write source code, not data, or split the file"
+        )
+    return content
+
+
+FileContent = Annotated[str, AfterValidator(_file_content)]
+"""A file's full content: any text but NUL (which breaks every text tool), size-capped."""
+
+
+_MIN_MESSAGE_CHARS = 3
+
+
+def _without_vitco_trailers(message: str) -> str:
+    # Line by line: git's --grep, which finds vitco's commits, matches any line of a message.
+    lines = message.split("\n")
+    kept = [line for line in lines if not _VITCO_TRAILER.match(line)]
+    if len(kept) == len(lines):
+        return message
+    cleaned = "\n".join(kept).strip()
+    if len(cleaned) < _MIN_MESSAGE_CHARS:
+        raise ValueError(
+            f"has fewer than {_MIN_MESSAGE_CHARS} characters once its 'Vitco-<Name>:' lines "
+            "are removed (vitco writes those trailers itself); describe the change"
+        )
+    return cleaned
+
+
+CommitMessage = Annotated[Text, AfterValidator(_without_vitco_trailers)]
+"""A commit message; lines that read as a ``Vitco-<Name>:`` trailer are removed (see above)."""
+
 
 class UserStory(BaseModel):
-    id: str = Field(min_length=1, max_length=32)
-    story: str = Field(min_length=5, description="As a <role>, I want <goal>, so that <reason>.")
-    acceptance_criteria: list[str] = Field(min_length=1)
+    id: Line = Field(min_length=1, max_length=32)
+    story: Text = Field(min_length=5, description="As a <role>, I want <goal>, so that <reason>.")
+    acceptance_criteria: list[Text] = Field(min_length=1)
 
 
 class Spec(BaseModel):
     """The analyst's reading of a brief."""
 
-    title: str = Field(min_length=3, max_length=200)
-    summary: str = Field(min_length=10)
+    title: Line = Field(min_length=3, max_length=200)
+    summary: Text = Field(min_length=10)
     user_stories: list[UserStory] = Field(min_length=1)
-    out_of_scope: list[str] = Field(default_factory=list)
+    out_of_scope: list[Text] = Field(default_factory=list)
 
 
 class PlanTask(BaseModel):
     id: str = Field(description="Short id such as T1.")
-    title: str = Field(min_length=3, max_length=200)
-    description: str = Field(min_length=10)
+    title: Line = Field(min_length=3, max_length=200)
+    description: Text = Field(min_length=10)
     role: Literal["developer"] = "developer"
     complexity: int = Field(ge=1, le=10, description="1 trivial .. 10 hardest.")
-    depends_on: list[str] = Field(default_factory=list)
-    stories: list[str] = Field(default_factory=list, description="User story ids it serves.")
+    depends_on: list[Line] = Field(default_factory=list)
+    stories: list[Line] = Field(default_factory=list, description="User story ids it serves.")
 
     @field_validator("id")
     @classmethod
@@ -93,9 +222,15 @@ def topological_order(tasks: Iterable[PlanTask]) -> list[str]:
 
 
 class FileChange(BaseModel):
-    path: str = Field(min_length=1, description="Relative POSIX path inside the repository.")
+    path: RepoPath = Field(
+        min_length=1,
+        max_length=MAX_PATH_CHARS,
+        description="Relative POSIX path inside the repository.",
+    )
     action: Literal["write", "delete"] = "write"
-    content: str | None = Field(default=None, description="Full new file content for 'write'.")
+    content: FileContent | None = Field(
+        default=None, description="Full new file content for 'write'."
+    )
 
     @model_validator(mode="after")
     def _content_for_write(self) -> FileChange:
@@ -104,17 +239,40 @@ class FileChange(BaseModel):
         return self
 
 
+def _one_changeset(files: list[FileChange]) -> list[FileChange]:
+    seen: set[str] = set()
+    for f in files:
+        # 'a//b' and './a/b' name the same file as 'a/b'
+        key = str(PurePosixPath(f.path))
+        if key in seen:
+            raise ValueError(f"path {f.path!r} appears more than once; give each file one entry")
+        seen.add(key)
+    total = sum(_utf8_size(f.content) for f in files if f.content is not None)
+    if total > MAX_CHANGESET_BYTES:
+        raise ValueError(
+            f"the files hold {total} bytes (UTF-8) together; one changeset may hold at most "
+            f"{MAX_CHANGESET_BYTES} bytes: make a smaller change"
+        )
+    return files
+
+
+FileChanges = Annotated[
+    list[FileChange], Field(min_length=1, max_length=MAX_FILES), AfterValidator(_one_changeset)
+]
+"""The files of one changeset: 1 to ``MAX_FILES``, each path once, ``MAX_CHANGESET_BYTES``."""
+
+
 class Changeset(BaseModel):
     """Code reaches the workspace only as a changeset (paths are checked on apply)."""
 
-    files: list[FileChange] = Field(min_length=1)
-    message: str = Field(min_length=3, description="Commit message.")
+    files: FileChanges
+    message: CommitMessage = Field(min_length=_MIN_MESSAGE_CHARS, description="Commit message.")
 
 
 class QaTests(BaseModel):
     """QA's tests for one task: test files only."""
 
-    files: list[FileChange] = Field(min_length=1)
+    files: FileChanges
 
     @field_validator("files")
     @classmethod
@@ -128,7 +286,7 @@ class QaTests(BaseModel):
 
 class Review(BaseModel):
     verdict: Literal["approve", "request_changes"]
-    reasons: list[str] = Field(default_factory=list)
+    reasons: list[Text] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _reasons_for_changes(self) -> Review:
@@ -139,7 +297,7 @@ class Review(BaseModel):
 
 class SmokeTest(BaseModel):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
-    path: str = Field(pattern=r"^/")
+    path: Line = Field(pattern=r"^/")
     json_body: dict[str, object] | None = None
     expect_status: int = Field(default=200, ge=100, le=599)
 
@@ -147,13 +305,13 @@ class SmokeTest(BaseModel):
 class DeployPlan(BaseModel):
     """How devops builds, starts and checks the project."""
 
-    build: list[list[str]] = Field(
+    build: list[list[Line]] = Field(
         default_factory=list, description="Commands (argv lists) run before start."
     )
-    start: list[str] = Field(
+    start: list[Line] = Field(
         min_length=1, description="argv; '{socket}' is replaced by the unix socket to serve on."
     )
-    health_path: str = Field(default="/health", pattern=r"^/")
+    health_path: Line = Field(default="/health", pattern=r"^/")
     smoke: list[SmokeTest] = Field(default_factory=list)
 
     @field_validator("start")

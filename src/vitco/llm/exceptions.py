@@ -9,6 +9,7 @@
     ├── ReplayMiss               a cassette has no answer for a request (names the request)
     ├── CassetteError            a cassette file that cannot be read or parsed
     ├── BudgetExceeded           the next call would cross the project's cap
+    ├── AnswerTooLarge           an answer over the size limit; refused before it is stored
     └── ProviderError            a provider failed to answer (vendor errors are translated to these)
         ├── RateLimited          429; carries retry_after seconds when the provider said so
         ├── ProviderTimeout      no answer within the timeout
@@ -75,6 +76,23 @@ class BudgetExceeded(LLMError):
         super().__init__(
             f"budget exceeded: spent ${spent_usd:.4f} of ${cap_usd:.4f}; "
             f"the next call would cost up to ${next_call_usd:.4f}"
+        )
+
+
+class AnswerTooLarge(LLMError):
+    """A model answered with more than the journal accepts; the answer was dropped unstored.
+
+    Not a ``ProviderError``: the provider did answer, and asking it again (a retry, another
+    model in the chain) is not what a hostile or runaway answer calls for.
+    """
+
+    def __init__(self, call: str, size: int, limit: int) -> None:
+        self.call = call
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"the answer to call {call} is {size} bytes, over the limit of {limit} bytes; "
+            "it was not stored"
         )
 
 

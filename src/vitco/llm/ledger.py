@@ -4,13 +4,23 @@
 ``JournaledModel`` asks the ledger first: a call this run already made with the same key and the
 same request fingerprint is answered from there, so a step re-executed after a crash never
 pays for (or waits on) a model call twice.
+
+The journal is also where an answer's size is checked: what the model sent is recorded, and
+handed on to be parsed, only if it is at most ``max_answer_bytes``; a runaway or hostile 200 MB
+answer ends the call with ``AnswerTooLarge`` instead of landing in the store.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
+from vitco.llm.exceptions import AnswerTooLarge
 from vitco.llm.model import Model, ModelRequest, ModelResponse
+
+MAX_ANSWER_BYTES = 2_000_000
+"""UTF-8 bytes of one answer: room for the JSON of a large changeset, and a bound on what one
+hostile answer can make vitco parse and store (an answer is at least as long as the file
+contents it carries, so this is also the most one answer can write)."""
 
 
 class Ledger(Protocol):
@@ -24,11 +34,18 @@ class Ledger(Protocol):
 
 
 class JournaledModel:
-    """Wraps a model with a ledger: record every call, never repeat a recorded one."""
+    """Wraps a model with a ledger: record every call, never repeat a recorded one.
 
-    def __init__(self, inner: Model, ledger: Ledger) -> None:
+    A fresh answer larger than ``max_answer_bytes`` (UTF-8) raises ``AnswerTooLarge`` and is
+    not recorded.
+    """
+
+    def __init__(
+        self, inner: Model, ledger: Ledger, *, max_answer_bytes: int = MAX_ANSWER_BYTES
+    ) -> None:
         self.inner = inner
         self.ledger = ledger
+        self.max_answer_bytes = max_answer_bytes
 
     @property
     def id(self) -> str:
@@ -39,5 +56,9 @@ class JournaledModel:
         if done is not None:
             return done
         response = self.inner.request(request)
+        # surrogatepass: a lone surrogate is counted, not a UnicodeEncodeError
+        size = len(response.content.encode("utf-8", "surrogatepass"))
+        if size > self.max_answer_bytes:
+            raise AnswerTooLarge(request.key.label(), size, self.max_answer_bytes)
         self.ledger.record(request, response)
         return response
