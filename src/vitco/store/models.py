@@ -11,7 +11,18 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Dialect, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -55,7 +66,15 @@ class Tenant(Base):
 
 
 class Project(Base):
+    """A client's project.
+
+    ``sandbox_slot`` is the project's own small number, unique across all projects: its
+    sandboxed code runs as uid ``first + sandbox_slot`` of vitco's subordinate uid range (see
+    ``vitco.sandbox.identity``), so no two projects share a uid.
+    """
+
     __tablename__ = "projects"
+    __table_args__ = (UniqueConstraint("sandbox_slot", name="uq_projects_sandbox_slot"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
@@ -63,6 +82,7 @@ class Project(Base):
     repo_path: Mapped[str] = mapped_column(Text)
     client: Mapped[str] = mapped_column(Text, default="")
     budget_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
+    sandbox_slot: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

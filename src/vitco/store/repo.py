@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, literal, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from vitco.store.exceptions import NotFound
+from vitco.store.exceptions import NotFound, SandboxSlotContended
 from vitco.store.models import (
     Artifact,
     Brief,
@@ -31,6 +31,9 @@ from vitco.store.models import (
 T = TypeVar("T")
 DEFAULT_TENANT = "default"
 TERMINAL = frozenset({"delivered", "needs_attention", "failed"})
+# Each lost race for a sandbox slot means another project got created, so a handful of tries
+# is enough for as many processes creating projects at once.
+SLOT_ATTEMPTS = 20
 
 
 class Store:
@@ -42,9 +45,15 @@ class Store:
     # tenants, projects, briefs ---------------------------------------------------------------
 
     def ensure_tenant(self, tenant_id: str = DEFAULT_TENANT, name: str = "Default") -> str:
-        with self.sessions.begin() as s:
-            if s.get(Tenant, tenant_id) is None:
-                s.add(Tenant(id=tenant_id, name=name))
+        try:
+            with self.sessions.begin() as s:
+                if s.get(Tenant, tenant_id) is None:
+                    s.add(Tenant(id=tenant_id, name=name))
+        except IntegrityError:
+            # another process added it between our read and our insert
+            with self.sessions() as s:
+                if s.get(Tenant, tenant_id) is None:
+                    raise
         return tenant_id
 
     def create_project(
@@ -56,17 +65,34 @@ class Store:
         project_id: str | None = None,
         client: str = "",
     ) -> Project:
+        """A new project, with the smallest sandbox slot no other project holds.
+
+        Two processes creating projects at once may both pick the same free slot; the unique
+        constraint turns the second away and it picks again, up to :data:`SLOT_ATTEMPTS` times
+        (then :class:`SandboxSlotContended`). Any other integrity error (an id already taken)
+        is raised at once.
+        """
         self.ensure_tenant(tenant_id)
-        project = Project(
-            id=project_id or new_id("p"),
-            tenant_id=tenant_id,
-            name=name,
-            repo_path=repo_path,
-            client=client,
-        )
-        with self.sessions.begin() as s:
-            s.add(project)
-        return project
+        project_id = project_id or new_id("p")
+        for _ in range(SLOT_ATTEMPTS):
+            try:
+                with self.sessions.begin() as s:
+                    project = Project(
+                        id=project_id,
+                        tenant_id=tenant_id,
+                        name=name,
+                        repo_path=repo_path,
+                        client=client,
+                        sandbox_slot=_smallest_free_slot(s),
+                    )
+                    s.add(project)
+                return project
+            except IntegrityError as exc:
+                # SQLite names the column, PostgreSQL the constraint: both say sandbox_slot
+                if "sandbox_slot" not in str(exc.orig):
+                    raise
+                lost = exc
+        raise SandboxSlotContended(project_id, SLOT_ATTEMPTS) from lost
 
     def get_project(self, project_id: str) -> Project:
         return self._get(Project, project_id, "project")
@@ -336,3 +362,14 @@ class Store:
             if row is None:
                 raise NotFound(what, key)
             return row
+
+
+def _smallest_free_slot(s: Session) -> int:
+    """The smallest sandbox slot >= 0 that no project holds: the least of 0 and each held
+    slot + 1 that is not itself held (one query over the unique index, however many projects)."""
+    candidates = union_all(
+        select(literal(0).label("slot")),
+        select((Project.sandbox_slot + 1).label("slot")).where(Project.sandbox_slot >= 0),
+    ).subquery()
+    held = select(Project.id).where(Project.sandbox_slot == candidates.c.slot)
+    return int(s.scalar(select(func.min(candidates.c.slot)).where(~held.exists())) or 0)
