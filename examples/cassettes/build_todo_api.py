@@ -508,7 +508,7 @@ CALLS = [
         "deploy",
         {
             "build": [],
-            "start": ["python", "-m", "uvicorn", "todo.app:app", "--uds", "{socket}"],
+            "start": ["python", "-m", "uvicorn", "todo.app:app", "--fd", "{fd}"],
             "health_path": "/health",
             "smoke": [
                 {

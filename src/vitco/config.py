@@ -41,7 +41,14 @@ class Settings(BaseSettings):
 
     max_attempts: int = Field(default=3, ge=1, le=10)
     max_parallel: int = Field(default=4, ge=1, le=64, description="Tasks run at once.")
-    test_timeout_s: float = Field(default=300.0, gt=0)
+    test_timeout_s: float = Field(
+        default=300.0, gt=0, description="Wall-clock limit of one sandboxed command."
+    )
+    sandbox_disk_mb: int = Field(
+        default=2048,
+        ge=16,
+        description="What a project's workspace and a command's private /tmp may hold (MiB).",
+    )
     health_timeout_s: float = Field(default=30.0, gt=0)
     budget_usd: float | None = Field(default=None, ge=0)
     checkpoint_days: float = Field(
@@ -99,6 +106,16 @@ class Settings(BaseSettings):
     @property
     def projects_dir(self) -> Path:
         return self.home / "projects"
+
+    @property
+    def sandbox_state_dir(self) -> Path:
+        """Scratch dirs, app sockets and app logs of the sandbox: vitco's, never mounted."""
+        return self.home / "sandbox"
+
+    @property
+    def wheels_dir(self) -> Path:
+        """Binary wheels the host downloads for projects' requirements (read-only to them)."""
+        return self.home / "wheels"
 
     @property
     def outbox_dir(self) -> Path:

@@ -54,7 +54,7 @@ VALID: dict[str, dict[str, Any]] = {
     "Changeset": {"files": [{"path": "app.py", "content": "x = 1\n"}], "message": "Add app"},
     "QaTests": {"files": [{"path": "tests/test_app.py", "content": "def test_x(): pass\n"}]},
     "Review": {"verdict": "approve"},
-    "DeployPlan": {"start": ["python", "-m", "uvicorn", "app:app", "--uds", "{socket}"]},
+    "DeployPlan": {"start": ["python", "-m", "uvicorn", "app:app", "--fd", "{fd}"]},
 }
 INVALID: dict[str, tuple[dict[str, Any], str]] = {
     "Spec": ({"title": "Todo API", "summary": "A small HTTP API."}, "user_stories: Field required"),
@@ -71,7 +71,7 @@ INVALID: dict[str, tuple[dict[str, Any], str]] = {
         "qa may only write under tests/, not 'app.py'",
     ),
     "Review": ({"verdict": "request_changes"}, "request_changes needs at least one reason"),
-    "DeployPlan": ({"start": ["python", "app.py"]}, "start must serve on '{socket}'"),
+    "DeployPlan": ({"start": ["python", "app.py"]}, "start must serve on the listening socket"),
 }
 
 

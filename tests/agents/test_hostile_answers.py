@@ -24,7 +24,7 @@ from vitco.llm.testing import FunctionModel
 STORY = {"id": "S1", "story": "As a user, I want to add a todo.", "acceptance_criteria": ["201"]}
 SPEC = {"title": "Todo API", "summary": "A small HTTP API for todos.", "user_stories": [STORY]}
 TASK = {"id": "T1", "title": "Store", "description": "An in-memory store.", "complexity": 2}
-START = ["python", "-m", "uvicorn", "app:app", "--uds", "{socket}"]
+START = ["python", "-m", "uvicorn", "app:app", "--fd", "{fd}"]
 
 
 def _changeset(*paths: str, message: str = "Add the store") -> dict[str, Any]:

@@ -164,20 +164,18 @@ def test_review_approve_needs_no_reason_and_other_verdicts_are_rejected() -> Non
 def test_deploy_plan_must_serve_on_the_socket() -> None:
     with pytest.raises(ValidationError) as info:
         DeployPlan.model_validate({"start": ["python", "-m", "uvicorn", "app:app"]})
-    assert "start must serve on '{socket}'" in str(info.value)
+    assert "start must serve on the listening socket" in str(info.value)
 
 
 def test_deploy_plan_accepts_the_socket_inside_an_argument() -> None:
-    plan = DeployPlan.model_validate(
-        {"start": ["python", "-m", "uvicorn", "app:app", "--uds={socket}"]}
-    )
+    plan = DeployPlan.model_validate({"start": ["python", "-m", "uvicorn", "app:app", "--fd={fd}"]})
     assert (plan.build, plan.health_path, plan.smoke) == ([], "/health", [])
 
 
 def test_deploy_plan_paths_must_be_absolute() -> None:
     with pytest.raises(ValidationError) as info:
         DeployPlan.model_validate(
-            {"start": ["{socket}"], "health_path": "health", "smoke": [{"path": "todos"}]}
+            {"start": ["{fd}"], "health_path": "health", "smoke": [{"path": "todos"}]}
         )
     message = str(info.value)
     assert "health_path" in message

@@ -1,4 +1,4 @@
-"""The local deploy in the real sandbox: build, start on a unix socket, health, smoke tests."""
+"""The local deploy in the real sandbox: build, start on a handed-in socket, health, smoke."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ from vitco.workspace.testrunner import ensure_venv
 
 LIMITS = Limits(cpu_s=30, memory_mb=1024, wall_s=60.0)
 
-# A stdlib HTTP app on the unix socket given as argv[1]; it serves what the build step wrote.
+# A stdlib HTTP app on the listening socket handed in as fd argv[1]; it serves what the build
+# step wrote.
 APP = """
-import json, socketserver, sys
+import json, socket, socketserver, sys
 from http.server import BaseHTTPRequestHandler
 
 TODOS = []
@@ -51,8 +52,10 @@ class Handler(BaseHTTPRequestHandler):
 class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
-print("serving on", sys.argv[1], flush=True)
-Server(sys.argv[1], Handler).serve_forever()
+server = Server(None, Handler, bind_and_activate=False)
+server.socket = socket.socket(fileno=int(sys.argv[1]))
+print("serving on fd", sys.argv[1], flush=True)
+server.serve_forever()
 """
 
 
@@ -76,11 +79,13 @@ class SpySandbox:
         limits: Limits | None = None,
         *,
         env: Mapping[str, str] | None = None,
-        log_path: Path | None = None,
     ) -> Process:
-        process = self.inner.start(cmd, workspace, limits, env=env, log_path=log_path)
+        process = self.inner.start(cmd, workspace, limits, env=env)
         self.started.append(process)
         return process
+
+    def for_project(self, slot: int) -> SpySandbox:
+        return self
 
 
 @pytest.fixture
@@ -108,14 +113,14 @@ def root(tmp_path: Path) -> Path:
 def test_deploy_builds_starts_and_passes_smoke_tests(
     spy: SpySandbox, client: httpx.Client, root: Path
 ) -> None:
-    python = ensure_venv(root)
+    python = ensure_venv(spy.inner, root)
 
     deployment, process = deploy(
         spy,
         client,
         root,
         build=[["python", "-c", "open('built.txt', 'w').write('build-42')"]],
-        start=["python", "app.py", "{socket}"],
+        start=["python", "app.py", "{fd}"],
         health_path="/health",
         smoke=[
             SmokeRequest(
@@ -164,10 +169,10 @@ def test_an_app_that_never_serves_is_unhealthy_and_stopped(
             client,
             root,
             build=[],
-            start=["python", "-c", never, "{socket}"],
+            start=["python", "-c", never, "{fd}"],
             health_path="/health",
             smoke=[SmokeRequest(path="/")],
-            python=ensure_venv(root),
+            python=ensure_venv(spy.inner, root),
             health_timeout_s=2.0,
             limits=LIMITS,
         )
@@ -183,7 +188,7 @@ def test_an_app_that_never_serves_is_unhealthy_and_stopped(
 def test_a_failing_build_raises_build_failed_and_starts_nothing(
     spy: SpySandbox, client: httpx.Client, root: Path
 ) -> None:
-    python = ensure_venv(root)
+    python = ensure_venv(spy.inner, root)
     failing = ["python", "-c", "import sys; print('compiling assets'); sys.exit(3)"]
 
     with pytest.raises(BuildFailed) as info:
@@ -192,7 +197,7 @@ def test_a_failing_build_raises_build_failed_and_starts_nothing(
             client,
             root,
             build=[["python", "-c", "print('step one')"], failing],
-            start=["python", "app.py", "{socket}"],
+            start=["python", "app.py", "{fd}"],
             health_path="/health",
             smoke=[],
             python=python,

@@ -236,13 +236,6 @@ def test_where_the_file_is_looked_for_never_the_working_directory(
     assert config_path(settings_for(tmp_path, config_file=explicit)) == explicit
 
 
-def test_naming_a_directory_to_read_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(TypeError, match="never read from a directory"):
-        load_model_config(settings_for(tmp_path), tmp_path)
-    with pytest.raises(TypeError, match="never read from a directory"):
-        resolve_model(None, settings_for(tmp_path, openai_api_key="sk-o"), cwd=tmp_path)
-
-
 def test_a_file_without_tiers_keeps_the_environment_chains(tmp_path: Path) -> None:
     path = write(tmp_path, "[prices]\n'openai:gpt-4.1' = [1.0, 2.0]\n")
     config = load_model_config(settings_for(tmp_path, openai_api_key="sk-o", config_file=path))

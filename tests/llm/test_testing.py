@@ -13,7 +13,7 @@ from vitco.llm.model import CallKey, Message, Model, ModelRequest, ModelResponse
 from vitco.llm.testing import FunctionModel, TestModel, generate
 
 # Their own validators ask for more than a schema can say (content for a write, a tests/ path,
-# a '{socket}' argument), so a generated value only has the right shape.
+# a '{fd}' argument), so a generated value only has the right shape.
 CUSTOM_VALIDATED = {"Changeset", "QaTests", "DeployPlan"}
 
 
@@ -56,7 +56,7 @@ def test_test_model_fixed_outputs_cover_custom_validated_types(name: str) -> Non
     fixed: dict[str, Any] = {
         "Changeset": {"files": [{"path": "app.py", "content": "x = 1\n"}], "message": "Add"},
         "QaTests": {"files": [{"path": "tests/test_a.py", "content": "def test_a(): pass\n"}]},
-        "DeployPlan": {"start": ["python", "-m", "uvicorn", "app:app", "--uds", "{socket}"]},
+        "DeployPlan": {"start": ["python", "-m", "uvicorn", "app:app", "--fd", "{fd}"]},
     }
     output = OUTPUT_TYPES[name]
     model = TestModel(outputs={name: fixed[name]})

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -50,3 +54,16 @@ def skip_or_fail(reason: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"CI=true and the sandbox cannot run: {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+def wait_http(url: str, alive: Callable[[], bool] = lambda: True, timeout_s: float = 30.0) -> bytes:
+    """The body of the first answer ``url`` gives; fails if none comes within ``timeout_s`` or
+    ``alive()`` turns false (the app exited)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and alive():
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                return bytes(resp.read())
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.05)
+    raise AssertionError(f"{url} never answered")

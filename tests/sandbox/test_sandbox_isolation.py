@@ -39,16 +39,6 @@ def test_host_loopback_listener_is_unreachable(
         srv.accept()
 
 
-def test_network_step_reaches_the_host_listener(
-    bwrap: BwrapSandbox, workspace: Path, host_listener: tuple[socket.socket, int]
-) -> None:
-    """Positive control: ``network=True`` (the dependency install) does share the network."""
-    srv, port = host_listener
-    result = bwrap.run([*_py(CONNECT), str(port)], workspace, network=True)
-    assert result.stdout.strip() == "connected", result
-    srv.accept()[0].close()
-
-
 def test_only_loopback_interface(bwrap: BwrapSandbox, workspace: Path) -> None:
     result = bwrap.run(_py("import socket; print(socket.if_nameindex())"), workspace)
     assert result.ok, result
@@ -176,16 +166,24 @@ def test_git_dir_is_read_only_and_host_git_keeps_working(
     assert made.read_text() == "hello from host"
 
 
-def test_writable_narrows_the_writable_part(bwrap: BwrapSandbox, workspace: Path) -> None:
-    result = bwrap.run(
-        [*_py(WRITE), "src.py", ".venv/installed.txt"], workspace, writable=[Path(".venv")]
-    )
-    assert result.stdout.splitlines() == [
-        "refused src.py OSError",  # EROFS: the rest of the workspace is mounted read-only
-        "wrote .venv/installed.txt",
-    ]
-    assert not (workspace / "src.py").exists()
+def test_within_shows_only_that_directory(bwrap: BwrapSandbox, workspace: Path) -> None:
+    (workspace / "src.py").write_text("secret = 1\n")
+    (workspace / ".venv").mkdir()
+    result = bwrap.run([*_py(WRITE), "installed.txt", "../src.py"], workspace, within=".venv")
+    lines = result.stdout.splitlines()
+    assert lines[0] == "wrote installed.txt"
+    assert lines[1].startswith("refused ../src.py")  # the rest of the workspace is not there
+    assert (workspace / "src.py").read_text() == "secret = 1\n"
     assert (workspace / ".venv" / "installed.txt").read_text() == "pwned"
+
+
+def test_within_never_follows_a_link(bwrap: BwrapSandbox, workspace: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (workspace / ".venv").symlink_to(outside)
+    with pytest.raises(WorkspaceError, match="not a plain directory"):
+        bwrap.run([*_py(WRITE), "x.txt"], workspace, within=".venv")
+    assert list(outside.iterdir()) == []
 
 
 def test_refuses_workspace_outside_allowed_shapes(bwrap: BwrapSandbox, tmp_path: Path) -> None:
@@ -193,8 +191,8 @@ def test_refuses_workspace_outside_allowed_shapes(bwrap: BwrapSandbox, tmp_path:
         bwrap.run(["true"], Path("/"))
     with pytest.raises(WorkspaceError, match="not a directory"):
         bwrap.run(["true"], tmp_path / "missing")
-    with pytest.raises(WorkspaceError, match="outside"):
-        bwrap.run(["true"], tmp_path, writable=[Path("../..")], limits=Limits())
+    with pytest.raises(WorkspaceError, match="not a plain directory"):
+        bwrap.run(["true"], tmp_path, within="..", limits=Limits())
 
 
 def test_host_files_created_by_root_become_writable_for_the_sandbox(

@@ -13,6 +13,7 @@ import pytest
 from sandbox_helpers import describe, token_pids
 
 from vitco.sandbox import BwrapSandbox, Limits
+from vitco.sandbox.identity import subordinate_range
 
 
 def _py(code: str) -> list[str]:
@@ -144,10 +145,19 @@ def test_wall_clock(bwrap: BwrapSandbox, workspace: Path) -> None:
     assert result.duration_s < 3
 
 
-def test_runs_as_the_unprivileged_sandbox_user(bwrap: BwrapSandbox, workspace: Path) -> None:
-    result = bwrap.run(["id", "-u"], workspace)
-    assert result.ok
+def test_each_project_runs_as_its_own_unprivileged_uid(
+    bwrap: BwrapSandbox, workspace: Path
+) -> None:
+    seen = {
+        slot: int(bwrap.for_project(slot).run(["id", "-u"], workspace).stdout) for slot in (0, 1, 5)
+    }
+    anonymous = int(bwrap.run(["id", "-u"], workspace).stdout)
     if os.getuid() == 0:
-        assert int(result.stdout) == pwd.getpwnam("vitco-sandbox").pw_uid != 0
+        found = subordinate_range("vitco-sandbox")
+        assert found is not None
+        first_uid, _first_gid, count = found
+        assert seen == {0: first_uid, 1: first_uid + 1, 5: first_uid + 5}
+        assert anonymous == first_uid + count - 1  # a uid no project gets
+        assert pwd.getpwnam("vitco-sandbox").pw_uid not in (*seen.values(), anonymous)
     else:
-        assert int(result.stdout) == os.getuid()
+        assert set(seen.values()) == {anonymous} == {os.getuid()}

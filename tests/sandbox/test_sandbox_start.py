@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import describe, token_pids
+from sandbox_helpers import describe, token_pids, wait_http
 
 from vitco.sandbox import BwrapSandbox, Limits
 
@@ -71,13 +71,12 @@ def test_app_reachable_only_through_its_url(
     inner_port = _free_port()
     token = f"vitco-app-{uuid.uuid4().hex}"
     (workspace / "app.py").write_text(APP)
-    log = tmp_path / "logs" / "app.log"
     env = {"TOKEN": token, "HOST_PORT": str(host_port), "INNER_PORT": str(inner_port)}
-    cmd = [sys.executable, "-m", "uvicorn", "app:app", "--uds", "{socket}"]
-    proc = bwrap.start(cmd, workspace, Limits(wall_s=1), env=env, log_path=log)
+    cmd = [sys.executable, "-m", "uvicorn", "app:app", "--fd", "{fd}"]
+    proc = bwrap.start(cmd, workspace, Limits(wall_s=1), env=env)
     try:
-        assert proc.wait_ready(30), log.read_text()
         assert proc.url is not None and proc.url.startswith("http://127.0.0.1:")
+        wait_http(proc.url + "/", lambda: proc.poll() is None)
         assert _get(proc.url + "/") == {"hello": "from the sandbox"}
         time.sleep(1.2)  # past wall_s: a started app is not subject to the wall clock
         probe = _get(proc.url + "/probe")
@@ -97,10 +96,13 @@ def test_app_reachable_only_through_its_url(
     with pytest.raises(urllib.error.URLError):
         _get(proc.url + "/")
     proc.stop()  # idempotent
-    assert "Uvicorn running on unix socket" in log.read_text()
+    assert proc.log_path is not None and workspace not in proc.log_path.parents
+    assert "Uvicorn running on socket" in proc.log_tail()
 
 
 def test_app_that_exits_is_reported(bwrap: BwrapSandbox, workspace: Path) -> None:
     with bwrap.start([sys.executable, "-c", "raise SystemExit(3)"], workspace) as proc:
-        assert not proc.wait_ready(10)
+        assert proc.url is not None
+        with pytest.raises(AssertionError, match="never answered"):
+            wait_http(proc.url, lambda: proc.poll() is None, timeout_s=10)
         assert proc.poll() == 3

@@ -58,7 +58,7 @@ def _echo_server(path: Path) -> socket.socket:
 
 def test_bridge_forwards_and_passes_half_close(tmp_path: Path) -> None:
     sock_path = tmp_path / "app.sock"
-    bridge = Bridge(sock_path)
+    bridge = Bridge(lambda s: s.connect(str(sock_path)))
     assert bridge.url == f"http://127.0.0.1:{bridge.port}"
     # Nothing listens yet: the connection is accepted, then closed.
     with socket.create_connection(("127.0.0.1", bridge.port), timeout=5) as early:

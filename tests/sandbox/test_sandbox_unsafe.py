@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,9 @@ from vitco.sandbox import (
     get_sandbox,
 )
 from vitco.sandbox.unsafe import WARNING
+
+sys.path.insert(0, str(Path(__file__).parent))
+from sandbox_helpers import wait_http
 
 
 def test_refused_unless_explicit() -> None:
@@ -65,19 +67,21 @@ def test_runs_with_limits_and_clean_env(
 
 def test_start_is_reachable_through_the_bridge(unsafe: UnsafeSandbox, workspace: Path) -> None:
     app = (
-        "import http.server, socketserver, sys\n"
+        "import http.server, socket, socketserver, sys\n"
         "class H(http.server.BaseHTTPRequestHandler):\n"
         "    def do_GET(self):\n"
         "        self.send_response(200); self.end_headers(); self.wfile.write(b'unsafe-ok')\n"
         "    def address_string(self): return 'uds'\n"
-        "socketserver.UnixStreamServer(sys.argv[1], H).serve_forever()\n"
+        "class S(socketserver.UnixStreamServer):\n"
+        "    def server_bind(self): pass\n"
+        "    def server_activate(self): pass\n"
+        "s = S(None, H, bind_and_activate=False)\n"
+        "s.socket = socket.socket(fileno=int(sys.argv[1]))\n"
+        "s.serve_forever()\n"
     )
     (workspace / "app.py").write_text(app)
-    with unsafe.start([sys.executable, "app.py", "{socket}"], workspace) as proc:
-        assert proc.socket_path == workspace / ".vitco" / "app.sock"
-        assert proc.wait_ready(10), proc.poll()
+    with unsafe.start([sys.executable, "app.py", "{fd}"], workspace) as proc:
         assert proc.url is not None
-        with urllib.request.urlopen(proc.url + "/", timeout=5) as resp:
-            assert resp.read() == b"unsafe-ok"
+        assert wait_http(proc.url + "/", lambda: proc.poll() is None) == b"unsafe-ok"
     assert proc.poll() is not None
     proc.stop()  # idempotent

@@ -75,7 +75,7 @@ def calc_tests(module: str = "calc") -> dict[str, Any]:
 APPROVE = {"verdict": "approve", "reasons": []}
 DEPLOY = {
     "build": [],
-    "start": ["python", "-m", "uvicorn", "app:app", "--lifespan", "off", "--uds", "{socket}"],
+    "start": ["python", "-m", "uvicorn", "app:app", "--lifespan", "off", "--fd", "{fd}"],
     "health_path": "/health",
     "smoke": [{"method": "GET", "path": "/", "expect_status": 200}],
 }

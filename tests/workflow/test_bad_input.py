@@ -76,7 +76,7 @@ def test_an_answer_invalid_twice_ends_needs_attention(
     assert report["cost"]["calls"] == 3  # analyst, plan, plan repair: all in the ledger
 
 
-@pytest.mark.parametrize("path", ["../escape.py", "/etc/evil.py", ".git/hooks/pre-commit"])
+@pytest.mark.parametrize("path", ["../escape.py", "/etc/evil.py"])
 def test_a_changeset_outside_the_workspace_is_refused(
     settings: Settings, sandbox: Sandbox, tmp_path: Path, path: str
 ) -> None:
@@ -91,10 +91,29 @@ def test_a_changeset_outside_the_workspace_is_refused(
     assert not (Path(report["repo"]) / ".git" / "hooks" / "pre-commit").exists()
 
 
+@pytest.mark.parametrize("path", [".git/hooks/pre-commit", "todo/.git/config", "a/.GIT/x"])
+def test_a_changeset_into_a_git_dir_is_refused_even_after_its_repair(
+    settings: Settings, sandbox: Sandbox, tmp_path: Path, path: str
+) -> None:
+    evil = changeset({path: "#!/bin/sh\ntouch /tmp/pwned\n"})
+    answers = happy_path() | {
+        "developer/implement/T1#1": evil,
+        "developer/implement/T1#1+repair1": evil,
+    }
+    report = start_run(
+        settings, write_brief(tmp_path), model=script(answers), sandbox=sandbox
+    ).report
+    assert report["status"] == "needs_attention"
+    assert "paths may not contain a .git component" in report["reason"]
+    repo = Path(report["repo"])
+    assert not (repo / ".git" / "hooks" / "pre-commit").exists()
+    assert not (repo / "todo").exists() and not (repo / "a").exists()
+
+
 def test_an_app_that_never_becomes_healthy_ends_needs_attention(
     settings: Settings, sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    never = DEPLOY | {"start": ["python", "-c", "import time; time.sleep(60)", "{socket}"]}
+    never = DEPLOY | {"start": ["python", "-c", "import time; time.sleep(60)", "{fd}"]}
     answers = happy_path() | {"devops/deploy#1": never}
     quick = settings.model_copy(update={"health_timeout_s": 2.0})
     report = start_run(quick, write_brief(tmp_path), model=script(answers), sandbox=sandbox).report

@@ -34,13 +34,13 @@ def secret(tmp_path: Path) -> Path:
 def test_a_replaced_venv_python_is_never_run_on_the_host(
     project: Path, sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    python = ensure_venv(project)
+    python = ensure_venv(sandbox, project)
     marker = Path("/tmp") / f"vitco-host-ran-{uuid.uuid4().hex}"
     python.unlink()
     python.write_text(f"#!/bin/sh\ntouch {marker}\nexit 0\n")
     python.chmod(0o755)
     (project / ".venv" / ".vitco-host-plugins").unlink(missing_ok=True)
-    report = run_tests(sandbox, project)
+    report = run_tests(sandbox, project, wheels=project.parent / "wheels")
     assert not marker.exists(), "the host executed the workspace's python"
     assert not report.ok  # the fake interpreter ran no tests (inside the sandbox)
 
@@ -57,7 +57,7 @@ def test_a_junit_report_symlinked_to_a_host_file_is_not_read(
         "        os.replace(path, path + '.bak')\n"
         f"        os.symlink({str(secret)!r}, path)\n"
     )
-    report = run_tests(sandbox, project)
+    report = run_tests(sandbox, project, wheels=project.parent / "wheels")
     assert secret.read_text() not in report.model_dump_json()
     assert not report.ok
 
@@ -70,12 +70,14 @@ def test_repository_files_for_prompts_skip_symlinks_out(project: Path, secret: P
     assert "tests/test_ok.py" in files
 
 
-def test_a_venv_replaced_by_a_symlink_is_refused(project: Path, tmp_path: Path) -> None:
+def test_a_venv_replaced_by_a_symlink_is_refused(
+    project: Path, tmp_path: Path, sandbox: Sandbox
+) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     os.symlink(elsewhere, project / ".venv")
     with pytest.raises(UnsafePath, match=r"\.venv"):
-        ensure_venv(project)
+        ensure_venv(sandbox, project)
     assert list(elsewhere.iterdir()) == []
 
 

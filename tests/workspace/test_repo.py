@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from vitco.agents.outputs import FileChange
 from vitco.workspace.exceptions import GitError, MergeConflict, UnsafePath
 from vitco.workspace.repo import GITIGNORE, Repo
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """A change as ``Repo.apply`` takes it, built without the model-output validation (which
+    refuses some of these paths first): the repository checks every path on its own."""
+
+    path: str
+    action: str = "write"
+    content: str | None = None
 
 
 def write(path: str, content: str) -> FileChange:

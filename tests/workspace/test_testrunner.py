@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -27,13 +28,17 @@ def root(tmp_path: Path) -> Path:
     return ws
 
 
-def test_ensure_venv_makes_a_venv_once(root: Path) -> None:
-    python = ensure_venv(root)
+def test_ensure_venv_makes_a_venv_once_in_the_sandbox(sandbox: Sandbox, root: Path) -> None:
+    python = ensure_venv(sandbox, root)
     assert python == root / ".venv" / "bin" / "python"
     assert python.exists()
+    assert root.stat().st_uid == 0 or os.geteuid() != 0  # the workspace dir stays root's
+    if os.geteuid() == 0:  # made by the sandboxed command, not by the host
+        assert (root / ".venv").stat().st_uid != 0
     stamp = python.parent.parent.stat().st_mtime_ns
-    assert ensure_venv(root) == python
+    assert ensure_venv(sandbox, root) == python
     assert python.parent.parent.stat().st_mtime_ns == stamp
+    assert [p.name for p in root.iterdir()] == [".venv"]  # no half-made leftovers
 
 
 def test_all_passing(sandbox: Sandbox, root: Path) -> None:
@@ -50,7 +55,7 @@ def test_all_passing(sandbox: Sandbox, root: Path) -> None:
         },
     )
 
-    report = run_tests(sandbox, root, limits=LIMITS)
+    report = run_tests(sandbox, root, wheels=root.parent / "wheels", limits=LIMITS)
 
     assert (report.passed, report.failed, report.errors, report.skipped) == (2, 0, 0, 1), report
     assert report.exit_code == 0
@@ -71,7 +76,7 @@ def test_one_failing_test(sandbox: Sandbox, root: Path) -> None:
         },
     )
 
-    report = run_tests(sandbox, root, limits=LIMITS)
+    report = run_tests(sandbox, root, wheels=root.parent / "wheels", limits=LIMITS)
 
     assert (report.passed, report.failed, report.errors) == (1, 1, 0), report
     assert not report.ok
@@ -93,7 +98,7 @@ def test_a_syntax_error_in_a_test_module(sandbox: Sandbox, root: Path) -> None:
         },
     )
 
-    report = run_tests(sandbox, root, limits=LIMITS)
+    report = run_tests(sandbox, root, wheels=root.parent / "wheels", limits=LIMITS)
 
     assert report.errors >= 1, report
     assert not report.ok
@@ -103,7 +108,7 @@ def test_a_syntax_error_in_a_test_module(sandbox: Sandbox, root: Path) -> None:
 def test_no_tests_at_all(sandbox: Sandbox, root: Path) -> None:
     project(root, {"app.py": "x = 1\n"})
 
-    report = run_tests(sandbox, root, limits=LIMITS)
+    report = run_tests(sandbox, root, wheels=root.parent / "wheels", limits=LIMITS)
 
     assert report.passed == 0
     assert report.exit_code == 5  # pytest: no tests collected
@@ -117,7 +122,7 @@ def test_a_test_that_outlives_the_wall_limit(sandbox: Sandbox, root: Path) -> No
         {"tests/test_slow.py": "import time\n\ndef test_slow():\n    time.sleep(60)\n"},
     )
 
-    report = run_tests(sandbox, root, limits=Limits(wall_s=3))
+    report = run_tests(sandbox, root, wheels=root.parent / "wheels", limits=Limits(wall_s=3))
 
     assert report.limit_hit == "wall", report
     assert not report.ok

@@ -309,7 +309,9 @@ class DeployPlan(BaseModel):
         default_factory=list, description="Commands (argv lists) run before start."
     )
     start: list[Line] = Field(
-        min_length=1, description="argv; '{socket}' is replaced by the unix socket to serve on."
+        min_length=1,
+        description="argv that serves HTTP on an already listening unix socket vitco hands "
+        "in; '{fd}' is replaced by its file descriptor number (uvicorn --fd {fd}).",
     )
     health_path: Line = Field(default="/health", pattern=r"^/")
     smoke: list[SmokeTest] = Field(default_factory=list)
@@ -317,8 +319,12 @@ class DeployPlan(BaseModel):
     @field_validator("start")
     @classmethod
     def _serves_socket(cls, argv: list[str]) -> list[str]:
-        if not any("{socket}" in a for a in argv):
-            raise ValueError("start must serve on '{socket}' (e.g. uvicorn --uds {socket})")
+        if not any("{fd}" in a for a in argv):
+            raise ValueError(
+                "start must serve on the listening socket handed in as file descriptor '{fd}' "
+                "(e.g. python -m uvicorn pkg.app:app --fd {fd}); the app cannot bind a port "
+                "or a path of its own"
+            )
         return argv
 
 

@@ -27,6 +27,7 @@ LIMIT_ALIASES = {
     "file_size": "file_size_mb",
     "wall": "wall_s",
     "output": "output_bytes",
+    "disk": "disk_mb",
 }
 
 
@@ -77,16 +78,13 @@ def register(app: typer.Typer) -> None:
         workspace: Annotated[
             Path, typer.Option("--workspace", "-w", help="Workspace dir (default: cwd).")
         ] = Path("."),
-        network: Annotated[
-            bool, typer.Option("--network", help="Share the host's network (install step).")
-        ] = False,
         limit: Annotated[
             list[str] | None,
             typer.Option(
                 "--limit",
                 "-l",
                 help="NAME=VALUE, repeatable: cpu (s), memory (MiB), processes, open_files, "
-                "file_size (MiB), wall (s), output (bytes).",
+                "file_size (MiB), wall (s), output (bytes), disk (MiB).",
             ),
         ] = None,
         as_json: Annotated[
@@ -102,7 +100,6 @@ def register(app: typer.Typer) -> None:
                 cmd,
                 workspace,
                 limits,
-                network=network,
                 on_output=None if as_json else _stream,
             )
         except SandboxError as exc:

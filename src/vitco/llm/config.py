@@ -204,18 +204,12 @@ def config_path(settings: Settings) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def load_model_config(settings: Settings, cwd: Path | None = None) -> ModelConfig:
+def load_model_config(settings: Settings) -> ModelConfig:
     """Read the configuration (file and environment); ``ModelConfigError`` if it is bad.
 
-    ``cwd`` must be None: it remains only because ``llm.resolve.resolve_model`` still passes
-    its own ``cwd`` through. A caller that names a directory expecting its ``vitco.toml`` to be
-    read gets a ``TypeError`` rather than silently different models.
+    Never from the working directory (see the module docstring): a repository vitco delivered
+    is written by a model and must not choose where API keys are sent.
     """
-    if cwd is not None:
-        raise TypeError(
-            "model configuration is never read from a directory; name the file with "
-            "Settings.config_file (--config FILE or VITCO_CONFIG_FILE)"
-        )
     path = config_path(settings)
     data = _read(path) if path is not None else ConfigFile()
     where = str(path) if path else "environment"

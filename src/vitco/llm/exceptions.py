@@ -31,7 +31,8 @@ class NoModelConfigured(LLMError):
             "no model is configured. Pass --model ID (e.g. 'replay:FILE.jsonl', "
             "'openai:gpt-4o-mini', 'anthropic:claude-sonnet-4-5', 'ollama:llama3.2'), or set "
             "VITCO_MODEL, or export OPENAI_API_KEY / ANTHROPIC_API_KEY / OLLAMA_HOST, or "
-            "declare providers and tier chains in ./vitco.toml or $VITCO_HOME/vitco.toml."
+            "declare providers and tier chains in $VITCO_HOME/vitco.toml (or a file named by "
+            "--config / VITCO_CONFIG_FILE)."
         )
 
 

@@ -34,9 +34,7 @@ ROUTER_ID = "router"
 """The id of the configured router (what a run started without ``--model`` stores)."""
 
 
-def resolve_model(
-    model_id: str | None, settings: Settings | None = None, *, cwd: Path | None = None
-) -> Model:
+def resolve_model(model_id: str | None, settings: Settings | None = None) -> Model:
     """The model for ``model_id``; raises ``NoModelConfigured``, ``UnknownModel`` or
     ``ModelConfigError``. ``settings`` defaults to one read from the environment."""
     model_id = (model_id or "").strip()
@@ -48,7 +46,7 @@ def resolve_model(
     if model_id == "test":
         return TestModel()
     settings = settings or Settings()
-    config = load_model_config(settings, cwd)
+    config = load_model_config(settings)
     if not model_id or model_id == ROUTER_ID:
         if config.empty:
             raise NoModelConfigured()

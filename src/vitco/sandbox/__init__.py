@@ -17,6 +17,7 @@ from vitco.sandbox.exceptions import (
     WorkspaceError,
 )
 from vitco.sandbox.factory import get_sandbox
+from vitco.sandbox.identity import SandboxIdsExhausted
 from vitco.sandbox.protocol import (
     LimitName,
     Limits,
@@ -38,6 +39,7 @@ __all__ = [
     "Result",
     "Sandbox",
     "SandboxError",
+    "SandboxIdsExhausted",
     "SandboxUnavailable",
     "SandboxUserMissing",
     "ToolMissing",

@@ -23,6 +23,8 @@ from pathlib import Path
 
 from vitco.sandbox._pidns import PidNamespace
 from vitco.sandbox.bridge import Bridge
+from vitco.sandbox.fs import DiskWatch
+from vitco.sandbox.listener import AppSocket
 from vitco.sandbox.protocol import OutputCallback, Process
 
 _POLL_S = 0.05
@@ -44,6 +46,7 @@ class Finished:
     cpu_s: float
     wall_hit: bool
     output_hit: bool
+    disk_hit: bool = False
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -94,8 +97,10 @@ def spawn(
     stdout: int | None,
     stderr: int | None,
     pidns: PidNamespace | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> subprocess.Popen[bytes]:
     """Start ``argv`` in a new session with no stdin; remembered so it dies with vitco.
+    ``pass_fds`` stay open in the child (mount sources, a listening socket).
 
     The fork happens on one long-lived spawner thread: bwrap's ``--die-with-parent`` is a
     parent-death signal, which Linux ties to the *thread* that forked. A sandbox forked from a
@@ -113,7 +118,7 @@ def spawn(
             stderr=stderr,
             start_new_session=True,
             close_fds=True,
-            pass_fds=(pidns.write_fd,) if pidns else (),
+            pass_fds=(*pass_fds, *((pidns.write_fd,) if pidns else ())),
             preexec_fn=_die_with(os.getpid()),
         ).result()
     except BaseException:
@@ -136,18 +141,27 @@ def run(
     output_bytes: int,
     on_output: OutputCallback | None = None,
     pidns: PidNamespace | None = None,
+    pass_fds: Sequence[int] = (),
+    disk: DiskWatch | None = None,
 ) -> Finished:
     """Run ``argv`` to completion, capturing at most ``output_bytes`` of stdout+stderr and
-    killing it when the output cap or ``wall_s`` is reached."""
+    killing it when the output cap, ``wall_s`` or the ``disk`` limit is reached (disk use is
+    measured while it runs and once more after it)."""
     started = time.monotonic()
     deadline = started + wall_s
     proc = spawn(
-        argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pidns=pidns
+        argv,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        pidns=pidns,
+        pass_fds=pass_fds,
     )
     assert proc.stdout is not None and proc.stderr is not None
     chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
     captured = 0
-    wall_hit = output_hit = False
+    wall_hit = output_hit = disk_hit = False
     exited_at: float | None = None
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
@@ -157,6 +171,9 @@ def run(
             now = time.monotonic()
             if now >= deadline:
                 wall_hit = True
+                break
+            if disk is not None and disk.exceeded(now=now):
+                disk_hit = True
                 break
             if exited_at is None and _exited(proc):
                 exited_at = now
@@ -181,11 +198,13 @@ def run(
                         on_output(name, data)
             if output_hit:
                 break
-        if wall_hit or output_hit:
+        if wall_hit or output_hit or disk_hit:
             _kill_group(proc)
         returncode, cpu_s = _reap(proc)
         if pidns is not None:
             pidns.wait_gone()
+        if disk is not None and not disk_hit:
+            disk_hit = disk.exceeded(force=True)
     finally:
         sel.close()
         proc.stdout.close()
@@ -201,6 +220,7 @@ def run(
         cpu_s=cpu_s,
         wall_hit=wall_hit,
         output_hit=output_hit,
+        disk_hit=disk_hit,
     )
 
 
@@ -235,42 +255,60 @@ def launch(
     argv: Sequence[str],
     cwd: Path,
     env: Mapping[str, str],
-    sock: Path,
-    log_path: Path | None,
+    app: AppSocket,
+    *,
     pidns: PidNamespace | None = None,
+    pass_fds: Sequence[int] = (),
+    disk: DiskWatch | None = None,
+    on_stop: Callable[[], None] | None = None,
 ) -> Process:
-    """Spawn a long-running ``argv`` with its output appended to ``log_path`` and a bridge to
-    ``sock``; the ``Process`` stops both."""
-    if log_path is not None:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("ab") as log:
-            proc = spawn(
-                argv, cwd=cwd, env=env, stdout=log.fileno(), stderr=log.fileno(), pidns=pidns
-            )
-    else:
+    """Spawn a long-running ``argv`` that serves on ``app``'s listening socket (passed in
+    with ``pass_fds``) with its output appended to ``app``'s log, and a bridge to it.
+
+    The ``Process`` stops the app, the bridge and the disk watch, then calls ``on_stop``
+    (which removes the app's scratch directory). A watch that finds the disk limit exceeded
+    stops the app and sets ``Process.limit_hit``.
+    """
+    assert app.log_fd is not None
+    try:
         proc = spawn(
             argv,
             cwd=cwd,
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=app.log_fd,
+            stderr=app.log_fd,
             pidns=pidns,
+            pass_fds=(*pass_fds, app.fd),
         )
-    bridge = Bridge(sock)
+    except BaseException:
+        app.close()
+        raise
+    app.handed_over()
+    bridge = Bridge(app.dial)
     kill, poll = stopper(proc, pidns)
+    stopped = threading.Event()
+    process = Process(pid=proc.pid, url=bridge.url, log_path=app.log_path, _poll=poll)
 
     def stop() -> None:
+        stopped.set()
         bridge.close()
         kill()
+        app.close()
+        if on_stop is not None:
+            on_stop()
 
-    return Process(
-        pid=proc.pid,
-        url=bridge.url,
-        socket_path=sock,
-        _stop=stop,
-        log_path=log_path,
-        _poll=poll,
-    )
+    def watch() -> None:
+        assert disk is not None
+        while not stopped.wait(timeout=1.0):
+            if disk.exceeded():
+                process.limit_hit = "disk"
+                kill()
+                return
+
+    process._stop = stop
+    if disk is not None:
+        threading.Thread(target=watch, name=f"vitco-disk-{proc.pid}", daemon=True).start()
+    return process
 
 
 @atexit.register

@@ -1,13 +1,15 @@
 """A TCP 127.0.0.1 -> unix socket forwarder, so the host reaches an app that has no network.
 
-A deployed app runs in a sandbox without a network namespace of the host's, so it listens on a
-unix socket inside its workspace; the host (health checks, smoke tests, the client's browser
-through vitco) talks HTTP to ``http://127.0.0.1:PORT``. No library does this small job well:
-socat is an external binary with no way to report its port or be stopped cleanly from Python,
-and asyncio would force an event loop onto synchronous callers. So this is a few threads: one
-accepts, and each connection gets one thread that pumps both directions with ``select``.
+A deployed app runs in a sandbox without a network namespace of the host's, so it serves on a
+unix socket that vitco created and handed in (``listener.AppSocket``); the host (health checks,
+smoke tests, the client's browser through vitco) talks HTTP to ``http://127.0.0.1:PORT``. No
+library does this small job well: socat is an external binary with no way to report its port or
+be stopped cleanly from Python, and asyncio would force an event loop onto synchronous callers.
+So this is a few threads: one accepts, and each connection gets one thread that pumps both
+directions with ``select``.
 
-Only 127.0.0.1 is ever bound, on a port the kernel picks.
+Only 127.0.0.1 is ever bound, on a port the kernel picks. The bridge never resolves a path the
+sandbox could write: it dials through a callable, which connects to vitco's own socket file.
 """
 
 from __future__ import annotations
@@ -16,22 +18,21 @@ import contextlib
 import selectors
 import socket
 import threading
-from pathlib import Path
-
-from vitco.sandbox.workspace import connect_unix
+from collections.abc import Callable
 
 _CHUNK = 65536
 
 
 class Bridge:
-    """Forwards every TCP connection on ``127.0.0.1:port`` to the unix socket ``target``.
+    """Forwards every TCP connection on ``127.0.0.1:port`` to a unix socket: ``dial``
+    connects a fresh unix socket to it.
 
-    The unix socket need not exist yet: each connection dials it when accepted, and is closed
-    if nothing listens there. ``close`` stops accepting and cuts open connections.
+    Each connection dials when accepted, and is closed if nothing answers there. ``close``
+    stops accepting and cuts open connections.
     """
 
-    def __init__(self, target: Path) -> None:
-        self.target = target
+    def __init__(self, dial: Callable[[socket.socket], None]) -> None:
+        self.dial = dial
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
         self._closed = threading.Event()
@@ -70,7 +71,7 @@ class Bridge:
             if not self._track(client, upstream):
                 return
             try:
-                connect_unix(upstream, self.target)
+                self.dial(upstream)
             except OSError:
                 return  # the app is not (yet) listening: the client sees the connection close
             self._pump(client, upstream)

@@ -7,19 +7,36 @@ data dir, other projects and the host's home):
   ``/etc`` (shadow, sudoers, ssh host keys, private TLS keys) masked;
 - the Python that runs vitco read-only: ``sys.base_prefix`` and ``sys.prefix`` only;
 - its workspace read-write at the same absolute path (venv shebangs are absolute), except
-  every ``.git`` in it (the repo's, and the gitfiles of worktrees inside it), which are
-  read-only: a hook, ``core.fsmonitor`` or ``gitdir:`` written there would otherwise run
-  outside the sandbox the next time vitco runs git. So a workspace must be a git repo before
-  sandboxed code first runs in it, or that code could plant a ``.git`` of its own.
-  ``writable`` narrows the writable part;
-- a private ``/tmp`` (HOME is ``/tmp/home``), ``/proc`` of its own pid namespace, a minimal
-  ``/dev``; no network namespace shared with the host unless ``network=True`` (then only for
-  e.g. the dependency install), so only its own loopback;
+  every ``.git`` in it (the repo's, and the gitfiles of worktrees), which are read-only: a
+  hook, ``core.fsmonitor`` or ``gitdir:`` written there would otherwise run outside the
+  sandbox the next time vitco runs git. So a workspace must be a git repo before sandboxed
+  code first runs in it, or that code could plant a ``.git`` of its own. ``within`` narrows
+  what is visible to one subdirectory (the dependency install sees only the venv);
+- ``readonly`` directories vitco owns (its wheel cache), read-only at their own path;
+- a private ``/tmp`` (HOME is ``/tmp/home``): a fresh directory vitco creates for the command
+  and removes after it, on disk and counted against the disk limit (a tmpfs would let a test
+  fill the host's memory); ``/proc`` of its own pid namespace, a minimal ``/dev``;
+- no network at all: its own network namespace holds only a loopback of its own. Nothing
+  vitco runs in the sandbox needs one (dependencies come from a wheel cache the host fills);
+  a deployed app gets its listening socket from vitco as a descriptor (``{fd}``);
 - its own pid namespace: when the command exits, or vitco kills the sandbox, every process in
   it dies, including ones that called ``setsid``.
 
+The host never mounts, opens or follows a path sandboxed code could have changed. Every mount
+source inside a workspace is opened by the host first, component by component with
+``O_NOFOLLOW`` (``fs.open_dir``), and handed to bwrap as a descriptor (``--bind-fd``): a link
+planted between two commands cannot make bwrap mount a host directory. A workspace must not lie
+inside a directory the sandbox's ids can write (a worktree inside another workspace could be
+swapped for a link by that workspace's code), and never contains vitco's data dir.
+
 The uid question. As uid 0 the kernel ignores RLIMIT_NPROC, so when vitco runs as root the
-command must run as a dedicated unprivileged uid (``vitco-sandbox``). Measured options:
+command must run as an unprivileged uid. Each project runs as its own: uid ``FIRST + slot``
+from the subordinate range reserved for the ``vitco-sandbox`` user in ``/etc/subuid`` and
+``/etc/subgid`` (``identity.py``; ``scripts/install-system.sh`` reserves it), so one project's
+code can never write another's files, even through a mistake in a mount, and projects do not
+share a process budget. Commands that belong to no project (``vitco sandbox run``, ``vitco
+doctor``) run as the range's last id, which no project gets. Nothing runs as ``vitco-sandbox``
+itself (it owns the range). Measured options for the switch:
 
 - ``bwrap --unshare-user --uid N`` as root maps the sandbox uid onto the caller's, i.e. still
   kuid 0 outside: the process limit stays ignored. Rejected.
@@ -27,59 +44,62 @@ command must run as a dedicated unprivileged uid (``vitco-sandbox``). Measured o
   (``/root`` is 0700 and holds the Python and the data dir). Rejected.
 - Chosen: bwrap runs as root *without* a user namespace, so it can set up every mount, keeps
   only CAP_SETUID/SETGID/SETPCAP, and execs ``setpriv --reuid --regid --clear-groups
-  --bounding-set=-all --inh-caps=-all`` inside; the command then runs as kuid ``vitco-sandbox``
+  --bounding-set=-all --inh-caps=-all`` inside; the command then runs as the project's kuid
   with no capabilities and NO_NEW_PRIVS. The mount points bwrap creates (e.g. ``/root``) are
   0755 dirs on its own tmpfs, so the uid can reach its binds without seeing the host's dirs.
   For the workspace to be writable, before each command vitco hands its contents to the uid,
-  walking with ``os.fwalk`` and never following symlinks (~12 ms for 1,700 files, a small
-  venv; a no-op for files already handed over). Every ``.git``, and the directory holding
-  it (the workspace, a worktree), stays root's; those directories only get the uid's group
-  with g+rwx. So git, run by root, does not reject a repo for "dubious ownership", and root
-  reads and writes the files the sandbox created (it has the capability; it needs not own
-  them). Measured alternatives: ACLs need ``setfacl`` and an ACL-capable filesystem and work
-  no better; chown-and-back after each command breaks while a deployed app runs.
+  walking from a descriptor with ``os.fwalk`` and never following symlinks (~12 ms for 1,700
+  files, a small venv; a no-op for files already handed over). Every ``.git``, and the
+  directory holding it (the workspace, a worktree), stays root's; those directories only get
+  the uid's group with g+rwx. So git, run by root, does not reject a repo for "dubious
+  ownership", and root reads and writes the files the sandbox created (it has the
+  capability; it needs not own them). Measured alternatives: ACLs need ``setfacl`` and an
+  ACL-capable filesystem and work no better; chown-and-back after each command breaks while a
+  deployed app runs.
 - A pids cgroup would also do, but needs a writable cgroup tree (not here: /sys/fs/cgroup is
   read-only in this VM) and a systemd or cgroup manager on other hosts.
 
-Known limit of the uid approach: RLIMIT_NPROC counts all processes of the uid, so concurrent
-sandboxes share ``processes``; a fork bomb in one may make fork fail in another until it is
-killed. Don't give the uid to any service.
-
 When vitco itself runs unprivileged, no uid switch is possible or needed: bwrap creates a user
 namespace (the command keeps vitco's uid outside, RLIMIT_NPROC applies to non-root anyway).
+Projects then share vitco's uid; only the mounts keep them apart.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import os
 import pwd
 import shutil
 import stat
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vitco.sandbox import _process
 from vitco.sandbox._pidns import PidNamespace
+from vitco.sandbox.env import base_env, python_dirs, substitute
 from vitco.sandbox.exceptions import (
     BwrapMissing,
     SandboxUnavailable,
     SandboxUserMissing,
     ToolMissing,
     UserNamespacesDisabled,
+    WorkspaceError,
 )
-from vitco.sandbox.limits import prlimit_argv, to_result
-from vitco.sandbox.protocol import Limits, OutputCallback, Process, Result
-from vitco.sandbox.workspace import (
-    PRIVATE_DIR,
-    base_env,
+from vitco.sandbox.fs import (
+    DiskWatch,
+    Scratch,
     check_workspace,
-    check_writable,
-    fits,
-    fresh_socket,
-    python_dirs,
-    substitute_socket,
+    default_state_root,
+    open_child_dir,
+    open_dir,
 )
+from vitco.sandbox.identity import project_ids, subordinate_range
+from vitco.sandbox.limits import MIB, prlimit_argv, to_result
+from vitco.sandbox.listener import AppSocket
+from vitco.sandbox.protocol import Limits, OutputCallback, Process, Result
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/etc")
 # Masked inside /etc: files become /dev/null, directories an empty tmpfs.
@@ -93,17 +113,15 @@ ETC_SECRETS = (
     "/etc/ssh",
     "/etc/ssl/private",
     "/etc/security/opasswd",
+    "/etc/subuid",
+    "/etc/subgid",
     "/etc/vitco",
 )
 # Never searched for a .git when nothing needs chowning (big, and never a repo of vitco's).
 _NO_REPOS = frozenset({".venv", "node_modules", "__pycache__"})
 HOME = Path("/tmp/home")
 TMP = Path("/tmp")
-
-
-# Inside the sandbox, where a too-long workspace socket directory is mounted (short enough for a
-# unix socket address; the sandbox has its own mount namespace, so it shadows nothing).
-SHORT_SOCKET_DIR = Path("/run/vitco-app")
+_PATH_FLAGS = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def _which(tool: str) -> str:
@@ -113,34 +131,68 @@ def _which(tool: str) -> str:
     return path
 
 
-def _resolver_files() -> list[Path]:
-    """DNS for a networked step: /etc/resolv.conf may be a symlink out of /etc (systemd-resolved
-    points it into /run), whose target must then be bound too."""
-    conf = Path("/etc/resolv.conf")
-    if not conf.is_symlink():
-        return []
-    target = Path(os.path.realpath(conf))
-    return [target] if target.is_file() and Path("/etc") not in target.parents else []
+@dataclass
+class Box:
+    """What one command is confined to: descriptors the host opened itself, without following
+    links, and the command's private scratch directory. ``close`` releases them."""
+
+    path: Path
+    fd: int
+    git: list[tuple[int, Path]] = field(default_factory=list)
+    readonly: list[tuple[int, Path]] = field(default_factory=list)
+    scratch: Scratch | None = None
+    closed: bool = False
+
+    def fds(self) -> list[int]:
+        fds = [self.fd, *(fd for fd, _ in self.git), *(fd for fd, _ in self.readonly)]
+        return fds + ([self.scratch.fd] if self.scratch else [])
+
+    def disk(self, limits: Limits) -> DiskWatch:
+        trees = [self.fd] + ([self.scratch.fd] if self.scratch else [])
+        return DiskWatch(trees, limits.disk_mb * MIB)
+
+    def close(self) -> None:
+        """Close the descriptors and remove the scratch directory; idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        for fd in [self.fd, *(fd for fd, _ in self.git), *(fd for fd, _ in self.readonly)]:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.git.clear()
+        self.readonly.clear()
+        if self.scratch is not None:
+            self.scratch.remove()
 
 
 class BwrapSandbox:
     """Runs commands in bubblewrap (see the module docstring for what they can see and do).
 
-    ``user`` is the unprivileged account commands run as when vitco runs as root; ``protected``
-    are paths (vitco's data dir) a workspace must never contain. Construction checks that
-    bwrap works here and raises a ``SandboxUnavailable`` naming the fix if not.
+    ``user`` owns the range of uids commands run as when vitco runs as root; ``protected``
+    are paths (vitco's data dir) a workspace must never contain; ``state_root`` is a directory
+    vitco owns for scratch dirs and app sockets (default: a new temporary one). Construction
+    checks that bwrap works here and raises a ``SandboxUnavailable`` naming the fix if not.
     """
 
     name = "bwrap"
 
-    def __init__(self, *, user: str = "vitco-sandbox", protected: Sequence[Path] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        user: str = "vitco-sandbox",
+        protected: Sequence[Path] = (),
+        state_root: Path | None = None,
+    ) -> None:
         bwrap = shutil.which("bwrap")
         if bwrap is None:
             raise BwrapMissing()
         self.bwrap = bwrap
         self.prlimit = _which("prlimit")
         self.protected = list(protected)
+        self.state_root = state_root or default_state_root()
         self.ids: tuple[int, int] | None = None
+        self._range: tuple[int, int, int] | None = None
+        self._owner: tuple[int, int] | None = None
         if os.geteuid() == 0:
             self.setpriv = _which("setpriv")
             try:
@@ -152,44 +204,94 @@ class BwrapSandbox:
                     f"sandbox user {user!r} is uid or gid 0",
                     "set VITCO_SANDBOX_USER to an unprivileged user used by no service",
                 )
-            self.ids = (entry.pw_uid, entry.pw_gid)
-        self.user = user if self.ids else pwd.getpwuid(os.geteuid()).pw_name
+            self._owner = (entry.pw_uid, entry.pw_gid)
+            self._range = subordinate_range(user)
+            if self._range is None or self._range[2] < 2:
+                raise SandboxUnavailable(
+                    f"no range of subordinate uids and gids is reserved for {user!r} in "
+                    "/etc/subuid and /etc/subgid (each project runs as its own uid)",
+                    "run `sudo scripts/install-system.sh`",
+                )
+            first_uid, first_gid, count = self._range
+            self.ids = (first_uid + count - 1, first_gid + count - 1)  # no project's
+        self.user = user
         self._preflight()
+
+    def for_project(self, slot: int) -> BwrapSandbox:
+        """This sandbox, running commands as the uid of the project with ``slot``."""
+        if self._range is None:
+            return self  # unprivileged: commands keep vitco's uid (see the module docstring)
+        first_uid, first_gid, count = self._range
+        confined = copy.copy(self)
+        confined.ids = project_ids(slot, first_uid, first_gid, count - 1)
+        return confined
+
+    def sandbox_wrote(self, st: os.stat_result) -> bool:
+        """Whether sandboxed code could have written this file or directory: its owner, or
+        its group with write permission, is one of the sandbox's ids."""
+        if self._range is None or self._owner is None:
+            return False
+        first_uid, first_gid, count = self._range
+        uid_hit = first_uid <= st.st_uid < first_uid + count or st.st_uid == self._owner[0]
+        gid_hit = first_gid <= st.st_gid < first_gid + count or st.st_gid == self._owner[1]
+        return uid_hit or (gid_hit and bool(st.st_mode & stat.S_IWGRP))
+
+    def _foreign(self, uid: int) -> bool:
+        """Whether ``uid`` is another project's: its files are never handed to this one."""
+        if self._range is None or self.ids is None:
+            return False
+        first_uid, _first_gid, count = self._range
+        return first_uid <= uid < first_uid + count - 1 and uid != self.ids[0]
+
+    def _refuse_foreign(self, box: Box, st: os.stat_result, where: str) -> None:
+        if self._foreign(st.st_uid):
+            raise WorkspaceError(
+                box.path,
+                f"{where} belongs to another project's uid {st.st_uid}; one project's "
+                "sandbox never takes over another's files",
+            )
 
     def _preflight(self) -> None:
         """Start one empty sandbox so a broken setup fails here, with the reason."""
         with tempfile.TemporaryDirectory(prefix="vitco-preflight-") as tmp:
-            ws = Path(tmp)
-            self._grant(ws)
-            argv = self._argv(["true"], ws, Limits(), network=False, writable=[ws])
-            finished = _process.run(
-                argv, cwd=ws, env=base_env(ws, HOME, TMP, None), wall_s=30, output_bytes=65536
-            )
+            box = self._confine(Path(tmp), None, ())
+            try:
+                argv = self._argv(["true"], box, Limits())
+                finished = _process.run(
+                    argv,
+                    cwd=Path(tmp),
+                    env=base_env(Path(tmp), HOME, TMP, None),
+                    wall_s=30,
+                    output_bytes=65536,
+                    pass_fds=box.fds(),
+                )
+            finally:
+                box.close()
         if finished.returncode != 0:
             raise UserNamespacesDisabled(finished.stderr.decode("utf-8", "replace"))
 
-    def _namespaces(self, network: bool) -> list[str]:
+    def _namespaces(self) -> list[str]:
         # As root no user namespace: bwrap would map the sandbox uid to kuid 0 and the uid
         # switch to the sandbox user would have nothing to map to.
         ns = [] if self.ids else ["--unshare-user"]
-        ns += ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
-        if not network:
-            ns.append("--unshare-net")
-        return ns
+        return [
+            *ns,
+            "--unshare-ipc",
+            "--unshare-pid",
+            "--unshare-uts",
+            "--unshare-net",
+            "--unshare-cgroup-try",
+        ]
 
     def _argv(
         self,
         cmd: Sequence[str],
-        ws: Path,
+        box: Box,
         limits: Limits,
         *,
-        network: bool,
-        writable: Sequence[Path],
-        git: Sequence[Path] = (),
         pidns: PidNamespace | None = None,
-        alias: Path | None = None,
     ) -> list[str]:
-        argv = [self.bwrap, *self._namespaces(network), "--die-with-parent", "--new-session"]
+        argv = [self.bwrap, *self._namespaces(), "--die-with-parent", "--new-session"]
         if pidns is not None:
             argv += pidns.argv()
         argv += ["--hostname", "vitco-sandbox", "--cap-drop", "ALL"]
@@ -207,55 +309,55 @@ class BwrapSandbox:
             elif os.path.lexists(secret):
                 argv += ["--ro-bind", "/dev/null", secret]
         argv += ["--proc", "/proc", "--dev", "/dev"]
-        argv += ["--perms", "1777", "--tmpfs", str(TMP), "--perms", "0777", "--dir", str(HOME)]
+        if box.scratch is not None:
+            argv += ["--bind-fd", str(box.scratch.fd), str(TMP)]
+        else:
+            argv += ["--perms", "1777", "--tmpfs", str(TMP)]
         # After /tmp: a workspace or a Python may live under it. bwrap creates missing parents
         # of a mount point 0700, which the sandbox uid could not traverse: create them 0755.
         made: set[Path] = {Path("/"), TMP}
-        extra_ro = _resolver_files() if network else []
-        for target in (*python_dirs(), *extra_ro, ws):
+        ro = [path for _, path in box.readonly]
+        for target in (*python_dirs(), *ro, box.path):
             for parent in reversed(target.parents):
                 if parent not in made:
                     made.add(parent)
                     argv += ["--perms", "0755", "--dir", str(parent)]
-        for d in (*python_dirs(), *extra_ro):
+        for d in python_dirs():
             argv += ["--ro-bind", str(d), str(d)]
-        if list(writable) == [ws]:
-            argv += ["--bind", str(ws), str(ws)]
-        else:
-            argv += ["--ro-bind", str(ws), str(ws)]
-            for w in writable:
-                argv += ["--bind", str(w), str(w)]
-        for entry in git:
-            if not entry.is_symlink():
-                argv += ["--ro-bind", str(entry), str(entry)]
-        if alias is not None:  # a socket path too long for an address: a short mount of its dir
-            argv += ["--perms", "0755", "--dir", str(SHORT_SOCKET_DIR.parent)]
-            argv += ["--bind", str(alias), str(SHORT_SOCKET_DIR)]
-        argv += ["--chdir", str(ws), "--"]
+        for fd, path in box.readonly:
+            argv += ["--ro-bind-fd", str(fd), str(path)]
+        argv += ["--bind-fd", str(box.fd), str(box.path)]
+        for fd, path in box.git:
+            argv += ["--ro-bind-fd", str(fd), str(path)]
+        argv += ["--chdir", str(box.path), "--"]
         if self.ids:
             uid, gid = self.ids
             argv += [self.setpriv, f"--reuid={uid}", f"--regid={gid}", "--clear-groups"]
             argv += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
         return [*argv, *prlimit_argv(limits), *cmd]
 
-    def _grant(self, ws: Path) -> list[Path]:
-        """Find every ``.git`` in the workspace (they are mounted read-only) and, as root,
-        make the rest writable by the sandbox uid (see the module docstring).
+    def _grant(self, box: Box) -> None:
+        """Find every ``.git`` below the box (they are mounted read-only, by descriptor) and,
+        as root, make the rest writable by the sandbox uid (see the module docstring).
 
         A directory holding a ``.git`` (the workspace, or a git worktree inside it) keeps its
         owner and only gets the sandbox group with g+rwx: git refuses a repository whose top
         directory another user owns. Without a uid switch nothing is chowned and the walk
         skips trees that never hold a repository of vitco's.
         """
-        found: list[Path] = []
-        for root, dirs, files, root_fd in os.fwalk(ws, follow_symlinks=False):
+        for root, dirs, files, root_fd in os.fwalk(".", dir_fd=box.fd, follow_symlinks=False):
+            self._refuse_foreign(box, os.fstat(root_fd), root)
             if ".git" in dirs or ".git" in files:
-                found.append(Path(root) / ".git")
+                fd = os.open(".git", _PATH_FLAGS, dir_fd=root_fd)
+                if stat.S_ISLNK(os.fstat(fd).st_mode):
+                    os.close(fd)  # a link is never mounted (nor followed)
+                else:
+                    box.git.append((fd, Path(os.path.normpath(box.path / root / ".git"))))
                 dirs[:] = [d for d in dirs if d != ".git"]  # pruned: stays root's
                 files = [f for f in files if f != ".git"]
                 self._own(root_fd, keep_owner=True)
             else:
-                self._own(root_fd, keep_owner=root == str(ws))
+                self._own(root_fd, keep_owner=root == ".")
             if self.ids is None:
                 dirs[:] = [d for d in dirs if d not in _NO_REPOS]
                 continue
@@ -263,10 +365,11 @@ class BwrapSandbox:
             # fwalk opened this directory relative to its parent's fd without following
             # symlinks, so a symlink swapped in by a running sandbox cannot redirect a chown.
             for name in files:
-                st = os.stat(name, dir_fd=root_fd, follow_symlinks=False)
-                if st.st_uid != uid or st.st_gid != gid:
-                    os.chown(name, uid, gid, dir_fd=root_fd, follow_symlinks=False)
-        return found
+                with contextlib.suppress(FileNotFoundError):
+                    st = os.stat(name, dir_fd=root_fd, follow_symlinks=False)
+                    self._refuse_foreign(box, st, os.path.join(root, name))
+                    if st.st_uid != uid or st.st_gid != gid:
+                        os.chown(name, uid, gid, dir_fd=root_fd, follow_symlinks=False)
 
     def _own(self, dir_fd: int, *, keep_owner: bool) -> None:
         """As root: give a directory (by fd) to the sandbox uid, or, with ``keep_owner``, only
@@ -283,14 +386,34 @@ class BwrapSandbox:
         elif st.st_uid != uid or st.st_gid != gid:
             os.fchown(dir_fd, uid, gid)
 
-    def _prepare(
-        self, workspace: Path, env: Mapping[str, str] | None, writable: Sequence[Path] | None
-    ) -> tuple[Path, list[Path], list[Path], dict[str, str]]:
-        ws = check_workspace(workspace, self.protected)
-        (ws / PRIVATE_DIR).mkdir(exist_ok=True)
-        dirs = check_writable(ws, writable)  # creates them: before _grant hands them over
-        git = self._grant(ws)
-        return ws, dirs, git, base_env(ws, HOME, TMP, env)
+    def _confine(self, workspace: Path, within: str | None, readonly: Sequence[Path]) -> Box:
+        """Check the workspace, open what will be mounted (never through a link), hand the
+        files to the uid and make the command's scratch directory."""
+        ws = check_workspace(workspace, self.protected, self.sandbox_wrote)
+        fd = open_dir(ws)
+        path = ws
+        if within is not None:
+            plain = within not in ("", ".", "..") and "/" not in within
+            inner = open_child_dir(fd, within) if plain else None
+            os.close(fd)
+            if inner is None:
+                raise WorkspaceError(ws, f"{within!r} is not a plain directory in it")
+            fd, path = inner, ws / within
+        box = Box(path=path, fd=fd)
+        try:
+            for d in readonly:
+                real = check_workspace(d, self.protected, self.sandbox_wrote)
+                if real == ws or ws in real.parents or real in ws.parents:
+                    raise WorkspaceError(
+                        real, "a read-only directory must lie outside the workspace"
+                    )
+                box.readonly.append((open_dir(real), real))
+            self._grant(box)
+            box.scratch = Scratch(self.state_root / "tmp", self.ids)
+        except BaseException:
+            box.close()
+            raise
+        return box
 
     def run(
         self,
@@ -298,26 +421,35 @@ class BwrapSandbox:
         workspace: Path,
         limits: Limits | None = None,
         *,
-        network: bool = False,
         env: Mapping[str, str] | None = None,
-        writable: Sequence[Path] | None = None,
+        readonly: Sequence[Path] = (),
+        collect: Sequence[str] = (),
         on_output: OutputCallback | None = None,
+        within: str | None = None,
     ) -> Result:
-        """Run ``cmd`` in the sandbox and wait for it (see ``Sandbox.run``)."""
+        """Run ``cmd`` in the sandbox and wait for it (see ``Sandbox.run``); ``within`` runs
+        it in that subdirectory of the workspace, the only part it then sees."""
         limits = limits or Limits()
-        ws, dirs, git, full_env = self._prepare(workspace, env, writable)
-        pidns = PidNamespace()
-        argv = self._argv(cmd, ws, limits, network=network, writable=dirs, git=git, pidns=pidns)
-        finished = _process.run(
-            argv,
-            pidns=pidns,
-            cwd=ws,
-            env=full_env,
-            wall_s=limits.wall_s,
-            output_bytes=limits.output_bytes,
-            on_output=on_output,
-        )
-        return to_result(finished, limits, signal_from_128=True)
+        box = self._confine(workspace, within, readonly)
+        try:
+            pidns = PidNamespace()
+            argv = self._argv(substitute(cmd, tmp=str(TMP)), box, limits, pidns=pidns)
+            finished = _process.run(
+                argv,
+                pidns=pidns,
+                cwd=box.path,
+                env=base_env(box.path, HOME, TMP, env),
+                wall_s=limits.wall_s,
+                output_bytes=limits.output_bytes,
+                on_output=on_output,
+                pass_fds=box.fds(),
+                disk=box.disk(limits),
+            )
+            assert box.scratch is not None
+            files = {name: data for name in collect if (data := box.scratch.read(name))}
+        finally:
+            box.close()
+        return to_result(finished, limits, signal_from_128=True, files=files)
 
     def start(
         self,
@@ -326,25 +458,27 @@ class BwrapSandbox:
         limits: Limits | None = None,
         *,
         env: Mapping[str, str] | None = None,
-        log_path: Path | None = None,
     ) -> Process:
-        """Start a long-running ``cmd`` with no network; ``{socket}`` becomes
-        ``<ws>/.vitco/app.sock`` and ``Process.url`` is a 127.0.0.1 bridge to it. ``stop``
-        kills the pid namespace. ``wall_s`` does not apply;
-        ``cpu_s`` does, per process: give a long-running app a large one."""
+        """Start a long-running ``cmd`` with no network, serving on the listening socket
+        vitco hands in as ``{fd}``; ``Process.url`` is a 127.0.0.1 bridge to it. ``stop``
+        kills the pid namespace. ``wall_s`` does not apply; ``cpu_s`` does, per process: give
+        a long-running app a large one."""
         limits = limits or Limits()
-        ws, _, git, full_env = self._prepare(workspace, env, None)
-        sock = fresh_socket(ws)
+        box = self._confine(workspace, None, ())
+        try:
+            app = AppSocket(self.state_root / "apps")
+        except BaseException:
+            box.close()
+            raise
         pidns = PidNamespace()
-        inside = sock if fits(sock) else SHORT_SOCKET_DIR / sock.name
-        argv = self._argv(
-            substitute_socket(cmd, inside),
-            ws,
-            limits,
-            network=False,
-            writable=[ws],
-            git=git,
+        argv = self._argv(substitute(cmd, fd=str(app.fd), tmp=str(TMP)), box, limits, pidns=pidns)
+        return _process.launch(
+            argv,
+            box.path,
+            base_env(box.path, HOME, TMP, env),
+            app,
             pidns=pidns,
-            alias=None if inside == sock else sock.parent,
+            pass_fds=box.fds(),
+            disk=box.disk(limits),
+            on_stop=box.close,
         )
-        return _process.launch(argv, ws, full_env, sock, log_path, pidns)

@@ -7,8 +7,10 @@ SandboxError                    anything the sandbox refuses or cannot do
 │   ├── UserNamespacesDisabled  bwrap cannot create namespaces here
 │   ├── SandboxUserMissing      vitco runs as root and the unprivileged uid does not exist
 │   └── ToolMissing             ``prlimit`` / ``setpriv`` (util-linux) is missing
+├── SandboxIdsExhausted         a project's slot is past the reserved uid range (identity.py)
 ├── UnsafeSandboxRefused        the unsafe runner was asked for without ``sandbox = "unsafe"``
-└── WorkspaceError              the workspace is not a directory, or would expose too much
+└── WorkspaceError              the workspace is not a directory, would expose too much, or
+                                lies where sandboxed code could swap it for a link
 ```
 
 A command that fails, or is stopped by a limit, is not an error: it is a ``Result``.

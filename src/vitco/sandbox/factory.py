@@ -17,6 +17,7 @@ def get_sandbox(settings: Settings) -> Sandbox:
     ``settings.sandbox == "unsafe"``, and logs a warning.
     """
     protected = [settings.home]
+    state = settings.sandbox_state_dir
     if settings.sandbox == "unsafe":
-        return UnsafeSandbox(explicit=True, protected=protected)
-    return BwrapSandbox(user=settings.sandbox_user, protected=protected)
+        return UnsafeSandbox(explicit=True, protected=protected, state_root=state)
+    return BwrapSandbox(user=settings.sandbox_user, protected=protected, state_root=state)

@@ -22,6 +22,9 @@ file_size  RLIMIT_FSIZE   SIGXFSZ, or ``File too large`` (EFBIG) in stderr: Pyth
 wall       host timer     exact: the host killed the sandbox when ``wall_s`` ran out.
 output     host reader    exact: captured stdout+stderr reached ``output_bytes``; the sandbox
                           is killed and the output truncated.
+disk       host walker    exact: the workspace and the private /tmp held more than
+                          ``disk_mb``, measured while the command ran (a few times a second
+                          for a small tree) or once it ended; the sandbox is killed.
 ========== ============== ====================================================================
 
 The heuristics only look at the last 64 KiB of stderr, and only when the command failed; a
@@ -32,6 +35,7 @@ test runner that reports a test's MemoryError on stdout (pytest) and carries on 
 from __future__ import annotations
 
 import signal as _signal
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -97,10 +101,13 @@ class Outcome:
     cpu_s: float
     wall_hit: bool = False
     output_hit: bool = False
+    disk_hit: bool = False
 
 
 def limit_hit(limits: Limits, outcome: Outcome) -> LimitName | None:
     """Which limit stopped the command, where that is detectable (see the module docstring)."""
+    if outcome.disk_hit:
+        return "disk"
     if outcome.output_hit:
         return "output"
     if outcome.wall_hit:
@@ -121,7 +128,13 @@ def limit_hit(limits: Limits, outcome: Outcome) -> LimitName | None:
     return None
 
 
-def to_result(finished: Finished, limits: Limits, *, signal_from_128: bool) -> Result:
+def to_result(
+    finished: Finished,
+    limits: Limits,
+    *,
+    signal_from_128: bool,
+    files: Mapping[str, bytes] | None = None,
+) -> Result:
     """Turn raw observations into a ``Result``. ``signal_from_128``: the wrapper reports death
     by signal n as exit status 128+n (bwrap does, like a shell)."""
     rc = finished.returncode
@@ -138,6 +151,7 @@ def to_result(finished: Finished, limits: Limits, *, signal_from_128: bool) -> R
         cpu_s=finished.cpu_s,
         wall_hit=finished.wall_hit,
         output_hit=finished.output_hit,
+        disk_hit=finished.disk_hit,
     )
     return Result(
         exit_code=code,
@@ -146,4 +160,5 @@ def to_result(finished: Finished, limits: Limits, *, signal_from_128: bool) -> R
         duration_s=finished.duration_s,
         limit_hit=limit_hit(limits, outcome),
         signal=sig,
+        files=dict(files or {}),
     )

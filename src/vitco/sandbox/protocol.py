@@ -2,24 +2,30 @@
 
 Every command on a delivered project (install, tests, build, the deployed process) goes through
 a ``Sandbox``. ``run`` waits for a command and returns a ``Result``; ``start`` launches a
-long-running process (a deployed app) and returns a ``Process`` handle.
+long-running process (a deployed app) and returns a ``Process`` handle; ``for_project`` gives
+the sandbox that runs one project's code as that project's own uid.
+
+Two placeholders in a command are filled in by the sandbox: ``{tmp}``, the command's private
+scratch directory (its ``/tmp``, where it leaves files for ``collect``), and, for ``start``,
+``{fd}``, the number of the listening socket vitco created and handed in.
 """
 
 from __future__ import annotations
 
-import socket
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
-from vitco.sandbox.workspace import connect_unix
-
-LimitName = Literal["cpu", "memory", "processes", "open_files", "file_size", "wall", "output"]
+LimitName = Literal[
+    "cpu", "memory", "processes", "open_files", "file_size", "wall", "output", "disk"
+]
 
 OutputCallback = Callable[[str, bytes], None]
 """Receives ``("stdout" | "stderr", chunk)`` as a sandboxed command writes (for streaming)."""
+
+FD_PLACEHOLDER = "{fd}"
+TMP_PLACEHOLDER = "{tmp}"
 
 
 @dataclass(frozen=True)
@@ -27,9 +33,11 @@ class Limits:
     """Resource limits for one sandboxed command. Sizes in MiB, times in seconds.
 
     ``cpu_s``, ``memory_mb`` (address space), ``open_files`` and ``file_size_mb`` apply per
-    process; ``processes`` counts the processes of the sandbox's uid; ``wall_s`` bounds a
-    ``run`` (not a started app); ``output_bytes`` caps the stdout+stderr a ``run`` captures.
-    ``vitco.sandbox.limits`` says how a hit is detected (``Result.limit_hit``).
+    process; ``processes`` counts the processes of the sandbox's uid (one uid per project);
+    ``wall_s`` bounds a ``run`` (not a started app); ``output_bytes`` caps the stdout+stderr a
+    ``run`` captures; ``disk_mb`` caps what the workspace and the private ``/tmp`` hold, checked
+    by the host while the command runs and after it. ``vitco.sandbox.limits`` says how a hit is
+    detected (``Result.limit_hit``).
     """
 
     cpu_s: int = 120
@@ -39,6 +47,7 @@ class Limits:
     file_size_mb: int = 256
     wall_s: float = 300.0
     output_bytes: int = 2_000_000
+    disk_mb: int = 2048
 
     def with_overrides(self, **values: float) -> Limits:
         """A copy with some fields replaced (used by ``--limit NAME=VALUE``)."""
@@ -52,7 +61,11 @@ class Limits:
 
 @dataclass(frozen=True)
 class Result:
-    """What a finished sandboxed command did."""
+    """What a finished sandboxed command did.
+
+    ``files`` holds the files named in ``run(collect=...)`` that the command left in its
+    private ``/tmp`` (regular files only, never through a link, each at most 5 MB).
+    """
 
     exit_code: int | None
     stdout: str
@@ -60,6 +73,7 @@ class Result:
     duration_s: float
     limit_hit: LimitName | None = None
     signal: int | None = None
+    files: Mapping[str, bytes] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -70,20 +84,21 @@ class Result:
 class Process:
     """A long-running sandboxed process (a deployed app).
 
-    ``socket_path`` is the unix socket inside the workspace the app listens on when it runs
-    without a network; ``url`` is where the host reaches it (e.g. a 127.0.0.1 bridge).
+    ``url`` is where the host reaches it (a 127.0.0.1 bridge to the listening socket vitco
+    handed in); ``log_path`` is its stdout and stderr, in a directory vitco owns.
+    ``limit_hit`` says which limit made the host stop it, if one did.
     """
 
     pid: int
     url: str | None = None
-    socket_path: Path | None = None
-    _stop: object | None = field(default=None, repr=False)
     log_path: Path | None = None
+    limit_hit: LimitName | None = None
+    _stop: Callable[[], None] | None = field(default=None, repr=False)
     _poll: Callable[[], int | None] | None = field(default=None, repr=False)
 
     def stop(self) -> None:
         """Stop the process and everything it started; idempotent."""
-        if callable(self._stop):
+        if self._stop is not None:
             self._stop()
 
     def poll(self) -> int | None:
@@ -91,23 +106,18 @@ class Process:
         else ``None``."""
         return self._poll() if self._poll is not None else None
 
-    def wait_ready(self, timeout_s: float = 30.0) -> bool:
-        """Wait until the app accepts connections on ``socket_path``; ``False`` if it did not
-        within ``timeout_s`` or exited first."""
-        if self.socket_path is None:
-            return False
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.poll() is not None:
-                return False
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-                try:
-                    connect_unix(probe, self.socket_path)
-                except OSError:
-                    time.sleep(0.02)
-                    continue
-                return True
-        return False
+    def log_tail(self, chars: int = 2_000) -> str:
+        """The end of the app's output, for error messages."""
+        if self.log_path is None:
+            return ""
+        try:
+            with self.log_path.open("rb") as fh:
+                fh.seek(0, 2)
+                fh.seek(max(0, fh.tell() - chars * 4))
+                data = fh.read()
+        except OSError:
+            return ""
+        return data.decode("utf-8", errors="replace")[-chars:]
 
     def __enter__(self) -> Process:
         return self
@@ -127,16 +137,21 @@ class Sandbox(Protocol):
         workspace: Path,
         limits: Limits | None = None,
         *,
-        network: bool = False,
         env: Mapping[str, str] | None = None,
-        writable: Sequence[Path] | None = None,
+        readonly: Sequence[Path] = (),
+        collect: Sequence[str] = (),
         on_output: OutputCallback | None = None,
+        within: str | None = None,
     ) -> Result:
         """Run ``cmd`` with ``workspace`` as the working directory and wait for it.
 
-        ``writable``: paths inside the workspace that stay writable (default: the whole
-        workspace), e.g. only ``.venv`` for the networked dependency install.
-        ``on_output`` receives output as it arrives, within the captured-output limit.
+        ``within``: a subdirectory (one plain name, e.g. ``.venv``) that is then the working
+        directory and the only part of the workspace the command sees.
+        ``readonly``: directories vitco owns (outside every workspace, e.g. its wheel cache)
+        that the command may read at their own path. ``collect``: names of files the command
+        leaves in its private ``/tmp`` (``{tmp}`` in ``cmd``) to hand back in
+        ``Result.files``. ``on_output`` receives output as it arrives, within the
+        captured-output limit. The command never has a network.
         """
         ...
 
@@ -147,8 +162,12 @@ class Sandbox(Protocol):
         limits: Limits | None = None,
         *,
         env: Mapping[str, str] | None = None,
-        log_path: Path | None = None,
     ) -> Process:
-        """Start a long-running ``cmd``; ``{socket}`` in ``cmd`` is replaced by the path of the
-        unix socket the app must listen on, and the returned ``Process.url`` reaches it."""
+        """Start a long-running ``cmd`` that serves on the listening unix socket vitco creates
+        and hands in as file descriptor ``{fd}``; the returned ``Process.url`` reaches it."""
+        ...
+
+    def for_project(self, slot: int) -> Sandbox:
+        """This sandbox, running commands as the uid of the project with sandbox slot
+        ``slot`` (each project its own uid and process budget)."""
         ...

@@ -3,7 +3,8 @@
 There is no isolation here: the command runs as vitco's own user, with vitco's network, and can
 read and write everything vitco can (its database, its secrets, other projects, the home dir).
 What it still gets: a clean environment (no inherited secrets), rlimits via ``prlimit``, a wall
-clock and an output cap, HOME and TMPDIR inside ``<workspace>/.vitco``, and its process group
+clock, an output cap and the disk check, a private scratch directory as HOME and TMPDIR (removed
+afterwards), a listening socket created by vitco for a started app, and its process group
 killed when it ends. A process that calls ``setsid`` escapes that kill; bwrap's pid namespace
 does not have this hole.
 
@@ -15,22 +16,24 @@ explicitly: ``UnsafeSandbox(explicit=True)``, which ``get_sandbox`` passes only 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from vitco.sandbox import _process
-from vitco.sandbox.exceptions import UnsafeSandboxRefused
-from vitco.sandbox.limits import prlimit_argv, to_result
-from vitco.sandbox.protocol import Limits, OutputCallback, Process, Result
-from vitco.sandbox.workspace import (
-    PRIVATE_DIR,
-    base_env,
+from vitco.sandbox.env import base_env, substitute
+from vitco.sandbox.exceptions import UnsafeSandboxRefused, WorkspaceError
+from vitco.sandbox.fs import (
+    DiskWatch,
+    Scratch,
     check_workspace,
-    check_writable,
-    fits,
-    fresh_socket,
-    substitute_socket,
+    default_state_root,
+    open_child_dir,
+    open_dir,
 )
+from vitco.sandbox.limits import MIB, prlimit_argv, to_result
+from vitco.sandbox.listener import AppSocket
+from vitco.sandbox.protocol import Limits, OutputCallback, Process, Result
 
 logger = logging.getLogger("vitco.sandbox")
 
@@ -45,20 +48,34 @@ class UnsafeSandbox:
 
     name = "unsafe"
 
-    def __init__(self, *, explicit: bool = False, protected: Sequence[Path] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        explicit: bool = False,
+        protected: Sequence[Path] = (),
+        state_root: Path | None = None,
+    ) -> None:
         if not explicit:
             raise UnsafeSandboxRefused()
         self.protected = list(protected)
+        self.state_root = state_root or default_state_root()
         logger.warning(WARNING)
 
-    def _prepare(
-        self, workspace: Path, env: Mapping[str, str] | None
-    ) -> tuple[Path, dict[str, str]]:
+    def for_project(self, slot: int) -> UnsafeSandbox:
+        """The same runner: without isolation there is no uid to switch to."""
+        return self
+
+    def _where(self, workspace: Path, within: str | None) -> tuple[Path, int]:
         ws = check_workspace(workspace, self.protected)
-        private = ws / PRIVATE_DIR
-        for d in (private / "home", private / "tmp"):
-            d.mkdir(parents=True, exist_ok=True)
-        return ws, base_env(ws, private / "home", private / "tmp", env)
+        fd = open_dir(ws)
+        if within is None:
+            return ws, fd
+        plain = within not in ("", ".", "..") and "/" not in within
+        inner = open_child_dir(fd, within) if plain else None
+        os.close(fd)
+        if inner is None:
+            raise WorkspaceError(ws, f"{within!r} is not a plain directory in it")
+        return ws / within, inner
 
     def run(
         self,
@@ -66,25 +83,31 @@ class UnsafeSandbox:
         workspace: Path,
         limits: Limits | None = None,
         *,
-        network: bool = False,
         env: Mapping[str, str] | None = None,
-        writable: Sequence[Path] | None = None,
+        readonly: Sequence[Path] = (),
+        collect: Sequence[str] = (),
         on_output: OutputCallback | None = None,
+        within: str | None = None,
     ) -> Result:
-        """Run ``cmd`` in ``workspace`` with rlimits only. ``network`` and ``writable`` cannot
-        be enforced here; they are accepted so callers need not know which sandbox runs."""
+        """Run ``cmd`` in ``workspace`` with rlimits only (``readonly`` is not enforced)."""
         limits = limits or Limits()
-        ws, full_env = self._prepare(workspace, env)
-        check_writable(ws, writable)
-        finished = _process.run(
-            [*prlimit_argv(limits), *cmd],
-            cwd=ws,
-            env=full_env,
-            wall_s=limits.wall_s,
-            output_bytes=limits.output_bytes,
-            on_output=on_output,
-        )
-        return to_result(finished, limits, signal_from_128=False)
+        path, fd = self._where(workspace, within)
+        scratch = Scratch(self.state_root / "tmp", None)
+        try:
+            finished = _process.run(
+                [*prlimit_argv(limits), *substitute(cmd, tmp=str(scratch.path))],
+                cwd=path,
+                env=base_env(path, scratch.path / "home", scratch.path, env),
+                wall_s=limits.wall_s,
+                output_bytes=limits.output_bytes,
+                on_output=on_output,
+                disk=DiskWatch([fd, scratch.fd], limits.disk_mb * MIB),
+            )
+            files = {name: data for name in collect if (data := scratch.read(name))}
+        finally:
+            os.close(fd)
+            scratch.remove()
+        return to_result(finished, limits, signal_from_128=False, files=files)
 
     def start(
         self,
@@ -93,15 +116,29 @@ class UnsafeSandbox:
         limits: Limits | None = None,
         *,
         env: Mapping[str, str] | None = None,
-        log_path: Path | None = None,
     ) -> Process:
-        """Start a long-running ``cmd``; ``{socket}`` becomes ``<ws>/.vitco/app.sock`` and
-        ``Process.url`` is a 127.0.0.1 bridge to it. ``wall_s`` does not apply;
-        ``cpu_s`` does, per process: give a long-running app a large one."""
+        """Start a long-running ``cmd`` serving on the socket handed in as ``{fd}``;
+        ``Process.url`` is a 127.0.0.1 bridge to it. ``wall_s`` does not apply; ``cpu_s``
+        does, per process: give a long-running app a large one."""
         limits = limits or Limits()
-        ws, full_env = self._prepare(workspace, env)
-        sock = fresh_socket(ws)
-        # a path too long for a socket address is given relative to the app's cwd, the workspace
-        inside = sock if fits(sock) else sock.relative_to(ws)
-        argv = [*prlimit_argv(limits), *substitute_socket(cmd, inside)]
-        return _process.launch(argv, ws, full_env, sock, log_path)
+        path, fd = self._where(workspace, None)
+        scratch = Scratch(self.state_root / "tmp", None)
+        app = AppSocket(self.state_root / "apps")
+        argv = [*prlimit_argv(limits), *substitute(cmd, fd=str(app.fd), tmp=str(scratch.path))]
+
+        released: list[bool] = []
+
+        def release() -> None:
+            if not released:
+                released.append(True)
+                os.close(fd)
+                scratch.remove()
+
+        return _process.launch(
+            argv,
+            path,
+            base_env(path, scratch.path / "home", scratch.path, env),
+            app,
+            disk=DiskWatch([fd, scratch.fd], limits.disk_mb * MIB),
+            on_stop=release,
+        )

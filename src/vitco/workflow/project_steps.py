@@ -126,7 +126,9 @@ class ProjectSteps:
         rt = self.rt
         rt.emit("step", "running the whole test suite on main", step="integrate")
         began = time.monotonic()
-        report = run_tests(rt.sandbox, rt.base.path)
+        report = run_tests(
+            rt.sandbox, rt.base.path, wheels=rt.settings.wheels_dir, limits=rt.limits
+        )
         rt.add_time("tests", time.monotonic() - began)
         ref = rt.store.put_artifact(rt.run_id, "test_report", report.model_dump())
         rt.emit(
@@ -166,8 +168,9 @@ class ProjectSteps:
             start=plan.start,
             health_path=plan.health_path,
             smoke=[SmokeRequest.model_validate(s.model_dump()) for s in plan.smoke],
-            python=ensure_venv(rt.base.path),
+            python=ensure_venv(rt.sandbox, rt.base.path),
             health_timeout_s=rt.settings.health_timeout_s,
+            limits=rt.limits,
             on_started=self._started,
         )
         rt.add_time("deploy", time.monotonic() - began)

@@ -161,12 +161,12 @@ def execute(
             run_id=run_id,
             project_id=project.id,
             settings=settings,
-            sandbox=sandbox,
+            sandbox=sandbox.for_project(project.sandbox_slot),
             mailer=OutboxMailer(settings.outbox_dir),
             http=http,
             repo_path=repo_path,
             branch=run.branch,
-            base_path=None if run.branch == "main" else repo_path / ".vitco" / "runs" / run_id,
+            base_path=None if run.branch == "main" else Repo(repo_path).run_tree_path(run_id),
             crash_at=settings.crash_at,
             on_event=on_event,
         )
@@ -200,6 +200,8 @@ def execute(
         finally:
             rt.add_time("total", time.monotonic() - began)
             store.update_run(run_id, status=status, reason=reason or None)
+            if status != "delivered":
+                _stop_tasks(store, run_id, status)
             rt.emit("run", f"run {run_id} {status}" + (f": {reason}" if reason else ""))
             if not keep_running or status != "delivered":
                 rt.stop_processes()
@@ -208,6 +210,16 @@ def execute(
     }
     store.update_run(run_id, report=report)
     return Outcome(report=report, processes=list(rt.processes))
+
+
+def _stop_tasks(store: Store, run_id: str, status: str) -> None:
+    """A run that ended leaves no task ``running``: those it was working on are ``stopped``
+    (resuming the run picks them up again)."""
+    for task in store.tasks(run_id):
+        if task.status == "running":
+            store.update_task(
+                run_id, task.key, status="stopped", reason=f"the run ended {status} meanwhile"
+            )
 
 
 def _ending(final: dict[str, Any]) -> tuple[str, str]:

@@ -22,7 +22,7 @@ from vitco.integrations.mail import Mailer
 from vitco.llm.budget import BudgetedModel, estimator_for
 from vitco.llm.ledger import JournaledModel
 from vitco.llm.model import Model, ModelRequest, ModelResponse, Tier, Usage
-from vitco.sandbox.protocol import Process, Sandbox
+from vitco.sandbox.protocol import Limits, Process, Sandbox
 from vitco.store import Store
 from vitco.store.models import Event, ModelCall
 from vitco.workspace.repo import Repo
@@ -114,6 +114,11 @@ class Runtime:
             )
         journaled = JournaledModel(model, StoreLedger(store, run_id, project_id))
         return cls(model=journaled, store=store, run_id=run_id, project_id=project_id, **kw)
+
+    @property
+    def limits(self) -> Limits:
+        """The limits of the run's sandboxed commands (from the settings)."""
+        return Limits(wall_s=self.settings.test_timeout_s, disk_mb=self.settings.sandbox_disk_mb)
 
     @property
     def repo(self) -> Repo:

@@ -15,13 +15,14 @@ from functools import lru_cache
 from typing import Any, cast
 
 from vitco.agents.agent import ask
-from vitco.agents.outputs import Changeset, Plan, PlanTask, QaTests, Review, Spec
+from vitco.agents.outputs import Changeset, FileChange, Plan, PlanTask, QaTests, Review, Spec
 from vitco.agents.role import load_role
 from vitco.llm.model import CallKey, Tier, tier_above, tier_for
 from vitco.workflow.runtime import Runtime
 from vitco.workflow.state import TaskState
-from vitco.workspace.exceptions import MergeConflict
+from vitco.workspace.exceptions import CommitIncomplete, MergeConflict
 from vitco.workspace.paths import safe_path
+from vitco.workspace.repo import Repo
 from vitco.workspace.testrunner import TestReport, run_tests
 
 Update = dict[str, Any]
@@ -146,15 +147,40 @@ class TaskSteps:
         ref = rt.store.put_artifact(rt.run_id, "qa", answer.output.model_dump(), task=task_id)
         return {"qa": ref}
 
+    def _materialize(self, task_id: str) -> tuple[Repo, list[str]]:
+        """The task's worktree rebuilt from the store: the branch, then every changeset since
+        the last merge conflict in order, then QA's tests. Whatever an earlier test run left
+        there (files, a nested repository, edits to the sources) is gone, so what is tested
+        and committed is exactly what the developer and QA wrote. Returns the tree and the
+        paths written."""
+        rt = self.rt
+        tree = rt.tree(task_id)
+        tree.clean()
+        changesets: list[list[FileChange]] = []
+        tests: list[FileChange] = []
+        for a in rt.store.artifacts(rt.run_id):
+            if a.task != task_id:
+                continue
+            if a.kind == "merge_conflict":
+                changesets.clear()  # the work starts over on top of what was merged
+            elif a.kind == "changeset":
+                changesets.append(Changeset.model_validate(a.content).files)
+            elif a.kind == "qa":
+                tests = QaTests.model_validate(a.content).files
+        paths: list[str] = []
+        for files in [*changesets, tests]:
+            paths += tree.apply(files)
+        return tree, sorted(set(paths))
+
     def test(self, state: TaskState) -> Update:
         rt, task_id, attempt = self.rt, state["task"], state["attempt"]
-        tree = rt.tree(task_id)
-        tree.apply(Changeset.model_validate(rt.store.get_artifact(state["changeset"])).files)
-        tree.apply(QaTests.model_validate(rt.store.get_artifact(state["qa"])).files)
+        tree, _paths = self._materialize(task_id)
         rt.fault("mid-task")
         rt.emit("step", f"running {task_id}'s tests in the sandbox", step="test", task=task_id)
         began = time.monotonic()
-        report = run_tests(rt.sandbox, tree.path)
+        report = run_tests(rt.sandbox, tree.path, wheels=rt.settings.wheels_dir, limits=rt.limits)
+        if report.limit_hit == "disk":  # nothing of what it wrote stays on the host's disk
+            tree.clean(keep=None)
         rt.add_time("tests", time.monotonic() - began)
         ref = rt.store.put_artifact(
             rt.run_id,
@@ -179,14 +205,15 @@ class TaskSteps:
     def commit(self, state: TaskState) -> Update:
         rt, task_id = self.rt, state["task"]
         changeset = Changeset.model_validate(rt.store.get_artifact(state["changeset"]))
+        key = f"{rt.run_id}/{task_id}"
         tree = rt.tree(task_id)
-        paths = {
-            f["path"]
-            for a in rt.store.artifacts(rt.run_id)
-            if a.task == task_id and a.kind in ("changeset", "qa")
-            for f in a.content["files"]
-        }
-        tree.commit(changeset.message, key=f"{rt.run_id}/{task_id}", paths=sorted(paths))
+        if tree.find_commit(key) is None:
+            tree, paths = self._materialize(task_id)
+            tree.commit(changeset.message, key=key, paths=paths)
+            written = {f.path for f in changeset.files if f.action == "write"} & set(paths)
+            lost = tree.missing(written)
+            if lost:  # git skipped them: never mark a task done with its code missing
+                raise CommitIncomplete(task_id, lost)
         rt.fault("after-commit")
         try:
             sha = rt.repo.integrate(f"{rt.run_id}/{task_id}", into=rt.base)

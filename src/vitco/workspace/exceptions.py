@@ -5,7 +5,8 @@
     WorkspaceError
     ├── UnsafePath       a path that would leave the workspace (absolute, '..', symlink out)
     ├── GitError         a git command failed (carries the command and its stderr)
-    └── MergeConflict    a task branch does not rebase cleanly onto main (carries the files)
+    ├── MergeConflict    a task branch does not rebase cleanly onto main (carries the files)
+    └── CommitIncomplete a task's commit lacks files its changeset wrote (git skipped them)
 """
 
 from __future__ import annotations
@@ -36,4 +37,16 @@ class MergeConflict(WorkspaceError):
         self.files = files
         super().__init__(
             f"{branch} conflicts with main in: {', '.join(files) or '(unknown files)'}"
+        )
+
+
+class CommitIncomplete(WorkspaceError):
+    """Task ``task``'s commit does not hold ``paths``, which its changeset wrote."""
+
+    def __init__(self, task: str, paths: list[str]) -> None:
+        self.task = task
+        self.paths = paths
+        super().__init__(
+            f"{task}: the commit is missing files the changeset wrote: {', '.join(paths)}; "
+            "refusing to mark the task done"
         )

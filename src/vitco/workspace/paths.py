@@ -1,13 +1,18 @@
 """Path safety: every path a changeset names must stay inside the workspace.
 
-Rejects absolute paths, ``..`` components, NUL bytes, paths into vitco's own folders (``.git``,
-``.venv``, ``.vitco``) and any path that resolves through a symlink to somewhere outside.
+Rejects absolute paths, ``..`` components, NUL bytes, a ``.git`` component at any depth, paths
+into vitco's own folders (``.venv``, ``.vitco``) and any path that resolves through a symlink
+to somewhere outside. The workspace is written by sandboxed code, so the host reads and writes
+files in it only through directory descriptors opened without following links
+(``read_inside``, ``write_inside``, ``delete_inside``): a link swapped in after the check
+cannot redirect the write.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import shutil
 import stat
 from pathlib import Path, PurePosixPath
 
@@ -33,6 +38,9 @@ def safe_path(root: Path, path: str, *, reserved: bool = True) -> Path:
     parts = [p for p in pure.parts if p != "."]
     if not parts:
         raise UnsafePath(path, "names the workspace root itself")
+    # Some filesystems fold case and drop trailing dots and spaces: '.GIT', '.git.' are '.git'.
+    if any(p.rstrip(". ").lower() == ".git" for p in parts):
+        raise UnsafePath(path, "a .git component belongs to git, at any depth")
     if reserved and parts[0] in RESERVED:
         raise UnsafePath(path, f"{parts[0]}/ belongs to vitco")
     root = root.resolve()
@@ -54,7 +62,7 @@ def safe_path(root: Path, path: str, *, reserved: bool = True) -> Path:
     inside = resolved.relative_to(root).parts
     if not inside:
         raise UnsafePath(path, "resolves to the workspace root itself")
-    if reserved and inside[0] in RESERVED:
+    if ".git" in inside or (reserved and inside[0] in RESERVED):
         raise UnsafePath(path, f"resolves into {inside[0]}/, which belongs to vitco")
     return target
 
@@ -81,3 +89,84 @@ def read_inside(root: Path, path: str, *, limit: int = 1_000_000) -> bytes | Non
         if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
             return None
         return fh.read(limit)
+
+
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _open_parent(root: Path, parts: list[str], *, create: bool) -> int | None:
+    """A descriptor of the directory holding ``parts[-1]``, walked from ``root`` without
+    following a link (missing directories are made with ``create``); None if it is missing."""
+    fd = os.open(root, _DIR)
+    try:
+        for part in parts[:-1]:
+            try:
+                child = os.open(part, _DIR, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    os.close(fd)
+                    return None
+                os.mkdir(part, 0o755, dir_fd=fd)
+                child = os.open(part, _DIR, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise UnsafePath(
+                        "/".join(parts), f"{part!r} is a link or not a directory"
+                    ) from None
+                raise
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def write_inside(root: Path, path: str, data: bytes, *, reserved: bool = True) -> Path:
+    """Write ``data`` to ``path`` under ``root`` (checked by ``safe_path``), never through a
+    link: a link in its place is replaced by the file. Returns the file's path."""
+    target = safe_path(root, path, reserved=reserved)
+    parts = list(target.relative_to(root.resolve()).parts)
+    dir_fd = _open_parent(root.resolve(), parts, create=True)
+    assert dir_fd is not None
+    name = parts[-1]
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        try:
+            fd = os.open(name, flags, 0o644, dir_fd=dir_fd)
+        except OSError as exc:
+            if exc.errno not in (errno.ELOOP, errno.EISDIR, errno.ENXIO, errno.EACCES):
+                raise
+            _remove(dir_fd, name)  # a link, a directory or a FIFO where the file goes
+            fd = os.open(name, flags | os.O_EXCL, 0o644, dir_fd=dir_fd)
+        with os.fdopen(fd, "wb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise UnsafePath(path, "is not a regular file")
+            fh.write(data)
+    finally:
+        os.close(dir_fd)
+    return target
+
+
+def delete_inside(root: Path, path: str) -> None:
+    """Remove ``path`` under ``root`` (a file, link or directory), never following a link."""
+    safe_path(root, path)
+    parts = [p for p in PurePosixPath(path).parts if p != "."]
+    dir_fd = _open_parent(root.resolve(), parts, create=False)
+    if dir_fd is None:
+        return
+    try:
+        _remove(dir_fd, parts[-1])
+    finally:
+        os.close(dir_fd)
+
+
+def _remove(dir_fd: int, name: str) -> None:
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(name, dir_fd=dir_fd)
+    else:
+        os.unlink(name, dir_fd=dir_fd)

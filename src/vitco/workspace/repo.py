@@ -5,6 +5,14 @@ each other's files); a passing task is rebased onto ``main`` and fast-forwarded 
 time. Commits carry a ``Vitco-Key`` trailer, so a step resumed after a crash finds the commit it
 already made instead of making it twice. Git is driven through its CLI: it is the tool itself,
 and no Python binding covers worktrees and rebases as completely.
+
+The working trees are written by sandboxed code, so git runs with every hook and external
+helper a repository's config could name switched off, pathspecs taken literally (a path named
+``*`` or ``:(top)`` is a file name, not a pattern) and paths fed on stdin (a commit of many files
+never meets the argument limit). Worktrees live beside the repository, in ``<repo>.trees/``,
+never inside a tree sandboxed code can write: a worktree inside the workspace could be swapped
+for a link by the workspace's code before vitco mounts it. Only vitco writes ``Vitco-*``
+trailers: any such line in a model's message is dropped.
 """
 
 from __future__ import annotations
@@ -18,10 +26,26 @@ from pathlib import Path
 from typing import Protocol
 
 from vitco.workspace.exceptions import GitError, MergeConflict, UnsafePath
-from vitco.workspace.paths import read_inside, safe_path
+from vitco.workspace.paths import delete_inside, read_inside, safe_path, write_inside
 
-GITIGNORE = ".venv/\n.vitco/\n__pycache__/\n*.pyc\n.pytest_cache/\n"
+GITIGNORE = ".venv/\n.venv-*/\n.vitco/\n__pycache__/\n*.pyc\n.pytest_cache/\n"
 AUTHOR = ["-c", "user.name=vitco", "-c", "user.email=agents@vitco.local"]
+# Nothing a repository's files or config could name runs as root: no hooks, no fsmonitor, no
+# submodule recursion, no external diff or merge helpers; pathspecs are literal file names.
+GUARDS = [
+    "--literal-pathspecs",
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "submodule.recurse=false",
+    "-c",
+    "diff.external=",
+    "-c",
+    "core.pager=cat",
+]
+_TRAILER = re.compile(r"^\s*vitco-[a-z-]+\s*:", re.IGNORECASE)
 _locks: dict[Path, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
@@ -48,12 +72,29 @@ class Repo:
     def __init__(self, path: Path) -> None:
         self.path = path
 
+    @property
+    def trees(self) -> Path:
+        """Where this repository's worktrees live: beside it, never inside it."""
+        return self.path.parent / f"{self.path.name}.trees"
+
+    def task_tree_path(self, name: str) -> Path:
+        return self.trees / "tasks" / name
+
+    def run_tree_path(self, run_id: str) -> Path:
+        return self.trees / "runs" / run_id
+
     # plumbing -------------------------------------------------------------------------------
 
-    def git(self, *args: str, check: bool = True) -> str:
-        argv = ["git", *AUTHOR, *args]
+    def git(self, *args: str, check: bool = True, stdin: str | None = None) -> str:
+        argv = ["git", *GUARDS, *AUTHOR, *args]
         proc = subprocess.run(
-            argv, cwd=self.path, capture_output=True, text=True, check=False, timeout=120
+            argv,
+            cwd=self.path,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
         )
         if check and proc.returncode != 0:
             raise GitError(list(args), proc.stderr or proc.stdout, proc.returncode)
@@ -104,16 +145,23 @@ class Repo:
     # files ------------------------------------------------------------------------------------
 
     def apply(self, files: Iterable[FileChange]) -> list[str]:
-        """Write and delete files; every path is checked before anything is written."""
+        """Write and delete files; every path is checked before anything is written, and
+        nothing is written or deleted through a link (``paths.write_inside``)."""
         changes = list(files)
-        targets = [(safe_path(self.path, c.path), c) for c in changes]
-        for target, change in targets:
+        for c in changes:
+            safe_path(self.path, c.path)
+        for change in changes:
             if change.action == "delete":
-                target.unlink(missing_ok=True)
+                delete_inside(self.path, change.path)
             else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(change.content or "", encoding="utf-8")
+                write_inside(self.path, change.path, (change.content or "").encode("utf-8"))
         return [c.path for c in changes]
+
+    def clean(self, keep: str | None = ".venv") -> None:
+        """Back to the checked-out commit: tracked files restored, everything else (what tests
+        left, nested repositories included) removed, except ``keep``."""
+        self.git("reset", "-q", "--hard")
+        self.git("clean", "-q", "-ffdx", *(["-e", f"/{keep}"] if keep else []))
 
     def files(self) -> list[str]:
         """Tracked and untracked, not ignored, files of the working tree."""
@@ -150,7 +198,9 @@ class Repo:
     def commit(self, message: str, key: str, paths: Iterable[str] | None = None) -> str:
         """Commit ``paths`` (default: the whole tree) once per ``key``; a repeat returns the sha.
 
-        Naming the paths keeps files that tests or tools left behind out of the commit.
+        Naming the paths keeps files that tests or tools left behind out of the commit; the
+        paths go to git on stdin, so their number is not bounded by the argument limit. Any
+        ``Vitco-*`` trailer line in ``message`` is dropped: only vitco writes them.
         """
         existing = self.find_commit(key)
         if existing:
@@ -158,12 +208,34 @@ class Repo:
         if paths is None:
             self.git("add", "-A")
         else:
-            tracked = set(self.git("ls-files").splitlines())
-            present = [p for p in paths if p in tracked or (self.path / p).exists()]
+            tracked = set(self.git("ls-files", "-z").split("\0"))
+            present = [p for p in paths if p in tracked or os.path.lexists(self.path / p)]
             if present:
-                self.git("add", "-A", "--", *present)
-        self.git("commit", "-q", "--allow-empty", "-m", message, "-m", f"Vitco-Key: {key}")
+                listing = "\0".join(present) + "\0"
+                self.git(
+                    "add",
+                    "-A",
+                    "-f",
+                    "--pathspec-from-file=-",
+                    "--pathspec-file-nul",
+                    stdin=listing,
+                )
+        text = "\n".join(ln for ln in message.splitlines() if not _TRAILER.match(ln)).strip()
+        self.git(
+            "commit",
+            "-q",
+            "--allow-empty",
+            "--no-verify",
+            "-F",
+            "-",
+            stdin=f"{text or 'Update'}\n\nVitco-Key: {key}\n",
+        )
         return self.head()
+
+    def missing(self, paths: Iterable[str], ref: str = "HEAD") -> list[str]:
+        """Those of ``paths`` that are not files of ``ref``'s tree."""
+        tree = set(self.git("ls-tree", "-r", "-z", "--name-only", ref).split("\0"))
+        return sorted(p for p in paths if p not in tree)
 
     def commit_count(self, ref: str = "main") -> int:
         return int(self.git("rev-list", "--count", ref))
@@ -189,11 +261,11 @@ class Repo:
 
     def worktree(self, name: str, base: str = "main") -> Repo:
         """The worktree of task ``name`` on branch ``task/<name>``, created from ``base``."""
-        return self._add_worktree(self.path / ".vitco" / "worktrees" / name, f"task/{name}", base)
+        return self._add_worktree(self.task_tree_path(name), f"task/{name}", base)
 
     def run_tree(self, run_id: str, branch: str, start: str) -> Repo:
         """The worktree where a forked run's own branch is checked out."""
-        return self._add_worktree(self.path / ".vitco" / "runs" / run_id, branch, start)
+        return self._add_worktree(self.run_tree_path(run_id), branch, start)
 
     def integrate(self, name: str, into: Repo | None = None) -> str:
         """Rebase ``task/<name>`` onto the branch checked out in ``into`` (default: this
@@ -204,11 +276,11 @@ class Repo:
         """
         target = into or self
         branch = f"task/{name}"
-        tree = Repo(self.path / ".vitco" / "worktrees" / name)
+        tree = Repo(self.task_tree_path(name))
         with _lock_for(self.path.resolve()):
             onto = target.branch()
             proc = subprocess.run(
-                ["git", *AUTHOR, "rebase", "-q", onto],
+                ["git", *GUARDS, *AUTHOR, "rebase", "-q", onto],
                 cwd=tree.path,
                 capture_output=True,
                 text=True,
@@ -245,6 +317,6 @@ class Repo:
         return cleaned
 
     def remove_worktree(self, name: str) -> None:
-        path = self.path / ".vitco" / "worktrees" / name
+        path = self.task_tree_path(name)
         if path.exists():
             self.git("worktree", "remove", "--force", str(path), check=False)

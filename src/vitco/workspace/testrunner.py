@@ -14,8 +14,6 @@ XML report, which is parsed instead of scraping its console output.
 
 from __future__ import annotations
 
-import hashlib
-import subprocess
 import sys
 import sysconfig
 import xml.etree.ElementTree as ET
@@ -25,11 +23,20 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from vitco.sandbox.protocol import Limits, Sandbox
-from vitco.workspace.exceptions import UnsafePath, WorkspaceError
-from vitco.workspace.paths import read_inside, safe_path
+from vitco.sandbox.protocol import TMP_PLACEHOLDER, Limits, Sandbox
+from vitco.workspace.dependencies import (
+    INSTALLED_MARK,
+    REQUIREMENTS,
+    BadRequirements,
+    DependencyInstallFailed,
+    fill_wheels,
+    install_argv,
+    parse_requirements,
+)
+from vitco.workspace.exceptions import UnsafePath
+from vitco.workspace.paths import read_inside
 
-REPORT_DIR = ".vitco"
+JUNIT = "junit.xml"
 MAX_FAILURE_CHARS = 2_000
 MAX_OUTPUT_CHARS = 4_000
 
@@ -99,67 +106,72 @@ def host_plugins() -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def ensure_venv(root: Path) -> Path:
-    """The python of ``root/.venv``, created on first use; returns its interpreter path.
+# Run in the sandbox (with vitco's own, read-only interpreter): the host never creates or
+# writes anything inside a workspace. Built under a temporary name and renamed into place, so
+# an interrupted creation never leaves a half-made .venv.
+_MAKE_VENV = """
+import os, sys, tempfile, venv
+tmp = tempfile.mkdtemp(prefix=".venv-", dir=".")
+venv.EnvBuilder(system_site_packages=True, with_pip=False, symlinks=True).create(tmp)
+if sys.argv[1]:
+    lib = os.path.join(tmp, "lib")
+    site = os.path.join(lib, os.listdir(lib)[0], "site-packages")
+    with open(os.path.join(site, "vitco-host.pth"), "w") as fh:
+        fh.write(sys.argv[1] + "\\n")
+os.chmod(tmp, 0o755)  # mkdtemp made it 0700; bwrap must be able to enter it
+os.rename(tmp, ".venv")
+"""
 
-    Refuses a ``.venv`` that sandboxed code replaced by a symlink (creating it as root would
-    write wherever the link points).
+
+def venv_python(root: Path) -> Path:
+    """Where the project's interpreter is (inside the sandbox; the host never runs it)."""
+    return root / ".venv" / "bin" / "python"
+
+
+def ensure_venv(sandbox: Sandbox, root: Path) -> Path:
+    """The python of ``root/.venv``, created in the sandbox on first use.
+
+    Refuses a ``.venv`` that sandboxed code replaced by a symlink or a file.
     """
     venv = root / ".venv"
-    python = venv / "bin" / "python"
     if venv.is_symlink() or (venv.exists() and not venv.is_dir()):
         raise UnsafePath(".venv", "is not a plain directory; remove it to let vitco recreate it")
     if not venv.exists():
-        subprocess.run(
-            [sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(venv)],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        if sys.prefix != sys.base_prefix:
-            purelib = sysconfig.get_paths()["purelib"]
-            site = next((venv / "lib").glob("python3*/site-packages"))
-            (site / "vitco-host.pth").write_text(purelib + "\n", encoding="utf-8")
-    return python
+        host_site = sysconfig.get_paths()["purelib"] if sys.prefix != sys.base_prefix else ""
+        result = sandbox.run([sys.executable, "-I", "-c", _MAKE_VENV, host_site], root)
+        if not result.ok:
+            raise DependencyInstallFailed(
+                result.stdout + result.stderr, stage="creating the venv for"
+            )
+    return venv_python(root)
 
 
-REQUIREMENTS = "requirements.txt"
-INSTALLED_MARK = ".vitco-requirements.sha256"
-
-
-class DependencyInstallFailed(WorkspaceError):
-    def __init__(self, output: str) -> None:
-        self.output = output
-        super().__init__(f"installing the project's requirements failed: {output.strip()[-800:]}")
-
-
-def install_requirements(
-    sandbox: Sandbox, root: Path, python: Path, limits: Limits | None = None
-) -> bool:
-    """Install ``requirements.txt`` into the project's venv, once per content of the file.
-
-    The one sandboxed step with network: it may reach the package index, and it may write only
-    the venv. Packages vitco's own environment already has are satisfied from there (the venv
-    sees them), so the demo's project installs nothing. Returns whether anything was run.
-    """
-    wanted = read_inside(root, REQUIREMENTS)
-    if not wanted or not wanted.strip():
+def install_requirements(sandbox: Sandbox, root: Path, python: Path, *, wheels: Path) -> bool:
+    """Install ``requirements.txt`` into the project's venv, once per content of the file
+    (see ``dependencies``: the host checks and fetches, the sandbox installs offline, seeing
+    only the venv and the wheels). Returns whether anything was run."""
+    text = read_inside(root, REQUIREMENTS)
+    if not text or not text.strip():
         return False
-    digest = hashlib.sha256(wanted).hexdigest()
-    venv = root / ".venv"
+    try:
+        reqs = parse_requirements(text.decode("utf-8"), root)
+    except UnicodeDecodeError:
+        raise BadRequirements(1, "", "the file is not UTF-8 text") from None
+    if not reqs:
+        return False
+    digest = reqs.digest()
     if read_inside(root, f".venv/{INSTALLED_MARK}") == digest.encode():
         return False
-    steps = [
-        [str(python), "-m", "ensurepip", "--default-pip"],
-        [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-r", REQUIREMENTS],
-    ]
-    for argv in steps:
-        result = sandbox.run(argv, root, limits, network=True, writable=[venv])
-        if not result.ok:
-            raise DependencyInstallFailed(result.stdout + result.stderr)
-    mark = safe_path(root, f".venv/{INSTALLED_MARK}", reserved=False)
-    mark.unlink(missing_ok=True)
-    mark.write_text(digest, encoding="utf-8")
+    found = fill_wheels(reqs, wheels, host_site_dirs())
+    result = sandbox.run(
+        install_argv(python, reqs, found),
+        root,
+        env={"VITCO_WHEELS": str(found), "VITCO_DIGEST": digest},
+        readonly=[found],
+        within=".venv",
+    )
+    if not result.ok:
+        raise DependencyInstallFailed(result.stdout + result.stderr)
     return True
 
 
@@ -202,18 +214,23 @@ def run_tests(
     sandbox: Sandbox,
     root: Path,
     *,
+    wheels: Path,
     limits: Limits | None = None,
     command: list[str] | None = None,
 ) -> TestReport:
-    """Run the project's tests under ``root`` in ``sandbox``; never raises for failing tests."""
-    python = ensure_venv(root)
+    """Run the project's tests under ``root`` in ``sandbox``; never raises for failing tests.
+
+    ``wheels`` is vitco's wheel cache (see ``dependencies``). pytest writes its JUnit report
+    into the command's private ``/tmp``, which the sandbox hands back: the host reads nothing
+    from the workspace.
+    """
+    python = ensure_venv(sandbox, root)
     try:
-        install_requirements(sandbox, root, python)
+        install_requirements(sandbox, root, python, wheels=wheels)
+    except BadRequirements as exc:
+        return TestReport(errors=1, output=str(exc))
     except DependencyInstallFailed as exc:
-        return TestReport(errors=1, output=_trim(exc.output, MAX_OUTPUT_CHARS))
-    junit = safe_path(root, f"{REPORT_DIR}/junit.xml", reserved=False)
-    junit.parent.mkdir(exist_ok=True)
-    junit.unlink(missing_ok=True)
+        return TestReport(errors=1, output=_trim(str(exc) + "\n" + exc.output, MAX_OUTPUT_CHARS))
     argv = command or [
         str(python),
         "-m",
@@ -222,13 +239,13 @@ def run_tests(
         "-p",
         "no:cacheprovider",
         *(f"-pno:{name}" for name in host_plugins()),
-        f"--junitxml={junit}",
+        f"--junitxml={TMP_PLACEHOLDER}/{JUNIT}",
         "-o",
         "junit_family=xunit1",
     ]
-    result = sandbox.run(argv, root, limits, env={"PYTHONDONTWRITEBYTECODE": "1"})
+    result = sandbox.run(argv, root, limits, env={"PYTHONDONTWRITEBYTECODE": "1"}, collect=[JUNIT])
     output = _trim(result.stdout + "\n" + result.stderr, MAX_OUTPUT_CHARS)
-    xml = read_inside(root, f"{REPORT_DIR}/junit.xml", limit=5_000_000)
+    xml = result.files.get(JUNIT)
     report = parse_junit(xml) if xml else TestReport()
     report.exit_code = result.exit_code
     report.duration_s = result.duration_s

@@ -1,8 +1,10 @@
 """Local deploy: start the delivered app in the sandbox, wait for health, smoke-test it.
 
-The app serves on a unix socket inside its workspace; the sandbox bridges that socket to a free
-127.0.0.1 port, which is the URL recorded for the deployment. Health check and smoke requests go
-through that URL with the ``httpx.Client`` the caller passes in.
+The app serves on a listening unix socket that the sandbox creates and hands in (``{fd}`` in the
+start command); the sandbox bridges it to a free 127.0.0.1 port, which is the URL recorded for
+the deployment. Health check and smoke requests go through that URL with the ``httpx.Client``
+the caller passes in. The app's log lives in the sandbox's own state dir, never in the
+workspace.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from pydantic import BaseModel, Field
 
 from vitco.integrations.deploy.exceptions import BuildFailed, Unhealthy
 from vitco.sandbox.protocol import Limits, Process, Sandbox
-from vitco.workspace.paths import read_inside
 
 POLL_S = 0.1
 
@@ -52,12 +53,6 @@ def _python_argv(argv: list[str], python: Path | None) -> list[str]:
     if python is not None and argv and argv[0] in ("python", "python3"):
         return [str(python), *argv[1:]]
     return argv
-
-
-def _tail(root: Path, rel: str, chars: int = 2_000) -> str:
-    # The log lives in the sandbox's workspace: read it without following a planted symlink.
-    data = read_inside(root, rel, limit=10_000_000) or b""
-    return data.decode("utf-8", errors="replace")[-chars:]
 
 
 def smoke_test(client: httpx.Client, url: str, requests: list[SmokeRequest]) -> list[SmokeResult]:
@@ -112,16 +107,14 @@ def deploy(
         result = sandbox.run(argv, root, limits)
         if not result.ok:
             raise BuildFailed(argv, result.stdout + result.stderr)
-    log = root / ".vitco" / "app.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
-    process = sandbox.start(_python_argv(start, python), root, limits, log_path=log)
+    process = sandbox.start(_python_argv(start, python), root, limits)
     if on_started is not None:
         on_started(process)
     url = process.url or ""
     deadline = began + health_timeout_s
     healthy = False
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and process.poll() is None:
         try:
             if client.get(url + health_path, timeout=2.0).status_code == 200:
                 healthy = True
@@ -130,8 +123,12 @@ def deploy(
             pass
         time.sleep(POLL_S)
     if not healthy:
+        exited = process.poll()
         process.stop()
-        raise Unhealthy(url, health_timeout_s, _tail(root, ".vitco/app.log"))
+        log = process.log_tail()
+        if exited is not None:
+            log = f"(the app exited with status {exited})\n{log}"
+        raise Unhealthy(url, health_timeout_s, log)
     started = time.monotonic() - began
     deployment = Deployment(
         url=url, healthy=True, smoke=smoke_test(client, url, smoke), started_s=started
