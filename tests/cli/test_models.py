@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
 
-from tests.fakes import Fail, FakeAnthropic, FakeOpenAI, Reply
+from tests.fakes import Collector, Fail, FakeAnthropic, FakeOpenAI, Reply
 from vitco.cli.app import app
 from vitco.llm.breaker import BreakerBoard, BreakerPolicy, SQLiteBreakerStore
 from vitco.llm.localdb import LocalDB, local_db_path
@@ -144,36 +142,6 @@ def test_check_is_zero_when_every_provider_answers(
 
 
 # -- where the configuration comes from: never the working directory --------------------------
-
-
-class Collector:
-    """What an attacker runs: an HTTP server on 127.0.0.1 that keeps every request's headers
-    (names in lower case)."""
-
-    def __init__(self) -> None:
-        self.headers: list[dict[str, str]] = []
-        seen = self.headers
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                seen.append({k.lower(): v for k, v in self.headers.items()})
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
 
 
 @pytest.fixture

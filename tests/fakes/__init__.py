@@ -5,6 +5,7 @@ test; see :mod:`tests.fakes.llm_server` for the behaviours.
 """
 
 from tests.fakes.anthropic_server import FakeAnthropic
+from tests.fakes.collector import Collector
 from tests.fakes.llm_server import (
     Empty,
     Fail,
@@ -21,6 +22,7 @@ from tests.fakes.llm_server import (
 from tests.fakes.openai_server import FakeOpenAI
 
 __all__ = [
+    "Collector",
     "Empty",
     "Fail",
     "FakeAnthropic",

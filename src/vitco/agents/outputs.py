@@ -305,10 +305,11 @@ class SmokeTest(BaseModel):
 class DeployPlan(BaseModel):
     """How devops builds, starts and checks the project."""
 
-    build: list[list[Line]] = Field(
+    # argv items may span lines (python -c "..."), like any program text; no other controls
+    build: list[list[Text]] = Field(
         default_factory=list, description="Commands (argv lists) run before start."
     )
-    start: list[Line] = Field(
+    start: list[Text] = Field(
         min_length=1,
         description="argv that serves HTTP on an already listening unix socket vitco hands "
         "in; '{fd}' is replaced by its file descriptor number (uvicorn --fd {fd}).",
