@@ -11,7 +11,7 @@ from vitco.config import Settings
 from vitco.llm.cache import MemoryResponseCache, SQLiteResponseCache, cache_key
 from vitco.llm.ledger import JournaledModel
 from vitco.llm.localdb import LocalDB
-from vitco.llm.model import CallKey, ModelResponse, Usage
+from vitco.llm.model import MAX_ANSWER_BYTES, CallKey, ModelResponse, Usage
 from vitco.store import Store, open_database
 from vitco.workflow.runtime import StoreLedger
 
@@ -140,3 +140,15 @@ def test_cache_hits_are_marked_in_the_ledger(settings: Settings, tmp_path: Path)
     assert first.cost_usd > 0 and second.cost_usd == 0.0
     assert second.response == first.response
     assert store.spent_usd(project.id) == pytest.approx(first.cost_usd)
+
+
+def test_an_answer_too_large_to_journal_is_never_cached() -> None:
+    clock = FakeClock()
+    huge = "x" * (MAX_ANSWER_BYTES + 1)
+    mid = Scripted("p:mid", default=huge)
+    cache = MemoryResponseCache(clock=clock)
+    router = make_router({"standard": [mid]}, clock, cache=cache, cache_ttl_s=DAY)
+
+    assert router.request(make_request()).content == huge
+    assert router.request(make_request()).cached is False  # asked again: nothing was kept
+    assert mid.calls == 2

@@ -152,7 +152,7 @@ class ListLedger:
         self.recorded.append((request, response))
 
 
-def test_an_answer_over_the_limit_is_refused_and_not_recorded() -> None:
+def test_an_answer_over_the_limit_is_refused_and_recorded_without_its_content() -> None:
     ledger = ListLedger()
     head, tail = '{"files": [{"path": "a.py", "content": "', '"}], "message": "Add a"}'
     huge = head + "x" * (2_000_001 - len(head) - len(tail)) + tail  # one byte over
@@ -162,7 +162,9 @@ def test_an_answer_over_the_limit_is_refused_and_not_recorded() -> None:
     with pytest.raises(AnswerTooLarge) as info:
         model.request(_request())
 
-    assert ledger.recorded == []
+    # the call is in the ledger (its cost counts against the budget), its answer is not
+    [(_, kept)] = ledger.recorded
+    assert kept.content == ""
     error = info.value
     assert (error.call, error.size, error.limit) == (
         "developer/implement/T1#1",
@@ -188,7 +190,10 @@ def test_the_limit_counts_utf8_bytes_and_an_answer_at_the_limit_is_recorded() ->
 
     assert info.value.size == 2_000_002
     assert info.value.call == "developer/implement/T1#2"
-    assert [r.key.attempt for r, _ in ledger.recorded] == [1]
+    assert [(r.key.attempt, len(a.content)) for r, a in ledger.recorded] == [
+        (1, 2_000_000),
+        (2, 0),
+    ]
 
 
 def test_the_limit_is_a_keyword_argument() -> None:
@@ -199,4 +204,18 @@ def test_the_limit_is_a_keyword_argument() -> None:
         model.request(_request())
 
     assert (info.value.size, info.value.limit) == (10, 9)
-    assert ledger.recorded == []
+    assert [a.content for _, a in ledger.recorded] == [""]
+
+
+def test_an_answer_refused_for_its_size_is_asked_again_not_served_from_the_journal() -> None:
+    class Journal(ListLedger):
+        def lookup(self, request: ModelRequest) -> ModelResponse | None:
+            return self.recorded[-1][1] if self.recorded else None
+
+    ledger = Journal()
+    answers = iter(["0123456789", "ok"])
+    model = JournaledModel(FunctionModel(lambda _: next(answers)), ledger, max_answer_bytes=9)
+    with pytest.raises(AnswerTooLarge):
+        model.request(_request())
+    assert model.request(_request()).content == "ok"  # a resumed run asks again
+    assert model.request(_request()).content == "ok"  # then the good answer is journaled

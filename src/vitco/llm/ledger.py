@@ -15,12 +15,9 @@ from __future__ import annotations
 from typing import Protocol
 
 from vitco.llm.exceptions import AnswerTooLarge
-from vitco.llm.model import Model, ModelRequest, ModelResponse
+from vitco.llm.model import MAX_ANSWER_BYTES, Model, ModelRequest, ModelResponse
 
-MAX_ANSWER_BYTES = 2_000_000
-"""UTF-8 bytes of one answer: room for the JSON of a large changeset, and a bound on what one
-hostile answer can make vitco parse and store (an answer is at least as long as the file
-contents it carries, so this is also the most one answer can write)."""
+__all__ = ["MAX_ANSWER_BYTES", "JournaledModel", "Ledger"]
 
 
 class Ledger(Protocol):
@@ -36,8 +33,9 @@ class Ledger(Protocol):
 class JournaledModel:
     """Wraps a model with a ledger: record every call, never repeat a recorded one.
 
-    A fresh answer larger than ``max_answer_bytes`` (UTF-8) raises ``AnswerTooLarge`` and is
-    not recorded.
+    A fresh answer larger than ``max_answer_bytes`` (UTF-8) raises ``AnswerTooLarge``; the call
+    is recorded without its answer (empty content), so what it cost still counts against the
+    budget, and a recorded empty answer is never served: the call is made again on resume.
     """
 
     def __init__(
@@ -53,12 +51,13 @@ class JournaledModel:
 
     def request(self, request: ModelRequest) -> ModelResponse:
         done = self.ledger.lookup(request)
-        if done is not None:
+        if done is not None and done.content:
             return done
         response = self.inner.request(request)
         # surrogatepass: a lone surrogate is counted, not a UnicodeEncodeError
         size = len(response.content.encode("utf-8", "surrogatepass"))
         if size > self.max_answer_bytes:
+            self.ledger.record(request, response.model_copy(update={"content": ""}))
             raise AnswerTooLarge(request.key.label(), size, self.max_answer_bytes)
         self.ledger.record(request, response)
         return response

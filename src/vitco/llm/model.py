@@ -34,6 +34,13 @@ def tier_above(tier: Tier) -> Tier | None:
     return TIERS[index + 1] if index + 1 < len(TIERS) else None
 
 
+MAX_ANSWER_BYTES = 2_000_000
+"""UTF-8 bytes of one answer: room for the JSON of a large changeset, and a bound on what one
+hostile answer can make vitco parse and store (an answer is at least as long as the file
+contents it carries, so this is also the most one answer can write). Larger answers are never
+cached (router) nor stored (journal)."""
+
+
 class Message(BaseModel):
     """One chat message."""
 

@@ -37,7 +37,7 @@ from vitco.llm.breaker import BreakerBoard
 from vitco.llm.cache import ResponseCache, cache_key
 from vitco.llm.config import TierPolicy
 from vitco.llm.exceptions import AllModelsFailed, ProviderError
-from vitco.llm.model import TIERS, Model, ModelRequest, ModelResponse, Tier
+from vitco.llm.model import MAX_ANSWER_BYTES, TIERS, Model, ModelRequest, ModelResponse, Tier
 from vitco.llm.pricing import PriceOverrides, cost_usd, estimate_cost
 from vitco.llm.retry import RetryPolicy, counts_against_provider, retry_delay
 from vitco.observability.metrics import MODEL_CALLS, MODEL_COST, MODEL_RETRIES
@@ -173,7 +173,8 @@ class Router:
                     "latency_s": self._clock() - started,
                 }
             )
-            if key is not None and self.cache is not None:
+            small = len(answer.content.encode("utf-8", "surrogatepass")) <= MAX_ANSWER_BYTES
+            if key is not None and self.cache is not None and small:  # the journal refuses it
                 self.cache.set(key, answer, self.cache_ttl_s)
             return answer
         raise AllModelsFailed(request.key.label(), self.tier_of(request), failures)
