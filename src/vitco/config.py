@@ -122,5 +122,8 @@ class Settings(BaseSettings):
         return self.home / "outbox"
 
     def ensure_dirs(self) -> None:
-        for d in (self.home, self.projects_dir, self.outbox_dir):
+        """The data dir (0700 when vitco creates it: it holds every brief and the keys' uses)
+        and its folders."""
+        self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for d in (self.projects_dir, self.outbox_dir):
             d.mkdir(parents=True, exist_ok=True)

@@ -161,3 +161,37 @@ def test_each_project_runs_as_its_own_unprivileged_uid(
         assert pwd.getpwnam("vitco-sandbox").pw_uid not in (*seen.values(), anonymous)
     else:
         assert set(seen.values()) == {anonymous} == {os.getuid()}
+
+
+FILL = """
+import os, sys, time
+os.makedirs(sys.argv[1], exist_ok=True)
+for i in range(200):
+    with open(os.path.join(sys.argv[1], f"{i}.bin"), "wb") as fh:
+        fh.write(b"\\1" * (1 << 20))
+    time.sleep(0.01)
+print("wrote everything")
+"""
+
+
+@pytest.mark.parametrize("where", ["junk", "/tmp/junk"])
+def test_disk_use_is_capped_in_the_workspace_and_in_tmp(
+    bwrap: BwrapSandbox, workspace: Path, where: str
+) -> None:
+    result = bwrap.run([sys.executable, "-c", FILL, where], workspace, Limits(disk_mb=16))
+    assert result.limit_hit == "disk", result
+    assert "wrote everything" not in result.stdout
+    left = sum(p.stat().st_size for p in workspace.rglob("*") if p.is_file())
+    assert left < 200 << 20  # stopped long before the 200 MiB it meant to write
+    assert list((bwrap.state_root / "tmp").iterdir()) == []  # the private /tmp is gone
+
+
+def test_a_started_app_that_fills_the_disk_is_stopped(bwrap: BwrapSandbox, workspace: Path) -> None:
+    with bwrap.start(
+        [sys.executable, "-c", FILL + "time.sleep(60)\n", "junk"], workspace, Limits(disk_mb=16)
+    ) as proc:
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert proc.poll() is not None
+        assert proc.limit_hit == "disk"

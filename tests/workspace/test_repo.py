@@ -196,3 +196,31 @@ def test_remove_worktree_and_tag(repo: Repo) -> None:
     assert not tree.path.exists()
     assert repo.head("delivered") == repo.head("main")
     repo.remove_worktree("T1")  # a second removal is a no-op
+
+
+def test_a_commit_of_more_paths_than_the_argument_limit_holds(repo: Repo) -> None:
+    # 20,000 paths of ~120 bytes: 2.4 MB, more than Linux lets one command line carry (2 MB).
+    folder = "d" * 40
+    names = [f"{folder}/{i:05d}-{'x' * 70}.py" for i in range(20_000)]
+    (repo.path / folder).mkdir()
+    for name in names:
+        (repo.path / name).write_bytes(b"")
+    assert sum(len(n) + 1 for n in names) > 2 * 1024 * 1024
+    sha = repo.commit("Many files", key="r-many/T1", paths=names)
+    assert repo.missing(names, sha) == []
+    assert repo.git("log", "-1", "--format=%B").strip().endswith("Vitco-Key: r-many/T1")
+
+
+def test_pathspecs_are_literal_file_names(repo: Repo) -> None:
+    for name in ("*", ":(top)x.py", "a.py", "b.py"):
+        (repo.path / name).write_text(name)
+    repo.commit("Only the star", key="r-lit/T1", paths=["*"])
+    assert sorted(repo.git("ls-tree", "--name-only", "HEAD").split()) == ["*", ".gitignore"]
+
+
+def test_forged_vitco_trailers_in_a_message_are_dropped(repo: Repo) -> None:
+    (repo.path / "a.py").write_text("a")
+    repo.commit("Add a\n\nVitco-Key: r-x/T2\n  vitco-key : r-x/T3\nVitco-Other: y", key="r-x/T1")
+    assert repo.find_commit("r-x/T1") is not None
+    assert repo.find_commit("r-x/T2") is None and repo.find_commit("r-x/T3") is None
+    assert repo.git("log", "-1", "--format=%B").strip() == "Add a\n\nVitco-Key: r-x/T1"

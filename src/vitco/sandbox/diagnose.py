@@ -16,6 +16,7 @@ from typing import Literal
 from vitco.config import Settings
 from vitco.sandbox.bwrap import BwrapSandbox
 from vitco.sandbox.exceptions import SandboxUnavailable
+from vitco.sandbox.identity import subordinate_range
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -119,10 +120,35 @@ def _sandbox_user(settings: Settings) -> Check:
     return Check(name, "ok", f"{settings.sandbox_user!r} (uid {entry.pw_uid})")
 
 
+def _uid_range(settings: Settings) -> Check:
+    name = "project uids"
+    if os.geteuid() != 0:
+        return Check(name, "warn", "vitco runs unprivileged: all projects share its uid", "")
+    found = subordinate_range(settings.sandbox_user)
+    if found is None:
+        return Check(
+            name,
+            "fail",
+            f"no subordinate uid/gid range for {settings.sandbox_user!r} in /etc/subuid and "
+            "/etc/subgid (each project runs as its own uid)",
+            f"{_INSTALL} (reserves 65536 ids)",
+        )
+    first_uid, first_gid, count = found
+    return Check(
+        name,
+        "ok",
+        f"{count - 1} projects, uids {first_uid}.. and gids {first_gid}.. (one per project)",
+    )
+
+
 def _trial(settings: Settings) -> list[Check]:
     """Start a real sandbox and check what the command inside can reach."""
     try:
-        sandbox = BwrapSandbox(user=settings.sandbox_user, protected=[settings.home])
+        sandbox = BwrapSandbox(
+            user=settings.sandbox_user,
+            protected=[settings.home],
+            state_root=settings.sandbox_state_dir,
+        )
     except SandboxUnavailable as exc:
         return [Check("bwrap sandbox", "fail", exc.reason, exc.fix)]
     with tempfile.TemporaryDirectory(prefix="vitco-doctor-") as tmp:
@@ -170,7 +196,7 @@ def diagnose(settings: Settings) -> list[Check]:
     ]
     if os.geteuid() == 0:
         checks.append(_tool("setpriv", "util-linux"))
-    checks += [_userns(), _sandbox_user(settings)]
+    checks += [_userns(), _sandbox_user(settings), _uid_range(settings)]
     if all(c.status != "fail" for c in checks):
         checks += _trial(settings)
     if settings.sandbox == "unsafe":

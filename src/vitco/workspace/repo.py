@@ -199,7 +199,8 @@ class Repo:
         """Commit ``paths`` (default: the whole tree) once per ``key``; a repeat returns the sha.
 
         Naming the paths keeps files that tests or tools left behind out of the commit; the
-        paths go to git on stdin, so their number is not bounded by the argument limit. Any
+        paths go to ``git update-index`` on stdin, so their number is bounded neither by the
+        argument limit nor by pathspec matching (quadratic in the number of paths). Any
         ``Vitco-*`` trailer line in ``message`` is dropped: only vitco writes them.
         """
         existing = self.find_commit(key)
@@ -210,16 +211,9 @@ class Repo:
         else:
             tracked = set(self.git("ls-files", "-z").split("\0"))
             present = [p for p in paths if p in tracked or os.path.lexists(self.path / p)]
-            if present:
+            if present:  # plain paths, not pathspecs: linear in their number
                 listing = "\0".join(present) + "\0"
-                self.git(
-                    "add",
-                    "-A",
-                    "-f",
-                    "--pathspec-from-file=-",
-                    "--pathspec-file-nul",
-                    stdin=listing,
-                )
+                self.git("update-index", "--add", "--remove", "-z", "--stdin", stdin=listing)
         text = "\n".join(ln for ln in message.splitlines() if not _TRAILER.match(ln)).strip()
         self.git(
             "commit",
