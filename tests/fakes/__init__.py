@@ -6,6 +6,7 @@ test; see :mod:`tests.fakes.llm_server` for the behaviours.
 
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.collector import Collector
+from tests.fakes.listener import CountingListener
 from tests.fakes.llm_server import (
     Empty,
     Fail,
@@ -23,6 +24,7 @@ from tests.fakes.openai_server import FakeOpenAI
 
 __all__ = [
     "Collector",
+    "CountingListener",
     "Empty",
     "Fail",
     "FakeAnthropic",

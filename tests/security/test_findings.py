@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from tests.fakes import Collector, FakeOpenAI, Reply
+from tests.fakes import Collector, CountingListener, FakeOpenAI, Reply
 from tests.workflow.scripted import (
     APP,
     APPROVE,
@@ -59,55 +57,20 @@ def host_file(tmp_path: Path) -> Path:
     return target
 
 
-class UnixService:
-    """A host service on a unix socket (think Docker's or a database's), counting callers."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.hits = 0
-        self._srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._srv.bind(str(path))
-        self._srv.listen(8)
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self._srv.accept()
-            except OSError:
-                return
-            self.hits += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._srv.close()
-
-
 @pytest.fixture
-def unix_service(tmp_path: Path) -> Iterator[UnixService]:
+def unix_service(tmp_path: Path) -> Iterator[CountingListener]:
+    """A host service on a unix socket (think Docker's or a database's)."""
     (tmp_path / "run").mkdir()
-    service = UnixService(tmp_path / "run" / "docker.sock")
+    service = CountingListener(tmp_path / "run" / "docker.sock")
     yield service
     service.close()
 
 
 @pytest.fixture
-def listener() -> Iterator[tuple[socket.socket, list[str]]]:
-    srv = socket.create_server(("127.0.0.1", 0))
-    hits: list[str] = []
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                return
-            hits.append("hit")
-            conn.close()
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield srv, hits
-    srv.close()
+def listener() -> Iterator[CountingListener]:
+    service = CountingListener()
+    yield service
+    service.close()
 
 
 # -- 1. a symlinked log -------------------------------------------------------------------------
@@ -142,11 +105,10 @@ def test_2_the_install_runs_no_project_code_and_reaches_no_host_service(
     settings: Settings,
     sandbox: Sandbox,
     tmp_path: Path,
-    listener: tuple[socket.socket, list[str]],
+    listener: CountingListener,
     redis_client: Any,
 ) -> None:
-    srv, hits = listener
-    port = srv.getsockname()[1]
+    port = listener.port
     key = f"vitco-test:install:{os.getpid()}:{port}"
     reach = (
         "import pathlib, socket\n"
@@ -180,7 +142,7 @@ def test_2_the_install_runs_no_project_code_and_reaches_no_host_service(
     report = start_run(settings, write_brief(tmp_path), model=model, sandbox=sandbox).report
 
     assert report["status"] == "delivered", report["reason"]
-    assert hits == []  # no package index of the model's choosing, no host service
+    assert listener.hits == 0  # no package index of the model's choosing, no host service
     assert not redis_client.exists(key)
     repo = Path(report["repo"])
     assert sorted(p.name for p in repo.iterdir() if p.name.startswith("RAN-")) == []
@@ -193,7 +155,7 @@ def test_2_the_install_runs_no_project_code_and_reaches_no_host_service(
 
 
 def test_3_the_bridge_never_dials_a_socket_the_app_names(
-    settings: Settings, sandbox: Sandbox, tmp_path: Path, unix_service: UnixService
+    settings: Settings, sandbox: Sandbox, tmp_path: Path, unix_service: CountingListener
 ) -> None:
     swap = (
         "import os\n"

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 import subprocess
-import threading
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.fakes import CountingListener
 
 PROBE = r"""
 import json, os, socket, sys
@@ -130,8 +129,6 @@ class HostView:
     secret: Path = field(init=False)
     unix_path: Path = field(init=False)
     redis_key: str = field(default_factory=lambda: f"vitco-test:pwned:{uuid.uuid4().hex}")
-    tcp_hits: list[str] = field(default_factory=list)
-    unix_hits: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         host = self.root / "host"
@@ -141,28 +138,14 @@ class HostView:
         self.secret = host / "secret.txt"
         self.secret.write_text(f"TOP-SECRET-{uuid.uuid4().hex}\n")
         self.unix_path = host / "svc.sock"
-        self._tcp = socket.create_server(("127.0.0.1", 0))
-        self._unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._unix.bind(str(self.unix_path))
-        self._unix.listen(8)
-        for srv, hits in ((self._tcp, self.tcp_hits), (self._unix, self.unix_hits)):
-            threading.Thread(target=self._accept, args=(srv, hits), daemon=True).start()
+        self.tcp = CountingListener()
+        self.unix = CountingListener(self.unix_path)
         self.sentinel = subprocess.Popen(["sleep", "300"])
         self._before = self.snapshot()
 
-    @staticmethod
-    def _accept(srv: socket.socket, hits: list[str]) -> None:
-        while True:
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                return
-            hits.append("connection")
-            conn.close()
-
     def target_spec(self) -> dict[str, object]:
         return {
-            "port": self._tcp.getsockname()[1],
+            "port": self.tcp.port,
             "redis_key": self.redis_key,
             "unix": str(self.unix_path),
             "target": str(self.target),
@@ -181,10 +164,10 @@ class HostView:
         found = []
         if self.snapshot() != self._before:
             found.append("a host file or another project's file changed")
-        if self.tcp_hits:
-            found.append(f"the host's TCP listener was reached {len(self.tcp_hits)} times")
-        if self.unix_hits:
-            found.append(f"the host's unix socket was reached {len(self.unix_hits)} times")
+        if self.tcp.hits:
+            found.append(f"the host's TCP listener was reached {self.tcp.hits} times")
+        if self.unix.hits:
+            found.append(f"the host's unix socket was reached {self.unix.hits} times")
         if self.redis_client.exists(self.redis_key):  # type: ignore[attr-defined]
             found.append("Redis on the host's loopback was written")
         if self.sentinel.poll() is not None:
@@ -192,14 +175,8 @@ class HostView:
         return found
 
     def close(self) -> None:
-        self._tcp.close()
-        self._unix.close()
+        self.tcp.close()
+        self.unix.close()
         self.sentinel.kill()
         self.sentinel.wait()
         self.redis_client.delete(self.redis_key)  # type: ignore[attr-defined]
-
-
-def walk_sizes(path: Path) -> Iterator[int]:
-    for p in path.rglob("*"):
-        if p.is_file() and not p.is_symlink():
-            yield p.stat().st_size

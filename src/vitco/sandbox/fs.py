@@ -21,7 +21,7 @@ import shutil
 import stat
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from vitco.sandbox.exceptions import WorkspaceError
@@ -34,27 +34,57 @@ IdCheck = Callable[[os.stat_result], bool]
 writable group is one of the sandbox's ids)."""
 
 
-def open_dir(path: Path) -> int:
-    """An ``O_PATH`` descriptor of the directory ``path``, opened one component at a time and
-    never through a symlink; ``WorkspaceError`` if a component is a link or not a directory."""
-    if not path.is_absolute():
-        raise WorkspaceError(path, "is not an absolute path")
-    fd = os.open("/", _DIR_FLAGS)
+def walk_dirs(
+    start_fd: int, parts: Sequence[str], *, flags: int = _DIR_FLAGS, create: bool = False
+) -> int | None:
+    """Descend from the directory ``start_fd`` through ``parts``, one component at a time and
+    never through a link; returns a new descriptor (opened with ``flags``) of the last one.
+
+    A missing component is made (0755) with ``create``, else the answer is ``None``. A
+    component that is a link or not a directory raises ``NotADirectoryError`` naming it.
+    ``start_fd`` stays open.
+    """
+    fd = os.dup(start_fd)
     try:
-        for part in path.parts[1:]:
+        for part in parts:
             try:
-                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                child = os.open(part, flags, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    os.close(fd)
+                    return None
+                os.mkdir(part, 0o755, dir_fd=fd)
+                child = os.open(part, flags, dir_fd=fd)
             except OSError as exc:
                 if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                    raise WorkspaceError(
-                        path, f"{part!r} is a symlink or not a directory"
+                    raise NotADirectoryError(
+                        errno.ENOTDIR, "a link or not a directory", part
                     ) from None
-                raise WorkspaceError(path, f"cannot open {part!r}: {exc.strerror}") from None
+                raise
             os.close(fd)
             fd = child
     except BaseException:
         os.close(fd)
         raise
+    return fd
+
+
+def open_dir(path: Path) -> int:
+    """An ``O_PATH`` descriptor of the directory ``path``, opened one component at a time and
+    never through a symlink; ``WorkspaceError`` if a component is a link or not a directory."""
+    if not path.is_absolute():
+        raise WorkspaceError(path, "is not an absolute path")
+    root = os.open("/", _DIR_FLAGS)
+    try:
+        fd = walk_dirs(root, path.parts[1:])
+    except NotADirectoryError as exc:
+        raise WorkspaceError(path, f"{exc.filename!r} is a symlink or not a directory") from None
+    except OSError as exc:
+        raise WorkspaceError(path, f"cannot open it: {exc.strerror}") from None
+    finally:
+        os.close(root)
+    if fd is None:
+        raise WorkspaceError(path, "not a directory")
     return fd
 
 

@@ -16,6 +16,7 @@ import shutil
 import stat
 from pathlib import Path, PurePosixPath
 
+from vitco.sandbox.fs import walk_dirs
 from vitco.workspace.exceptions import UnsafePath
 
 RESERVED = frozenset({".git", ".venv", ".vitco"})
@@ -97,29 +98,15 @@ _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 def _open_parent(root: Path, parts: list[str], *, create: bool) -> int | None:
     """A descriptor of the directory holding ``parts[-1]``, walked from ``root`` without
     following a link (missing directories are made with ``create``); None if it is missing."""
-    fd = os.open(root, _DIR)
+    top = os.open(root, _DIR)
     try:
-        for part in parts[:-1]:
-            try:
-                child = os.open(part, _DIR, dir_fd=fd)
-            except FileNotFoundError:
-                if not create:
-                    os.close(fd)
-                    return None
-                os.mkdir(part, 0o755, dir_fd=fd)
-                child = os.open(part, _DIR, dir_fd=fd)
-            except OSError as exc:
-                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                    raise UnsafePath(
-                        "/".join(parts), f"{part!r} is a link or not a directory"
-                    ) from None
-                raise
-            os.close(fd)
-            fd = child
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+        return walk_dirs(top, parts[:-1], flags=_DIR, create=create)
+    except NotADirectoryError as exc:
+        raise UnsafePath(
+            "/".join(parts), f"{exc.filename!r} is a link or not a directory"
+        ) from None
+    finally:
+        os.close(top)
 
 
 def write_inside(root: Path, path: str, data: bytes, *, reserved: bool = True) -> Path:
