@@ -16,7 +16,14 @@ from pydantic import BaseModel, ValidationError
 
 from vitco.agents.agent import ask, describe_errors, parse_output
 from vitco.agents.exceptions import OutputInvalid
-from vitco.agents.outputs import MAX_FILE_BYTES, MAX_FILES, OUTPUT_TYPES, Changeset, QaTests
+from vitco.agents.outputs import (
+    MAX_FILE_BYTES,
+    MAX_FILES,
+    OUTPUT_TYPES,
+    Changeset,
+    DeployPlan,
+    QaTests,
+)
 from vitco.agents.role import load_role
 from vitco.llm.model import CallKey, ModelRequest
 from vitco.llm.testing import FunctionModel
@@ -201,9 +208,9 @@ HOSTILE: list[tuple[str, str, dict[str, Any], str]] = [
     ),
     (
         "DeployPlan",
-        "a newline in a start argument",
-        {"start": [*START, "--log-level\ndebug"]},
-        "start.6: Value error, contains the control character U+000A",
+        "an escape sequence in a start argument",
+        {"start": [*START, "--log-level\x1b]0;pwned\x07debug"]},
+        "start.6: Value error, contains the control character U+001B",
     ),
 ]
 
@@ -280,3 +287,10 @@ def test_ask_gives_up_on_a_path_that_stays_hostile_naming_the_code_point() -> No
     assert "files.0.path: Value error, contains the control character U+202E" in (info.value.errors)
     assert "\u202e" not in str(info.value)
     assert len(model.requests) == 2
+
+
+def test_a_program_given_as_an_argument_may_span_lines() -> None:
+    plan = DeployPlan.model_validate(
+        {"build": [["python", "-c", "import os\nprint(os.getcwd())\n"]], "start": START}
+    )
+    assert plan.build[0][2].count("\n") == 2
