@@ -1,7 +1,18 @@
 """The data layer: SQLAlchemy models, migrations and queries."""
 
-from vitco.store.db import open_database
-from vitco.store.exceptions import NotFound, StoreError
+from vitco.store.db import Migration, SchemaRevision, migrate, open_database, schema_revision
+from vitco.store.exceptions import NotFound, SchemaOutdated, SchemaTooNew, StoreError
 from vitco.store.repo import Store
 
-__all__ = ["NotFound", "Store", "StoreError", "open_database"]
+__all__ = [
+    "Migration",
+    "NotFound",
+    "SchemaOutdated",
+    "SchemaRevision",
+    "SchemaTooNew",
+    "Store",
+    "StoreError",
+    "migrate",
+    "open_database",
+    "schema_revision",
+]

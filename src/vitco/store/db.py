@@ -1,26 +1,89 @@
 """Engine, sessions and migrations.
 
-``open_database(url)`` returns an engine with the schema migrated to head: Alembic runs
-automatically on first use, so a fresh data dir needs no set-up step. SQLite gets WAL and a busy
-timeout because parallel task branches write from several threads.
+``open_database(url)`` returns a session factory on a schema at the newest revision: Alembic
+runs automatically on first use, so a fresh data dir needs no set-up step. Many processes, on
+one host or many, may open the same fresh database at once, so the migration runs under a lock
+that spans them:
+
+- PostgreSQL: a session-level advisory lock, ``pg_advisory_lock(MIGRATION_LOCK_KEY)``, held on
+  the connection that migrates. Session-level rather than transaction-level so that it would
+  still hold across a migration step that has to run outside a transaction; the server drops
+  it when the session ends, so a process killed while migrating leaves nothing taken.
+- SQLite: ``flock`` on ``<db file>.migrate.lock`` next to the database (the kernel drops it when
+  the process dies), plus SQLite's own busy timeout for the writes of everyone else.
+
+Under the lock the database's revision is read and compared with the head of the migration
+scripts; at head, the common case, that read is all it costs (no Alembic command runs). A
+revision the scripts don't know means a newer vitco migrated the database: ``SchemaTooNew``.
+
+Where operators migrate once before starting many hosts (``vitco db upgrade``), the hosts open
+with ``migrate=False``: a schema that is behind then raises ``SchemaOutdated`` instead of being
+upgraded by whichever host happens to start first.
+
+SQLite gets WAL and a busy timeout because parallel task branches write from several threads.
 """
 
 from __future__ import annotations
 
 import atexit
+import fcntl
+import functools
+import logging
+import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import URL, Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from vitco.store.exceptions import SchemaOutdated, SchemaTooNew
+
+logger = logging.getLogger("vitco.store")
+
 MIGRATIONS = Path(__file__).parent / "migrations"
-_migrated: set[str] = set()
+# The first 8 bytes of sha256(b"vitco.store.migrate") as a signed bigint. Advisory locks are
+# scoped to one database, so vitco schemas in the same database take turns; others never meet.
+MIGRATION_LOCK_KEY = -2896284392535920977
+
+_at_head: set[str] = set()
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class SchemaRevision:
+    """Where a database's schema is (``current``; None if it was never migrated) and where this
+    code's migrations end (``head``)."""
+
+    current: str | None
+    head: str
+
+    @property
+    def at_head(self) -> bool:
+        return self.current == self.head
+
+
+@dataclass(frozen=True)
+class Migration:
+    """What ``migrate`` found (``before``; None for an empty database) and left (``after``, the
+    head)."""
+
+    before: str | None
+    after: str
+
+    @property
+    def upgraded(self) -> bool:
+        """Whether this call ran the upgrade (False: another process had, or nothing to do)."""
+        return self.before != self.after
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -40,28 +103,145 @@ def create(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision."""
+def _alembic_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
+    return cfg
+
+
+@functools.cache
+def _scripts() -> tuple[str, frozenset[str]]:
+    """The head and every revision of the migration scripts (read once per process)."""
+    scripts = ScriptDirectory.from_config(_alembic_config())
+    head = scripts.get_current_head()
+    if head is None:  # pragma: no cover - the package ships its migrations
+        raise RuntimeError(f"no migration scripts in {MIGRATIONS}")
+    return head, frozenset(script.revision for script in scripts.walk_revisions())
+
+
+def _revision(conn: Connection) -> SchemaRevision:
+    head, known = _scripts()
+    current = MigrationContext.configure(conn).get_current_revision()
+    if current is not None and current not in known:
+        raise SchemaTooNew(current, head)
+    return SchemaRevision(current, head)
+
+
+def schema_revision(engine: Engine) -> SchemaRevision:
+    """The database's revision and this code's head, without a lock and without changing
+    anything. Raises ``SchemaTooNew`` for a revision this code does not know."""
+    with engine.connect() as conn:
+        return _revision(conn)
+
+
+def _lock_file(url: URL) -> Path | None:
+    """``<db file>.migrate.lock`` for a SQLite file; None where there is no file to share."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(f"{url.database}.migrate.lock")
+
+
+@contextmanager
+def _file_lock(path: Path | None) -> Iterator[None]:
+    if path is None:
+        yield
+        return
+    # The lock file stays: removing it would let a process that still holds the old file and
+    # one that created a new file both hold "the" lock.
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@contextmanager
+def _advisory_lock(conn: Connection) -> Iterator[None]:
+    key = {"key": MIGRATION_LOCK_KEY}
+    conn.execute(text("SELECT pg_advisory_lock(:key)"), key)
+    conn.commit()  # the lock belongs to the session and outlives this transaction
+    try:
+        yield
+    finally:
+        try:
+            conn.rollback()
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), key)
+            conn.commit()
+        except SQLAlchemyError:
+            # Ending the session releases its locks; a connection that may still hold the
+            # lock must not go back to the pool.
+            conn.invalidate()
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[Connection]:
+    """A connection of ``engine`` (outside a transaction) while holding the lock that every
+    process migrating this database takes."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn, _advisory_lock(conn):
+            yield conn
+    else:
+        with _file_lock(_lock_file(engine.url)), engine.connect() as conn:
+            yield conn
+
+
+def migrate(engine: Engine) -> Migration:
+    """Bring the schema to the newest revision, under the cross-process migration lock; at head
+    already, only read the revision. Raises ``SchemaTooNew`` (and changes nothing) when the
+    database is at a revision this code does not know."""
+    with _migration_lock(engine) as conn, conn.begin():
+        revision = _revision(conn)
+        if revision.at_head:
+            return Migration(revision.current, revision.head)
+        cfg = _alembic_config()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+    logger.info("database schema upgraded from %s to %s", revision.current, revision.head)
+    return Migration(revision.current, revision.head)
 
 
-def open_database(url: str) -> sessionmaker[Session]:
-    """A session factory on a migrated database. One engine (and connection pool) per URL per
-    process; migrations run once per URL per process."""
+def _engine(url: str) -> Engine:
+    """The process's engine for ``url``; the caller holds ``_lock``."""
+    engine = _engines.get(url)
+    if engine is None:
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = _engines[url] = create(url)
+    return engine
+
+
+def open_engine(url: str) -> Engine:
+    """This process's engine for ``url`` (one connection pool per URL), made on first use with
+    the directory of a SQLite file. Nothing is migrated or checked."""
     with _lock:
-        engine = _engines.get(url)
-        if engine is None:
-            if url.startswith("sqlite:///"):
-                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-            engine = _engines[url] = create(url)
-        if url not in _migrated:
-            migrate(engine)
-            _migrated.add(url)
+        return _engine(url)
+
+
+def open_database(url: str, *, migrate: bool = True) -> sessionmaker[Session]:
+    """A session factory on a database whose schema is at head. One engine (and connection
+    pool) per URL per process; the schema is looked at once per URL per process.
+
+    With ``migrate`` (the default) a schema that is behind is upgraded, safely when many
+    processes open it at once. With ``migrate=False`` it must be at head already (``vitco db
+    upgrade``), else ``SchemaOutdated``. Either way a schema newer than this code raises
+    ``SchemaTooNew``.
+    """
+    with _lock:
+        engine = _engine(url)
+        if url not in _at_head:
+            _ensure_head(engine, upgrade=migrate)
+            _at_head.add(url)
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def _ensure_head(engine: Engine, *, upgrade: bool) -> None:
+    if upgrade:
+        migrate(engine)
+        return
+    revision = schema_revision(engine)
+    if not revision.at_head:
+        raise SchemaOutdated(revision.current, revision.head)
 
 
 @atexit.register
@@ -72,4 +252,4 @@ def close_databases(url: str | None = None) -> None:
             engine = _engines.pop(key, None)
             if engine is not None:
                 engine.dispose()
-            _migrated.discard(key)
+            _at_head.discard(key)

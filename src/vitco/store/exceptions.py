@@ -4,8 +4,12 @@
 
     StoreError
     ├── NotFound              no row of that kind with that id (carries kind and id)
-    └── SandboxSlotContended  other processes kept taking the free sandbox slot first
-                              (carries project_id and attempts)
+    ├── SandboxSlotContended  other processes kept taking the free sandbox slot first
+    │                         (carries project_id and attempts)
+    ├── SchemaTooNew          the database was migrated by a newer vitco: its revision is not
+    │                         one this code knows (carries found and head; ``fix`` says what to do)
+    └── SchemaOutdated        automatic migration is off and the schema is behind this code
+                              (carries found and head; ``fix`` says what to do)
 """
 
 from __future__ import annotations
@@ -32,4 +36,36 @@ class SandboxSlotContended(StoreError):
         super().__init__(
             f"project {project_id!r} was not created: {attempts} times another process took "
             "the free sandbox slot first. Create it again (nothing was stored)"
+        )
+
+
+class SchemaTooNew(StoreError):
+    """The database's schema revision ``found`` is unknown to this code, whose newest revision
+    is ``head``: a newer vitco migrated it. Nothing was changed."""
+
+    def __init__(self, found: str, head: str) -> None:
+        self.found = found
+        self.head = head
+        self.fix = (
+            "upgrade vitco on this host to the version that migrated the database "
+            "(downgrading the schema would lose what the newer version stores)"
+        )
+        super().__init__(
+            f"the database schema is at revision {found!r}, newer than this vitco knows "
+            f"(its newest is {head!r}): a newer vitco migrated it. Upgrade vitco"
+        )
+
+
+class SchemaOutdated(StoreError):
+    """The database's schema revision ``found`` (None: never migrated) is behind ``head`` and
+    the caller asked not to migrate automatically."""
+
+    def __init__(self, found: str | None, head: str) -> None:
+        self.found = found
+        self.head = head
+        self.fix = "run `vitco db upgrade` once (from one host), then start vitco again"
+        at = "has never been migrated" if found is None else f"is at revision {found!r}"
+        super().__init__(
+            f"the database schema {at}, behind this vitco's {head!r}, and automatic "
+            "migration is off. Run `vitco db upgrade`"
         )
