@@ -13,8 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from vitco.cli.output import console, emit_json, known_errors, load_settings
-from vitco.workflow.runner import open_store
+from vitco.cli.output import console, emit_json, known_errors, load_settings, open_store
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 

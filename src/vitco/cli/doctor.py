@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from vitco.config import Settings
-from vitco.sandbox.diagnose import Check, diagnose
+if TYPE_CHECKING:
+    from vitco.sandbox.diagnose import Check
 
 _STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
 
@@ -35,6 +35,9 @@ def register(app: typer.Typer) -> None:
 
         Exits 1 when a check fails.
         """
+        from vitco.config import Settings
+        from vitco.sandbox.diagnose import diagnose
+
         settings = Settings()
         checks = diagnose(settings)
         ok = all(c.status != "fail" for c in checks)

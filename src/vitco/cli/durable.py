@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from vitco.cli.models import ConfigOpt, model_settings
-from vitco.cli.output import console, emit_json, err_console, fail, known_errors, load_settings
+from vitco.cli.output import (
+    console,
+    emit_json,
+    err_console,
+    fail,
+    known_errors,
+    load_settings,
+    open_store,
+)
 from vitco.cli.progress import RunProgress
 from vitco.cli.run import JsonOpt, ServeOpt, finish
-from vitco.workflow.retention import collect
-from vitco.workflow.runner import Outcome, open_store, resume_run
-from vitco.workflow.timetravel import checkpoints, edit_in_editor, fork_run, parse_assignments
+
+if TYPE_CHECKING:
+    from vitco.workflow.runner import Outcome
 
 RunArg = Annotated[str, typer.Argument(metavar="RUN", help="The run id (r-...).")]
 ModelOpt = Annotated[
@@ -46,6 +54,8 @@ def register(app: typer.Typer) -> None:
         Model calls already answered and side effects already done (commits, deploys, mail)
         are not repeated.
         """
+        from vitco.workflow.runner import resume_run
+
         settings = model_settings(as_json, config)
         _drive(
             as_json,
@@ -56,6 +66,8 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def history(run_id: RunArg, as_json: JsonOpt = False) -> None:
         """List a run's checkpoints: step, node, time and the cost so far."""
+        from vitco.workflow.timetravel import checkpoints
+
         settings = load_settings(as_json)
         with known_errors(as_json):
             rows = checkpoints(settings, run_id)
@@ -99,6 +111,9 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
     ) -> None:
         """Start a new run from a checkpoint of RUN, with changed state; RUN stays untouched."""
+        from vitco.workflow.runner import resume_run
+        from vitco.workflow.timetravel import edit_in_editor, fork_run, parse_assignments
+
         settings = model_settings(as_json, config)
         with known_errors(as_json):
             store = open_store(settings)
@@ -135,6 +150,8 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
     ) -> None:
         """Answer a run waiting at an approval gate; it goes on (or stops, if rejected)."""
+        from vitco.workflow.runner import resume_run
+
         settings = model_settings(as_json, config)
         with known_errors(as_json):
             run = open_store(settings).get_run(run_id)
@@ -162,6 +179,8 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """Prune the checkpoints of runs delivered long enough ago to their final state."""
+        from vitco.workflow.retention import collect
+
         settings = load_settings(as_json)
         with known_errors(as_json):
             result = collect(settings, open_store(settings), days=days, dry_run=dry_run)

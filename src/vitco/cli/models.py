@@ -13,21 +13,19 @@ repository a model wrote; see :mod:`vitco.llm.config`), and the user is told it 
 from __future__ import annotations
 
 import time
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from vitco.cli.output import console, emit_json, err_console, known_errors, load_settings
-from vitco.config import Settings
-from vitco.llm.breaker import BreakerBoard, SQLiteBreakerStore
-from vitco.llm.config import CONFIG_NAME, ModelConfig, config_path, load_model_config
-from vitco.llm.exceptions import LLMError, ModelConfigError, NoModelConfigured
-from vitco.llm.localdb import LocalDB, local_db_path
-from vitco.llm.model import TIERS, CallKey, Message, ModelRequest, Usage
-from vitco.llm.pricing import cost_usd
-from vitco.llm.resolve import build_route
+
+if TYPE_CHECKING:
+    from vitco.config import Settings
+    from vitco.llm.config import ModelConfig
+    from vitco.llm.model import ModelRequest
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 ConfigOpt = Annotated[
@@ -45,6 +43,8 @@ def model_settings(as_json: bool, config: Path | None = None) -> Settings:
     """Settings for a command that resolves models: ``--config FILE`` (when given) becomes
     ``Settings.config_file``; a named file that is missing ends the command naming it; a
     ``./vitco.toml`` that is not the file in use gets a notice on stderr."""
+    from vitco.llm.exceptions import ModelConfigError
+
     settings = load_settings(as_json)
     if config is not None:
         settings = settings.model_copy(update={"config_file": config})
@@ -57,6 +57,8 @@ def model_settings(as_json: bool, config: Path | None = None) -> Settings:
 
 
 def _say_if_ignored(settings: Settings) -> None:
+    from vitco.llm.config import CONFIG_NAME, config_path
+
     try:
         local = Path.cwd() / CONFIG_NAME
         if not local.is_file():
@@ -77,25 +79,33 @@ def _say_if_ignored(settings: Settings) -> None:
     )
 
 
-PING = ModelRequest(
-    key=CallKey(role="vitco", step="check"),
-    messages=(
-        Message(role="system", content='This is a health check. Answer with {"ok": true}.'),
-        Message(role="user", content="ping"),
-    ),
-    output_name="Ping",
-    output_schema={
-        "type": "object",
-        "properties": {"ok": {"type": "boolean"}},
-        "required": ["ok"],
-        "additionalProperties": False,
-    },
-    max_tokens=64,
-)
+@cache
+def ping() -> ModelRequest:
+    """The health-check request ``models check`` sends (built once, on first use)."""
+    from vitco.llm.model import CallKey, Message, ModelRequest
+
+    return ModelRequest(
+        key=CallKey(role="vitco", step="check"),
+        messages=(
+            Message(role="system", content='This is a health check. Answer with {"ok": true}.'),
+            Message(role="user", content="ping"),
+        ),
+        output_name="Ping",
+        output_schema={
+            "type": "object",
+            "properties": {"ok": {"type": "boolean"}},
+            "required": ["ok"],
+            "additionalProperties": False,
+        },
+        max_tokens=64,
+    )
 
 
 def _per_mtok(model_id: str, config: ModelConfig) -> dict[str, Any]:
     """USD per million tokens (priced on 1,000 tokens: long-context surcharges stay out)."""
+    from vitco.llm.model import Usage
+    from vitco.llm.pricing import cost_usd
+
     into = cost_usd(Usage(input_tokens=1000), model_id, config.prices)
     out = cost_usd(Usage(output_tokens=1000), model_id, config.prices)
     return {
@@ -107,6 +117,10 @@ def _per_mtok(model_id: str, config: ModelConfig) -> dict[str, Any]:
 
 def describe(settings: Settings, config: ModelConfig) -> dict[str, Any]:
     """Everything ``models list`` shows, as JSON-ready data."""
+    from vitco.llm.breaker import BreakerBoard, SQLiteBreakerStore
+    from vitco.llm.localdb import LocalDB, local_db_path
+    from vitco.llm.model import TIERS
+
     board = BreakerBoard(
         config.breaker, store=SQLiteBreakerStore(LocalDB(local_db_path(settings.home)))
     )
@@ -196,6 +210,10 @@ def _print_listing(data: dict[str, Any]) -> None:
 
 def check_providers(config: ModelConfig) -> list[dict[str, Any]]:
     """Ping each provider of the chains once with its cheapest model; never raises."""
+    from vitco.llm.exceptions import LLMError
+    from vitco.llm.model import TIERS
+    from vitco.llm.resolve import build_route
+
     first_model: dict[str, str] = {}
     for tier in TIERS:  # efficient first: the cheapest model of each provider
         for model_id in config.chains.get(tier, ()):
@@ -207,7 +225,7 @@ def check_providers(config: ModelConfig) -> list[dict[str, Any]]:
         try:
             route = build_route(config, model_id)
             try:
-                route.model.request(PING)
+                route.model.request(ping())
             finally:
                 close = getattr(route.model, "close", None)
                 if callable(close):
@@ -228,6 +246,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(models, name="models")
 
     def _config(settings: Settings, as_json: bool) -> ModelConfig:
+        from vitco.llm.config import load_model_config
+        from vitco.llm.exceptions import NoModelConfigured
+
         with known_errors(as_json):
             config = load_model_config(settings)
             if config.empty:

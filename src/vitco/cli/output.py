@@ -3,6 +3,10 @@
 Known errors (a bad brief, no model, a cassette that does not match, no sandbox) end the command
 with a one-line message naming what is wrong and exit code 1; with ``--json`` the same message is
 printed as ``{"status": "error", "error": ...}`` on stdout so scripts can read it.
+
+Every ``vitco`` call imports the whole ``vitco.cli`` package just to build its commands, so
+no CLI module imports anything heavy at module level (the store, the workflow, providers):
+commands import what they use inside their function; ``tests/cli/test_imports.py`` holds this.
 """
 
 from __future__ import annotations
@@ -11,19 +15,14 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
 
-from vitco.agents.exceptions import AgentError
-from vitco.config import Settings
-from vitco.llm.exceptions import LLMError
-from vitco.sandbox.exceptions import SandboxError
-from vitco.store.exceptions import StoreError
-from vitco.workflow.exceptions import WorkflowError
-
-KNOWN_ERRORS = (LLMError, AgentError, WorkflowError, SandboxError, StoreError)
+if TYPE_CHECKING:
+    from vitco.config import Settings
+    from vitco.store import Store
 
 console = Console()
 err_console = Console(stderr=True)
@@ -45,17 +44,41 @@ def fail(message: str, *, as_json: bool, hint: str | None = None) -> NoReturn:
     raise typer.Exit(1)
 
 
+def known_error_types() -> tuple[type[Exception], ...]:
+    """The roots of vitco's own error trees (imported when an error is being handled: the
+    store's and the sandbox's packages are not cheap to import)."""
+    from vitco.agents.exceptions import AgentError
+    from vitco.llm.exceptions import LLMError
+    from vitco.sandbox.exceptions import SandboxError
+    from vitco.store.exceptions import StoreError
+    from vitco.workflow.exceptions import WorkflowError
+
+    return (LLMError, AgentError, WorkflowError, SandboxError, StoreError)
+
+
 @contextmanager
 def known_errors(as_json: bool) -> Iterator[None]:
     """Turn vitco's own errors into a clear message and exit code 1."""
     try:
         yield
-    except KNOWN_ERRORS as exc:
+    except known_error_types() as exc:  # evaluated only once something was raised
         fail(str(exc), as_json=as_json, hint=getattr(exc, "fix", None))
 
 
 def load_settings(as_json: bool = False) -> Settings:
+    from vitco.config import Settings
+
     try:
         return Settings()
     except ValueError as exc:  # pydantic's ValidationError names the variable
         fail(f"invalid configuration: {exc}", as_json=as_json)
+
+
+def open_store(settings: Settings) -> Store:
+    """The store of ``settings``' data dir, as ``vitco.workflow.runner.open_store`` opens it,
+    without importing the workflow engine (LangGraph) for commands that only read or write
+    rows. Opening it checks the schema and migrates it if it is behind (Alembic)."""
+    from vitco.store import Store, open_database
+
+    settings.ensure_dirs()
+    return Store(open_database(settings.resolved_database_url))

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import threading
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.status import Status
 
-from vitco.store.models import Event
+if TYPE_CHECKING:
+    from rich.status import Status
+
+    from vitco.store.models import Event
 
 STYLE = {
     "step": ("•", "cyan"),

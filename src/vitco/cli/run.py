@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.panel import Panel
@@ -15,13 +15,16 @@ from vitco.cli.models import ConfigOpt, model_settings
 from vitco.cli.output import console, emit_json, err_console, fail, known_errors
 from vitco.cli.progress import RunProgress
 from vitco.cli.summary import print_report
-from vitco.config import Settings
-from vitco.llm.cassette import CassetteRecorder
-from vitco.llm.config import load_model_config
-from vitco.llm.model import Model
-from vitco.llm.resolve import resolve_model
-from vitco.workflow.graph import DEFAULT_WORKFLOW
-from vitco.workflow.runner import Outcome, start_run
+
+if TYPE_CHECKING:
+    from vitco.config import Settings
+    from vitco.llm.model import Model
+    from vitco.workflow.runner import Outcome
+
+# The value of vitco.workflow.graph.DEFAULT_WORKFLOW, which --workflow shows as its default:
+# graph.py imports LangGraph, too much for `vitco --help` (tests/cli/test_imports.py checks
+# that the two agree).
+DEFAULT_WORKFLOW = "deliver-project"
 
 EXAMPLES = Path(vitco.__file__).resolve().parents[2] / "examples"
 DEMO_BRIEF = EXAMPLES / "briefs" / "todo-api.md"
@@ -69,6 +72,8 @@ def deliver(
     repo: Path | None = None,
     config: Path | None = None,
 ) -> dict[str, Any]:
+    from vitco.workflow.runner import start_run
+
     settings = model_settings(as_json, config)
     if budget is not None:
         settings = settings.model_copy(update={"budget_usd": budget})
@@ -98,6 +103,10 @@ def recording(settings: Settings, model_id: str | None, path: Path) -> Model:
 
     Every configured API key is scrubbed from what is written.
     """
+    from vitco.llm.cassette import CassetteRecorder
+    from vitco.llm.config import load_model_config
+    from vitco.llm.resolve import resolve_model
+
     model = resolve_model(model_id or settings.model, settings)
     secrets = load_model_config(settings).secrets()
     for key in (

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from vitco.config import Settings
-from vitco.sandbox import Limits, Result, SandboxError, get_sandbox
+if TYPE_CHECKING:
+    from vitco.sandbox import Limits, Result
 
 # Friendly names (the ones ``Result.limit_hit`` uses) for the ``Limits`` fields.
 LIMIT_ALIASES = {
@@ -33,6 +33,8 @@ LIMIT_ALIASES = {
 
 def parse_limits(items: list[str]) -> Limits:
     """``["cpu=5", "memory_mb=512"]`` -> ``Limits``; names are aliases or field names."""
+    from vitco.sandbox import Limits
+
     values: dict[str, float] = {}
     for item in items:
         name, sep, raw = item.partition("=")
@@ -92,6 +94,9 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Run CMD in the sandbox: `vitco sandbox run -w DIR --limit cpu=5 -- pytest -q`."""
+        from vitco.config import Settings
+        from vitco.sandbox import SandboxError, get_sandbox
+
         limits = parse_limits(limit or [])
         err = Console(stderr=True)
         try:

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from vitco.cli.output import console, emit_json, fail, known_errors, load_settings
+from vitco.cli.output import console, emit_json, fail, known_errors, load_settings, open_store
 from vitco.cli.summary import print_report
-from vitco.store import NotFound, Store
-from vitco.store.models import Run
-from vitco.workflow.report import build_report
-from vitco.workflow.runner import open_store
+
+if TYPE_CHECKING:
+    from vitco.store import Store
+    from vitco.store.models import Run
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
 def find_run(store: Store, ident: str) -> Run:
     """A run by its id, or the latest run of a project id."""
+    from vitco.store import NotFound
+
     if ident.startswith("p-"):
         runs = store.runs(ident)
         if not runs:
@@ -71,6 +73,8 @@ def register(app: typer.Typer) -> None:
                     )
                 console.print(table)
                 return
+            from vitco.workflow.report import build_report
+
             run = find_run(store, ident)
             report = build_report(store, run.id)
             events = store.events(run.id)
@@ -102,6 +106,8 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """The delivery report of a run (or a project's latest run)."""
+        from vitco.workflow.report import build_report
+
         settings = load_settings(as_json)
         with known_errors(as_json):
             store = open_store(settings)

@@ -9,7 +9,6 @@ import typer
 
 from vitco.cli.models import ConfigOpt, model_settings
 from vitco.cli.output import console, emit_json, known_errors
-from vitco.jobs import recover
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
@@ -28,6 +27,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Watch for runs whose executing process died and resume them from their last
         checkpoint, without repeating completed model calls or side effects."""
+        from vitco.jobs import recover
+
         settings = model_settings(as_json, config)
         handled: list[dict[str, object]] = []
         with known_errors(as_json):

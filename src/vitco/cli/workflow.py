@@ -9,10 +9,6 @@ import typer
 from rich.table import Table
 
 from vitco.cli.output import console, emit_json, fail, known_errors, load_settings
-from vitco.workflow.exceptions import TemplateInvalid
-from vitco.workflow.render import mermaid, png_renderer, render_png
-from vitco.workflow.template import Problem, available, load, parse
-from vitco.workflow.validate import validate
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
@@ -24,6 +20,9 @@ def register(app: typer.Typer) -> None:
     @sub.command("list")
     def list_(as_json: JsonOpt = False) -> None:
         """The templates vitco knows (yours in <data dir>/workflows first, then built-in)."""
+        from vitco.workflow.exceptions import TemplateInvalid
+        from vitco.workflow.template import available, load
+
         settings = load_settings(as_json)
         rows = []
         for name, path in available(settings.home).items():
@@ -52,6 +51,9 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """Print a template as a Mermaid flowchart (paste it into any Mermaid viewer)."""
+        from vitco.workflow.render import mermaid, png_renderer, render_png
+        from vitco.workflow.template import load
+
         settings = load_settings(as_json)
         with known_errors(as_json):
             template, _, file = load(name, settings.home)
@@ -78,6 +80,10 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """Check a template: every problem with its file and line; exit 1 if there is any."""
+        from vitco.workflow.exceptions import TemplateInvalid
+        from vitco.workflow.template import Problem, load, parse
+        from vitco.workflow.validate import validate
+
         settings = load_settings(as_json)
         try:
             if not file.is_file():
