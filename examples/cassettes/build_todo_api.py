@@ -8,12 +8,12 @@ runs on every demo. Run ``python examples/cassettes/build_todo_api.py`` after ed
 
 from __future__ import annotations
 
-import json
+import sys
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).parent
-MODEL = "vitco:hand-written"
+sys.path.insert(0, str(HERE))
+from cassette import APPROVE, call, w, write  # noqa: E402
 
 SPEC = {
     "title": "Todo API",
@@ -428,25 +428,8 @@ Run it: `python -m uvicorn todo.app:app --port 8000`; test it: `python -m pytest
 """
 
 
-def w(path: str, content: str) -> dict[str, Any]:
-    return {"path": path, "action": "write", "content": content}
-
-
-def call(
-    role: str, step: str, answer: Any, task: str | None = None, attempt: int = 1
-) -> dict[str, Any]:
-    content = json.dumps(answer)
-    return {
-        "key": {"role": role, "step": step, "task": task, "attempt": attempt, "repair": 0},
-        "response": {
-            "content": content,
-            "usage": {"input_tokens": 900 + len(content) // 6, "output_tokens": len(content) // 4},
-            "model": MODEL,
-        },
-    }
-
-
-APPROVE = {"verdict": "approve", "reasons": []}
+# what the service needs (vitco's own environment has none of it; the [demo] extra does)
+REQUIREMENTS = "fastapi>=0.110\npydantic>=2\nuvicorn>=0.29\nhttpx>=0.27\n"
 
 CALLS = [
     call("analyst", "analyze", SPEC),
@@ -459,6 +442,7 @@ CALLS = [
                 w("todo/__init__.py", '"""A small in-memory todo service."""\n'),
                 w("todo/models.py", MODELS_PY),
                 w("todo/store.py", STORE_PY_T1),
+                w("requirements.txt", REQUIREMENTS),
             ],
             "message": "Add todo models and an in-memory store",
         },
@@ -525,13 +509,12 @@ CALLS = [
 
 
 def main() -> None:
-    header = {
-        "vitco_cassette": 1,
-        "brief": "examples/briefs/todo-api.md",
-        "note": "hand-written answers standing in for a capable model; see build_todo_api.py",
-    }
-    lines = [json.dumps(header)] + [json.dumps(c) for c in CALLS]
-    (HERE / "todo-api.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write(
+        HERE / "todo-api.jsonl",
+        "examples/briefs/todo-api.md",
+        CALLS,
+        "hand-written answers standing in for a capable model; see build_todo_api.py",
+    )
 
 
 if __name__ == "__main__":

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; default: a SQLite file in the data dir."
     )
     redis_url: str | None = None
+    auto_migrate: bool = Field(
+        default=True,
+        description="Migrate the database on first use; off where `vitco db upgrade` does it.",
+    )
 
     model: str | None = Field(
         default=None, description="Default model id, e.g. 'replay:FILE' or 'openai:gpt-4o-mini'."
@@ -113,9 +117,15 @@ class Settings(BaseSettings):
         return self.home / "sandbox"
 
     @property
-    def wheels_dir(self) -> Path:
-        """Binary wheels the host downloads for projects' requirements (read-only to them)."""
-        return self.home / "wheels"
+    def cache_dir(self) -> Path:
+        """What the host fetched for projects' dependencies (wheels, npm packages), shared by
+        projects and read-only to them."""
+        return self.home / "cache"
+
+    @property
+    def deliveries_dir(self) -> Path:
+        """Built artifacts of deliveries (a library's wheel and docs), one folder per run."""
+        return self.home / "deliveries"
 
     @property
     def outbox_dir(self) -> Path:

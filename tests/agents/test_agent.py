@@ -68,7 +68,7 @@ INVALID: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "QaTests": (
         {"files": [{"path": "app.py", "content": "x"}]},
-        "qa may only write under tests/, not 'app.py'",
+        "qa may only write test files under tests/, not 'app.py'",
     ),
     "Review": ({"verdict": "request_changes"}, "request_changes needs at least one reason"),
     "DeployPlan": ({"start": ["python", "app.py"]}, "start must serve on the listening socket"),

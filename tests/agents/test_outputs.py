@@ -136,7 +136,7 @@ def test_qa_tests_outside_tests_are_rejected(path: str) -> None:
         QaTests.model_validate(
             {"files": [{"path": "tests/test_ok.py", "content": ""}, {"path": path, "content": "x"}]}
         )
-    assert f"qa may only write under tests/, not {path!r}" in str(info.value)
+    assert f"qa may only write test files under tests/, not {path!r}" in str(info.value)
 
 
 def test_qa_tests_under_tests_are_accepted() -> None:

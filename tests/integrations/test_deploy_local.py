@@ -11,7 +11,7 @@ import pytest
 
 from vitco.integrations.deploy import BuildFailed, SmokeRequest, Unhealthy, deploy
 from vitco.sandbox import Limits, Process, Result, Sandbox
-from vitco.workspace.testrunner import ensure_venv
+from vitco.toolchains.python import ensure_venv
 
 LIMITS = Limits(cpu_s=30, memory_mb=1024, wall_s=60.0)
 
@@ -79,8 +79,9 @@ class SpySandbox:
         limits: Limits | None = None,
         *,
         env: Mapping[str, str] | None = None,
+        readonly: Sequence[Path] = (),
     ) -> Process:
-        process = self.inner.start(cmd, workspace, limits, env=env)
+        process = self.inner.start(cmd, workspace, limits, env=env, readonly=readonly)
         self.started.append(process)
         return process
 

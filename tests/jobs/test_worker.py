@@ -11,8 +11,8 @@ import pytest
 from tests.workflow.test_crash_resume import BRIEF, CASSETTE, DEMO_CALLS, vitco
 from vitco.config import Settings
 from vitco.jobs import orphaned_runs
+from vitco.store import open_store
 from vitco.workflow.checkpoints import run_lock
-from vitco.workflow.runner import open_store
 
 pytestmark = pytest.mark.slow
 

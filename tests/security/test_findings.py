@@ -23,6 +23,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.fakes import Collector, CountingListener, FakeOpenAI, Reply
+from tests.workflow.hostile import make_wheel
 from tests.workflow.scripted import (
     APP,
     APPROVE,
@@ -39,7 +40,8 @@ from vitco.cli.app import app as cli
 from vitco.config import Settings
 from vitco.llm.model import ModelRequest
 from vitco.sandbox import Sandbox
-from vitco.workflow.runner import open_store, start_run
+from vitco.store import open_store
+from vitco.workflow.runner import start_run
 from vitco.workspace.repo import Repo
 
 pytestmark = pytest.mark.slow
@@ -107,8 +109,14 @@ def test_2_the_install_runs_no_project_code_and_reaches_no_host_service(
     tmp_path: Path,
     listener: CountingListener,
     redis_client: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     port = listener.port
+    # a package index of the test's own, with a package vitco's environment lacks: requiring
+    # it makes the install step really run, with the decoys in the workspace
+    make_wheel(tmp_path / "index", "vitcoprobe", "1.0")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "index"))
     key = f"vitco-test:install:{os.getpid()}:{port}"
     reach = (
         "import pathlib, socket\n"
@@ -134,7 +142,7 @@ def test_2_the_install_runs_no_project_code_and_reaches_no_host_service(
             {"calc.py": base, "app.py": APP, "requirements.txt": hostile_requirements, **decoys}
         ),
         "developer/implement/T1#2": changeset(
-            {"calc.py": base, "app.py": APP, "requirements.txt": "httpx>=0.20\n", **decoys}
+            {"calc.py": base, "app.py": APP, "requirements.txt": "vitcoprobe==1.0\n", **decoys}
         ),
         "reviewer/review/T1#2": APPROVE,
     }
@@ -145,6 +153,7 @@ def test_2_the_install_runs_no_project_code_and_reaches_no_host_service(
     assert listener.hits == 0  # no package index of the model's choosing, no host service
     assert not redis_client.exists(key)
     repo = Path(report["repo"])
+    assert (repo / ".venv" / ".vitco-requirements.sha256").is_file()  # the install did run
     assert sorted(p.name for p in repo.iterdir() if p.name.startswith("RAN-")) == []
     retry = next(r for r in model.requests if r.key.label() == "developer/implement/T1#2")
     feedback = retry.messages[-1].content

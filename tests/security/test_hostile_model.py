@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.workflow.hostile import HostView, probe_script, probe_source
+from tests.workflow.hostile import HostView, make_wheel, probe_script, probe_source
 from tests.workflow.scripted import (
     APPROVE,
     DEPLOY,
@@ -28,7 +28,8 @@ from tests.workflow.scripted import (
 )
 from vitco.config import Settings
 from vitco.sandbox import Sandbox
-from vitco.workflow.runner import open_store, start_run
+from vitco.store import open_store
+from vitco.workflow.runner import start_run
 from vitco.workspace.repo import Repo
 
 pytestmark = pytest.mark.slow
@@ -52,6 +53,17 @@ def host(
     )
     yield view
     view.close()
+
+
+@pytest.fixture
+def index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A package index of the test's own (a find-links folder) with one wheel, vitcoprobe,
+    that vitco's environment lacks: requiring it makes the install step run."""
+    folder = tmp_path / "index"
+    make_wheel(folder, "vitcoprobe", "1.0")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(folder))
+    return folder
 
 
 def _app(probe: str) -> str:
@@ -94,11 +106,12 @@ def test_the_tests_step_cannot_get_out():
 
 def test_the_install_step_cannot_get_out():
     # Attempt 1 plants a .pth in the venv: Python runs it at every start, so the install of
-    # attempt 2 (new requirements) runs the probe, in its working directory: the venv.
+    # attempt 2 (a new requirement, fetched by the host) runs the probe, in its working
+    # directory: the venv.
     report = pathlib.Path(".venv/probe-install.json")
     if pathlib.Path(".git").is_dir():
         return  # the integration run on main (a task's worktree has a .git file)
-    if "pydantic" in pathlib.Path("requirements.txt").read_text():
+    if "vitcoprobe" in pathlib.Path("requirements.txt").read_text():
         ran = json.loads(report.read_text())  # the install of this attempt did run it
         assert {{k: v for k, v in ran.items() if v[0] == "ok"}} == {{}}, ran
     else:
@@ -109,7 +122,7 @@ def test_the_install_step_cannot_get_out():
 
 
 def test_every_sandboxed_step_kind_runs_a_hostile_program_and_the_host_is_unchanged(
-    settings: Settings, sandbox: Sandbox, tmp_path: Path, host: HostView
+    settings: Settings, sandbox: Sandbox, tmp_path: Path, host: HostView, index: Path
 ) -> None:
     target = host.target_spec()
     probe = probe_script(target, "tests")
@@ -125,7 +138,7 @@ def test_every_sandboxed_step_kind_runs_a_hostile_program_and_the_host_is_unchan
     }
     fixed = attempt | {
         "calc.py": "def add(a, b):\n    return a + b\n",
-        "requirements.txt": "httpx>=0.20\npydantic>=2\n",
+        "requirements.txt": "httpx>=0.20\nvitcoprobe==1.0\n",
     }
     qa = calc_tests()
     qa["files"].append(

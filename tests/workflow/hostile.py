@@ -180,3 +180,35 @@ class HostView:
         self.sentinel.kill()
         self.sentinel.wait()
         self.redis_client.delete(self.redis_key)  # type: ignore[attr-defined]
+
+
+def make_wheel(folder: Path, name: str = "tinydep", version: str = "1.0") -> Path:
+    """A minimal pure-Python wheel (no build step, so pip needs no network to install it).
+
+    Self-contained (its imports inside), so a test program run in the sandbox can carry its
+    source (``inspect.getsource``) and build one there.
+    """
+    import base64
+    import hashlib
+    import zipfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": "def answer():\n    return 42\n",
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{info}/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
+    }
+    records = []
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for path, text in files.items():
+            data = text.encode()
+            zf.writestr(path, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            records.append(f"{path},sha256={digest},{len(data)}")
+        records.append(f"{info}/RECORD,,")
+        zf.writestr(f"{info}/RECORD", "\n".join(records) + "\n")
+    return wheel

@@ -10,8 +10,9 @@ import pytest
 from tests.workflow.scripted import DEPLOY, changeset, happy_path, script, write_brief
 from vitco.config import Settings
 from vitco.sandbox import Sandbox
+from vitco.store import open_store
 from vitco.workflow.exceptions import BadBrief, BadBriefField
-from vitco.workflow.runner import open_store, start_run
+from vitco.workflow.runner import start_run
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,8 @@ from vitco.config import Settings
 from vitco.llm.router import Route, Router
 from vitco.llm.testing import FunctionModel
 from vitco.sandbox import Sandbox
-from vitco.workflow.runner import open_store, resume_run, start_run
+from vitco.store import open_store
+from vitco.workflow.runner import resume_run, start_run
 
 pytestmark = pytest.mark.slow
 

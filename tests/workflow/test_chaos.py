@@ -21,7 +21,8 @@ from vitco.config import Settings
 from vitco.llm.resolve import resolve_model
 from vitco.llm.router import Router
 from vitco.sandbox import Sandbox
-from vitco.workflow.runner import open_store, start_run
+from vitco.store import open_store
+from vitco.workflow.runner import start_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 

@@ -16,7 +16,8 @@ import pytest
 
 from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE
 from vitco.config import Settings
-from vitco.workflow.runner import open_store, resume_run
+from vitco.store import open_store
+from vitco.workflow.runner import resume_run
 from vitco.workspace.repo import Repo
 
 pytestmark = pytest.mark.slow

@@ -19,7 +19,8 @@ from tests.workflow.scripted import (
 )
 from vitco.config import Settings
 from vitco.sandbox import Sandbox
-from vitco.workflow.runner import open_store, start_run
+from vitco.store import open_store
+from vitco.workflow.runner import start_run
 from vitco.workspace.repo import Repo
 
 pytestmark = pytest.mark.slow

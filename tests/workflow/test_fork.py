@@ -10,8 +10,9 @@ import pytest
 from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE
 from vitco.config import Settings
 from vitco.sandbox import Sandbox
+from vitco.store import open_store
 from vitco.workflow.exceptions import BadFork
-from vitco.workflow.runner import open_store, resume_run, start_run
+from vitco.workflow.runner import resume_run, start_run
 from vitco.workflow.timetravel import checkpoints, fork_run
 from vitco.workspace.repo import Repo
 

@@ -13,9 +13,10 @@ from tests.workflow.scripted import happy_path, script, write_brief
 from vitco.cli.app import app
 from vitco.config import Settings
 from vitco.sandbox import Sandbox
+from vitco.store import open_store
 from vitco.workflow.exceptions import NothingToResume, TemplateInvalid
 from vitco.workflow.retention import collect
-from vitco.workflow.runner import open_store, resume_run, start_run
+from vitco.workflow.runner import resume_run, start_run
 from vitco.workflow.timetravel import checkpoints
 
 pytestmark = pytest.mark.slow

@@ -10,8 +10,9 @@ import pytest
 from tests.workflow.scripted import calc, happy_path, script, write_brief
 from vitco.config import Settings
 from vitco.sandbox import Sandbox
+from vitco.store import open_store
 from vitco.workflow.retention import collect
-from vitco.workflow.runner import open_store, resume_run, start_run
+from vitco.workflow.runner import resume_run, start_run
 from vitco.workflow.timetravel import checkpoints, fork_run
 
 pytestmark = pytest.mark.slow

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from vitco.sandbox import Sandbox
+from vitco.toolchains.python import ensure_venv, run_tests
 from vitco.workspace.exceptions import UnsafePath
 from vitco.workspace.repo import Repo
-from vitco.workspace.testrunner import ensure_venv, run_tests
 
 PASSING = "def test_ok():\n    assert True\n"
 

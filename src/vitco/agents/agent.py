@@ -56,10 +56,15 @@ def render_sections(sections: Mapping[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
-def parse_output(output_type: type[OutputT], content: str) -> OutputT:
-    """Validate a model's answer; a surrounding Markdown code fence is tolerated."""
+def parse_output(
+    output_type: type[OutputT], content: str, context: Mapping[str, Any] | None = None
+) -> OutputT:
+    """Validate a model's answer; a surrounding Markdown code fence is tolerated. ``context``
+    is pydantic's validation context (e.g. the toolchains a plan may name)."""
     match = _FENCE.match(content)
-    return output_type.model_validate_json(match.group(1) if match else content)
+    return output_type.model_validate_json(
+        match.group(1) if match else content, context=dict(context or {})
+    )
 
 
 def describe_errors(exc: ValidationError) -> str:
@@ -78,15 +83,19 @@ def build_request(
     sections: Mapping[str, Any],
     complexity: int | None = None,
     tier: Tier | None = None,
+    output: type[BaseModel] | None = None,
 ) -> ModelRequest:
+    """The request for one call of ``role``; ``output`` (default: the role's) is the type the
+    answer must validate as, and whose JSON schema the model is given."""
+    output = output or role.output
     return ModelRequest(
         key=key,
         messages=(
             Message(role="system", content=role.prompt),
             Message(role="user", content=render_sections(sections)),
         ),
-        output_name=role.output.__name__,
-        output_schema=role.output.model_json_schema(),
+        output_name=output.__name__,
+        output_schema=output.model_json_schema(),
         complexity=complexity or role.complexity,
         tier=tier,
     )
@@ -101,18 +110,20 @@ def ask(
     *,
     complexity: int | None = None,
     tier: Tier | None = None,
+    context: Mapping[str, Any] | None = None,
 ) -> Answer[OutputT]:
     """Ask ``role`` for one typed answer; one repair attempt on a validation failure, then
-    one escalation a tier up when the model is routed (see the module docstring)."""
-    request = build_request(role, key, sections, complexity, tier)
+    one escalation a tier up when the model is routed (see the module docstring). ``context``
+    is handed to validation (see ``parse_output``)."""
+    request = build_request(role, key, sections, complexity, tier, output_type)
     first = model.request(request)
     try:
-        return Answer(parse_output(output_type, first.content), (first,))
+        return Answer(parse_output(output_type, first.content, context), (first,))
     except ValidationError as exc:
         errors = describe_errors(exc)
     second = model.request(repair_request(request, key.repair + 1, first.content, errors))
     try:
-        return Answer(parse_output(output_type, second.content), (first, second))
+        return Answer(parse_output(output_type, second.content, context), (first, second))
     except ValidationError as exc:
         errors = describe_errors(exc)
     up = tier_above(second.tier) if second.tier is not None else None
@@ -121,7 +132,7 @@ def ask(
     escalated = repair_request(request, key.repair + 2, second.content, errors, tier=up)
     third = model.request(escalated)
     try:
-        return Answer(parse_output(output_type, third.content), (first, second, third))
+        return Answer(parse_output(output_type, third.content, context), (first, second, third))
     except ValidationError as exc:
         raise OutputInvalid(
             role.name, key.label(), request.output_name, describe_errors(exc)

@@ -24,12 +24,21 @@ Paths that leave the repository (``..``, absolute) are refused where they are ap
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from pathlib import PurePosixPath
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from vitco.toolchains.plans import CommandPlan, DeployPlan
+from vitco.untrusted import Line, Text
 
 TASK_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 
@@ -44,43 +53,8 @@ MAX_PATH_CHARS = 4096
 MAX_NAME_BYTES = 255
 """UTF-8 bytes of one path component (NAME_MAX of ext4, APFS and most others)."""
 
-_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
-# Every character outside printable ASCII is looked at; the rest cannot be a control.
-_NOT_PLAIN = re.compile(r"[^\x20-\x7e]")
 _VITCO_TRAILER = re.compile(r"^\s*vitco-[a-z-]+\s*:", re.IGNORECASE)
 """A line that reads as a vitco trailer (``Vitco-Key:`` and any later one): vitco's to write."""
-
-
-def _refuse_controls(text: str, allowed: str, expected: str) -> str:
-    for match in _NOT_PLAIN.finditer(text):
-        char = match.group()
-        if char in allowed or unicodedata.category(char) not in _REFUSED_CATEGORIES:
-            continue
-        name = unicodedata.name(char, "")
-        raise ValueError(
-            f"contains the control character U+{ord(char):04X}"
-            f"{f' ({name})' if name else ''} at index {match.start()}; {expected}"
-        )
-    return text
-
-
-def _single_line(text: str) -> str:
-    return _refuse_controls(text, "", "write one line of plain text without it")
-
-
-def _prose(text: str) -> str:
-    return _refuse_controls(
-        text, "\n\t", "only line breaks (U+000A) and tabs (U+0009) are allowed; remove it"
-    )
-
-
-Line = Annotated[str, AfterValidator(_single_line)]
-"""One line of text: no character of Unicode categories Cc, Cf, Zl or Zp (so no CR, LF, ESC,
-NUL, bidi override or zero-width character). For titles, ids, paths and argv items."""
-
-Text = Annotated[str, AfterValidator(_prose)]
-"""Prose over several lines: like ``Line``, but line feeds (U+000A) and tabs are allowed.
-A CR is still refused: CRLF is how a header is injected, and a lone CR rewrites a terminal line."""
 
 
 def _repo_path(path: str) -> str:
@@ -181,6 +155,19 @@ class Plan(BaseModel):
     """The manager's task DAG."""
 
     tasks: list[PlanTask] = Field(min_length=1, max_length=50)
+    toolchain: Line = Field(
+        default="python-service",
+        description="The toolchain the project is built with: one of the names listed under "
+        "'Toolchains'.",
+    )
+
+    @field_validator("toolchain")
+    @classmethod
+    def _known_toolchain(cls, name: str, info: ValidationInfo) -> str:
+        known = (info.context or {}).get("toolchains")
+        if known is not None and name not in known:
+            raise ValueError(f"toolchain {name!r} is not one of {', '.join(known)}")
+        return name
 
     @model_validator(mode="after")
     def _valid_dag(self) -> Plan:
@@ -276,11 +263,15 @@ class QaTests(BaseModel):
 
     @field_validator("files")
     @classmethod
-    def _only_tests(cls, files: list[FileChange]) -> list[FileChange]:
+    def _only_tests(cls, files: list[FileChange], info: ValidationInfo) -> list[FileChange]:
+        # The toolchain says where tests live (validation context ``test_paths``).
+        roots = tuple((info.context or {}).get("test_paths", ("tests/",)))
         for f in files:
-            parts = PurePosixPath(f.path).parts
-            if not parts or parts[0] != "tests":
-                raise ValueError(f"qa may only write under tests/, not {f.path!r}")
+            path = PurePosixPath(f.path).as_posix()
+            if not any(path.startswith(r) or path == r.rstrip("/") for r in roots):
+                raise ValueError(
+                    f"qa may only write test files under {', '.join(roots)}, not {f.path!r}"
+                )
         return files
 
 
@@ -295,40 +286,6 @@ class Review(BaseModel):
         return self
 
 
-class SmokeTest(BaseModel):
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
-    path: Line = Field(pattern=r"^/")
-    json_body: dict[str, object] | None = None
-    expect_status: int = Field(default=200, ge=100, le=599)
-
-
-class DeployPlan(BaseModel):
-    """How devops builds, starts and checks the project."""
-
-    # argv items may span lines (python -c "..."), like any program text; no other controls
-    build: list[list[Text]] = Field(
-        default_factory=list, description="Commands (argv lists) run before start."
-    )
-    start: list[Text] = Field(
-        min_length=1,
-        description="argv that serves HTTP on an already listening unix socket vitco hands "
-        "in; '{fd}' is replaced by its file descriptor number (uvicorn --fd {fd}).",
-    )
-    health_path: Line = Field(default="/health", pattern=r"^/")
-    smoke: list[SmokeTest] = Field(default_factory=list)
-
-    @field_validator("start")
-    @classmethod
-    def _serves_socket(cls, argv: list[str]) -> list[str]:
-        if not any("{fd}" in a for a in argv):
-            raise ValueError(
-                "start must serve on the listening socket handed in as file descriptor '{fd}' "
-                "(e.g. python -m uvicorn pkg.app:app --fd {fd}); the app cannot bind a port "
-                "or a path of its own"
-            )
-        return argv
-
-
 OUTPUT_TYPES: dict[str, type[BaseModel]] = {
-    m.__name__: m for m in (Spec, Plan, Changeset, QaTests, Review, DeployPlan)
+    m.__name__: m for m in (Spec, Plan, Changeset, QaTests, Review, DeployPlan, CommandPlan)
 }

@@ -7,6 +7,7 @@ import typer
 from vitco.cli import (
     budget,
     costs,
+    db,
     doctor,
     durable,
     models,
@@ -36,6 +37,7 @@ doctor.register(app)
 models.register(app)
 costs.register(app)
 budget.register(app)
+db.register(app)
 
 
 def main() -> None:

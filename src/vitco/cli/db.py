@@ -11,15 +11,15 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from sqlalchemy import make_url
 
 from vitco.cli.output import console, emit_json, known_errors, load_settings
-from vitco.store.db import migrate, open_engine, schema_revision
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
 def _shown(url: str) -> str:
+    from sqlalchemy import make_url
+
     return make_url(url).render_as_string(hide_password=True)
 
 
@@ -33,6 +33,8 @@ def register(app: typer.Typer) -> None:
 
         Waits while another process migrates it; at the newest revision already, changes nothing.
         """
+        from vitco.store.db import migrate, open_engine
+
         settings = load_settings(as_json)
         settings.ensure_dirs()  # the data dir (0700) before SQLite puts a file in it
         url = settings.resolved_database_url
@@ -58,6 +60,8 @@ def register(app: typer.Typer) -> None:
     @sub.command()
     def current(as_json: JsonOpt = False) -> None:
         """Print the database's revision and this vitco's newest; exit 1 while it is behind."""
+        from vitco.store.db import open_engine, schema_revision
+
         settings = load_settings(as_json)
         settings.ensure_dirs()
         url = settings.resolved_database_url

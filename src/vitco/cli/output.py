@@ -75,10 +75,8 @@ def load_settings(as_json: bool = False) -> Settings:
 
 
 def open_store(settings: Settings) -> Store:
-    """The store of ``settings``' data dir, as ``vitco.workflow.runner.open_store`` opens it,
-    without importing the workflow engine (LangGraph) for commands that only read or write
-    rows. Opening it checks the schema and migrates it if it is behind (Alembic)."""
-    from vitco.store import Store, open_database
+    """The store of ``settings``' data dir, without importing the workflow engine (LangGraph)
+    for commands that only read or write rows."""
+    from vitco.store import open_store as open_settings_store
 
-    settings.ensure_dirs()
-    return Store(open_database(settings.resolved_database_url))
+    return open_settings_store(settings)

@@ -28,10 +28,8 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
     lines = [
         ("repository", f"{report.get('repo')} ({report.get('commits', 0)} commits)"),
         ("tests", f"{tests.get('passed', 0)} passed, {tests.get('failed', 0)} failed"),
-        (
-            "deployment",
-            f"{report.get('url') or '-'} (smoke {'ok' if report.get('smoke_ok') else 'not ok'})",
-        ),
+        ("toolchain", report.get("toolchain") or "-"),
+        ("delivery", _delivery(report)),
         ("mail", report.get("mail") or "-"),
         (
             "cost",
@@ -42,3 +40,16 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
     ]
     for name, value in lines:
         console.print(f"[bold]{name:>10}[/]  {value}", highlight=False)
+
+
+def _delivery(report: dict[str, Any]) -> str:
+    delivery = report.get("delivery")
+    if not delivery:
+        return "-"
+    checks = delivery.get("checks", [])
+    passed = sum(1 for c in checks if c.get("ok"))
+    text = f"{delivery.get('summary', '')} ({passed} of {len(checks)} checks ok)"
+    artifacts = delivery.get("artifacts") or []
+    if artifacts:
+        text += f"; {len(artifacts)} files in {str(artifacts[0]).rsplit('/', 2)[0]}"
+    return text

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vitco.config import Settings
-from vitco.store import Store
+from vitco.store import Store, open_store
 from vitco.workflow.exceptions import RunBusy, WorkflowError
-from vitco.workflow.runner import Outcome, open_store, resume_run
+from vitco.workflow.runner import Outcome, resume_run
 
 ACTIVE = ("running",)
 

@@ -446,7 +446,7 @@ class BwrapSandbox:
                 disk=box.disk(limits),
             )
             assert box.scratch is not None
-            files = {name: data for name in collect if (data := box.scratch.read(name))}
+            files = box.scratch.collect(collect)
         finally:
             box.close()
         return to_result(finished, limits, signal_from_128=True, files=files)
@@ -458,13 +458,14 @@ class BwrapSandbox:
         limits: Limits | None = None,
         *,
         env: Mapping[str, str] | None = None,
+        readonly: Sequence[Path] = (),
     ) -> Process:
         """Start a long-running ``cmd`` with no network, serving on the listening socket
         vitco hands in as ``{fd}``; ``Process.url`` is a 127.0.0.1 bridge to it. ``stop``
         kills the pid namespace. ``wall_s`` does not apply; ``cpu_s`` does, per process: give
         a long-running app a large one."""
         limits = limits or Limits()
-        box = self._confine(workspace, None, ())
+        box = self._confine(workspace, None, readonly)
         try:
             app = AppSocket(self.state_root / "apps")
         except BaseException:

@@ -28,6 +28,8 @@ from vitco.sandbox.exceptions import WorkspaceError
 
 _DIR_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 MAX_COLLECT_BYTES = 5_000_000
+MAX_COLLECT_FILES = 200
+_READ_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 IdCheck = Callable[[os.stat_result], bool]
 """``True`` for a file or directory that sandboxed code could have written (its owner or its
@@ -230,6 +232,29 @@ class Scratch:
 
     def read(self, name: str, limit: int = MAX_COLLECT_BYTES) -> bytes | None:
         return read_file(self.fd, name, limit)
+
+    def collect(self, names: Iterable[str]) -> dict[str, bytes]:
+        """The regular files ``names`` (relative to the scratch dir) that exist; a name ending
+        in ``/`` stands for the regular files directly inside that directory (at most
+        ``MAX_COLLECT_FILES``), keyed ``dir/file``. Nothing is read through a link."""
+        found: dict[str, bytes] = {}
+        for name in names:
+            if not name.endswith("/"):
+                if (data := self.read(name)) is not None:
+                    found[name] = data
+                continue
+            folder = walk_dirs(self.fd, [p for p in name.split("/") if p], flags=_READ_DIR)
+            if folder is None:
+                continue
+            try:
+                with os.scandir(folder) as it:
+                    entries = sorted(e.name for e in it if e.is_file(follow_symlinks=False))
+                for entry in entries[:MAX_COLLECT_FILES]:
+                    if (data := read_file(folder, entry)) is not None:
+                        found[name + entry] = data
+            finally:
+                os.close(folder)
+        return found
 
     def remove(self) -> None:
         """Delete the directory and all it holds; idempotent."""

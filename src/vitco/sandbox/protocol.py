@@ -64,7 +64,8 @@ class Result:
     """What a finished sandboxed command did.
 
     ``files`` holds the files named in ``run(collect=...)`` that the command left in its
-    private ``/tmp`` (regular files only, never through a link, each at most 5 MB).
+    private ``/tmp`` (regular files only, never through a link, each at most 5 MB; a name
+    ending in ``/`` collects the files directly inside that directory).
     """
 
     exit_code: int | None
@@ -162,6 +163,7 @@ class Sandbox(Protocol):
         limits: Limits | None = None,
         *,
         env: Mapping[str, str] | None = None,
+        readonly: Sequence[Path] = (),
     ) -> Process:
         """Start a long-running ``cmd`` that serves on the listening unix socket vitco creates
         and hands in as file descriptor ``{fd}``; the returned ``Process.url`` reaches it."""

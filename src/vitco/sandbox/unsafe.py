@@ -103,7 +103,7 @@ class UnsafeSandbox:
                 on_output=on_output,
                 disk=DiskWatch([fd, scratch.fd], limits.disk_mb * MIB),
             )
-            files = {name: data for name in collect if (data := scratch.read(name))}
+            files = scratch.collect(collect)
         finally:
             os.close(fd)
             scratch.remove()
@@ -116,6 +116,7 @@ class UnsafeSandbox:
         limits: Limits | None = None,
         *,
         env: Mapping[str, str] | None = None,
+        readonly: Sequence[Path] = (),
     ) -> Process:
         """Start a long-running ``cmd`` serving on the socket handed in as ``{fd}``;
         ``Process.url`` is a 127.0.0.1 bridge to it. ``wall_s`` does not apply; ``cpu_s``

@@ -1,6 +1,13 @@
 """The data layer: SQLAlchemy models, migrations and queries."""
 
-from vitco.store.db import Migration, SchemaRevision, migrate, open_database, schema_revision
+from vitco.store.db import (
+    Migration,
+    SchemaRevision,
+    migrate,
+    open_database,
+    open_store,
+    schema_revision,
+)
 from vitco.store.exceptions import NotFound, SchemaOutdated, SchemaTooNew, StoreError
 from vitco.store.repo import Store
 
@@ -14,5 +21,6 @@ __all__ = [
     "StoreError",
     "migrate",
     "open_database",
+    "open_store",
     "schema_revision",
 ]

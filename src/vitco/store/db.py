@@ -35,17 +35,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import URL, Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from vitco.store.exceptions import SchemaOutdated, SchemaTooNew
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+    from vitco.config import Settings
+    from vitco.store.repo import Store
 
 logger = logging.getLogger("vitco.store")
 
@@ -104,6 +106,8 @@ def create(url: str) -> Engine:
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config  # Alembic only when a migration is looked at
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
@@ -112,6 +116,8 @@ def _alembic_config() -> Config:
 @functools.cache
 def _scripts() -> tuple[str, frozenset[str]]:
     """The head and every revision of the migration scripts (read once per process)."""
+    from alembic.script import ScriptDirectory
+
     scripts = ScriptDirectory.from_config(_alembic_config())
     head = scripts.get_current_head()
     if head is None:  # pragma: no cover - the package ships its migrations
@@ -120,6 +126,8 @@ def _scripts() -> tuple[str, frozenset[str]]:
 
 
 def _revision(conn: Connection) -> SchemaRevision:
+    from alembic.runtime.migration import MigrationContext
+
     head, known = _scripts()
     current = MigrationContext.configure(conn).get_current_revision()
     if current is not None and current not in known:
@@ -194,6 +202,8 @@ def migrate(engine: Engine) -> Migration:
         revision = _revision(conn)
         if revision.at_head:
             return Migration(revision.current, revision.head)
+        from alembic import command
+
         cfg = _alembic_config()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
@@ -235,7 +245,27 @@ def open_database(url: str, *, migrate: bool = True) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+@functools.cache
+def newest_revision() -> str:
+    """The head revision, read from the scripts' file names without Alembic: revisions are
+    numbered like their files (``0003_sandbox_slots.py`` is revision ``0003``), and each one
+    follows the one before (``tests/store`` holds Alembic to that)."""
+    return max(p.name.split("_", 1)[0] for p in (MIGRATIONS / "versions").glob("[0-9]*_*.py"))
+
+
+def _at_head_already(engine: Engine) -> bool:
+    """The common case, cheaply: one query, no Alembic, no lock (a schema at head is final)."""
+    try:
+        with engine.connect() as conn:
+            current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except SQLAlchemyError:
+        return False
+    return current == newest_revision()
+
+
 def _ensure_head(engine: Engine, *, upgrade: bool) -> None:
+    if _at_head_already(engine):
+        return
     if upgrade:
         migrate(engine)
         return
@@ -253,3 +283,12 @@ def close_databases(url: str | None = None) -> None:
             if engine is not None:
                 engine.dispose()
             _at_head.discard(key)
+
+
+def open_store(settings: Settings) -> Store:
+    """The store of ``settings``: its data dir made (0700), its database opened, migrated on
+    first use unless ``settings.auto_migrate`` is off (then ``vitco db upgrade`` does it)."""
+    from vitco.store.repo import Store
+
+    settings.ensure_dirs()
+    return Store(open_database(settings.resolved_database_url, migrate=settings.auto_migrate))

@@ -13,15 +13,15 @@ from email.utils import formataddr, make_msgid, parseaddr
 from functools import lru_cache
 from typing import Any
 
+from pydantic import BaseModel
+
 from vitco.agents.agent import ask
-from vitco.agents.outputs import DeployPlan, Plan, Spec, topological_order
+from vitco.agents.outputs import Plan, Spec, topological_order
 from vitco.agents.role import load_role
-from vitco.integrations.deploy import SmokeRequest, deploy
 from vitco.llm.model import CallKey
-from vitco.sandbox.protocol import Process
+from vitco.toolchains import Shipment, TestReport, Toolchain, available, get_toolchain
 from vitco.workflow.runtime import Runtime
 from vitco.workflow.state import RunState
-from vitco.workspace.testrunner import TestReport, ensure_venv, run_tests
 
 Update = dict[str, Any]
 
@@ -42,6 +42,9 @@ class ProjectSteps:
         fix-bug); empty for a new project, whose only file is vitco's .gitignore."""
         files = self.rt.base.files()
         return [] if files in ([], [".gitignore"]) else files
+
+    def _toolchain(self, state: RunState) -> Toolchain:
+        return get_toolchain(Plan.model_validate(self._artifact(state["plan"])).toolchain)
 
     def _existing_code(self) -> dict[str, str]:
         return self.rt.base.read_files(limit_bytes=60_000) if self._existing_files() else {}
@@ -73,7 +76,9 @@ class ProjectSteps:
             {
                 "Specification": rt.store.get_artifact(state["spec"]),
                 "Existing files": self._existing_files(),
+                "Toolchains": toolchain_choices(),
             },
+            context={"toolchains": [t.name for t in available()]},
         )
         plan = answer.output
         rt.store.add_tasks(
@@ -91,7 +96,9 @@ class ProjectSteps:
         )
         ref = rt.store.put_artifact(rt.run_id, "plan", plan.model_dump())
         rt.emit(
-            "plan", f"plan: {len(plan.tasks)} tasks", data={"tasks": [t.id for t in plan.tasks]}
+            "plan",
+            f"plan: {len(plan.tasks)} tasks with the {plan.toolchain} toolchain",
+            data={"tasks": [t.id for t in plan.tasks], "toolchain": plan.toolchain},
         )
         return {"plan": ref}
 
@@ -126,9 +133,7 @@ class ProjectSteps:
         rt = self.rt
         rt.emit("step", "running the whole test suite on main", step="integrate")
         began = time.monotonic()
-        report = run_tests(
-            rt.sandbox, rt.base.path, wheels=rt.settings.wheels_dir, limits=rt.limits
-        )
+        report = self._toolchain(state).test(rt.tools, rt.base.path)
         rt.add_time("tests", time.monotonic() - began)
         ref = rt.store.put_artifact(rt.run_id, "test_report", report.model_dump())
         rt.emit(
@@ -143,61 +148,57 @@ class ProjectSteps:
         return {"tests": ref, "outcome": "failed", "status": "needs_attention", "reason": reason}
 
     def deploy(self, state: RunState) -> Update:
+        """Deliver the project the way its toolchain does: DevOps says how (when the toolchain
+        needs a plan: how to start and check a service, how to invoke a command), then the
+        toolchain builds, starts or installs it and checks the result."""
         rt = self.rt
-        rt.emit("step", "devops deploys the project", step="deploy")
-        spec = Spec.model_validate(rt.store.get_artifact(state["spec"]))
-        answer = ask(
-            rt.model,
-            load_role("devops"),
-            DeployPlan,
-            CallKey(role="devops", step="deploy"),
-            {"Project": spec.summary, "Repository files": rt.base.files()},
-        )
-        return {"deploy": self.start_app(answer.output)}
+        toolchain = self._toolchain(state)
+        rt.emit("step", f"devops delivers the project ({toolchain.name})", step="deploy")
+        plan: BaseModel | None = None
+        if toolchain.plan_type is not None:
+            spec = Spec.model_validate(rt.store.get_artifact(state["spec"]))
+            plan = ask(
+                rt.model,
+                load_role("devops"),
+                toolchain.plan_type,
+                CallKey(role="devops", step="deploy"),
+                {
+                    "Project": spec.summary,
+                    "Environment": toolchain.contract().render(),
+                    "Repository files": rt.base.files(),
+                },
+            ).output
+        return {"deploy": self.ship(toolchain, plan)}
 
-    def start_app(self, plan: DeployPlan) -> str:
-        """Build, start, health-check and smoke-test the app on the run's branch; returns the
-        deployment artifact's id (also used to bring a delivered run's app back up)."""
+    def ship(self, toolchain: Toolchain, plan: BaseModel | None) -> str:
+        """Deliver and check the run's branch with ``toolchain``; returns the delivery
+        artifact's id (also used to bring a delivered run's app back up)."""
         rt = self.rt
         began = time.monotonic()
-        deployment, _process = deploy(  # the process is in rt.processes (on_started)
-            rt.sandbox,
-            rt.http,
-            rt.base.path,
-            build=plan.build,
-            start=plan.start,
-            health_path=plan.health_path,
-            smoke=[SmokeRequest.model_validate(s.model_dump()) for s in plan.smoke],
-            python=ensure_venv(rt.sandbox, rt.base.path),
-            health_timeout_s=rt.settings.health_timeout_s,
-            limits=rt.limits,
-            on_started=self._started,
-        )
+        shipment, _process = toolchain.ship(rt.tools, rt.base.path, plan)  # in rt.processes
         rt.add_time("deploy", time.monotonic() - began)
-        content = deployment.model_dump() | {
-            "smoke_ok": deployment.smoke_ok,
-            "plan": plan.model_dump(),
+        content = shipment.model_dump() | {
+            "smoke_ok": shipment.ok,
+            "toolchain": toolchain.name,
+            "plan": plan.model_dump() if plan is not None else None,
         }
         ref = rt.store.put_artifact(rt.run_id, "deployment", content)
-        rt.store.update_run(rt.run_id, url=deployment.url)
-        rt.emit(
-            "deploy",
-            f"live at {deployment.url} (smoke {'ok' if deployment.smoke_ok else 'FAILED'})",
-            step="deploy",
-        )
+        if shipment.url:
+            rt.store.update_run(rt.run_id, url=shipment.url)
+        rt.emit("deploy", shipment.summary, step="deploy")
         return ref
 
     def restart_app(self) -> str | None:
-        """Start the app of a delivered run again from its recorded deploy plan, e.g. when a
-        run resumed after a crash is to keep serving; None if it never deployed."""
+        """Start the app of a delivered run again from its recorded plan, e.g. when a run
+        resumed after a crash is to keep serving; None if it never started one."""
         deployments = self.rt.store.artifacts(self.rt.run_id, "deployment")
-        if not deployments:
+        if not deployments or deployments[-1].content.get("kind", "service") != "service":
             return None
-        return self.start_app(DeployPlan.model_validate(deployments[-1].content["plan"]))
-
-    def _started(self, process: Process) -> None:
-        self.rt.processes.append(process)  # stopped when the run ends, even on a failure
-        self.rt.fault("mid-deploy")
+        content = deployments[-1].content
+        toolchain = get_toolchain(content.get("toolchain", "python-service"))
+        if toolchain.plan_type is None:
+            return None
+        return self.ship(toolchain, toolchain.plan_type.model_validate(content["plan"]))
 
     def deliver(self, state: RunState) -> Update:
         rt = self.rt
@@ -207,11 +208,11 @@ class ProjectSteps:
         spec = Spec.model_validate(rt.store.get_artifact(state["spec"]))
         tests = TestReport.model_validate(rt.store.get_artifact(state["tests"]))
         if state.get("deploy"):  # fix-bug delivers without deploying
-            deployment = rt.store.get_artifact(state["deploy"])
-            smoke = "passed" if deployment.get("smoke_ok") else "failed"
-            deployed = f"Deployment: {deployment['url']} (smoke test {smoke})\n"
+            shipment = Shipment.model_validate(rt.store.get_artifact(state["deploy"]))
+            checks = "passed" if shipment.ok else "FAILED"
+            deployed = f"Delivery: {shipment.summary} (checks {checks})\n"
         else:
-            deployed = "Deployment: none in this workflow\n"
+            deployed = "Delivery: none in this workflow\n"
         message = EmailMessage()
         message["From"] = formataddr(("vitco delivery", "delivery@vitco.local"))
         message["To"] = formataddr((client_name, client_email))
@@ -237,3 +238,8 @@ class ProjectSteps:
         rt.store.put_artifact(rt.run_id, "mail", {"path": path, "to": client_email})
         rt.emit("mail", f"delivery mail written to {path}", step="deliver")
         return {"mail": path, "status": "delivered"}
+
+
+def toolchain_choices() -> str:
+    """The manager's menu: each toolchain's name, what it is for and how it delivers."""
+    return "\n\n".join(f"### {t.name}\n{t.summary}.\n{t.contract().render()}" for t in available())

@@ -56,6 +56,13 @@ def build_report(store: Store, run_id: str) -> dict[str, Any]:
         tests = {"passed": last["passed"], "failed": last["failed"] + last["errors"]}
     deployments = store.artifacts(run_id, "deployment")
     smoke_ok = bool(deployments and deployments[-1].content.get("smoke_ok"))
+    delivery = None
+    if deployments:
+        shipped = deployments[-1].content
+        keys = ("kind", "summary", "url", "checks", "artifacts")
+        delivery = {k: shipped.get(k) for k in keys} | {"ok": smoke_ok}
+    plans = store.artifacts(run_id, "plan")
+    toolchain = plans[-1].content.get("toolchain", "python-service") if plans else None
     mails = store.artifacts(run_id, "mail")
     duration = None
     if run.started_at and run.finished_at:
@@ -74,8 +81,10 @@ def build_report(store: Store, run_id: str) -> dict[str, Any]:
             for t in tasks
         ],
         "tests": tests,
+        "toolchain": toolchain,
         "url": run.url,
         "smoke_ok": smoke_ok,
+        "delivery": delivery,
         "mail": mails[-1].content["path"] if mails else None,
         "cost": cost_summary(store.calls(run_id=run_id)),
         "duration_s": duration,

@@ -30,8 +30,9 @@ from vitco.llm.model import Model
 from vitco.llm.resolve import resolve_model
 from vitco.sandbox import get_sandbox
 from vitco.sandbox.protocol import Process, Sandbox
-from vitco.store import Store, open_database
+from vitco.store import Store, open_store
 from vitco.store.models import new_id
+from vitco.toolchains import ToolchainError
 from vitco.workflow.brief import BriefText, load_brief
 from vitco.workflow.checkpoints import open_checkpointer, run_config, run_lock
 from vitco.workflow.exceptions import BadRepo, NothingToResume, TemplateInvalid
@@ -44,7 +45,7 @@ from vitco.workflow.validate import validate as validate_template
 from vitco.workspace.exceptions import WorkspaceError
 from vitco.workspace.repo import Repo
 
-ATTENTION = (LLMError, AgentError, WorkspaceError, DeployError)
+ATTENTION = (LLMError, AgentError, WorkspaceError, DeployError, ToolchainError)
 
 
 @dataclass
@@ -58,11 +59,6 @@ class Outcome:
         for process in self.processes:
             process.stop()
         self.processes.clear()
-
-
-def open_store(settings: Settings) -> Store:
-    settings.ensure_dirs()
-    return Store(open_database(settings.resolved_database_url))
 
 
 def _slug(title: str) -> str:

@@ -25,6 +25,7 @@ from vitco.llm.model import Model, ModelRequest, ModelResponse, Tier, Usage
 from vitco.sandbox.protocol import Limits, Process, Sandbox
 from vitco.store import Store
 from vitco.store.models import Event, ModelCall
+from vitco.toolchains import Tools
 from vitco.workspace.repo import Repo
 
 EventSink = Callable[[Event], None]
@@ -114,6 +115,24 @@ class Runtime:
             )
         journaled = JournaledModel(model, StoreLedger(store, run_id, project_id))
         return cls(model=journaled, store=store, run_id=run_id, project_id=project_id, **kw)
+
+    @property
+    def tools(self) -> Tools:
+        """What the run's toolchain works with."""
+        return Tools(
+            sandbox=self.sandbox,
+            http=self.http,
+            caches=self.settings.cache_dir,
+            out=self.settings.deliveries_dir / self.run_id,
+            limits=self.limits,
+            health_timeout_s=self.settings.health_timeout_s,
+            on_started=self.started,
+        )
+
+    def started(self, process: Process) -> None:
+        """A delivered app runs: stop it when the run ends, even on a failure."""
+        self.processes.append(process)
+        self.fault("mid-deploy")
 
     @property
     def limits(self) -> Limits:

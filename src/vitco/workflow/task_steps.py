@@ -18,12 +18,12 @@ from vitco.agents.agent import ask
 from vitco.agents.outputs import Changeset, FileChange, Plan, PlanTask, QaTests, Review, Spec
 from vitco.agents.role import load_role
 from vitco.llm.model import CallKey, Tier, tier_above, tier_for
+from vitco.toolchains import TestReport, Toolchain, get_toolchain
 from vitco.workflow.runtime import Runtime
 from vitco.workflow.state import TaskState
 from vitco.workspace.exceptions import CommitIncomplete, MergeConflict
 from vitco.workspace.paths import safe_path
 from vitco.workspace.repo import Repo
-from vitco.workspace.testrunner import TestReport, run_tests
 
 Update = dict[str, Any]
 
@@ -45,6 +45,9 @@ class TaskSteps:
         spec = Spec.model_validate(self._artifact(state["spec"]))
         plan = Plan.model_validate(self._artifact(state["plan"]))
         return spec, plan.task(state["task"])
+
+    def _toolchain(self, state: TaskState) -> Toolchain:
+        return get_toolchain(Plan.model_validate(self._artifact(state["plan"])).toolchain)
 
     def _feedback(self, state: TaskState) -> str | None:
         ref = state.get("feedback")
@@ -87,6 +90,7 @@ class TaskSteps:
             {
                 "Task": task.model_dump(exclude={"role"}),
                 "User stories": stories,
+                "Environment": self._toolchain(state).contract().render(),
                 "Repository files": tree.read_files(),
                 "Previous attempt": self._feedback(state),
             },
@@ -111,6 +115,7 @@ class TaskSteps:
             CallKey(role="reviewer", step="review", task=task_id, attempt=attempt),
             {
                 "Task": task.model_dump(exclude={"role"}),
+                "Environment": self._toolchain(state).contract().render(),
                 "Changeset": rt.store.get_artifact(state["changeset"]),
             },
             complexity=task.complexity,
@@ -129,6 +134,7 @@ class TaskSteps:
         spec, task = self._context(state)
         rt.emit("step", f"qa writes tests for {task_id}", step="write_tests", task=task_id)
         stories = [s.model_dump() for s in spec.user_stories if s.id in task.stories]
+        contract = self._toolchain(state).contract()
         answer = ask(
             rt.model,
             load_role("qa"),
@@ -137,9 +143,11 @@ class TaskSteps:
             {
                 "Task": task.model_dump(exclude={"role"}),
                 "User stories": stories,
+                "Environment": contract.render(),
                 "Changeset under test": rt.store.get_artifact(state["changeset"]),
             },
             complexity=task.complexity,
+            context={"test_paths": contract.test_paths},
         )
         tree = rt.tree(task_id)
         for change in answer.output.files:
@@ -147,13 +155,14 @@ class TaskSteps:
         ref = rt.store.put_artifact(rt.run_id, "qa", answer.output.model_dump(), task=task_id)
         return {"qa": ref}
 
-    def _materialize(self, task_id: str) -> tuple[Repo, list[str]]:
+    def _materialize(self, state: TaskState) -> tuple[Repo, list[str]]:
         """The task's worktree rebuilt from the store: the branch, then every changeset since
         the last merge conflict in order, then QA's tests. Whatever an earlier test run left
         there (files, a nested repository, edits to the sources) is gone, so what is tested
         and committed is exactly what the developer and QA wrote. Returns the tree and the
         paths written."""
-        rt = self.rt
+        rt, task_id = self.rt, state["task"]
+        test_paths = {"test_paths": self._toolchain(state).contract().test_paths}
         tree = rt.tree(task_id)
         tree.clean()
         changesets: list[list[FileChange]] = []
@@ -166,7 +175,7 @@ class TaskSteps:
             elif a.kind == "changeset":
                 changesets.append(Changeset.model_validate(a.content).files)
             elif a.kind == "qa":
-                tests = QaTests.model_validate(a.content).files
+                tests = QaTests.model_validate(a.content, context=test_paths).files
         paths: list[str] = []
         for files in [*changesets, tests]:
             paths += tree.apply(files)
@@ -174,11 +183,11 @@ class TaskSteps:
 
     def test(self, state: TaskState) -> Update:
         rt, task_id, attempt = self.rt, state["task"], state["attempt"]
-        tree, _paths = self._materialize(task_id)
+        tree, _paths = self._materialize(state)
         rt.fault("mid-task")
         rt.emit("step", f"running {task_id}'s tests in the sandbox", step="test", task=task_id)
         began = time.monotonic()
-        report = run_tests(rt.sandbox, tree.path, wheels=rt.settings.wheels_dir, limits=rt.limits)
+        report = self._toolchain(state).test(rt.tools, tree.path)
         if report.limit_hit == "disk":  # nothing of what it wrote stays on the host's disk
             tree.clean(keep=None)
         rt.add_time("tests", time.monotonic() - began)
@@ -208,7 +217,7 @@ class TaskSteps:
         key = f"{rt.run_id}/{task_id}"
         tree = rt.tree(task_id)
         if tree.find_commit(key) is None:
-            tree, paths = self._materialize(task_id)
+            tree, paths = self._materialize(state)
             tree.commit(changeset.message, key=key, paths=paths)
             written = {f.path for f in changeset.files if f.action == "write"} & set(paths)
             lost = tree.missing(written)

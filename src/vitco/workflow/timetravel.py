@@ -19,13 +19,12 @@ from pydantic import BaseModel, ValidationError
 from vitco.agents.outputs import Plan, Spec
 from vitco.config import Settings
 from vitco.llm.testing import TestModel
-from vitco.store import Store
+from vitco.store import Store, open_store
 from vitco.store.models import Run, new_id
 from vitco.workflow.checkpoints import open_checkpointer, run_config
 from vitco.workflow.compile import MAP_ITEM
 from vitco.workflow.exceptions import BadFork
 from vitco.workflow.graph import build_graph
-from vitco.workflow.runner import open_store
 from vitco.workflow.runtime import Runtime
 from vitco.workspace.repo import Repo
 

@@ -10,7 +10,7 @@ workspace.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -96,6 +96,8 @@ def deploy(
     health_timeout_s: float = 30.0,
     limits: Limits | None = None,
     on_started: Callable[[Process], None] | None = None,
+    env: Mapping[str, str] | None = None,
+    readonly: Sequence[Path] = (),
 ) -> tuple[Deployment, Process]:
     """Build, start, health-check and smoke-test; returns the deployment and its process.
 
@@ -104,11 +106,11 @@ def deploy(
     """
     for command in build:
         argv = _python_argv(command, python)
-        result = sandbox.run(argv, root, limits)
+        result = sandbox.run(argv, root, limits, env=env, readonly=readonly)
         if not result.ok:
             raise BuildFailed(argv, result.stdout + result.stderr)
     began = time.monotonic()
-    process = sandbox.start(_python_argv(start, python), root, limits)
+    process = sandbox.start(_python_argv(start, python), root, limits, env=env, readonly=readonly)
     if on_started is not None:
         on_started(process)
     url = process.url or ""

@@ -39,35 +39,14 @@ from pathlib import Path, PurePosixPath
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-from vitco.workspace.exceptions import WorkspaceError
+from vitco.toolchains.exceptions import BadRequirements, DependencyInstallFailed
 from vitco.workspace.paths import read_inside
 
-REQUIREMENTS = "requirements.txt"
 MAX_REQUIREMENTS = 200
 MAX_WHEEL_BYTES = 100_000_000
 DOWNLOAD_TIMEOUT_S = 900.0
 _FILE_LIKE = (".py", ".whl", ".zip", ".tar", ".gz", ".tgz", ".bz2", ".tbz", ".xz", ".txt")
 _WHEEL_PATH = re.compile(r"^(\./)?[A-Za-z0-9_.+-]+(/[A-Za-z0-9_.+-]+)*\.whl$")
-
-
-class BadRequirements(WorkspaceError):
-    """A line of ``requirements.txt`` that vitco will not hand to pip: ``line`` (1-based),
-    its ``text`` and the ``reason``."""
-
-    def __init__(self, line: int, text: str, reason: str) -> None:
-        self.line = line
-        self.text = text
-        self.reason = reason
-        super().__init__(f"{REQUIREMENTS} line {line} ({text[:80]!r}): {reason}")
-
-
-class DependencyInstallFailed(WorkspaceError):
-    """Fetching or installing the requirements failed; ``output`` is pip's."""
-
-    def __init__(self, output: str, stage: str = "installing") -> None:
-        self.output = output
-        self.stage = stage
-        super().__init__(f"{stage} the project's requirements failed: {output.strip()[-800:]}")
 
 
 @dataclass(frozen=True)
@@ -228,7 +207,7 @@ def fill_wheels(
                     + proc.stderr
                     + "\nvitco installs binary wheels only (building from source would run "
                     "the package's code); pick packages and versions that publish wheels.",
-                    stage="fetching",
+                    "fetching",
                 )
         os.chmod(tmp, 0o755)  # read by the project's uid in the sandbox
         for entry in tmp.iterdir():

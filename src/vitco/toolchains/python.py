@@ -1,4 +1,6 @@
-"""Runs a delivered project's test suite in the sandbox and reads back a structured result.
+"""What every Python toolchain shares: a venv per project, ``requirements.txt``, pytest.
+
+Runs a delivered project's test suite in the sandbox and reads back a structured result.
 
 The project gets its own virtualenv (``--without-pip --system-site-packages``, ~0.1 s), plus a
 ``.pth`` line that makes the packages of the environment vitco runs in visible: the demo project
@@ -14,71 +16,30 @@ XML report, which is parsed instead of scraping its console output.
 
 from __future__ import annotations
 
+import platform
 import sys
 import sysconfig
-import xml.etree.ElementTree as ET
 from functools import cache
 from importlib import metadata
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from vitco.sandbox.protocol import TMP_PLACEHOLDER, Limits, Sandbox
-from vitco.workspace.dependencies import (
+from vitco.toolchains.exceptions import REQUIREMENTS, BadRequirements, DependencyInstallFailed
+from vitco.toolchains.protocol import Contract, Kind, Tools
+from vitco.toolchains.report import MAX_OUTPUT_CHARS, TestReport, parse_junit, trim
+from vitco.toolchains.wheels import (
     INSTALLED_MARK,
-    REQUIREMENTS,
-    BadRequirements,
-    DependencyInstallFailed,
     fill_wheels,
     install_argv,
     parse_requirements,
+    satisfied,
 )
 from vitco.workspace.exceptions import UnsafePath
 from vitco.workspace.paths import read_inside
 
 JUNIT = "junit.xml"
-MAX_FAILURE_CHARS = 2_000
-MAX_OUTPUT_CHARS = 4_000
-
-
-class Failure(BaseModel):
-    test: str
-    output: str
-
-
-class TestReport(BaseModel):
-    """The outcome of one test run."""
-
-    __test__ = False  # not a pytest test class
-
-    passed: int = 0
-    failed: int = 0
-    errors: int = 0
-    skipped: int = 0
-    exit_code: int | None = None
-    duration_s: float = 0.0
-    limit_hit: str | None = None
-    failures: list[Failure] = Field(default_factory=list)
-    output: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0 and self.failed == 0 and self.errors == 0 and self.passed > 0
-
-    def summary(self) -> str:
-        text = f"{self.passed} passed, {self.failed} failed, {self.errors} errors"
-        if self.limit_hit:
-            text += f" (stopped by the {self.limit_hit} limit)"
-        return text
-
-    def feedback(self) -> str:
-        """What a developer needs to fix the failures, trimmed."""
-        parts = [self.summary()]
-        for f in self.failures:
-            parts.append(f"--- {f.test}\n{f.output}")
-        if not self.failures and self.output:
-            parts.append(self.output)
-        return "\n".join(parts)[: MAX_FAILURE_CHARS * 4]
 
 
 def host_site_dirs() -> list[str]:
@@ -159,6 +120,8 @@ def install_requirements(sandbox: Sandbox, root: Path, python: Path, *, wheels: 
         raise BadRequirements(1, "", "the file is not UTF-8 text") from None
     if not reqs:
         return False
+    if not reqs.wheels and all(satisfied(r, host_site_dirs()) for r in reqs.named):
+        return False  # the venv sees vitco's environment, which has them all
     digest = reqs.digest()
     if read_inside(root, f".venv/{INSTALLED_MARK}") == digest.encode():
         return False
@@ -173,41 +136,6 @@ def install_requirements(sandbox: Sandbox, root: Path, python: Path, *, wheels: 
     if not result.ok:
         raise DependencyInstallFailed(result.stdout + result.stderr)
     return True
-
-
-def _trim(text: str, limit: int) -> str:
-    text = text.strip()
-    if len(text) <= limit:
-        return text
-    half = limit // 2
-    return f"{text[:half]}\n... [{len(text) - limit} characters trimmed] ...\n{text[-half:]}"
-
-
-def parse_junit(xml: bytes) -> TestReport:
-    """Counts and failures from a pytest JUnit XML report."""
-    report = TestReport()
-    try:
-        root = ET.fromstring(xml)
-    except ET.ParseError as exc:
-        return TestReport(errors=1, output=f"unreadable JUnit report: {exc}")
-    for case in root.iter("testcase"):
-        name = f"{case.get('classname', '')}::{case.get('name', '')}".strip(":")
-        failure = case.find("failure")
-        error = case.find("error")
-        if failure is not None or error is not None:
-            node = failure if failure is not None else error
-            assert node is not None
-            if failure is not None:
-                report.failed += 1
-            else:
-                report.errors += 1
-            body = f"{node.get('message', '')}\n{node.text or ''}"
-            report.failures.append(Failure(test=name, output=_trim(body, MAX_FAILURE_CHARS)))
-        elif case.find("skipped") is not None:
-            report.skipped += 1
-        else:
-            report.passed += 1
-    return report
 
 
 def run_tests(
@@ -230,7 +158,7 @@ def run_tests(
     except BadRequirements as exc:
         return TestReport(errors=1, output=str(exc))
     except DependencyInstallFailed as exc:
-        return TestReport(errors=1, output=_trim(str(exc) + "\n" + exc.output, MAX_OUTPUT_CHARS))
+        return TestReport(errors=1, output=trim(str(exc) + "\n" + exc.output, MAX_OUTPUT_CHARS))
     argv = command or [
         str(python),
         "-m",
@@ -244,7 +172,7 @@ def run_tests(
         "junit_family=xunit1",
     ]
     result = sandbox.run(argv, root, limits, env={"PYTHONDONTWRITEBYTECODE": "1"}, collect=[JUNIT])
-    output = _trim(result.stdout + "\n" + result.stderr, MAX_OUTPUT_CHARS)
+    output = trim(result.stdout + "\n" + result.stderr, MAX_OUTPUT_CHARS)
     xml = result.files.get(JUNIT)
     report = parse_junit(xml) if xml else TestReport()
     report.exit_code = result.exit_code
@@ -255,3 +183,71 @@ def run_tests(
         # pytest itself failed (collection error, no tests, crash): the output is the feedback.
         report.errors = max(report.errors, 1)
     return report
+
+
+# Packages a project commonly imports, named in the contract when vitco's environment has them
+# (the project's venv sees that environment, so they need no requirements line).
+NOTABLE = (
+    "fastapi",
+    "starlette",
+    "pydantic",
+    "uvicorn",
+    "httpx",
+    "requests",
+    "flask",
+    "click",
+    "typer",
+    "rich",
+    "sqlalchemy",
+    "jinja2",
+    "pyyaml",
+    "pytest",
+    "hypothesis",
+)
+
+
+@cache
+def available_packages() -> tuple[str, ...]:
+    """``name==version`` of the notable packages the project's venv already sees."""
+    found = {}
+    for dist in metadata.distributions(path=host_site_dirs()):
+        name = (dist.metadata["Name"] or "").lower()
+        if name in NOTABLE:
+            found[name] = f"{name}=={dist.version}"
+    return tuple(found[n] for n in NOTABLE if n in found)
+
+
+class PythonToolchain:
+    """The shared half of ``python-service``, ``python-cli`` and ``python-library``."""
+
+    name = "python"
+    kind: Kind = "library"
+    summary = ""
+    plan_type: type[BaseModel] | None = None
+    delivery = ""
+    notes: tuple[str, ...] = ()
+
+    def contract(self) -> Contract:
+        return Contract(
+            toolchain=self.name,
+            kind=self.kind,
+            runtime=f"Python {platform.python_version()} ({platform.python_implementation()})",
+            tests=(
+                "pytest runs in the repository root with that root first on sys.path (a "
+                "top-level package pkg/ is imported as `import pkg`); the run has no network, "
+                "a private /tmp and HOME, and its own process, memory and time limits."
+            ),
+            test_paths=["tests/"],
+            dependencies=(
+                "list third-party packages in requirements.txt, one plain requirement per line "
+                "(a name and a version range; no options, URLs or paths); only packages that "
+                "publish binary wheels can be installed. Already available without a line: "
+                + (", ".join(available_packages()) or "the standard library only")
+                + "."
+            ),
+            delivery=self.delivery,
+            notes=list(self.notes),
+        )
+
+    def test(self, tools: Tools, root: Path) -> TestReport:
+        return run_tests(tools.sandbox, root, wheels=tools.caches / "wheels", limits=tools.limits)

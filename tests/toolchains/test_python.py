@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from vitco.sandbox import Limits, Sandbox
-from vitco.workspace.testrunner import ensure_venv, run_tests
+from vitco.toolchains.python import ensure_venv, run_tests
 
 LIMITS = Limits(cpu_s=30, memory_mb=1024, wall_s=60.0)
 
