@@ -11,17 +11,16 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
-import tempfile
 from functools import cache
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from vitco.sandbox.protocol import TMP_PLACEHOLDER, Limits, Process
+from vitco.toolchains.cache import filled_once
 from vitco.toolchains.exceptions import DependencyInstallFailed
 from vitco.toolchains.plans import DeployPlan
 from vitco.toolchains.protocol import Contract, Kind, Shipment, Tools
@@ -84,16 +83,11 @@ def fill_packages(deps: dict[str, str], cache_dir: Path) -> Path:
     """``<cache>/npm/<digest>/node_modules`` holding ``deps``, installed once by the host with
     ``npm install --ignore-scripts`` in a directory of its own."""
     digest = hashlib.sha256(json.dumps(deps, sort_keys=True).encode()).hexdigest()[:32]
-    root = cache_dir / "npm"
-    root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    dest = root / digest
-    if dest.is_dir() and not dest.is_symlink():
-        return dest
     npm = shutil.which("npm")
     if npm is None:
         raise DependencyInstallFailed("npm is not installed on this machine", "fetching")
-    tmp = Path(tempfile.mkdtemp(prefix=".fill-", dir=root))
-    try:
+
+    def fill(tmp: Path) -> None:
         manifest = {"name": "vitco-deps", "private": True, "dependencies": deps}
         (tmp / "package.json").write_text(json.dumps(manifest), encoding="utf-8")
         proc = subprocess.run(
@@ -107,20 +101,8 @@ def fill_packages(deps: dict[str, str], cache_dir: Path) -> Path:
         )
         if proc.returncode != 0:
             raise DependencyInstallFailed(proc.stdout + proc.stderr, "fetching")
-        for folder, dirs, files in os.walk(tmp):
-            for name in (*dirs, *files):
-                path = Path(folder) / name
-                if not path.is_symlink():
-                    path.chmod(0o755 if path.is_dir() else 0o644)
-        tmp.chmod(0o755)
-        try:
-            tmp.rename(dest)
-        except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return dest
+
+    return filled_once(cache_dir / "npm", digest, fill)
 
 
 class NodeService:

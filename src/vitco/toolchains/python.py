@@ -217,6 +217,14 @@ def available_packages() -> tuple[str, ...]:
     return tuple(found[n] for n in NOTABLE if n in found)
 
 
+INSTALLABLE = (
+    "the project is an installable package: pyproject.toml with [build-system] requires = "
+    '["setuptools>=61"] and build-backend = "setuptools.build_meta", and [project] name, '
+    "version"
+)
+"""What the CLI and library toolchains ask of a project; vitco builds it offline with pip."""
+
+
 class PythonToolchain:
     """The shared half of ``python-service``, ``python-cli`` and ``python-library``."""
 

@@ -11,7 +11,7 @@ from vitco.integrations.deploy import BuildFailed
 from vitco.sandbox.protocol import Process
 from vitco.toolchains.plans import CommandPlan
 from vitco.toolchains.protocol import Check, Kind, Shipment, Tools
-from vitco.toolchains.python import PythonToolchain, ensure_venv
+from vitco.toolchains.python import INSTALLABLE, PythonToolchain, ensure_venv
 from vitco.workspace.paths import read_inside
 
 # pip builds the project with the setuptools the venv already sees: no network, no isolation.
@@ -44,9 +44,7 @@ class PythonCli(PythonToolchain):
     summary = "a command-line tool in Python, installed as a command and invoked"
     plan_type: type[BaseModel] | None = CommandPlan
     delivery = (
-        "the project is an installable package: pyproject.toml with [build-system] requires "
-        '= ["setuptools>=61"] and build-backend = "setuptools.build_meta", [project] name, '
-        "version and [project.scripts] naming the command (e.g. wordcount = "
+        f"{INSTALLABLE} and [project.scripts] naming the command (e.g. wordcount = "
         '"wordcount.cli:main"). vitco installs it into the project\'s venv with pip (offline, '
         "no build isolation) and runs DevOps' smoke invocations of the command, each with "
         "an expected exit status and output."

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from vitco.integrations.deploy import BuildFailed
 from vitco.sandbox.protocol import TMP_PLACEHOLDER, Process
 from vitco.toolchains.protocol import Check, Kind, Shipment, Tools
-from vitco.toolchains.python import PythonToolchain, ensure_venv
+from vitco.toolchains.python import INSTALLABLE, PythonToolchain, ensure_venv
 
 # One sandboxed run builds the wheel (offline, no build isolation), writes pydoc's HTML for
 # every module of the packages the wheel holds, then installs the wheel alone into a fresh venv
@@ -75,9 +75,7 @@ class PythonLibrary(PythonToolchain):
     summary = "a Python package other code imports, delivered as a built wheel with its docs"
     plan_type: type[BaseModel] | None = None
     delivery = (
-        "the project is an installable package: pyproject.toml with [build-system] requires "
-        '= ["setuptools>=61"] and build-backend = "setuptools.build_meta", and [project] '
-        "name, version and description. vitco builds a wheel offline, writes HTML docs of "
+        f"{INSTALLABLE} and description. vitco builds a wheel offline, writes HTML docs of "
         "every module from its docstrings, installs the wheel alone into a fresh environment "
         "and imports it: everything the package needs at import time must be in the wheel or "
         "declared."

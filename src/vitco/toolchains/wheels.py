@@ -25,12 +25,9 @@ its code. The error says so.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -39,6 +36,7 @@ from pathlib import Path, PurePosixPath
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
+from vitco.toolchains.cache import filled_once
 from vitco.toolchains.exceptions import BadRequirements, DependencyInstallFailed
 from vitco.workspace.paths import read_inside
 
@@ -167,59 +165,35 @@ def fill_wheels(
     directory of its own); the workspace is never its working directory and no code of a
     package runs. ``DependencyInstallFailed`` carries pip's output.
     """
-    cache.mkdir(mode=0o700, parents=True, exist_ok=True)
-    dest = cache / reqs.digest()[:32]
-    if dest.is_dir() and not dest.is_symlink():
-        return dest
-    tmp = Path(tempfile.mkdtemp(prefix=".fill-", dir=cache))
-    try:
+
+    def fill(tmp: Path) -> None:
         targets = [str(r) for r in reqs.named if not satisfied(r, site_dirs)]
         for wheel in reqs.wheels:
             (tmp / wheel.name).write_bytes(wheel.data)
             targets.append(str(tmp / wheel.name))
-        if targets:
-            proc = subprocess.run(
-                [
-                    sys.executable,
-                    "-I",
-                    "-m",
-                    "pip",
-                    "download",
-                    "--only-binary=:all:",
-                    "--dest",
-                    str(tmp),
-                    "--no-input",
-                    "--disable-pip-version-check",
-                    "--progress-bar",
-                    "off",
-                    *targets,
-                ],
-                cwd=tmp,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=timeout_s,
-                check=False,
+        if not targets:
+            return
+        pip = [sys.executable, "-I", "-m", "pip", "download", "--only-binary=:all:"]
+        quiet = ["--no-input", "--disable-pip-version-check", "--progress-bar", "off"]
+        proc = subprocess.run(
+            [*pip, "--dest", str(tmp), *quiet, *targets],
+            cwd=tmp,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise DependencyInstallFailed(
+                proc.stdout
+                + proc.stderr
+                + "\nvitco installs binary wheels only (building from source would run "
+                "the package's code); pick packages and versions that publish wheels.",
+                "fetching",
             )
-            if proc.returncode != 0:
-                raise DependencyInstallFailed(
-                    proc.stdout
-                    + proc.stderr
-                    + "\nvitco installs binary wheels only (building from source would run "
-                    "the package's code); pick packages and versions that publish wheels.",
-                    "fetching",
-                )
-        os.chmod(tmp, 0o755)  # read by the project's uid in the sandbox
-        for entry in tmp.iterdir():
-            os.chmod(entry, 0o644)
-        try:
-            os.rename(tmp, dest)
-        except OSError:  # another process filled the same set meanwhile
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return dest
+
+    return filled_once(cache, reqs.digest()[:32], fill)
 
 
 def install_argv(python: Path, reqs: Requirements, wheels: Path) -> list[str]:
