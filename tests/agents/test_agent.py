@@ -89,7 +89,7 @@ def _scripted(*answers: str) -> FunctionModel:
 
 
 def _key(role: Role) -> CallKey:
-    return CallKey(role=role.name, step=role.step, task="T1", attempt=2)
+    return CallKey(role=role.name, step="work", task="T1", attempt=2)
 
 
 # roles --------------------------------------------------------------------------------------
@@ -106,7 +106,7 @@ def test_every_role_loads_with_the_output_its_toml_names(name: str) -> None:
     role = load_role(name)
 
     assert role.output.__name__ == data["output"] == EXPECTED_OUTPUTS[name]
-    assert role.step == data["step"]
+    assert "step" not in data  # a step names its role (workflow.steps), not the other way
     assert role.complexity == data["complexity"]
     assert role.prompt  # the system prompt is not empty
     assert role.prompt == role.prompt.strip()
@@ -123,11 +123,10 @@ def _role_dir(tmp_path: Path, name: str, toml: str | None, prompt: str | None = 
 
 
 def test_a_role_from_another_dir_loads(tmp_path: Path) -> None:
-    roles = _role_dir(tmp_path, "tester", 'step = "check"\noutput = "Review"\n', "  Check it.\n")
+    roles = _role_dir(tmp_path, "tester", 'output = "Review"\n', "  Check it.\n")
     role = load_role("tester", roles)
-    assert (role.name, role.step, role.title, role.output.__name__, role.complexity) == (
+    assert (role.name, role.title, role.output.__name__, role.complexity) == (
         "tester",
-        "check",
         "tester",
         "Review",
         5,
@@ -147,20 +146,18 @@ def test_an_unknown_role_raises_unknown_role(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("toml", "prompt", "problem"),
     [
-        ('step = "x"\noutput = "Review"\n', None, "needs role.toml and prompt.md"),
-        ('step = "x"\noutput = "Poem"\n', "p", "output 'Poem' is not one of"),
-        ('step = "x"\n', "p", "output None is not one of"),
-        ('step = "x"\noutput = "Review\n', "p", "is not valid TOML"),
-        ('output = "Review"\n', "p", "needs a 'step' name"),
-        ('step = "x"\noutput = "Review"\ncomplexity = 11\n', "p", "complexity 11 is not"),
-        ('step = "x"\noutput = "Review"\ncomplexity = "hard"\n', "p", "complexity 'hard' is not"),
+        ('output = "Review"\n', None, "needs role.toml and prompt.md"),
+        ('output = "Poem"\n', "p", "output 'Poem' is not one of"),
+        ('', "p", "output None is not one of"),
+        ('output = "Review\n', "p", "is not valid TOML"),
+        ('output = "Review"\ncomplexity = 11\n', "p", "complexity 11 is not"),
+        ('output = "Review"\ncomplexity = "hard"\n', "p", "complexity 'hard' is not"),
     ],
     ids=[
         "no-prompt",
         "unknown-output",
         "no-output",
         "bad-toml",
-        "no-step",
         "complexity-11",
         "complexity-text",
     ],

@@ -261,7 +261,7 @@ def _scripted(*answers: dict[str, Any]) -> FunctionModel:
 
 def test_ask_turns_a_control_character_into_a_repair_request_naming_it() -> None:
     role = load_role("analyst")
-    key = CallKey(role="analyst", step=role.step)
+    key = CallKey(role="analyst", step="analyze")
     model = _scripted(SPEC | {"title": "Todo\r\nBcc: evil@x"}, SPEC)
 
     answer = ask(model, role, role.output, key, {"Brief": "A todo API."})
@@ -277,7 +277,7 @@ def test_ask_turns_a_control_character_into_a_repair_request_naming_it() -> None
 
 def test_ask_gives_up_on_a_path_that_stays_hostile_naming_the_code_point() -> None:
     role = load_role("developer")
-    key = CallKey(role="developer", step=role.step, task="T1")
+    key = CallKey(role="developer", step="implement", task="T1")
     hostile = _changeset("src/invoice\u202ecod.py")
     model = _scripted(hostile, hostile)
 

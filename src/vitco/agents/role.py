@@ -1,8 +1,8 @@
 """What a role is: data (a TOML file and a prompt) next to each role's folder.
 
-``roles/<name>/role.toml`` names the step, the output type and the default complexity the router
-uses to pick a tier; ``roles/<name>/prompt.md`` is the system prompt. Adding or rewording a role
-touches no code.
+``roles/<name>/role.toml`` names the output type and the default complexity the router uses to
+pick a tier; ``roles/<name>/prompt.md`` is the system prompt. Adding or rewording a role touches
+no code. Which step a role performs is declared with the step (``workflow.steps``), not here.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ ROLES_DIR = Path(__file__).parent / "roles"
 @dataclass(frozen=True)
 class Role:
     name: str
-    step: str
     title: str
     output: type[BaseModel]
     complexity: int
@@ -47,14 +46,11 @@ def load_role(name: str, roles_dir: Path = ROLES_DIR) -> Role:
         raise UnknownRole(
             name, f"output {data.get('output')!r} is not one of {sorted(OUTPUT_TYPES)}"
         )
-    if not isinstance(data.get("step"), str) or not data["step"]:
-        raise UnknownRole(name, f"{toml_path} needs a 'step' name")
     complexity = data.get("complexity", 5)
     if isinstance(complexity, bool) or not isinstance(complexity, int) or not 1 <= complexity <= 10:
         raise UnknownRole(name, f"complexity {complexity!r} is not an integer from 1 to 10")
     return Role(
         name=name,
-        step=data["step"],
         title=str(data.get("title", name)),
         output=output,
         complexity=complexity,

@@ -1,26 +1,34 @@
-"""Compiling a workflow template into a LangGraph graph bound to one run's runtime.
+"""Compiling a workflow template into a LangGraph graph, once per process.
 
-Nodes become the step functions of ``ProjectSteps`` / ``TaskSteps``; a ``map`` becomes a
-scheduler node that fans ready items out with ``Send`` to the compiled sub-flow (and comes back
-until none is left); a ``gate`` pauses with ``interrupt``; an edge with ``max`` passes a counter
-node, and once its count is spent the flow goes to a limit node instead of looping again.
+Nodes run the registered steps (``steps``); a ``map`` becomes a scheduler node that fans the
+items of its collection out with ``Send`` to the compiled sub-flow (and comes back until none
+is left); a ``gate`` pauses with ``interrupt``; a bounded loop passes a counter per target, and
+once the target's passes are spent the flow goes to a limit node instead of looping again
+(``max: 3`` on the edges into ``implement``: at most three attempts in all).
+
+The graph holds no run: each invocation hands in its ``Runtime`` as LangGraph's runtime
+context (``graph.invoke(..., context=rt)``), which reaches every node, sub-flow and route. So a
+template is compiled once per process and serves every run (a service runs many at once), and
+inspecting a run's history needs no runtime at all.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, cast
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import get_runtime
 from langgraph.types import Send, interrupt
 
 from vitco.workflow.exceptions import TemplateInvalid
-from vitco.workflow.project_steps import ProjectSteps
 from vitco.workflow.runtime import Runtime
 from vitco.workflow.state import RunState, TaskInput, TaskOutput, TaskState
-from vitco.workflow.task_steps import TaskSteps
+from vitco.workflow.steps import Step, collections, run_step, steps
 from vitco.workflow.template import END as END_NAME
-from vitco.workflow.template import EdgeSpec, FlowSpec, GateSpec, NodeSpec, Problem, Template
+from vitco.workflow.template import EdgeSpec, FlowSpec, GateSpec, NodeSpec, Problem, Template, find
 from vitco.workflow.template import load as load_template
 from vitco.workflow.validate import resolve_max, step_of, validate
 
@@ -29,12 +37,18 @@ MAP_ITEM = "_each"  # suffix of the node that runs a map's flow for one item
 LIMIT = "loop_limit"
 
 
-def _faulty(rt: Runtime, name: str, fn: Node) -> Node:
-    """A node that passes the fault points ``before:<name>`` and ``after:<name>``."""
+def _rt() -> Runtime:
+    """The run this invocation is for (LangGraph's runtime context)."""
+    return get_runtime(Runtime).context
+
+
+def _node(name: str, defn: Step) -> Node:
+    """A node running ``defn``, passing the fault points ``before:<name>``/``after:<name>``."""
 
     def node(state: Any) -> dict[str, Any]:
+        rt = _rt()
         rt.fault(f"before:{name}")
-        update = fn(state)
+        update = run_step(defn, rt, state)
         rt.fault(f"after:{name}")
         return update
 
@@ -83,37 +97,42 @@ def _splice(
 
 
 class _Compiler:
-    def __init__(self, rt: Runtime, template: Template) -> None:
-        self.rt = rt
+    def __init__(self, template: Template) -> None:
         self.template = template
-        self.project = ProjectSteps(rt)
-        self.tasks = TaskSteps(rt)
+        self.steps = steps()
+        self.collections = collections()
 
-    def _fn(self, name: str, node: NodeSpec, task_level: bool) -> Node:
+    def _fn(self, name: str, node: NodeSpec) -> Node:
         if node.type == "gate":
             return self._gate(name, node.question or "Approve?")
-        steps: Any = self.tasks if task_level else self.project
-        return _faulty(self.rt, name, getattr(steps, step_of(node) or ""))
+        return _node(name, self.steps[step_of(node) or ""])
 
-    def _gate(self, name: str, question: str) -> Node:
+    @staticmethod
+    def _gate(name: str, question: str) -> Node:
         def gate(state: Any) -> dict[str, Any]:
-            self.rt.emit("gate", f"waiting for approval: {question}", step=name)
+            rt = _rt()
+            rt.emit("gate", f"waiting for approval: {question}", step=name)
             answer = interrupt({"gate": name, "question": question})
             if isinstance(answer, dict) and answer.get("approved"):
-                self.rt.emit("gate", f"approved: {question}", step=name)
+                rt.emit("gate", f"approved: {question}", step=name)
                 return {"outcome": "approved"}
             why = answer.get("reason") if isinstance(answer, dict) else None
             reason = f"rejected at {name}" + (f": {why}" if why else "")
-            self.rt.emit("gate", reason, step=name)
+            rt.emit("gate", reason, step=name)
             return {"outcome": "rejected", "status": "needs_attention", "reason": reason}
 
         return gate
 
     def _limit(self, task_level: bool) -> Node:
+        give_up = self.steps["give_up"]
+
         def limit(state: Any) -> dict[str, Any]:
+            if task_level:  # the loops of a task are its attempts
+                made = max(1, int(state.get("attempt", 2)) - 1)
+                last = state.get("reason") or "a loop reached its limit"
+                why = f"{made} attempts exhausted; last {last}"
+                return give_up.run(_rt(), cast(TaskState, {**state, "reason": why}))
             reason = f"a loop reached its limit ({state.get('loops', {})})"
-            if task_level:
-                return self.tasks.give_up(cast(TaskState, {**state, "reason": reason}))
             return {"status": "needs_attention", "reason": reason}
 
         return limit
@@ -122,13 +141,15 @@ class _Compiler:
         for name, node in flow.nodes.items():
             if node.type == "map":
                 sub = self.template.flows[node.flow or ""]
-                child: Any = StateGraph(TaskState, input_schema=TaskInput, output_schema=TaskOutput)
+                child: Any = StateGraph(
+                    TaskState, Runtime, input_schema=TaskInput, output_schema=TaskOutput
+                )
                 self.flow(sub, child, task_level=True)
-                graph.add_node(name, self.project.schedule)
+                graph.add_node(name, _schedule)
                 graph.add_node(f"{name}{MAP_ITEM}", child.compile())
                 graph.add_edge(f"{name}{MAP_ITEM}", name)
             else:
-                graph.add_node(name, self._fn(name, node, task_level))
+                graph.add_node(name, self._fn(name, node))
         graph.add_node(LIMIT, self._limit(task_level))
         graph.add_edge(LIMIT, END)
         graph.add_edge(START, flow.start)
@@ -139,29 +160,33 @@ class _Compiler:
         def target(edge: EdgeSpec) -> str:
             if edge.max is None:
                 return END if edge.to == END_NAME else edge.to
-            key = f"loop_{edge.source}_{edge.when or ''}_{edge.to}"
-            graph.add_node(key, _counter(key))
-            graph.add_edge(key, END if edge.to == END_NAME else edge.to)
+            key = f"loop_{edge.to}"  # one count per target: every loop into it shares it
+            if key not in graph.nodes:
+                graph.add_node(key, _counter(key))
+                graph.add_edge(key, END if edge.to == END_NAME else edge.to)
             return key
 
         if node.type != "map" and len(edges) == 1 and edges[0].when is None:
             graph.add_edge(name, target(edges[0]))
             return
-        routes = {e.when: (target(e), e) for e in edges}
-        limits = {e.when: resolve_max(e.max, self.rt.settings) for e in edges if e.max is not None}
-        destinations = sorted({t for t, _ in routes.values()} | {LIMIT})
+        routes = {e.when: target(e) for e in edges}
+        bounded = {e.when: e.max for e in edges if e.max is not None}
+        destinations = sorted(set(routes.values()) | {LIMIT})
+        items = self.collections[node.over].items if node.type == "map" and node.over else None
 
         def route(state: Any) -> Any:
-            if node.type == "map":
-                sends = self.project.dispatch(state)
-                if isinstance(sends, list):
-                    return [Send(f"{name}{MAP_ITEM}", s) for s in sends]
-                outcome = sends
+            if items is not None:
+                ready = items(_rt(), state)
+                if isinstance(ready, list):
+                    return [Send(f"{name}{MAP_ITEM}", item) for item in ready]
+                outcome = ready
             else:
                 outcome = state.get("outcome")
-            dest, _edge = routes[outcome]
-            if outcome in limits and state.get("loops", {}).get(dest, 0) >= (limits[outcome] or 0):
-                return LIMIT
+            dest = routes[outcome]
+            if outcome in bounded:
+                passes = resolve_max(bounded[outcome], _rt().settings) or 0
+                if state.get("loops", {}).get(dest, 0) + 1 >= passes:
+                    return LIMIT
             return dest
 
         if node.type == "map":
@@ -169,14 +194,32 @@ class _Compiler:
         graph.add_conditional_edges(name, route, destinations)
 
 
-def compile_workflow(rt: Runtime, checkpointer: Any, name: str) -> Any:
-    """The compiled graph of template ``name`` (a name or a file) for one run's runtime."""
-    template, lines, file = load_template(name, rt.settings.home)
-    problems = validate(template, lines, file)
-    if problems:
-        raise TemplateInvalid(problems)
-    template = with_gates(template)
-    compiler = _Compiler(rt, template)
-    graph: Any = StateGraph(RunState)
-    compiler.flow(template, graph, task_level=False)
-    return graph.compile(checkpointer=checkpointer)
+def _schedule(state: Any) -> dict[str, Any]:
+    """A map's own node: nothing to do; its route sends the ready items."""
+    return {}
+
+
+_compiled: dict[tuple[str, int, str], Any] = {}
+_compiled_lock = threading.Lock()
+
+
+def compile_workflow(name: str, home: Path | None, checkpointer: Any = None) -> Any:
+    """The compiled graph of template ``name`` (a name or a file), compiled once per process
+    per template file (and recompiled when the file changes); ``checkpointer`` is attached to
+    a cheap copy. Invoke it with ``context=`` the run's ``Runtime``."""
+    path = find(name, home)
+    key = (str(path.resolve()), path.stat().st_mtime_ns, str(home))
+    with _compiled_lock:
+        graph = _compiled.get(key)
+    if graph is None:
+        template, lines, file = load_template(name, home)
+        problems = validate(template, lines, file)
+        if problems:
+            raise TemplateInvalid(problems)
+        template = with_gates(template)
+        builder: Any = StateGraph(RunState, Runtime)
+        _Compiler(template).flow(template, builder, task_level=False)
+        graph = builder.compile()
+        with _compiled_lock:
+            _compiled[key] = graph
+    return graph.copy(update={"checkpointer": checkpointer}) if checkpointer else graph

@@ -37,7 +37,7 @@ from vitco.workflow.brief import BriefText, load_brief
 from vitco.workflow.checkpoints import open_checkpointer, run_config, run_lock
 from vitco.workflow.exceptions import BadRepo, NothingToResume, TemplateInvalid
 from vitco.workflow.graph import DEFAULT_WORKFLOW, build_graph
-from vitco.workflow.project_steps import ProjectSteps
+from vitco.workflow.project_steps import restart_app
 from vitco.workflow.report import build_report
 from vitco.workflow.runtime import EventSink, Runtime
 from vitco.workflow.template import load as load_template
@@ -176,16 +176,18 @@ def execute(
         began = time.monotonic()
         status, reason = "failed", "the run did not finish"
         try:
-            graph = build_graph(rt, saver, run.workflow)
+            graph = build_graph(run.workflow, settings.home, saver)
             payload: Any = Command(resume=resume) if resume is not None else inputs
             # durability="sync": each step's checkpoint is on disk before the next step starts,
             # so a crash never loses a step whose side effects already happened; the steps'
             # side effects are idempotent for the step that was running when it crashed.
-            final = graph.invoke(payload, run_config(run_id, settings), durability="sync")
+            final = graph.invoke(
+                payload, run_config(run_id, settings), context=rt, durability="sync"
+            )
             status, reason = _ending(final)
             if keep_running and status == "delivered" and not rt.processes:
                 # the deploy step ran in a process that died: bring the app back up to serve it
-                ProjectSteps(rt).restart_app()
+                restart_app(rt)
         except BudgetExceeded as exc:
             status, reason = "budget_exceeded", str(exc)
         except ATTENTION as exc:

@@ -97,6 +97,18 @@ class Runtime:
     processes: list[Process] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _artifacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def artifact(self, ref: str) -> dict[str, Any]:
+        """An artifact's content, read from the store once per run (artifacts never change;
+        callers validate it into a model and do not modify it)."""
+        with self._lock:
+            cached = self._artifacts.get(ref)
+        if cached is None:
+            cached = self.store.get_artifact(ref)
+            with self._lock:
+                self._artifacts[ref] = cached
+        return cached
 
     @classmethod
     def for_run(

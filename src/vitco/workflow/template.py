@@ -15,6 +15,7 @@
       - {after: plan, question: Approve the plan?}                     # pause for a person
     flows:
       task: {start: implement, nodes: {...}, edges: [...]}             # what a map runs per item
+      fix: task                              # or the name of a shared flow (templates/flows/)
 
 Node types: ``agent`` (a role answers; its step comes from the role), ``tool`` (a platform step),
 ``map`` (run a flow for every ready item, in parallel), ``gate`` (wait for approval). Edges
@@ -33,12 +34,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from vitco.workflow.exceptions import TemplateInvalid
 
 NodeType = Literal["agent", "tool", "map", "gate"]
 BUILTIN = Path(__file__).parent / "templates"
+FLOWS = BUILTIN / "flows"
 END = "end"
 
 
@@ -78,6 +80,15 @@ class FlowSpec(BaseModel):
     edges: list[EdgeSpec]
 
 
+def shared_flow(name: str) -> FlowSpec:
+    """A flow from ``templates/flows/<name>.yaml``, shared by templates that name it."""
+    path = FLOWS / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in FLOWS.glob("*.yaml"))) or "none"
+        raise ValueError(f"no shared flow {name!r} (shared flows: {known})")
+    return FlowSpec.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
 class Template(FlowSpec):
     start: str = ""  # (an extending template takes these from its base)
     nodes: dict[str, NodeSpec] = Field(default_factory=dict)
@@ -87,6 +98,14 @@ class Template(FlowSpec):
     extends: str | None = None
     gates: list[GateSpec] = Field(default_factory=list)
     flows: dict[str, FlowSpec] = Field(default_factory=dict)
+
+    @field_validator("flows", mode="before")
+    @classmethod
+    def _shared_flows(cls, flows: Any) -> Any:
+        """A flow given by name (``task: task``) is the shared flow of that name."""
+        if not isinstance(flows, dict):
+            return flows
+        return {k: shared_flow(v) if isinstance(v, str) else v for k, v in flows.items()}
 
 
 @dataclass(frozen=True)

@@ -18,42 +18,20 @@ from pydantic import BaseModel, ValidationError
 
 from vitco.agents.outputs import Plan, Spec
 from vitco.config import Settings
-from vitco.llm.testing import TestModel
 from vitco.store import Store, open_store
 from vitco.store.models import Run, new_id
 from vitco.workflow.checkpoints import open_checkpointer, run_config
 from vitco.workflow.compile import MAP_ITEM
 from vitco.workflow.exceptions import BadFork
 from vitco.workflow.graph import build_graph
-from vitco.workflow.runtime import Runtime
 from vitco.workspace.repo import Repo
 
 EDITABLE: dict[str, type[BaseModel]] = {"spec": Spec, "plan": Plan}
 
 
-class _Inert:
-    """Stands in for the sandbox and mailer of a graph that is only inspected, never run."""
-
-    name = "inert"
-
-    def __getattr__(self, name: str) -> Any:
-        raise RuntimeError(f"an inspected graph must not use {name}")
-
-
-def _graph(settings: Settings, store: Store, run: Run, saver: Any) -> Any:
-    project = store.get_project(run.project_id)
-    rt = Runtime(
-        settings=settings,
-        store=store,
-        model=TestModel(),
-        sandbox=_Inert(),
-        mailer=_Inert(),
-        http=_Inert(),  # type: ignore[arg-type]
-        run_id=run.id,
-        project_id=project.id,
-        repo_path=Path(project.repo_path),
-    )
-    return build_graph(rt, saver, run.workflow)
+def _graph(settings: Settings, run: Run, saver: Any) -> Any:
+    """The run's compiled graph, to read its checkpoints (nothing runs, so no runtime)."""
+    return build_graph(run.workflow, settings.home, saver)
 
 
 def checkpoints(
@@ -64,9 +42,7 @@ def checkpoints(
     run = store.get_run(run_id)
     calls = store.calls(run_id=run_id)
     with open_checkpointer(settings) as saver:
-        history = list(
-            _graph(settings, store, run, saver).get_state_history(run_config(run_id, settings))
-        )
+        history = list(_graph(settings, run, saver).get_state_history(run_config(run_id, settings)))
     history.reverse()
     rows: list[dict[str, Any]] = []
     previous_next: tuple[str, ...] = ()
@@ -162,7 +138,7 @@ def fork_run(
     project = store.get_project(run.project_id)
     repo = Repo(Path(project.repo_path))
     with open_checkpointer(settings) as saver:
-        graph = _graph(settings, store, run, saver)
+        graph = _graph(settings, run, saver)
         snap = graph.get_state(run_config(run_id, settings, checkpoint_id))
         if not snap.values:
             raise BadFork(run_id, f"no checkpoint {checkpoint_id!r} (see vitco history {run_id})")
@@ -255,9 +231,7 @@ def edit_in_editor(
 
     run = store.get_run(run_id)
     with open_checkpointer(settings) as saver:
-        snap = _graph(settings, store, run, saver).get_state(
-            run_config(run_id, settings, checkpoint_id)
-        )
+        snap = _graph(settings, run, saver).get_state(run_config(run_id, settings, checkpoint_id))
     current = {k: store.get_artifact(snap.values[k]) for k in EDITABLE if k in snap.values}
     text = click.edit(json.dumps(current, indent=2), extension=".json")
     if text is None:

@@ -1,63 +1,38 @@
 """Checking a template against the steps vitco has: every problem, with file and line.
 
-``STEPS`` is the catalogue templates draw from: at which level a step runs (the project, or a
-task inside a map), which outcomes it can end with (the ``when:`` of its edges), and which role
-performs it if it is an agent's step.
+The steps, their levels, outcomes and roles come from the registry (``steps``), where each step
+is declared once; the collections a map may iterate likewise.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from vitco.agents.role import load_role, role_names
+from vitco.agents.role import role_names
 from vitco.config import Settings
+from vitco.workflow.steps import Level, collections, step_of_role, steps
 from vitco.workflow.template import END, FlowSpec, Lines, Problem, Template
 
-Level = Literal["project", "task"]
-
-
-@dataclass(frozen=True)
-class StepInfo:
-    level: Level
-    outcomes: tuple[str, ...] = ()
-    role: str | None = None
-
-
-STEPS: dict[str, StepInfo] = {
-    "analyze": StepInfo("project", role="analyst"),
-    "plan": StepInfo("project", role="manager"),
-    "integrate": StepInfo("project", ("passed", "failed")),
-    "deploy": StepInfo("project", role="devops"),
-    "deliver": StepInfo("project"),
-    "stuck": StepInfo("project"),
-    "implement": StepInfo("task", role="developer"),
-    "review": StepInfo("task", ("approved", "retry", "give_up"), role="reviewer"),
-    "write_tests": StepInfo("task", role="qa"),
-    "test": StepInfo("task", ("pass", "retry", "give_up")),
-    "commit": StepInfo("task", ("merged", "retry", "give_up")),
-    "give_up": StepInfo("task"),
-}
-MAP_OUTCOMES = ("all_done", "blocked")
 GATE_OUTCOMES = ("approved", "rejected")
-COLLECTIONS = ("ready_tasks",)
 
 
 def step_of(node: Any) -> str | None:
-    """The step a node runs: a tool's ``step``, or an agent's (its role's step by default)."""
+    """The step a node runs: its ``step``, or the one step its agent's role performs."""
     if node.step:
         return str(node.step)
-    if node.type == "agent" and node.role in role_names():
-        return load_role(node.role).step
+    if node.type == "agent" and node.role:
+        found = step_of_role(node.role)
+        return found.name if found else None
     return None
 
 
 def outcomes_of(node: Any) -> tuple[str, ...]:
     if node.type == "map":
-        return MAP_OUTCOMES
+        found = collections().get(node.over or "")
+        return found.outcomes if found else ()
     if node.type == "gate":
         return GATE_OUTCOMES
-    info = STEPS.get(step_of(node) or "")
+    info = steps().get(step_of(node) or "")
     return info.outcomes if info else ()
 
 
@@ -137,8 +112,9 @@ class _Checker:
         elif node.type == "map":
             if level != "project":
                 self.add(where, "a map runs at the project level, not inside a task flow")
-            if node.over not in COLLECTIONS:
-                self.add(where, f"map over {node.over!r}: can map over {', '.join(COLLECTIONS)}")
+            known = collections()
+            if node.over not in known:
+                self.add(where, f"map over {node.over!r}: can map over {', '.join(known)}")
             if node.flow not in self.template.flows:
                 self.add(where, f"map runs flow {node.flow!r}, which is not under flows:")
             return
@@ -147,13 +123,16 @@ class _Checker:
                 self.add(where, "gates pause the project flow, not a task flow")
             return
         step = step_of(node)
-        info = STEPS.get(step or "")
+        registry = steps()
+        info = registry.get(step or "")
         if info is None:
-            self.add(where, f"unknown step {step!r} (steps: {', '.join(STEPS)})")
+            self.add(where, f"unknown step {step!r} (steps: {', '.join(registry)})")
         elif info.level != level:
             self.add(where, f"step {step!r} runs in a {info.level} flow, not a {level} flow")
         elif node.type == "tool" and info.role is not None:
             self.add(where, f"step {step!r} is an agent's (role {info.role}); use type: agent")
+        elif node.type == "agent" and info.role != node.role:
+            self.add(where, f"step {step!r} is not performed by role {node.role!r}")
 
     def cycles(self, flow: FlowSpec, prefix: tuple[Any, ...]) -> None:
         """Every cycle must pass an edge with ``max``: look for cycles among the others."""
