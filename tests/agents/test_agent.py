@@ -148,7 +148,7 @@ def test_an_unknown_role_raises_unknown_role(tmp_path: Path) -> None:
     [
         ('output = "Review"\n', None, "needs role.toml and prompt.md"),
         ('output = "Poem"\n', "p", "output 'Poem' is not one of"),
-        ('', "p", "output None is not one of"),
+        ("", "p", "output None is not one of"),
         ('output = "Review\n', "p", "is not valid TOML"),
         ('output = "Review"\ncomplexity = 11\n', "p", "complexity 11 is not"),
         ('output = "Review"\ncomplexity = "hard"\n', "p", "complexity 'hard' is not"),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from vitco.workspace.repo import Repo
+from vitco.integrations.git.repo import Repo
 
 pytestmark = pytest.mark.slow
 VITCO = [sys.executable, "-m", "vitco.cli"]

@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from vitco.integrations.deploy import BuildFailed
+from vitco.integrations.git.repo import Repo
 from vitco.sandbox import Limits, Sandbox
 from vitco.toolchains import CommandPlan, Tools, get_toolchain
-from vitco.workspace.repo import Repo
 
 PYPROJECT = """[build-system]
 requires = ["setuptools>=61"]

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from tests.workflow.hostile import make_wheel
+from vitco.integrations.git.repo import Repo
 from vitco.sandbox import Sandbox
 from vitco.toolchains.exceptions import BadRequirements
 from vitco.toolchains.python import ensure_venv, install_requirements, run_tests
 from vitco.toolchains.wheels import parse_requirements
-from vitco.workspace.repo import Repo
 
 
 def test_requirements_are_installed_once_and_importable_in_tests(

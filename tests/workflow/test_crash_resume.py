@@ -16,9 +16,9 @@ import pytest
 
 from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE
 from vitco.config import Settings
+from vitco.integrations.git.repo import Repo
 from vitco.store import open_store
 from vitco.workflow.runner import resume_run
-from vitco.workspace.repo import Repo
 
 pytestmark = pytest.mark.slow
 BRIEF, CASSETTE = DEMO_BRIEF, DEMO_CASSETTE

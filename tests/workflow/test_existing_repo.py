@@ -9,10 +9,10 @@ import pytest
 
 from tests.workflow.scripted import APPROVE, SPEC, calc_tests, changeset, plan, script, write_brief
 from vitco.config import Settings
+from vitco.integrations.git.repo import Repo
 from vitco.sandbox import Sandbox
 from vitco.workflow.exceptions import BadRepo
 from vitco.workflow.runner import start_run
-from vitco.workspace.repo import Repo
 
 pytestmark = pytest.mark.slow
 BUGGY = "def add(a, b):\n    return a - b\n"

@@ -9,12 +9,12 @@ import pytest
 
 from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE
 from vitco.config import Settings
+from vitco.integrations.git.repo import Repo
 from vitco.sandbox import Sandbox
 from vitco.store import open_store
 from vitco.workflow.exceptions import BadFork
 from vitco.workflow.runner import resume_run, start_run
 from vitco.workflow.timetravel import checkpoints, fork_run
-from vitco.workspace.repo import Repo
 
 pytestmark = pytest.mark.slow
 BRIEF, CASSETTE = DEMO_BRIEF, DEMO_CASSETTE

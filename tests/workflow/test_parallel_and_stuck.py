@@ -20,11 +20,11 @@ from tests.workflow.scripted import (
     write_brief,
 )
 from vitco.config import Settings
+from vitco.integrations.git.repo import Repo
 from vitco.llm.model import ModelRequest
 from vitco.sandbox import Sandbox
 from vitco.store import open_store
 from vitco.workflow.runner import start_run
-from vitco.workspace.repo import Repo
 
 pytestmark = pytest.mark.slow
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from tests.workflow.scripted import APPROVE, SPEC, changeset, plan, script, write_brief
 from vitco.config import Settings
+from vitco.integrations.git.repo import Repo
 from vitco.sandbox import Process, Sandbox
 from vitco.store import open_store
 from vitco.toolchains import (
@@ -27,7 +28,6 @@ from vitco.toolchains import (
     unregister,
 )
 from vitco.workflow.runner import start_run
-from vitco.workspace.repo import Repo
 
 pytestmark = pytest.mark.slow
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from vitco.integrations.git.repo import Repo
 from vitco.sandbox import Sandbox
 from vitco.toolchains.python import ensure_venv, run_tests
 from vitco.workspace.exceptions import UnsafePath
-from vitco.workspace.repo import Repo
 
 PASSING = "def test_ok():\n    assert True\n"
 

@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from vitco.integrations.git import RepoError
+from vitco.integrations.git.repo import Repo
 from vitco.store import Store
 from vitco.store.models import ModelCall
-from vitco.workspace.exceptions import WorkspaceError
-from vitco.workspace.repo import Repo
 
 
 def _bucket() -> dict[str, Any]:
@@ -47,7 +47,7 @@ def build_report(store: Store, run_id: str) -> dict[str, Any]:
     try:  # the team's commits on the run's branch since it started (or forked)
         span = f"{run.base_sha}..{run.branch}" if run.base_sha else run.branch
         commits = Repo(Path(project.repo_path)).commit_count(span)
-    except WorkspaceError:
+    except RepoError:  # a repository moved or removed since: the report still reads
         commits = 0
     tests = {"passed": 0, "failed": 0}
     reports = [a for a in store.artifacts(run_id, "test_report") if a.task is None]

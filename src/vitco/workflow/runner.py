@@ -24,6 +24,8 @@ from langgraph.types import Command
 from vitco.agents.exceptions import AgentError
 from vitco.config import Settings
 from vitco.integrations.deploy.exceptions import DeployError
+from vitco.integrations.git import RepoError
+from vitco.integrations.git.repo import Repo
 from vitco.integrations.mail import OutboxMailer
 from vitco.llm.exceptions import BudgetExceeded, LLMError
 from vitco.llm.model import Model
@@ -43,9 +45,8 @@ from vitco.workflow.runtime import EventSink, Runtime
 from vitco.workflow.template import load as load_template
 from vitco.workflow.validate import validate as validate_template
 from vitco.workspace.exceptions import WorkspaceError
-from vitco.workspace.repo import Repo
 
-ATTENTION = (LLMError, AgentError, WorkspaceError, DeployError, ToolchainError)
+ATTENTION = (LLMError, AgentError, WorkspaceError, RepoError, DeployError, ToolchainError)
 
 
 @dataclass

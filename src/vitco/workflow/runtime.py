@@ -18,6 +18,7 @@ from typing import Any, cast
 import httpx
 
 from vitco.config import Settings
+from vitco.integrations.git.repo import Repo
 from vitco.integrations.mail import Mailer
 from vitco.llm.budget import BudgetedModel, estimator_for
 from vitco.llm.ledger import JournaledModel
@@ -26,7 +27,6 @@ from vitco.sandbox.protocol import Limits, Process, Sandbox
 from vitco.store import Store
 from vitco.store.models import Event, ModelCall
 from vitco.toolchains import Tools
-from vitco.workspace.repo import Repo
 
 EventSink = Callable[[Event], None]
 

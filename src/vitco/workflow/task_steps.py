@@ -18,14 +18,14 @@ from typing import Any, cast
 from vitco.agents.agent import ask
 from vitco.agents.outputs import Changeset, FileChange, Plan, PlanTask, QaTests, Review, Spec
 from vitco.agents.role import load_role
+from vitco.integrations.git.exceptions import CommitIncomplete, MergeConflict
+from vitco.integrations.git.repo import Repo
 from vitco.llm.model import CallKey, Tier, tier_above, tier_for
 from vitco.toolchains import TestReport, Toolchain, get_toolchain
 from vitco.workflow.runtime import Runtime
 from vitco.workflow.state import TaskState
 from vitco.workflow.steps import step
-from vitco.workspace.exceptions import CommitIncomplete, MergeConflict
 from vitco.workspace.paths import safe_path
-from vitco.workspace.repo import Repo
 
 Update = dict[str, Any]
 

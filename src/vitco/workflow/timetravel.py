@@ -18,13 +18,13 @@ from pydantic import BaseModel, ValidationError
 
 from vitco.agents.outputs import Plan, Spec
 from vitco.config import Settings
+from vitco.integrations.git.repo import Repo
 from vitco.store import Store, open_store
 from vitco.store.models import Run, new_id
 from vitco.workflow.checkpoints import open_checkpointer, run_config
 from vitco.workflow.compile import MAP_ITEM
 from vitco.workflow.exceptions import BadFork
 from vitco.workflow.graph import build_graph
-from vitco.workspace.repo import Repo
 
 EDITABLE: dict[str, type[BaseModel]] = {"spec": Spec, "plan": Plan}
 

@@ -3,10 +3,9 @@
 ::
 
     WorkspaceError
-    ├── UnsafePath       a path that would leave the workspace (absolute, '..', symlink out)
-    ├── GitError         a git command failed (carries the command and its stderr)
-    ├── MergeConflict    a task branch does not rebase cleanly onto main (carries the files)
-    └── CommitIncomplete a task's commit lacks files its changeset wrote (git skipped them)
+    └── UnsafePath       a path that would leave the workspace (absolute, '..', symlink out)
+
+The repository's own errors (git failed, a merge conflict) are ``integrations.git``'s.
 """
 
 from __future__ import annotations
@@ -21,32 +20,3 @@ class UnsafePath(WorkspaceError):
         self.path = path
         self.reason = reason
         super().__init__(f"refusing path {path!r}: {reason}")
-
-
-class GitError(WorkspaceError):
-    def __init__(self, args: list[str], stderr: str, code: int) -> None:
-        self.args_ = args
-        self.stderr = stderr
-        self.code = code
-        super().__init__(f"git {' '.join(args)} failed ({code}): {stderr.strip()[:500]}")
-
-
-class MergeConflict(WorkspaceError):
-    def __init__(self, branch: str, files: list[str]) -> None:
-        self.branch = branch
-        self.files = files
-        super().__init__(
-            f"{branch} conflicts with main in: {', '.join(files) or '(unknown files)'}"
-        )
-
-
-class CommitIncomplete(WorkspaceError):
-    """Task ``task``'s commit does not hold ``paths``, which its changeset wrote."""
-
-    def __init__(self, task: str, paths: list[str]) -> None:
-        self.task = task
-        self.paths = paths
-        super().__init__(
-            f"{task}: the commit is missing files the changeset wrote: {', '.join(paths)}; "
-            "refusing to mark the task done"
-        )

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from vitco.workspace.exceptions import GitError, MergeConflict, UnsafePath
-from vitco.workspace.repo import GITIGNORE, Repo
+from vitco.integrations.git.exceptions import GitError, MergeConflict
+from vitco.integrations.git.repo import GITIGNORE, Repo
+from vitco.workspace.exceptions import UnsafePath
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
-from vitco.workspace.exceptions import GitError, MergeConflict, UnsafePath
+from vitco.integrations.git.exceptions import GitError, MergeConflict
+from vitco.workspace.exceptions import UnsafePath
 from vitco.workspace.paths import delete_inside, read_inside, safe_path, write_inside
 
 GITIGNORE = ".venv/\n.venv-*/\n.vitco/\n__pycache__/\n*.pyc\n.pytest_cache/\n"
