@@ -18,9 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from vitco.bootstrap import start_run
 from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE
 from vitco.config import Settings
-from vitco.workflow.runner import start_run
 
 BRIEF, CASSETTE = DEMO_BRIEF, DEMO_CASSETTE
 

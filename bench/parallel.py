@@ -33,9 +33,9 @@ from tests.workflow.scripted import (  # noqa: E402
     write_brief,
 )
 
+from vitco.bootstrap import start_run  # noqa: E402
 from vitco.config import Settings  # noqa: E402
 from vitco.llm.model import ModelRequest  # noqa: E402
-from vitco.workflow.runner import start_run  # noqa: E402
 
 
 def answers(n: int) -> dict[str, object]:

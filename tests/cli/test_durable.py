@@ -7,11 +7,11 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from vitco.bootstrap import start_run
 from vitco.cli.app import app
 from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE
 from vitco.config import Settings
 from vitco.sandbox import Sandbox
-from vitco.workflow.runner import start_run
 
 pytestmark = pytest.mark.slow
 BRIEF, CASSETTE = DEMO_BRIEF, DEMO_CASSETTE

@@ -26,17 +26,17 @@ def test_the_worker_resumes_a_run_whose_process_died(short_home: Path) -> None:
     settings = Settings(home=short_home)
     store = open_store(settings)
     (run,) = store.runs()
-    assert orphaned_runs(settings) == [run.id]
+    assert orphaned_runs(settings, store) == [run.id]
 
     with run_lock(settings, run.id):  # a live executor holds the lease: not an orphan
-        assert orphaned_runs(settings) == []
+        assert orphaned_runs(settings, store) == []
 
     worked = vitco(short_home, "worker", "--burst", "--json")
     assert worked.returncode == 0, worked.stderr[-2000:]
     resumed = json.loads(worked.stdout)["resumed"]
     assert resumed == [{"run_id": run.id, "status": "delivered", "reason": None}]
     assert len(store.calls(run_id=run.id)) == DEMO_CALLS  # nothing asked twice
-    assert orphaned_runs(settings) == []
+    assert orphaned_runs(settings, store) == []
 
     again = vitco(short_home, "worker", "--burst", "--json")
     assert json.loads(again.stdout) == {"resumed": []}

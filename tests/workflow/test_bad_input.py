@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from tests.workflow.scripted import DEPLOY, changeset, happy_path, script, write_brief
+from vitco.bootstrap import start_run
 from vitco.config import Settings
 from vitco.sandbox import Sandbox
 from vitco.store import open_store
 from vitco.workflow.exceptions import BadBrief, BadBriefField
-from vitco.workflow.runner import start_run
 
 
 @pytest.mark.parametrize(

@@ -11,13 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.workflow.scripted import happy_path, script, write_brief
+from vitco.bootstrap import resume_run, start_run
 from vitco.cli.app import app
 from vitco.config import Settings
 from vitco.llm.router import Route, Router
 from vitco.llm.testing import FunctionModel
 from vitco.sandbox import Sandbox
 from vitco.store import open_store
-from vitco.workflow.runner import resume_run, start_run
 
 pytestmark = pytest.mark.slow
 

@@ -16,13 +16,13 @@ from pydantic import SecretStr
 
 from tests.fakes import Fail, FakeAnthropic, FakeOpenAI
 from tests.fakes.cassette_responder import CallTagged, CassetteResponder
+from vitco.bootstrap import start_run
 from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE
 from vitco.config import Settings
 from vitco.llm.resolve import resolve_model
 from vitco.llm.router import Router
 from vitco.sandbox import Sandbox
 from vitco.store import open_store
-from vitco.workflow.runner import start_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from vitco.bootstrap import resume_run
 from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE
 from vitco.config import Settings
 from vitco.integrations.git.repo import Repo
 from vitco.store import open_store
-from vitco.workflow.runner import resume_run
 
 pytestmark = pytest.mark.slow
 BRIEF, CASSETTE = DEMO_BRIEF, DEMO_CASSETTE

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from tests.workflow.scripted import APPROVE, SPEC, calc_tests, changeset, plan, script, write_brief
+from vitco.bootstrap import start_run
 from vitco.config import Settings
 from vitco.integrations.git.repo import Repo
 from vitco.sandbox import Sandbox
 from vitco.workflow.exceptions import BadRepo
-from vitco.workflow.runner import start_run
 
 pytestmark = pytest.mark.slow
 BUGGY = "def add(a, b):\n    return a - b\n"

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from vitco.bootstrap import resume_run, start_run
 from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE
 from vitco.config import Settings
 from vitco.integrations.git.repo import Repo
 from vitco.sandbox import Sandbox
 from vitco.store import open_store
 from vitco.workflow.exceptions import BadFork
-from vitco.workflow.runner import resume_run, start_run
 from vitco.workflow.timetravel import checkpoints, fork_run
 
 pytestmark = pytest.mark.slow
@@ -24,7 +24,7 @@ def test_fork_from_the_plan_without_a_task(settings: Settings, sandbox: Sandbox)
     original = start_run(settings, BRIEF, model_id=f"replay:{CASSETTE}", sandbox=sandbox).report
     assert original["status"] == "delivered"
     store = open_store(settings)
-    rows = checkpoints(settings, original["run_id"])
+    rows = checkpoints(settings, open_store(settings), original["run_id"])
     assert [r["step"] for r in rows] == sorted(r["step"] for r in rows)
     after_plan = next(r for r in rows if r["after"] == "plan")
     assert after_plan["next"] == ["tasks"] and after_plan["done"] == []
@@ -64,7 +64,7 @@ def test_fork_from_the_plan_without_a_task(settings: Settings, sandbox: Sandbox)
 def test_fork_errors_name_the_problem(settings: Settings, sandbox: Sandbox) -> None:
     original = start_run(settings, BRIEF, model_id=f"replay:{CASSETTE}", sandbox=sandbox).report
     store = open_store(settings)
-    rows = checkpoints(settings, original["run_id"])
+    rows = checkpoints(settings, open_store(settings), original["run_id"])
     after_plan = next(r for r in rows if r["after"] == "plan")
     with pytest.raises(BadFork, match="no task T9"):
         fork_run(

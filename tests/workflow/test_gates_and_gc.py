@@ -10,13 +10,13 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.workflow.scripted import happy_path, script, write_brief
+from vitco.bootstrap import resume_run, start_run
 from vitco.cli.app import app
 from vitco.config import Settings
 from vitco.sandbox import Sandbox
 from vitco.store import open_store
 from vitco.workflow.exceptions import NothingToResume, TemplateInvalid
 from vitco.workflow.retention import collect
-from vitco.workflow.runner import resume_run, start_run
 from vitco.workflow.timetravel import checkpoints
 
 pytestmark = pytest.mark.slow
@@ -94,13 +94,13 @@ def test_gc_prunes_a_delivered_run_to_its_final_checkpoint(
     ).report
     assert report["status"] == "delivered"
     store = open_store(settings)
-    before = checkpoints(settings, report["run_id"])
+    before = checkpoints(settings, open_store(settings), report["run_id"])
     assert len(before) > 5
     kept = collect(settings, store, days=30)
     assert kept["runs"] == []  # delivered just now: kept
     result = collect(settings, store, days=0)
     assert result["runs"] == [report["run_id"]] and result["rows_deleted"] > 0
-    after = checkpoints(settings, report["run_id"])
+    after = checkpoints(settings, open_store(settings), report["run_id"])
     assert len(after) == 1
     assert after[0]["checkpoint_id"] == before[-1]["checkpoint_id"]
     with sqlite3.connect(settings.checkpoints_path) as conn:

@@ -19,12 +19,12 @@ from tests.workflow.scripted import (
     script,
     write_brief,
 )
+from vitco.bootstrap import start_run
 from vitco.config import Settings
 from vitco.integrations.git.repo import Repo
 from vitco.llm.model import ModelRequest
 from vitco.sandbox import Sandbox
 from vitco.store import open_store
-from vitco.workflow.runner import start_run
 
 pytestmark = pytest.mark.slow
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from tests.workflow.scripted import calc, happy_path, script, write_brief
+from vitco.bootstrap import resume_run, start_run
 from vitco.config import Settings
 from vitco.sandbox import Sandbox
 from vitco.store import open_store
 from vitco.workflow.retention import collect
-from vitco.workflow.runner import resume_run, start_run
 from vitco.workflow.timetravel import checkpoints, fork_run
 
 pytestmark = pytest.mark.slow
@@ -39,7 +39,7 @@ def test_a_run_lives_in_postgres(pg_settings: Settings, sandbox: Sandbox, tmp_pa
     store = open_store(pg_settings)
     assert len(store.calls(run_id=report["run_id"])) == 8
 
-    rows = checkpoints(pg_settings, report["run_id"])
+    rows = checkpoints(pg_settings, store, report["run_id"])
     after_plan = next(r for r in rows if r["after"] == "plan")
     fork = fork_run(pg_settings, store, report["run_id"], after_plan["checkpoint_id"])
     forked = resume_run(pg_settings, fork.run_id, model=model, sandbox=sandbox).report
@@ -47,4 +47,4 @@ def test_a_run_lives_in_postgres(pg_settings: Settings, sandbox: Sandbox, tmp_pa
 
     pruned = collect(pg_settings, store, days=0)
     assert set(pruned["runs"]) == {report["run_id"], fork.run_id}
-    assert len(checkpoints(pg_settings, report["run_id"])) == 1
+    assert len(checkpoints(pg_settings, store, report["run_id"])) == 1

@@ -18,13 +18,13 @@ from tests.workflow.scripted import (
     script,
     write_brief,
 )
+from vitco.bootstrap import start_run
 from vitco.config import Settings
 from vitco.llm.model import ModelRequest, ModelResponse
 from vitco.llm.testing import FunctionModel
 from vitco.sandbox import Sandbox
 from vitco.store import open_store
 from vitco.workflow.compile import compile_workflow
-from vitco.workflow.runner import start_run
 from vitco.workflow.runtime import Runtime
 from vitco.workflow.steps import step, steps, unregister
 from vitco.workflow.template import load

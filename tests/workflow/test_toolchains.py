@@ -13,6 +13,7 @@ import pytest
 from pydantic import BaseModel
 
 from tests.workflow.scripted import APPROVE, SPEC, changeset, plan, script, write_brief
+from vitco.bootstrap import start_run
 from vitco.config import Settings
 from vitco.integrations.git.repo import Repo
 from vitco.sandbox import Process, Sandbox
@@ -27,7 +28,6 @@ from vitco.toolchains import (
     register,
     unregister,
 )
-from vitco.workflow.runner import start_run
 
 pytestmark = pytest.mark.slow
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

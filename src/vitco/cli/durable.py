@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
         Model calls already answered and side effects already done (commits, deploys, mail)
         are not repeated.
         """
-        from vitco.workflow.runner import resume_run
+        from vitco.bootstrap import resume_run
 
         settings = model_settings(as_json, config)
         _drive(
@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
 
         settings = load_settings(as_json)
         with known_errors(as_json):
-            rows = checkpoints(settings, run_id)
+            rows = checkpoints(settings, open_store(settings), run_id)
         if as_json:
             emit_json({"run_id": run_id, "checkpoints": rows})
             return
@@ -111,7 +111,7 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
     ) -> None:
         """Start a new run from a checkpoint of RUN, with changed state; RUN stays untouched."""
-        from vitco.workflow.runner import resume_run
+        from vitco.bootstrap import resume_run
         from vitco.workflow.timetravel import edit_in_editor, fork_run, parse_assignments
 
         settings = model_settings(as_json, config)
@@ -150,7 +150,7 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
     ) -> None:
         """Answer a run waiting at an approval gate; it goes on (or stops, if rejected)."""
-        from vitco.workflow.runner import resume_run
+        from vitco.bootstrap import resume_run
 
         settings = model_settings(as_json, config)
         with known_errors(as_json):

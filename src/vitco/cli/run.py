@@ -72,7 +72,7 @@ def deliver(
     repo: Path | None = None,
     config: Path | None = None,
 ) -> dict[str, Any]:
-    from vitco.workflow.runner import start_run
+    from vitco.bootstrap import start_run
 
     settings = model_settings(as_json, config)
     if budget is not None:

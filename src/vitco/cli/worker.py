@@ -27,13 +27,16 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Watch for runs whose executing process died and resume them from their last
         checkpoint, without repeating completed model calls or side effects."""
+        from vitco.bootstrap import resume_run
         from vitco.jobs import recover
+        from vitco.store import open_store
 
         settings = model_settings(as_json, config)
         handled: list[dict[str, object]] = []
         with known_errors(as_json):
+            store = open_store(settings)
             while True:
-                for r in recover(settings):
+                for r in recover(settings, store, lambda run_id: resume_run(settings, run_id)):
                     handled.append({"run_id": r.run_id, "status": r.status, "reason": r.reason})
                     if not as_json:
                         console.print(f"resumed {r.run_id}: {r.status}", highlight=False)

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vitco.config import Settings
-from vitco.store import Store, open_store
+from vitco.store import Store
 from vitco.workflow.exceptions import RunBusy, WorkflowError
-from vitco.workflow.runner import Outcome, resume_run
+from vitco.workflow.runner import Outcome
 
 ACTIVE = ("running",)
 
@@ -42,25 +42,21 @@ def _lease_is_free(settings: Settings, run_id: str) -> bool:
         return True
 
 
-def orphaned_runs(settings: Settings, store: Store | None = None) -> list[str]:
+def orphaned_runs(settings: Settings, store: Store) -> list[str]:
     """Runs stored as running whose executor is gone (their lease is free)."""
-    store = store or open_store(settings)
     return [
         run.id for run in store.runs() if run.status in ACTIVE and _lease_is_free(settings, run.id)
     ]
 
 
-def recover(
-    settings: Settings,
-    *,
-    resume: Callable[[str], Outcome] | None = None,
-) -> list[Recovered]:
-    """Resume every orphaned run once; returns how each ended. A run another worker took in
-    the meantime is skipped."""
+def recover(settings: Settings, store: Store, resume: Callable[[str], Outcome]) -> list[Recovered]:
+    """Resume every orphaned run once with ``resume`` (the composition root's, which builds
+    what a run needs); returns how each ended. A run another worker took in the meantime is
+    skipped."""
     results = []
-    for run_id in orphaned_runs(settings):
+    for run_id in orphaned_runs(settings, store):
         try:
-            outcome = resume(run_id) if resume else resume_run(settings, run_id)
+            outcome = resume(run_id)
         except RunBusy:
             continue
         except WorkflowError as exc:

@@ -34,9 +34,9 @@ ROUTER_ID = "router"
 """The id of the configured router (what a run started without ``--model`` stores)."""
 
 
-def resolve_model(model_id: str | None, settings: Settings | None = None) -> Model:
+def resolve_model(model_id: str | None, settings: Settings) -> Model:
     """The model for ``model_id``; raises ``NoModelConfigured``, ``UnknownModel`` or
-    ``ModelConfigError``. ``settings`` defaults to one read from the environment."""
+    ``ModelConfigError``."""
     model_id = (model_id or "").strip()
     provider, _, name = model_id.partition(":")
     if provider in ("replay", "replay+strict"):
@@ -45,7 +45,6 @@ def resolve_model(model_id: str | None, settings: Settings | None = None) -> Mod
         return ReplayModel(Path(name).expanduser(), strict=provider == "replay+strict")
     if model_id == "test":
         return TestModel()
-    settings = settings or Settings()
     config = load_model_config(settings)
     if not model_id or model_id == ROUTER_ID:
         if config.empty:

@@ -18,7 +18,6 @@ from email.utils import formataddr
 from pathlib import Path
 from typing import Any
 
-import httpx
 from langgraph.types import Command
 
 from vitco.agents.exceptions import AgentError
@@ -26,13 +25,10 @@ from vitco.config import Settings
 from vitco.integrations.deploy.exceptions import DeployError
 from vitco.integrations.git import RepoError
 from vitco.integrations.git.repo import Repo
-from vitco.integrations.mail import OutboxMailer
 from vitco.llm.exceptions import BudgetExceeded, LLMError
 from vitco.llm.model import Model
-from vitco.llm.resolve import resolve_model
-from vitco.sandbox import get_sandbox
-from vitco.sandbox.protocol import Process, Sandbox
-from vitco.store import Store, open_store
+from vitco.sandbox.protocol import Process
+from vitco.store import Store
 from vitco.store.models import new_id
 from vitco.toolchains import ToolchainError
 from vitco.workflow.brief import BriefText, load_brief
@@ -42,6 +38,7 @@ from vitco.workflow.graph import DEFAULT_WORKFLOW, build_graph
 from vitco.workflow.project_steps import restart_app
 from vitco.workflow.report import build_report
 from vitco.workflow.runtime import EventSink, Runtime
+from vitco.workflow.services import Services
 from vitco.workflow.template import load as load_template
 from vitco.workflow.validate import validate as validate_template
 from vitco.workspace.exceptions import WorkspaceError
@@ -67,12 +64,11 @@ def _slug(title: str) -> str:
 
 
 def start_run(
-    settings: Settings,
+    services: Services,
     brief_path: Path,
     *,
     model_id: str | None = None,
     model: Model | None = None,
-    sandbox: Sandbox | None = None,
     on_event: EventSink | None = None,
     keep_running: bool = False,
     workflow: str = DEFAULT_WORKFLOW,
@@ -80,20 +76,18 @@ def start_run(
 ) -> Outcome:
     """Deliver what a brief asks for with ``workflow`` (on a copy of ``repo`` when given, for
     add-feature and fix-bug); see the module docstring for what can go wrong."""
+    settings = services.settings
     brief = load_brief(brief_path)
     check_workflow(settings, workflow)
     if repo is not None and not (repo / ".git").exists():
         raise BadRepo(str(repo), "is not a git repository")
-    model = model or resolve_model(model_id or settings.model, settings)
-    sandbox = sandbox or get_sandbox(settings)
-    store = open_store(settings)
+    model = model or services.models(model_id or settings.model)
+    store = services.store
     run_id = create_run(store, settings, brief, model.id, workflow=workflow, source=repo)
     return execute(
-        settings,
-        store,
+        services,
         run_id,
         model=model,
-        sandbox=sandbox,
         on_event=on_event,
         keep_running=keep_running,
         inputs={"run_id": run_id},
@@ -131,12 +125,10 @@ def create_run(
 
 
 def execute(
-    settings: Settings,
-    store: Store,
+    services: Services,
     run_id: str,
     *,
     model: Model,
-    sandbox: Sandbox,
     on_event: EventSink | None = None,
     keep_running: bool = False,
     inputs: dict[str, Any] | None = None,
@@ -144,13 +136,14 @@ def execute(
 ) -> Outcome:
     """Drive a run's graph: from ``inputs`` for a new run, else from its last checkpoint
     (``resume`` is the answer to a pending approval gate)."""
+    settings, store = services.settings, services.store
     run = store.get_run(run_id)
     project = store.get_project(run.project_id)
     repo_path = Path(project.repo_path)
     with (
         run_lock(settings, run_id),
         open_checkpointer(settings) as saver,
-        httpx.Client(timeout=10.0) as http,
+        services.http() as http,
     ):
         rt = Runtime.for_run(
             model=model,
@@ -158,8 +151,8 @@ def execute(
             run_id=run_id,
             project_id=project.id,
             settings=settings,
-            sandbox=sandbox.for_project(project.sandbox_slot),
-            mailer=OutboxMailer(settings.outbox_dir),
+            sandbox=services.sandbox.for_project(project.sandbox_slot),
+            mailer=services.mailer,
             http=http,
             repo_path=repo_path,
             branch=run.branch,
@@ -238,32 +231,27 @@ def _ending(final: dict[str, Any]) -> tuple[str, str]:
 
 
 def resume_run(
-    settings: Settings,
+    services: Services,
     run_id: str,
     *,
     model_id: str | None = None,
     model: Model | None = None,
-    sandbox: Sandbox | None = None,
     on_event: EventSink | None = None,
     keep_running: bool = False,
     resume: Any = None,
 ) -> Outcome:
     """Continue a run from its last checkpoint; completed model calls and side effects are not
     repeated (the ledger journal and idempotency keys see to that)."""
-    store = open_store(settings)
-    run = store.get_run(run_id)
+    run = services.store.get_run(run_id)
     if run.status == "delivered" and resume is None:
         raise NothingToResume(run_id, run.status)
     if run.status == "awaiting_approval" and resume is None:
         raise NothingToResume(run_id, "awaiting approval (vitco approve RUN [--reject])")
-    model = model or resolve_model(model_id or run.model, settings)
-    sandbox = sandbox or get_sandbox(settings)
+    model = model or services.models(model_id or run.model)
     return execute(
-        settings,
-        store,
+        services,
         run_id,
         model=model,
-        sandbox=sandbox,
         on_event=on_event,
         keep_running=keep_running,
         resume=resume,

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from vitco.agents.outputs import Plan, Spec
 from vitco.config import Settings
 from vitco.integrations.git.repo import Repo
-from vitco.store import Store, open_store
+from vitco.store import Store
 from vitco.store.models import Run, new_id
 from vitco.workflow.checkpoints import open_checkpointer, run_config
 from vitco.workflow.compile import MAP_ITEM
@@ -34,11 +34,8 @@ def _graph(settings: Settings, run: Run, saver: Any) -> Any:
     return build_graph(run.workflow, settings.home, saver)
 
 
-def checkpoints(
-    settings: Settings, run_id: str, store: Store | None = None
-) -> list[dict[str, Any]]:
+def checkpoints(settings: Settings, store: Store, run_id: str) -> list[dict[str, Any]]:
     """A run's checkpoints, oldest first: id, step, the node(s) that just ran, next, cost."""
-    store = store or open_store(settings)
     run = store.get_run(run_id)
     calls = store.calls(run_id=run_id)
     with open_checkpointer(settings) as saver:

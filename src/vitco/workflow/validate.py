@@ -37,10 +37,15 @@ def outcomes_of(node: Any) -> tuple[str, ...]:
 
 
 def resolve_max(value: int | str, settings: Settings | None = None) -> int | None:
-    """An edge's ``max``: a number, or the name of an integer setting."""
+    """An edge's ``max``: a number, or the name of an integer setting (its value in
+    ``settings``; without settings, its default: a template is checked before any run)."""
     if isinstance(value, int):
         return value if value >= 1 else None
-    current = getattr(settings or Settings(), value, None)
+    if settings is not None:
+        current = getattr(settings, value, None)
+    else:
+        field = Settings.model_fields.get(value)
+        current = field.default if field is not None else None
     return current if isinstance(current, int) and not isinstance(current, bool) else None
 
 

@@ -1,0 +1,90 @@
+"""The composition root: the one place that builds vitco's parts and hands them down.
+
+The commands (``vitco run``, ``resume``, ``fork``, ``approve``, ``worker``) and the tests call
+the entry points here; they build the ``Services`` a run needs once (the store, the sandbox,
+the mailer, the model resolver, an HTTP client per run) and pass them to the workflow layer,
+which builds nothing itself. Below this module nothing reads the environment (``Settings`` is
+made by the caller), opens a store or makes a client on its own.
+
+Imports are inside the functions: a command imports only what it uses (``vitco --help``
+stays fast).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vitco.config import Settings
+    from vitco.llm.model import Model
+    from vitco.sandbox.protocol import Sandbox
+    from vitco.workflow.runner import Outcome
+    from vitco.workflow.services import Services
+
+HTTP_TIMEOUT_S = 10.0
+
+
+def build(
+    settings: Settings, *, model: Model | None = None, sandbox: Sandbox | None = None
+) -> Services:
+    """The parts runs share, from ``settings``; ``model`` and ``sandbox`` replace the
+    configured ones (a test's scripted model, a replay)."""
+    import httpx
+
+    from vitco.integrations.mail import OutboxMailer
+    from vitco.llm.resolve import resolve_model
+    from vitco.sandbox import get_sandbox
+    from vitco.store import open_store
+    from vitco.workflow.services import Services
+
+    def models(model_id: str | None) -> Model:
+        return model if model is not None else resolve_model(model_id, settings)
+
+    return Services(
+        settings=settings,
+        store=open_store(settings),
+        sandbox=sandbox if sandbox is not None else get_sandbox(settings),
+        mailer=OutboxMailer(settings.outbox_dir),
+        models=models,
+        http=lambda: httpx.Client(timeout=HTTP_TIMEOUT_S),
+    )
+
+
+def start_run(
+    settings: Settings,
+    brief_path: Path,
+    *,
+    model: Model | None = None,
+    sandbox: Sandbox | None = None,
+    **options: Any,
+) -> Outcome:
+    """``workflow.runner.start_run`` with the parts built here (``options``: its keywords).
+
+    The brief, the template and the model are checked before the sandbox is built or anything
+    is stored, so bad input costs nothing."""
+    from vitco.workflow.brief import load_brief
+    from vitco.workflow.runner import check_workflow
+    from vitco.workflow.runner import start_run as run
+
+    load_brief(brief_path)
+    check_workflow(settings, options.get("workflow", "deliver-project"))
+    if model is None:
+        from vitco.llm.resolve import resolve_model
+
+        model = resolve_model(options.pop("model_id", None) or settings.model, settings)
+    return run(build(settings, model=model, sandbox=sandbox), brief_path, model=model, **options)
+
+
+def resume_run(
+    settings: Settings,
+    run_id: str,
+    *,
+    model: Model | None = None,
+    sandbox: Sandbox | None = None,
+    **options: Any,
+) -> Outcome:
+    """``workflow.runner.resume_run`` with the parts built here (``options``: its keywords)."""
+    from vitco.workflow.runner import resume_run as resume
+
+    return resume(build(settings, model=model, sandbox=sandbox), run_id, model=model, **options)
