@@ -293,3 +293,38 @@ def test_update_run_and_set_budget_of_unknown_ids_raise_not_found(store: Store) 
         store.set_budget("p-missing", 1.0)
     assert (run_info.value.kind, run_info.value.key) == ("run", "r-missing")
     assert (project_info.value.kind, project_info.value.key) == ("project", "p-missing")
+
+
+def test_a_step_writes_its_events_artifacts_and_task_rows_in_one_transaction(
+    database_url: str,
+) -> None:
+    store = Store(open_database(database_url))
+    project = store.create_project("p", "/tmp/p")
+    brief = store.create_brief(project.id, "b", "b")
+    run = store.create_run(project.id, brief.id, "m", "w")
+    store.add_tasks(run.id, [{"key": "T1", "title": "t", "role": "developer", "complexity": 1}])
+    other = Store(open_database(database_url))  # another process's view
+    with store.step():
+        store.add_event(run.id, "step", "working")
+        ref = store.put_artifact(run.id, "spec", {"title": "x"})
+        store.update_task(run.id, "T1", status="running")
+        assert store.get_artifact(ref) == {"title": "x"}  # this step reads its own writes
+        assert [a.id for a in store.artifacts(run.id)] == [ref]
+        assert other.events(run.id) == [] and other.artifacts(run.id) == []  # not yet
+        assert [t.status for t in other.tasks(run.id)] == ["pending"]
+    assert [e.message for e in other.events(run.id)] == ["working"]
+    assert other.get_artifact(ref) == {"title": "x"}
+    assert [t.status for t in other.tasks(run.id)] == ["running"]
+
+
+def test_a_step_that_raises_still_writes_what_it_did(database_url: str) -> None:
+    store = Store(open_database(database_url))
+    project = store.create_project("p", "/tmp/p")
+    brief = store.create_brief(project.id, "b", "b")
+    run = store.create_run(project.id, brief.id, "m", "w")
+    with pytest.raises(RuntimeError), store.step():
+        store.add_event(run.id, "step", "before the failure")
+        raise RuntimeError("the model answered nonsense")
+    assert [e.message for e in store.events(run.id)] == ["before the failure"]
+    with pytest.raises(NotFound, match="task"), store.step():
+        store.update_task(run.id, "T9", status="running")  # no such task: at the step's end

@@ -92,6 +92,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
 
@@ -102,7 +103,9 @@ def create(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # No pool_pre_ping: it costs a round trip on every checkout (one per store call); a
+    # connection the server dropped fails once and is replaced, and none lives past recycle.
+    return create_engine(url, pool_recycle=300)
 
 
 def _alembic_config() -> Config:

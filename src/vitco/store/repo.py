@@ -2,14 +2,36 @@
 
 ``Store`` wraps a session factory; every method opens a short session, so it is safe to share
 between the threads of parallel task branches.
+
+Inside ``with store.step():`` (the workflow wraps every step in one) the events, artifacts and
+task-row updates a thread writes are kept and written together, in one transaction, when the
+step ends, whether it ends well or raises: a step costs one commit instead of one per row, and
+a write lock is never held while a step waits on a model or the sandbox. Reads inside the block
+see those pending writes. The cost ledger, side effects (``once``) and run rows are never held
+back: they must be on disk before anything is done that depends on them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import functools
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import case, func, literal, select, union_all
+from sqlalchemy import (
+    Engine,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,6 +51,30 @@ from vitco.store.models import (
 )
 
 T = TypeVar("T")
+
+
+_INSERT_EVENT = insert(Event)
+_INSERT_ARTIFACT = insert(Artifact)
+
+
+@functools.cache
+def _update_task(names: tuple[str, ...]) -> Any:
+    """The UPDATE of these task fields, built once per set of field names."""
+    where = (Task.run_id == bindparam("_run"), Task.key == bindparam("_key"))
+    return update(Task).where(*where).values({n: bindparam(n) for n in names})
+
+
+@dataclass(frozen=True)
+class _Write:
+    """One held write: a Core statement, its parameters, and the error to raise if it changed
+    no row (for an update of a row that must exist)."""
+
+    statement: Any
+    params: dict[str, Any]
+    missing: Exception | None = None
+    on_id: Callable[[Any], None] | None = None  # receives the new row's key
+
+
 DEFAULT_TENANT = "default"
 TERMINAL = frozenset({"delivered", "needs_attention", "failed"})
 # Each lost race for a sandbox slot means another project got created, so a handful of tries
@@ -41,6 +87,64 @@ class Store:
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
+        self._local = threading.local()
+
+    # the unit of a step ----------------------------------------------------------------------
+
+    @contextmanager
+    def step(self) -> Iterator[None]:
+        """Hold this thread's event, artifact and task-row writes until the block ends, then
+        write them in one transaction (also when the block raises). Nested blocks join it."""
+        if self._pending() is not None:
+            yield
+            return
+        self._local.pending = []
+        try:
+            yield
+        finally:
+            pending: list[_Write] = self._local.pending
+            self._local.pending = None
+            self._local.held = {}
+            if pending:
+                self._write(pending, step=True)
+
+    def _pending(self) -> list[_Write] | None:
+        pending: list[_Write] | None = getattr(self._local, "pending", None)
+        return pending
+
+    def _hold(self, write: _Write) -> None:
+        """Write now, in a transaction of its own, or when this thread's step ends."""
+        pending = self._pending()
+        if pending is not None:
+            pending.append(write)
+        else:
+            self._write([write])
+
+    def _write(self, writes: list[_Write], *, step: bool = False) -> None:
+        # SQLAlchemy Core, not the ORM: a step's rows are plain inserts and one update, and the
+        # ORM's unit of work would cost more than the statements themselves.
+        engine: Engine = self.sessions.kw["bind"]
+        with engine.begin() as conn:  # no Session: nothing here needs one
+            if step and engine.dialect.name == "postgresql":
+                # A step's rows need not wait for their own flush to disk: the checkpoint that
+                # records the step is committed after them, synchronously, in the same
+                # server's WAL, and flushing it flushes them. A crash loses both or neither.
+                conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
+            batch: list[dict[str, Any]] = []
+            for i, w in enumerate(writes):
+                if w.on_id is not None:  # an insert whose key is wanted: on its own
+                    key = conn.execute(w.statement, w.params).inserted_primary_key
+                    w.on_id(key[0] if key else None)
+                    continue
+                if w.missing is None:  # inserts: runs of the same statement go as one
+                    batch.append(w.params)
+                    nxt = writes[i + 1] if i + 1 < len(writes) else None
+                    if nxt is None or nxt.statement is not w.statement:
+                        conn.execute(w.statement, batch)
+                        batch = []
+                    continue
+                if conn.execute(w.statement, w.params).rowcount == 0:
+                    raise w.missing
 
     # tenants, projects, briefs ---------------------------------------------------------------
 
@@ -185,12 +289,10 @@ class Store:
             return list(s.scalars(select(Task).where(Task.run_id == run_id).order_by(Task.id)))
 
     def update_task(self, run_id: str, key: str, **fields: Any) -> None:
-        with self.sessions.begin() as s:
-            task = s.scalar(select(Task).where(Task.run_id == run_id, Task.key == key))
-            if task is None:
-                raise NotFound("task", f"{run_id}/{key}")
-            for name, value in fields.items():
-                setattr(task, name, value)
+        """Change a task row; ``NotFound`` (at the end of the step, inside one) if it is not
+        there."""
+        statement = update(Task).where(Task.run_id == run_id, Task.key == key).values(**fields)
+        self._hold(_Write(statement, {}, NotFound("task", f"{run_id}/{key}")))
 
     # events -----------------------------------------------------------------------------------
 
@@ -204,9 +306,20 @@ class Store:
         task: str | None = None,
         data: dict[str, Any] | None = None,
     ) -> Event:
-        event = Event(run_id=run_id, kind=kind, message=message, step=step, task=task, data=data)
-        with self.sessions.begin() as s:
-            s.add(event)
+        values = {
+            "run_id": run_id,
+            "ts": utcnow(),
+            "kind": kind,
+            "message": message,
+            "step": step,
+            "task": task,
+            "data": data,
+        }
+        event = Event(**values)
+        if self._pending() is not None:  # its id is known once the step is written
+            self._hold(_Write(_INSERT_EVENT, values))
+        else:
+            self._hold(_Write(_INSERT_EVENT, values, on_id=lambda key: setattr(event, "id", key)))
         return event
 
     def events(self, run_id: str, after_id: int = 0) -> list[Event]:
@@ -310,14 +423,25 @@ class Store:
         task: str | None = None,
         attempt: int | None = None,
     ) -> str:
-        artifact = Artifact(
-            id=new_id("a"), run_id=run_id, kind=kind, content=content, task=task, attempt=attempt
-        )
-        with self.sessions.begin() as s:
-            s.add(artifact)
-        return artifact.id
+        values = {
+            "id": new_id("a"),
+            "run_id": run_id,
+            "kind": kind,
+            "content": content,
+            "task": task,
+            "attempt": attempt,
+            "created_at": utcnow(),
+        }
+        if self._pending() is not None:  # read back before the step ends
+            self._local.__dict__.setdefault("held", {})[values["id"]] = values
+        self._hold(_Write(_INSERT_ARTIFACT, values))
+        return str(values["id"])
 
     def get_artifact(self, artifact_id: str) -> dict[str, Any]:
+        held: dict[str, dict[str, Any]] = self._local.__dict__.get("held", {})
+        if self._pending() is not None and artifact_id in held:
+            content: dict[str, Any] = held[artifact_id]["content"]
+            return content  # written in this step, not yet on disk
         return self._get(Artifact, artifact_id, "artifact").content
 
     def artifacts(self, run_id: str, kind: str | None = None) -> list[Artifact]:
@@ -325,7 +449,18 @@ class Store:
             q = select(Artifact).where(Artifact.run_id == run_id).order_by(Artifact.created_at)
             if kind:
                 q = q.where(Artifact.kind == kind)
-            return list(s.scalars(q))
+            stored = list(s.scalars(q))
+        if self._pending() is not None:  # this step's own, not yet on disk
+            held: dict[str, dict[str, Any]] = self._local.__dict__.get("held", {})
+            known = {a.id for a in stored}
+            stored += [
+                Artifact(**v)
+                for v in held.values()
+                if v["run_id"] == run_id
+                and v["id"] not in known
+                and (kind is None or v["kind"] == kind)
+            ]
+        return stored
 
     # side effects -----------------------------------------------------------------------------
 

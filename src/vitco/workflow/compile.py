@@ -48,7 +48,8 @@ def _node(name: str, defn: Step) -> Node:
     def node(state: Any) -> dict[str, Any]:
         rt = _rt()
         rt.fault(f"before:{name}")
-        update = run_step(defn, rt, state)
+        with rt.store.step():  # the step's events, artifacts and task rows: one commit
+            update = run_step(defn, rt, state)
         rt.fault(f"after:{name}")
         return update
 
