@@ -59,13 +59,12 @@ def start_run(
     sandbox: Sandbox | None = None,
     **options: Any,
 ) -> Outcome:
-    """``workflow.runner.start_run`` with the parts built here (``options``: its keywords).
+    """``workflow.runner.start`` with the parts built here (``options``: its keywords).
 
     The brief, the template and the model are checked before the sandbox is built or anything
     is stored, so bad input costs nothing."""
     from vitco.workflow.brief import load_brief
-    from vitco.workflow.runner import check_workflow
-    from vitco.workflow.runner import start_run as run
+    from vitco.workflow.runner import check_workflow, start
 
     load_brief(brief_path)
     check_workflow(settings, options.get("workflow", "deliver-project"))
@@ -73,7 +72,7 @@ def start_run(
         from vitco.llm.resolve import resolve_model
 
         model = resolve_model(options.pop("model_id", None) or settings.model, settings)
-    return run(build(settings, model=model, sandbox=sandbox), brief_path, model=model, **options)
+    return start(build(settings, model=model, sandbox=sandbox), brief_path, model=model, **options)
 
 
 def resume_run(
@@ -84,7 +83,7 @@ def resume_run(
     sandbox: Sandbox | None = None,
     **options: Any,
 ) -> Outcome:
-    """``workflow.runner.resume_run`` with the parts built here (``options``: its keywords)."""
-    from vitco.workflow.runner import resume_run as resume
+    """``workflow.runner.resume`` with the parts built here (``options``: its keywords)."""
+    from vitco.workflow.runner import resume
 
     return resume(build(settings, model=model, sandbox=sandbox), run_id, model=model, **options)

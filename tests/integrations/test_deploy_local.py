@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from vitco.integrations.deploy import BuildFailed, SmokeRequest, Unhealthy, deploy
+from vitco.integrations.deploy import BuildFailed, SmokeRequest, Unhealthy, deploy_local
 from vitco.sandbox import Limits, Process, Result, Sandbox
 from vitco.toolchains.python import ensure_venv
 
@@ -116,7 +116,7 @@ def test_deploy_builds_starts_and_passes_smoke_tests(
 ) -> None:
     python = ensure_venv(spy.inner, root)
 
-    deployment, process = deploy(
+    deployment, process = deploy_local(
         spy,
         client,
         root,
@@ -165,7 +165,7 @@ def test_an_app_that_never_serves_is_unhealthy_and_stopped(
     )
 
     with pytest.raises(Unhealthy) as info:
-        deploy(
+        deploy_local(
             spy,
             client,
             root,
@@ -193,7 +193,7 @@ def test_a_failing_build_raises_build_failed_and_starts_nothing(
     failing = ["python", "-c", "import sys; print('compiling assets'); sys.exit(3)"]
 
     with pytest.raises(BuildFailed) as info:
-        deploy(
+        deploy_local(
             spy,
             client,
             root,

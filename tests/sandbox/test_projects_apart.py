@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from vitco.sandbox import BwrapSandbox, WorkspaceError
+from vitco.sandbox import BadWorkspace, BwrapSandbox
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="uids are switched only as root")
 
@@ -34,7 +34,7 @@ def test_a_second_project_cannot_take_over_the_first_ones_files(
     assert first.ids is not None and owner == first.ids[0]
 
     # the same directory handed to another project (a mistake in a mount): refused outright
-    with pytest.raises(WorkspaceError, match="another project's uid"):
+    with pytest.raises(BadWorkspace, match="another project's uid"):
         second.run([sys.executable, "-c", "open('mine.py', 'w').write('pwned')"], shared)
     assert (shared / "mine.py").read_text() == "x = 1"
     assert (shared / "mine.py").stat().st_uid == owner

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from vitco.sandbox import BwrapSandbox, Limits, WorkspaceError
+from vitco.sandbox import BadWorkspace, BwrapSandbox, Limits
 
 
 def _py(code: str) -> list[str]:
@@ -136,7 +136,7 @@ def test_cannot_read_data_dir_home_or_other_workspaces(bwrap: BwrapSandbox, tmp_
     for line in lines[:-1]:
         assert line.startswith("denied "), line
     assert lines[-1] == f"read {mine / 'app.py'} MINE"
-    with pytest.raises(WorkspaceError, match="must not see"):
+    with pytest.raises(BadWorkspace, match="must not see"):
         sandbox.run(["true"], home)
 
 
@@ -181,17 +181,17 @@ def test_within_never_follows_a_link(bwrap: BwrapSandbox, workspace: Path, tmp_p
     outside = tmp_path / "outside"
     outside.mkdir()
     (workspace / ".venv").symlink_to(outside)
-    with pytest.raises(WorkspaceError, match="not a plain directory"):
+    with pytest.raises(BadWorkspace, match="not a plain directory"):
         bwrap.run([*_py(WRITE), "x.txt"], workspace, within=".venv")
     assert list(outside.iterdir()) == []
 
 
 def test_refuses_workspace_outside_allowed_shapes(bwrap: BwrapSandbox, tmp_path: Path) -> None:
-    with pytest.raises(WorkspaceError):
+    with pytest.raises(BadWorkspace):
         bwrap.run(["true"], Path("/"))
-    with pytest.raises(WorkspaceError, match="not a directory"):
+    with pytest.raises(BadWorkspace, match="not a directory"):
         bwrap.run(["true"], tmp_path / "missing")
-    with pytest.raises(WorkspaceError, match="not a plain directory"):
+    with pytest.raises(BadWorkspace, match="not a plain directory"):
         bwrap.run(["true"], tmp_path, within="..", limits=Limits())
 
 

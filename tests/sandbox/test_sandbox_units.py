@@ -10,28 +10,28 @@ from pathlib import Path
 import pytest
 
 from vitco.sandbox import Bridge, Limits
-from vitco.sandbox.limits import Outcome, limit_hit
+from vitco.sandbox.limits import Observation, limit_hit
 
 
 @pytest.mark.parametrize(
     ("outcome", "expected"),
     [
-        (Outcome(None, signal.SIGKILL, b"", 0.1, output_hit=True), "output"),
-        (Outcome(None, signal.SIGKILL, b"", 0.1, wall_hit=True), "wall"),
-        (Outcome(None, signal.SIGXCPU, b"", 5.0), "cpu"),
-        (Outcome(None, signal.SIGKILL, b"", 7.0), "cpu"),  # past the soft limit: hard kill
-        (Outcome(None, signal.SIGKILL, b"", 0.5), None),  # killed by someone else
-        (Outcome(None, signal.SIGXFSZ, b"", 0.1), "file_size"),
-        (Outcome(1, None, b"OSError: [Errno 27] File too large", 0.1), "file_size"),
-        (Outcome(1, None, b"Traceback...\nMemoryError\n", 0.1), "memory"),
-        (Outcome(1, None, b"BlockingIOError: [Errno 11] Resource temp", 0.1), "processes"),
-        (Outcome(2, None, b"sh: 1: Cannot fork\n", 0.1), "processes"),
-        (Outcome(1, None, b"OSError: [Errno 24] Too many open files", 0.1), "open_files"),
-        (Outcome(0, None, b"MemoryError was expected and handled", 0.1), None),
-        (Outcome(1, None, b"AssertionError: 1 != 2", 0.1), None),
+        (Observation(None, signal.SIGKILL, b"", 0.1, output_hit=True), "output"),
+        (Observation(None, signal.SIGKILL, b"", 0.1, wall_hit=True), "wall"),
+        (Observation(None, signal.SIGXCPU, b"", 5.0), "cpu"),
+        (Observation(None, signal.SIGKILL, b"", 7.0), "cpu"),  # past the soft limit: hard kill
+        (Observation(None, signal.SIGKILL, b"", 0.5), None),  # killed by someone else
+        (Observation(None, signal.SIGXFSZ, b"", 0.1), "file_size"),
+        (Observation(1, None, b"OSError: [Errno 27] File too large", 0.1), "file_size"),
+        (Observation(1, None, b"Traceback...\nMemoryError\n", 0.1), "memory"),
+        (Observation(1, None, b"BlockingIOError: [Errno 11] Resource temp", 0.1), "processes"),
+        (Observation(2, None, b"sh: 1: Cannot fork\n", 0.1), "processes"),
+        (Observation(1, None, b"OSError: [Errno 24] Too many open files", 0.1), "open_files"),
+        (Observation(0, None, b"MemoryError was expected and handled", 0.1), None),
+        (Observation(1, None, b"AssertionError: 1 != 2", 0.1), None),
     ],
 )
-def test_limit_attribution(outcome: Outcome, expected: str | None) -> None:
+def test_limit_attribution(outcome: Observation, expected: str | None) -> None:
     assert limit_hit(Limits(cpu_s=5), outcome) == expected
 
 

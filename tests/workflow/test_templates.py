@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from vitco.cli.app import app
 from vitco.workflow.exceptions import TemplateInvalid
 from vitco.workflow.render import dot, mermaid, png_renderer
-from vitco.workflow.template import available, load, parse
+from vitco.workflow.template import load, parse, template_files
 from vitco.workflow.validate import validate
 
 runner = CliRunner()
@@ -66,7 +66,7 @@ def edit(old: str, new: str) -> str:
 
 
 def test_the_built_in_templates_are_valid() -> None:
-    names = set(available(None))
+    names = set(template_files(None))
     assert {"deliver-project", "add-feature", "fix-bug"} <= names
     for name in names:
         template, lines, file = load(name)
@@ -161,7 +161,7 @@ def test_user_templates_load_from_the_data_dir(tmp_path: Path) -> None:
     home = tmp_path / "home"
     (home / "workflows").mkdir(parents=True)
     (home / "workflows" / "tiny.yaml").write_text(GOOD)
-    assert "tiny" in available(home)
+    assert "tiny" in template_files(home)
     result = runner.invoke(app, ["workflow", "list", "--json"])
     assert result.exit_code == 0
     names = {w["name"] for w in json.loads(result.stdout)["workflows"]}

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from vitco.cli.output import console, emit_json, fail, known_errors, load_settings, open_store
+from vitco.cli.output import console, emit_json, fail, known_errors, load_settings, store_of
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
             fail("--set and --clear exclude each other", as_json=as_json)
         settings = load_settings(as_json)
         with known_errors(as_json):
-            store = open_store(settings)
+            store = store_of(settings)
             store.get_project(project)  # NotFound names an unknown project
             if set_usd is not None or clear:
                 store.set_budget(project, None if clear else set_usd)

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from vitco.cli.output import console, emit_json, known_errors, load_settings, open_store
+from vitco.cli.output import console, emit_json, known_errors, load_settings, store_of
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
         group = (by or (CostGroup.role if project else CostGroup.project)).value
         settings = load_settings(as_json)
         with known_errors(as_json):
-            store = open_store(settings)
+            store = store_of(settings)
             if project:
                 store.get_project(project)  # NotFound names an unknown project
             rows = store.cost_breakdown(by=group, project_id=project)

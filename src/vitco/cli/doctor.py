@@ -10,12 +10,12 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from vitco.sandbox.diagnose import Check
+    from vitco.sandbox.diagnose import Finding
 
 _STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
 
 
-def _table(checks: list[Check]) -> Table:
+def _table(checks: list[Finding]) -> Table:
     table = Table(title="vitco doctor: sandbox", show_lines=False)
     for column in ("check", "status", "detail", "fix"):
         table.add_column(column, overflow="fold")
@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
     def doctor(
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     ) -> None:
-        """Check that this machine can run vitco: the sandbox, and what to fix if it cannot.
+        """Finding that this machine can run vitco: the sandbox, and what to fix if it cannot.
 
         Exits 1 when a check fails.
         """

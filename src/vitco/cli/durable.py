@@ -15,7 +15,7 @@ from vitco.cli.output import (
     fail,
     known_errors,
     load_settings,
-    open_store,
+    store_of,
 )
 from vitco.cli.progress import RunProgress
 from vitco.cli.run import JsonOpt, ServeOpt, finish
@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
 
         settings = load_settings(as_json)
         with known_errors(as_json):
-            rows = checkpoints(settings, open_store(settings), run_id)
+            rows = checkpoints(settings, store_of(settings), run_id)
         if as_json:
             emit_json({"run_id": run_id, "checkpoints": rows})
             return
@@ -116,7 +116,7 @@ def register(app: typer.Typer) -> None:
 
         settings = model_settings(as_json, config)
         with known_errors(as_json):
-            store = open_store(settings)
+            store = store_of(settings)
             edits = parse_assignments(set_ or [], run_id)
             if edit:
                 edits |= edit_in_editor(settings, store, run_id, at)
@@ -154,7 +154,7 @@ def register(app: typer.Typer) -> None:
 
         settings = model_settings(as_json, config)
         with known_errors(as_json):
-            run = open_store(settings).get_run(run_id)
+            run = store_of(settings).get_run(run_id)
             if run.status != "awaiting_approval":
                 fail(f"run {run_id} is {run.status}, not awaiting approval", as_json=as_json)
         answer = {"approved": not reject, "reason": reason}
@@ -183,7 +183,7 @@ def register(app: typer.Typer) -> None:
 
         settings = load_settings(as_json)
         with known_errors(as_json):
-            result = collect(settings, open_store(settings), days=days, dry_run=dry_run)
+            result = collect(settings, store_of(settings), days=days, dry_run=dry_run)
         if as_json:
             emit_json(result)
             return

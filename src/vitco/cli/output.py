@@ -74,9 +74,9 @@ def load_settings(as_json: bool = False) -> Settings:
         fail(f"invalid configuration: {exc}", as_json=as_json)
 
 
-def open_store(settings: Settings) -> Store:
-    """The store of ``settings``' data dir, without importing the workflow engine (LangGraph)
-    for commands that only read or write rows."""
-    from vitco.store import open_store as open_settings_store
+def store_of(settings: Settings) -> Store:
+    """``vitco.store.open_store``, imported only when a command needs the store (``--help``
+    and commands that don't use it stay fast)."""
+    from vitco.store import open_store
 
-    return open_settings_store(settings)
+    return open_store(settings)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from vitco.cli.output import console, emit_json, fail, known_errors, load_settings, open_store
+from vitco.cli.output import console, emit_json, fail, known_errors, load_settings, store_of
 from vitco.cli.summary import print_report
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
         """List projects and their latest run, or show one run's tasks and events."""
         settings = load_settings(as_json)
         with known_errors(as_json):
-            store = open_store(settings)
+            store = store_of(settings)
             if ident is None:
                 rows: list[dict[str, Any]] = []
                 for project in store.projects():
@@ -110,7 +110,7 @@ def register(app: typer.Typer) -> None:
 
         settings = load_settings(as_json)
         with known_errors(as_json):
-            store = open_store(settings)
+            store = store_of(settings)
             run = find_run(store, ident)
             data = run.report or build_report(store, run.id)
         if as_json:

@@ -21,11 +21,11 @@ def register(app: typer.Typer) -> None:
     def list_(as_json: JsonOpt = False) -> None:
         """The templates vitco knows (yours in <data dir>/workflows first, then built-in)."""
         from vitco.workflow.exceptions import TemplateInvalid
-        from vitco.workflow.template import available, load
+        from vitco.workflow.template import load, template_files
 
         settings = load_settings(as_json)
         rows = []
-        for name, path in available(settings.home).items():
+        for name, path in template_files(settings.home).items():
             try:
                 template, _, _ = load(str(path), settings.home)
                 description = template.description

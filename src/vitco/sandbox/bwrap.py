@@ -81,12 +81,12 @@ from vitco.sandbox import _process
 from vitco.sandbox._pidns import PidNamespace
 from vitco.sandbox.env import base_env, python_dirs, substitute
 from vitco.sandbox.exceptions import (
+    BadWorkspace,
     BwrapMissing,
     SandboxUnavailable,
     SandboxUserMissing,
     ToolMissing,
     UserNamespacesDisabled,
-    WorkspaceError,
 )
 from vitco.sandbox.fs import (
     DiskWatch,
@@ -245,7 +245,7 @@ class BwrapSandbox:
 
     def _refuse_foreign(self, box: Box, st: os.stat_result, where: str) -> None:
         if self._foreign(st.st_uid):
-            raise WorkspaceError(
+            raise BadWorkspace(
                 box.path,
                 f"{where} belongs to another project's uid {st.st_uid}; one project's "
                 "sandbox never takes over another's files",
@@ -397,16 +397,14 @@ class BwrapSandbox:
             inner = open_child_dir(fd, within) if plain else None
             os.close(fd)
             if inner is None:
-                raise WorkspaceError(ws, f"{within!r} is not a plain directory in it")
+                raise BadWorkspace(ws, f"{within!r} is not a plain directory in it")
             fd, path = inner, ws / within
         box = Box(path=path, fd=fd)
         try:
             for d in readonly:
                 real = check_workspace(d, self.protected, self.sandbox_wrote)
                 if real == ws or ws in real.parents or real in ws.parents:
-                    raise WorkspaceError(
-                        real, "a read-only directory must lie outside the workspace"
-                    )
+                    raise BadWorkspace(real, "a read-only directory must lie outside the workspace")
                 box.readonly.append((open_dir(real), real))
             self._grant(box)
             box.scratch = Scratch(self.state_root / "tmp", self.ids)

@@ -40,7 +40,7 @@ print(json.dumps({
 
 
 @dataclass(frozen=True)
-class Check:
+class Finding:
     """One finding: ``name`` of the check, ``status``, what was seen, and the fix if any."""
 
     name: str
@@ -59,74 +59,74 @@ def _read(path: str) -> str | None:
         return None
 
 
-def _tool(name: str, package: str) -> Check:
+def _tool(name: str, package: str) -> Finding:
     path = shutil.which(name)
     if path is None:
-        return Check(name, "fail", "not installed", f"{_INSTALL} (apt-get install -y {package})")
+        return Finding(name, "fail", "not installed", f"{_INSTALL} (apt-get install -y {package})")
     detail = path
     if name == "bwrap":
         out = subprocess.run([path, "--version"], capture_output=True, text=True, check=False)
         detail = f"{path} ({out.stdout.strip() or 'unknown version'})"
-    return Check(name, "ok", detail)
+    return Finding(name, "ok", detail)
 
 
-def _userns() -> Check:
+def _userns() -> Finding:
     if os.geteuid() == 0:
-        return Check("user namespaces", "ok", "not needed: vitco runs as root")
+        return Finding("user namespaces", "ok", "not needed: vitco runs as root")
     max_ns = _read("/proc/sys/user/max_user_namespaces")
     if max_ns == "0":
-        return Check(
+        return Finding(
             "user namespaces",
             "fail",
             "user.max_user_namespaces = 0",
             "sysctl -w user.max_user_namespaces=15000",
         )
     if _read("/proc/sys/kernel/unprivileged_userns_clone") == "0":
-        return Check(
+        return Finding(
             "user namespaces",
             "fail",
             "kernel.unprivileged_userns_clone = 0",
             "sysctl -w kernel.unprivileged_userns_clone=1",
         )
     if _read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1":
-        return Check(
+        return Finding(
             "user namespaces",
             "warn",
             "AppArmor restricts unprivileged user namespaces",
             "add an AppArmor profile allowing userns for /usr/bin/bwrap, or "
             "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0",
         )
-    return Check("user namespaces", "ok", f"enabled (max {max_ns or '?'})")
+    return Finding("user namespaces", "ok", f"enabled (max {max_ns or '?'})")
 
 
-def _sandbox_user(settings: Settings) -> Check:
+def _sandbox_user(settings: Settings) -> Finding:
     name = "sandbox uid"
     if os.geteuid() != 0:
         user = pwd.getpwuid(os.geteuid()).pw_name
-        return Check(name, "ok", f"vitco runs unprivileged: commands run as {user!r}")
+        return Finding(name, "ok", f"vitco runs unprivileged: commands run as {user!r}")
     try:
         entry = pwd.getpwnam(settings.sandbox_user)
     except KeyError:
-        return Check(
+        return Finding(
             name,
             "fail",
             f"vitco runs as root and user {settings.sandbox_user!r} does not exist",
             f"{_INSTALL} (creates {settings.sandbox_user!r})",
         )
     if entry.pw_uid == 0:
-        return Check(
+        return Finding(
             name, "fail", f"{settings.sandbox_user!r} is uid 0", "use an unprivileged user"
         )
-    return Check(name, "ok", f"{settings.sandbox_user!r} (uid {entry.pw_uid})")
+    return Finding(name, "ok", f"{settings.sandbox_user!r} (uid {entry.pw_uid})")
 
 
-def _uid_range(settings: Settings) -> Check:
+def _uid_range(settings: Settings) -> Finding:
     name = "project uids"
     if os.geteuid() != 0:
-        return Check(name, "warn", "vitco runs unprivileged: all projects share its uid", "")
+        return Finding(name, "warn", "vitco runs unprivileged: all projects share its uid", "")
     found = subordinate_range(settings.sandbox_user)
     if found is None:
-        return Check(
+        return Finding(
             name,
             "fail",
             f"no subordinate uid/gid range for {settings.sandbox_user!r} in /etc/subuid and "
@@ -134,14 +134,14 @@ def _uid_range(settings: Settings) -> Check:
             f"{_INSTALL} (reserves 65536 ids)",
         )
     first_uid, first_gid, count = found
-    return Check(
+    return Finding(
         name,
         "ok",
         f"{count - 1} projects, uids {first_uid}.. and gids {first_gid}.. (one per project)",
     )
 
 
-def _trial(settings: Settings) -> list[Check]:
+def _trial(settings: Settings) -> list[Finding]:
     """Start a real sandbox and check what the command inside can reach."""
     try:
         sandbox = BwrapSandbox(
@@ -150,21 +150,21 @@ def _trial(settings: Settings) -> list[Check]:
             state_root=settings.sandbox_state_dir,
         )
     except SandboxUnavailable as exc:
-        return [Check("bwrap sandbox", "fail", exc.reason, exc.fix)]
+        return [Finding("bwrap sandbox", "fail", exc.reason, exc.fix)]
     with tempfile.TemporaryDirectory(prefix="vitco-doctor-") as tmp:
         result = sandbox.run([sys.executable, "-c", _PROBE], Path(tmp))
     if not result.ok:
         detail = (result.stderr or result.stdout).strip()[-300:]
-        return [Check("bwrap sandbox", "fail", f"probe failed: {detail}", "report this as a bug")]
+        return [Finding("bwrap sandbox", "fail", f"probe failed: {detail}", "report this as a bug")]
     seen = json.loads(result.stdout)
-    checks = [Check("bwrap sandbox", "ok", f"started in {result.duration_s * 1000:.0f} ms")]
+    checks = [Finding("bwrap sandbox", "ok", f"started in {result.duration_s * 1000:.0f} ms")]
     isolated = seen["interfaces"] == ["lo"]
     checks.append(
-        Check("no network", "ok" if isolated else "fail", f"interfaces: {seen['interfaces']}")
+        Finding("no network", "ok" if isolated else "fail", f"interfaces: {seen['interfaces']}")
     )
     confined = not seen["etc_writable"] and seen["workspace_writable"]
     checks.append(
-        Check(
+        Finding(
             "filesystem",
             "ok" if confined else "fail",
             "writes only to its workspace" if confined else f"probe saw {seen}",
@@ -172,7 +172,7 @@ def _trial(settings: Settings) -> list[Check]:
     )
     unprivileged = seen["uid"] != 0
     checks.append(
-        Check(
+        Finding(
             "unprivileged",
             "ok" if unprivileged else "fail",
             f"runs as uid {seen['uid']}",
@@ -182,10 +182,10 @@ def _trial(settings: Settings) -> list[Check]:
     return checks
 
 
-def diagnose(settings: Settings) -> list[Check]:
+def diagnose(settings: Settings) -> list[Finding]:
     """Every sandbox check, in order; the sandbox works if none has status ``fail``."""
     checks = [
-        Check(
+        Finding(
             "platform",
             "ok" if sys.platform == "linux" else "fail",
             sys.platform,
@@ -201,7 +201,7 @@ def diagnose(settings: Settings) -> list[Check]:
         checks += _trial(settings)
     if settings.sandbox == "unsafe":
         checks.append(
-            Check(
+            Finding(
                 "configured sandbox",
                 "warn",
                 "VITCO_SANDBOX=unsafe: delivered code runs WITHOUT isolation",
@@ -209,5 +209,5 @@ def diagnose(settings: Settings) -> list[Check]:
             )
         )
     else:
-        checks.append(Check("configured sandbox", "ok", "bwrap"))
+        checks.append(Finding("configured sandbox", "ok", "bwrap"))
     return checks

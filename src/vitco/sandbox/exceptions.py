@@ -9,7 +9,7 @@ SandboxError                    anything the sandbox refuses or cannot do
 │   └── ToolMissing             ``prlimit`` / ``setpriv`` (util-linux) is missing
 ├── SandboxIdsExhausted         a project's slot is past the reserved uid range (identity.py)
 ├── UnsafeSandboxRefused        the unsafe runner was asked for without ``sandbox = "unsafe"``
-└── WorkspaceError              the workspace is not a directory, would expose too much, or
+└── BadWorkspace              the workspace is not a directory, would expose too much, or
                                 lies where sandboxed code could swap it for a link
 ```
 
@@ -97,7 +97,7 @@ class UnsafeSandboxRefused(SandboxError):
         )
 
 
-class WorkspaceError(SandboxError):
+class BadWorkspace(SandboxError):
     """The workspace cannot be used as one: ``path`` and ``reason`` say why."""
 
     def __init__(self, path: Path, reason: str) -> None:

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
-from vitco.sandbox.exceptions import WorkspaceError
+from vitco.sandbox.exceptions import BadWorkspace
 
 _DIR_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 MAX_COLLECT_BYTES = 5_000_000
@@ -73,20 +73,20 @@ def walk_dirs(
 
 def open_dir(path: Path) -> int:
     """An ``O_PATH`` descriptor of the directory ``path``, opened one component at a time and
-    never through a symlink; ``WorkspaceError`` if a component is a link or not a directory."""
+    never through a symlink; ``BadWorkspace`` if a component is a link or not a directory."""
     if not path.is_absolute():
-        raise WorkspaceError(path, "is not an absolute path")
+        raise BadWorkspace(path, "is not an absolute path")
     root = os.open("/", _DIR_FLAGS)
     try:
         fd = walk_dirs(root, path.parts[1:])
     except NotADirectoryError as exc:
-        raise WorkspaceError(path, f"{exc.filename!r} is a symlink or not a directory") from None
+        raise BadWorkspace(path, f"{exc.filename!r} is a symlink or not a directory") from None
     except OSError as exc:
-        raise WorkspaceError(path, f"cannot open it: {exc.strerror}") from None
+        raise BadWorkspace(path, f"cannot open it: {exc.strerror}") from None
     finally:
         os.close(root)
     if fd is None:
-        raise WorkspaceError(path, "not a directory")
+        raise BadWorkspace(path, "not a directory")
     return fd
 
 
@@ -108,17 +108,17 @@ def check_workspace(
     this workspace for a link to anywhere between two commands)."""
     ws = Path(os.path.realpath(workspace))
     if not ws.is_dir():
-        raise WorkspaceError(ws, "not a directory")
+        raise BadWorkspace(ws, "not a directory")
     if ws == Path("/") or ws == Path(os.path.realpath(Path.home())):
-        raise WorkspaceError(ws, "is / or the home directory; give each project its own dir")
+        raise BadWorkspace(ws, "is / or the home directory; give each project its own dir")
     for p in protected:
         real = Path(os.path.realpath(p))
         if real == ws or ws in real.parents:
-            raise WorkspaceError(ws, f"contains {real}, which sandboxed code must not see")
+            raise BadWorkspace(ws, f"contains {real}, which sandboxed code must not see")
     if sandbox_wrote is not None:
         for parent in ws.parents:
             if sandbox_wrote(os.lstat(parent)):
-                raise WorkspaceError(
+                raise BadWorkspace(
                     ws,
                     f"lies inside {parent}, which sandboxed code can write; "
                     "keep workspaces in directories vitco owns",

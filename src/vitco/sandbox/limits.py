@@ -92,7 +92,7 @@ def prlimit_argv(limits: Limits) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Observation:
     """What the host observed about a finished command, before attribution."""
 
     exit_code: int | None
@@ -104,7 +104,7 @@ class Outcome:
     disk_hit: bool = False
 
 
-def limit_hit(limits: Limits, outcome: Outcome) -> LimitName | None:
+def limit_hit(limits: Limits, outcome: Observation) -> LimitName | None:
     """Which limit stopped the command, where that is detectable (see the module docstring)."""
     if outcome.disk_hit:
         return "disk"
@@ -144,7 +144,7 @@ def to_result(
         code, sig = None, -rc
     elif signal_from_128 and 128 < rc <= 128 + 64:
         code, sig = None, rc - 128
-    outcome = Outcome(
+    outcome = Observation(
         exit_code=code,
         signal=sig,
         stderr=finished.stderr,

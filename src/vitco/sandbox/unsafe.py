@@ -22,7 +22,7 @@ from pathlib import Path
 
 from vitco.sandbox import _process
 from vitco.sandbox.env import base_env, substitute
-from vitco.sandbox.exceptions import UnsafeSandboxRefused, WorkspaceError
+from vitco.sandbox.exceptions import BadWorkspace, UnsafeSandboxRefused
 from vitco.sandbox.fs import (
     DiskWatch,
     Scratch,
@@ -74,7 +74,7 @@ class UnsafeSandbox:
         inner = open_child_dir(fd, within) if plain else None
         os.close(fd)
         if inner is None:
-            raise WorkspaceError(ws, f"{within!r} is not a plain directory in it")
+            raise BadWorkspace(ws, f"{within!r} is not a plain directory in it")
         return ws / within, inner
 
     def run(

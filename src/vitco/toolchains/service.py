@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from vitco.integrations.deploy import SmokeRequest, deploy
+from vitco.integrations.deploy import SmokeRequest, deploy_local
 from vitco.sandbox.protocol import Process
 from vitco.toolchains.plans import DeployPlan
 from vitco.toolchains.protocol import Check, Shipment, Tools
@@ -26,7 +26,7 @@ def ship_service(
     (``python``: the interpreter a leading ``python`` in its commands stands for)."""
     if not isinstance(plan, DeployPlan):
         raise TypeError(f"a service ships with a DeployPlan, not {type(plan).__name__}")
-    deployment, process = deploy(
+    deployment, process = deploy_local(
         tools.sandbox,
         tools.http,
         root,

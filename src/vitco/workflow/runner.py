@@ -1,6 +1,6 @@
 """Starting and executing runs.
 
-``start_run`` checks the brief and the model before storing anything, creates the project (a git
+``start`` checks the brief and the model before storing anything, creates the project (a git
 repository under the data dir), the brief and the run, then ``execute`` drives the graph with
 the SQLite checkpointer. Errors the platform knows (a model that cannot answer, an answer that
 never validates, an unsafe changeset, an app that never becomes healthy) end the run
@@ -27,6 +27,7 @@ from vitco.integrations.git import RepoError
 from vitco.integrations.git.repo import Repo
 from vitco.llm.exceptions import BudgetExceeded, LLMError
 from vitco.llm.model import Model
+from vitco.sandbox.exceptions import SandboxError
 from vitco.sandbox.protocol import Process
 from vitco.store import Store
 from vitco.store.models import new_id
@@ -43,7 +44,16 @@ from vitco.workflow.template import load as load_template
 from vitco.workflow.validate import validate as validate_template
 from vitco.workspace.exceptions import WorkspaceError
 
-ATTENTION = (LLMError, AgentError, WorkspaceError, RepoError, DeployError, ToolchainError)
+# What a run can meet that is not vitco's own defect: the run stops needs_attention with it.
+ATTENTION = (
+    LLMError,
+    AgentError,
+    WorkspaceError,
+    RepoError,
+    DeployError,
+    ToolchainError,
+    SandboxError,
+)
 
 
 @dataclass
@@ -63,7 +73,7 @@ def _slug(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40] or "project"
 
 
-def start_run(
+def start(
     services: Services,
     brief_path: Path,
     *,
@@ -230,7 +240,7 @@ def _ending(final: dict[str, Any]) -> tuple[str, str]:
     return status, reason
 
 
-def resume_run(
+def resume(
     services: Services,
     run_id: str,
     *,

@@ -190,11 +190,11 @@ def find(name: str, home: Path | None) -> Path:
             candidate = folder / f"{name}{suffix}"
             if candidate.is_file():
                 return candidate
-    known = ", ".join(sorted(available(home))) or "none"
+    known = ", ".join(sorted(template_files(home))) or "none"
     raise TemplateInvalid([Problem(name, 0, f"no workflow template {name!r} (known: {known})")])
 
 
-def available(home: Path | None) -> dict[str, Path]:
+def template_files(home: Path | None) -> dict[str, Path]:
     found: dict[str, Path] = {}
     for folder in reversed(template_dirs(home)):
         if folder.is_dir():

@@ -83,7 +83,7 @@ def smoke_test(client: httpx.Client, url: str, requests: list[SmokeRequest]) -> 
     return results
 
 
-def deploy(
+def deploy_local(
     sandbox: Sandbox,
     client: httpx.Client,
     root: Path,

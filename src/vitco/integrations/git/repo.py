@@ -51,8 +51,8 @@ _locks: dict[Path, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
-class FileChange(Protocol):
-    """One file write or delete (the shape of ``agents.outputs.FileChange``)."""
+class ChangedFile(Protocol):
+    """One file write or delete (the shape of ``agents.outputs.ChangedFile``)."""
 
     @property
     def path(self) -> str: ...
@@ -145,7 +145,7 @@ class Repo:
 
     # files ------------------------------------------------------------------------------------
 
-    def apply(self, files: Iterable[FileChange]) -> list[str]:
+    def apply(self, files: Iterable[ChangedFile]) -> list[str]:
         """Write and delete files; every path is checked before anything is written, and
         nothing is written or deleted through a link (``paths.write_inside``)."""
         changes = list(files)
