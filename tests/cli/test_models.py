@@ -11,8 +11,9 @@ from typer.testing import CliRunner, Result
 
 from tests.fakes import Collector, Fail, FakeAnthropic, FakeOpenAI, Reply
 from vitco.cli.app import app
-from vitco.llm.breaker import BreakerBoard, BreakerPolicy, SQLiteBreakerStore
-from vitco.llm.localdb import LocalDB, local_db_path
+from vitco.config import Settings
+from vitco.llm.breaker import BreakerBoard, BreakerPolicy
+from vitco.llm.resolve import breaker_store
 
 OPENAI_KEY = "sk-models-openai-0123456789"
 ANTHROPIC_KEY = "sk-ant-models-0123456789"
@@ -44,9 +45,8 @@ def test_list_shows_the_default_chains_prices_and_breakers(home: Path) -> None:
 
 
 def test_list_shows_an_open_breaker_saved_by_another_process(home: Path) -> None:
-    board = BreakerBoard(
-        BreakerPolicy(failures=1), store=SQLiteBreakerStore(LocalDB(local_db_path(home)))
-    )
+    # another process using the same data dir: its store's database
+    board = BreakerBoard(BreakerPolicy(failures=1), store=breaker_store(Settings(home=home)))
     board.get("openai").failure("HTTP 503: overloaded")
 
     data = json.loads(vitco(home, "models", "list", "--json", OPENAI_API_KEY="sk-x").stdout)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import pytest
 
 from tests.llm.routing import FakeClock, Scripted, make_request, make_router
-from vitco.llm.breaker import BreakerBoard, BreakerPolicy, CircuitBreaker, SQLiteBreakerStore
+from vitco.llm.breaker import BreakerPolicy, CircuitBreaker
 from vitco.llm.exceptions import AllModelsFailed, ProviderError, ProviderUnavailable
-from vitco.llm.localdb import LocalDB
 from vitco.observability.metrics import REGISTRY
 
 K = 3
@@ -175,32 +173,6 @@ def test_client_errors_do_not_open_the_breaker() -> None:
         router.request(make_request())
     assert bad.calls == 3
     assert router.breakers.status("p").state == "closed"
-
-
-def test_breaker_state_is_shared_through_the_sqlite_file(tmp_path: Path) -> None:
-    clock = FakeClock()
-    path = tmp_path / "llm-state.sqlite"
-    board = BreakerBoard(
-        BreakerPolicy(1, COOLDOWN), clock=clock, store=SQLiteBreakerStore(LocalDB(path))
-    )
-    board.get("openai").failure("HTTP 503: overloaded")
-
-    # another process (a new board over the same file) sees it, and skips the provider
-    other = BreakerBoard(
-        BreakerPolicy(1, COOLDOWN), clock=clock, store=SQLiteBreakerStore(LocalDB(path))
-    )
-    status = other.status("openai")
-    assert status.state == "open" and status.last_error == "HTTP 503: overloaded"
-    assert not other.get("openai").allow()
-    clock.advance(COOLDOWN)
-    assert other.get("openai").allow()
-    other.get("openai").success()
-
-    third = BreakerBoard(
-        BreakerPolicy(1, COOLDOWN), clock=clock, store=SQLiteBreakerStore(LocalDB(path))
-    )
-    assert third.status("openai").state == "closed"
-    assert third.status("never-used").state == "closed"
 
 
 def test_policies_reject_nonsense() -> None:

@@ -8,11 +8,11 @@ import pytest
 
 from tests.llm.routing import FakeClock, Scripted, make_request, make_router
 from vitco.config import Settings
-from vitco.llm.cache import MemoryResponseCache, SQLiteResponseCache, cache_key
+from vitco.llm.cache import MemoryResponseCache, StoreResponseCache, cache_key
 from vitco.llm.ledger import JournaledModel
-from vitco.llm.localdb import LocalDB
 from vitco.llm.model import MAX_ANSWER_BYTES, CallKey, ModelResponse, Usage
 from vitco.store import Store, open_database
+from vitco.store.db import open_engine
 from vitco.workflow.runtime import StoreLedger
 
 DAY = 86400.0
@@ -38,37 +38,6 @@ def test_the_key_is_model_plus_fingerprint_and_only_at_temperature_zero() -> Non
     assert cache_key("p:mid", make_request(temperature=0.7)) is None
 
 
-def test_sqlite_entries_live_for_their_ttl_and_survive_a_new_connection(tmp_path: Path) -> None:
-    clock = FakeClock()
-    path = tmp_path / "llm.sqlite"
-    cache = SQLiteResponseCache(LocalDB(path), clock=clock)
-    cache.set("k", answer(), ttl_s=DAY)
-
-    hit = SQLiteResponseCache(LocalDB(path), clock=clock).get("k")
-    assert hit is not None and hit.content == '{"a": 1}' and hit.usage.output_tokens == 5
-    assert hit.cost_usd == 0.0 and hit.retries == 0  # the call's accounting is not kept
-    assert cache.get("missing") is None
-
-    clock.advance(DAY)
-    assert cache.get("k") is None
-    assert cache.purge() == 1
-
-
-def test_a_zero_ttl_stores_nothing(tmp_path: Path) -> None:
-    cache = SQLiteResponseCache(LocalDB(tmp_path / "llm.sqlite"))
-    cache.set("k", answer(), ttl_s=0)
-    assert cache.get("k") is None
-
-
-def test_an_unreadable_entry_is_a_miss(tmp_path: Path) -> None:
-    db = LocalDB(tmp_path / "llm.sqlite")
-    cache = SQLiteResponseCache(db)
-    cache.set("k", answer(), ttl_s=DAY)
-    db.execute("UPDATE response_cache SET response = '{\"nope\": 1}' WHERE key = 'k'")
-    assert cache.get("k") is None
-    assert db.execute("SELECT COUNT(*) FROM response_cache") == [(0,)]
-
-
 def test_memory_cache_expires_too() -> None:
     clock = FakeClock()
     cache = MemoryResponseCache(clock=clock)
@@ -78,10 +47,11 @@ def test_memory_cache_expires_too() -> None:
     assert cache.get("k") is None
 
 
-def test_the_router_answers_a_repeated_request_from_the_cache(tmp_path: Path) -> None:
+def test_the_router_answers_a_repeated_request_from_the_cache(settings: Settings) -> None:
     clock = FakeClock()
     mid = Scripted("p:mid")
-    cache = SQLiteResponseCache(LocalDB(tmp_path / "llm.sqlite"), clock=clock)
+    open_database(settings.resolved_database_url)
+    cache = StoreResponseCache(open_engine(settings.resolved_database_url), clock=clock)
     router = make_router({"standard": [mid]}, clock, cache=cache, cache_ttl_s=DAY)
 
     first = router.request(make_request())

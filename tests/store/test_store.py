@@ -24,6 +24,8 @@ TABLES = {
     "model_calls",
     "artifacts",
     "effects",
+    "llm_response_cache",
+    "llm_breakers",
 }
 
 

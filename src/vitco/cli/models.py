@@ -117,13 +117,11 @@ def _per_mtok(model_id: str, config: ModelConfig) -> dict[str, Any]:
 
 def describe(settings: Settings, config: ModelConfig) -> dict[str, Any]:
     """Everything ``models list`` shows, as JSON-ready data."""
-    from vitco.llm.breaker import BreakerBoard, SQLiteBreakerStore
-    from vitco.llm.localdb import LocalDB, local_db_path
+    from vitco.llm.breaker import BreakerBoard
     from vitco.llm.model import TIERS
+    from vitco.llm.resolve import breaker_store
 
-    board = BreakerBoard(
-        config.breaker, store=SQLiteBreakerStore(LocalDB(local_db_path(settings.home)))
-    )
+    board = BreakerBoard(config.breaker, store=breaker_store(settings))
     tiers: dict[str, Any] = {}
     for tier in reversed(TIERS):
         rows = []

@@ -9,10 +9,18 @@ another cool-down. Only failures that say something about the provider's health 
 
 Breakers are keyed by provider (``openai``, ``anthropic``, a configured ``box``...), not model:
 an outage or a rate limit is the provider's. The state of every breaker is published as the
-``vitco_breaker_state`` gauge and, when a store is given, saved to the model layer's SQLite
-file so that ``vitco models list`` in another process shows it and a new process starts with
-what the last one learnt. Time comes from an injectable clock (wall time, as it is shared
-between processes), so tests never wait.
+``vitco_breaker_state`` gauge and, when a :class:`BreakerStore` is given, saved there so that
+``vitco models list`` in another process shows it and a new process starts with what the last
+one learnt. Time comes from an injectable clock (wall time, as it is shared between processes),
+so tests never wait.
+
+Where the shared state lives: the ``llm_breakers`` table of the store's database
+(:class:`StoreBreakerStore`), created by the store's migrations like every other table, so one
+versioned schema holds all of vitco's state, on SQLite and PostgreSQL alike. With
+``VITCO_REDIS_URL`` set (a fleet of workers on several hosts) it lives in one Redis hash
+(:class:`RedisBreakerStore`), next to the response cache, so a provider one host gave up on is
+skipped by every host. Either way the state is a hint, not a record: a lost write means one
+process learns an outage again.
 """
 
 from __future__ import annotations
@@ -20,11 +28,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, Protocol
 
-from vitco.llm.localdb import LocalDB
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Engine, select
+
 from vitco.observability.metrics import BREAKER_STATE
+from vitco.store.llm_state import breakers_table, upsert
 
 __all__ = [
     "BreakerBoard",
@@ -33,7 +44,8 @@ __all__ = [
     "BreakerStatus",
     "BreakerStore",
     "CircuitBreaker",
-    "SQLiteBreakerStore",
+    "RedisBreakerStore",
+    "StoreBreakerStore",
 ]
 
 BreakerState = Literal["closed", "half_open", "open"]
@@ -69,9 +81,13 @@ class BreakerStatus:
 class BreakerStore(Protocol):
     """Where breaker state is shared between processes."""
 
-    def save(self, status: BreakerStatus) -> None: ...
+    def save(self, status: BreakerStatus) -> None:
+        """Keep ``status`` as its provider's latest state (replacing the one before)."""
+        ...
 
-    def load(self) -> list[BreakerStatus]: ...
+    def load(self) -> list[BreakerStatus]:
+        """The latest state of every provider saved so far (unreadable entries left out)."""
+        ...
 
 
 class CircuitBreaker:
@@ -221,46 +237,77 @@ class BreakerBoard:
         return self.get(provider).status()
 
 
-class SQLiteBreakerStore:
-    """Breaker state in the model layer's SQLite file (see :mod:`vitco.llm.localdb`)."""
+class _Saved(BaseModel):
+    """A saved breaker, as read back: anything else (another version's state) is skipped."""
 
-    SCHEMA = (
-        "CREATE TABLE IF NOT EXISTS breakers (provider TEXT PRIMARY KEY, state TEXT NOT NULL, "
-        "failures INTEGER NOT NULL, opened_at REAL, last_error TEXT, updated_at REAL NOT NULL)",
-    )
+    provider: str
+    state: BreakerState
+    failures: int
+    opened_at: float | None = None
+    last_error: str | None = None
 
-    def __init__(self, db: LocalDB) -> None:
-        self.db = db
-        db.ensure(self.SCHEMA)
+    def status(self) -> BreakerStatus:
+        return BreakerStatus(**self.model_dump())
+
+
+def _saved(status: BreakerStatus) -> dict[str, Any]:
+    return {k: v for k, v in asdict(status).items() if k != "retry_in_s"}
+
+
+_LOAD = select(
+    breakers_table.c.provider,
+    breakers_table.c.state,
+    breakers_table.c.failures,
+    breakers_table.c.opened_at,
+    breakers_table.c.last_error,
+)
+
+
+class StoreBreakerStore:
+    """Breaker state in the store's database: the ``llm_breakers`` table (SQLite or
+    PostgreSQL), one row per provider, through the ``engine`` passed in (the store's)."""
+
+    def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time) -> None:
+        self.engine = engine
+        self.clock = clock
 
     def save(self, status: BreakerStatus) -> None:
-        self.db.execute(
-            "INSERT OR REPLACE INTO breakers VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                status.provider,
-                status.state,
-                status.failures,
-                status.opened_at,
-                status.last_error,
-                time.time(),
-            ),
-        )
+        with self.engine.begin() as conn:
+            upsert(conn, breakers_table, {**_saved(status), "updated_at": self.clock()})
 
     def load(self) -> list[BreakerStatus]:
-        rows = self.db.execute(
-            "SELECT provider, state, failures, opened_at, last_error FROM breakers"
-        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(_LOAD).mappings().all()
         statuses = []
-        for provider, state, failures, opened_at, last_error in rows:
-            if state not in _GAUGE:
+        for row in rows:
+            try:
+                statuses.append(_Saved.model_validate(dict(row)).status())
+            except ValidationError:
                 continue
-            statuses.append(
-                BreakerStatus(
-                    provider=provider,
-                    state=state,
-                    failures=int(failures),
-                    opened_at=opened_at,
-                    last_error=last_error,
-                )
-            )
+        return statuses
+
+
+class RedisBreakerStore:
+    """Breaker state in Redis, shared by every host: one hash, ``<prefix>breakers``, with a
+    JSON value per provider, so that loading them all is one ``HGETALL`` (no scan of a keyspace
+    the response cache fills).
+
+    The ``redis.Redis`` client is passed in; ``prefix`` namespaces the key (one deployment, or
+    one test run, per prefix).
+    """
+
+    def __init__(self, client: Any, *, prefix: str = "vitco:") -> None:
+        self.client = client
+        self.key = prefix + "breakers"
+
+    def save(self, status: BreakerStatus) -> None:
+        self.client.hset(self.key, status.provider, _Saved(**_saved(status)).model_dump_json())
+
+    def load(self) -> list[BreakerStatus]:
+        statuses = []
+        for raw in self.client.hgetall(self.key).values():
+            try:
+                statuses.append(_Saved.model_validate_json(raw).status())
+            except ValidationError:
+                continue
         return statuses

@@ -9,11 +9,14 @@ take it away.
 Hits are answered with ``cached=True`` and ``cost_usd=0`` and are written to the cost ledger
 as cache hits by the usual ledger path.
 
-Where the entries live: a SQLite file of the model layer's own in the data dir, not a table in
-the store (the reasons are in :mod:`vitco.llm.localdb`: disposable, high-churn, shared by all
-projects). With ``VITCO_REDIS_URL`` set (the distributed setup) the entries live in Redis
-instead, shared by every worker: :class:`RedisResponseCache`. :class:`MemoryResponseCache`
-serves tests and benchmarks.
+Where the entries live: in the store's database, the ``llm_response_cache`` table
+(:class:`StoreResponseCache`), created and versioned by the store's migrations like every other
+table, so there is one schema to upgrade and one database to back up, on SQLite (one machine)
+and on PostgreSQL alike. The entries are disposable (deleting them all costs repeated calls,
+nothing else) and expired ones are swept every few hundred writes. With ``VITCO_REDIS_URL`` set
+(a fleet of workers) the entries live in Redis instead, shared by every worker and expired by
+Redis itself: :class:`RedisResponseCache`; the heavy churn of a cache then stays out of the
+database. :class:`MemoryResponseCache` serves tests and benchmarks.
 """
 
 from __future__ import annotations
@@ -25,15 +28,16 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from pydantic import ValidationError
+from sqlalchemy import Engine, bindparam, delete, select, text
 
-from vitco.llm.localdb import LocalDB
 from vitco.llm.model import ModelRequest, ModelResponse
+from vitco.store.llm_state import cache_table, upsert
 
 __all__ = [
     "MemoryResponseCache",
     "RedisResponseCache",
     "ResponseCache",
-    "SQLiteResponseCache",
+    "StoreResponseCache",
     "cache_key",
 ]
 
@@ -65,43 +69,54 @@ def _stored(response: ModelResponse) -> str:
     return response.model_dump_json(include={"content", "usage", "model"})
 
 
-class SQLiteResponseCache:
-    """The embedded cache: one table in the model layer's SQLite file."""
+_LIVE = select(cache_table.c.response).where(
+    cache_table.c.key == bindparam("key"), cache_table.c.expires_at > bindparam("now")
+)
+_FORGET = delete(cache_table).where(cache_table.c.key == bindparam("key"))
+_EXPIRED = delete(cache_table).where(cache_table.c.expires_at <= bindparam("now"))
+_NO_FLUSH_WAIT = text("SET LOCAL synchronous_commit TO OFF")
 
-    SCHEMA = (
-        "CREATE TABLE IF NOT EXISTS response_cache (key TEXT PRIMARY KEY, model TEXT NOT NULL, "
-        "response TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS ix_response_cache_expires ON response_cache (expires_at)",
-    )
 
-    def __init__(self, db: LocalDB, *, clock: Callable[[], float] = time.time) -> None:
-        self.db = db
+class StoreResponseCache:
+    """The cache in the store's database: the ``llm_response_cache`` table (SQLite or
+    PostgreSQL), one SQLAlchemy Core statement a call through the ``engine`` passed in (the
+    store's, whose schema the store's migrations keep at head)."""
+
+    def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time) -> None:
+        self.engine = engine
         self.clock = clock
         self._writes = 0
         self._lock = threading.Lock()
-        db.ensure(self.SCHEMA)
 
     def get(self, key: str) -> ModelResponse | None:
-        rows = self.db.execute(
-            "SELECT response FROM response_cache WHERE key = ? AND expires_at > ?",
-            (key, self.clock()),
-        )
-        if not rows:
+        with self.engine.connect() as conn:
+            raw = conn.execute(_LIVE, {"key": key, "now": self.clock()}).scalar()
+        if raw is None:
             return None
         try:
-            return ModelResponse.model_validate_json(rows[0][0])
+            return ModelResponse.model_validate_json(raw)
         except ValidationError:  # written by an incompatible version: treat as a miss
-            self.db.execute("DELETE FROM response_cache WHERE key = ?", (key,))
+            with self.engine.begin() as conn:
+                conn.execute(_FORGET, {"key": key})
             return None
 
     def set(self, key: str, response: ModelResponse, ttl_s: float) -> None:
         if ttl_s <= 0:
             return
         now = self.clock()
-        self.db.execute(
-            "INSERT OR REPLACE INTO response_cache VALUES (?, ?, ?, ?, ?)",
-            (key, response.model, _stored(response), now, now + ttl_s),
-        )
+        row = {
+            "key": key,
+            "model": response.model,
+            "response": _stored(response),
+            "created_at": now,
+            "expires_at": now + ttl_s,
+        }
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # An entry lost to a server crash costs one repeated call: no need to wait for
+                # the WAL flush (SQLite runs at synchronous=NORMAL for the same reason).
+                conn.execute(_NO_FLUSH_WAIT)
+            upsert(conn, cache_table, row)
         with self._lock:
             self._writes += 1
             sweep = self._writes % _PURGE_EVERY == 0
@@ -110,12 +125,8 @@ class SQLiteResponseCache:
 
     def purge(self) -> int:
         """Delete expired entries; returns how many there were."""
-        now = self.clock()
-        [(count,)] = self.db.execute(
-            "SELECT COUNT(*) FROM response_cache WHERE expires_at <= ?", (now,)
-        )
-        self.db.execute("DELETE FROM response_cache WHERE expires_at <= ?", (now,))
-        return int(count)
+        with self.engine.begin() as conn:
+            return int(conn.execute(_EXPIRED, {"now": self.clock()}).rowcount)
 
 
 class MemoryResponseCache:

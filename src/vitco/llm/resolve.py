@@ -8,27 +8,42 @@
 - ``provider:model`` (a registry prefix or a provider named in ``vitco.toml``): that one model,
   still behind the router machinery, so retries, the breaker, pricing and the cache apply.
 
-Routers built here share the model layer's SQLite file in the data dir for the response cache
-and the breakers' state (see :mod:`vitco.llm.localdb`).
+Where a router built here keeps its state: the response cache and the breakers' shared state
+are tables of the store's database (``llm_response_cache``, ``llm_breakers``), made by the
+store's migrations, so one versioned schema holds everything vitco keeps and a fleet on
+PostgreSQL shares it; with ``VITCO_REDIS_URL`` set both live in Redis instead, shared by every
+worker on every host without touching the database (see :mod:`vitco.llm.cache` and
+:mod:`vitco.llm.breaker`). The cost ledger is the store's ``model_calls`` table, written by the
+workflow's ledger, not here.
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
 
 from vitco.config import Settings
 from vitco.llm import providers
-from vitco.llm.breaker import BreakerBoard, SQLiteBreakerStore
-from vitco.llm.cache import RedisResponseCache, ResponseCache, SQLiteResponseCache
+from vitco.llm.breaker import BreakerBoard, BreakerStore, RedisBreakerStore, StoreBreakerStore
+from vitco.llm.cache import RedisResponseCache, ResponseCache, StoreResponseCache
 from vitco.llm.cassette import ReplayModel
 from vitco.llm.config import ModelConfig, load_model_config
 from vitco.llm.exceptions import NoModelConfigured, UnknownModel
-from vitco.llm.localdb import LocalDB, local_db_path
 from vitco.llm.model import TIERS, Model
 from vitco.llm.router import Route, Router
 from vitco.llm.testing import TestModel
 
-__all__ = ["ROUTER_ID", "build_route", "build_router", "resolve_model"]
+__all__ = [
+    "ROUTER_ID",
+    "breaker_store",
+    "build_route",
+    "build_router",
+    "resolve_model",
+    "response_cache",
+]
 
 ROUTER_ID = "router"
 """The id of the configured router (what a run started without ``--model`` stores)."""
@@ -62,37 +77,65 @@ def build_router(
     settings: Settings,
     *,
     only: str | None = None,
-    db: LocalDB | None = None,
+    engine: Engine | None = None,
 ) -> Router:
-    """A router over ``config``'s chains (or over the one model ``only``)."""
+    """A router over ``config``'s chains (or over the one model ``only``). Its cache and
+    breakers use Redis when ``settings.redis_url`` is set, else ``engine`` (default: the
+    store's, opened from ``settings``)."""
     chains = {tier: (only,) for tier in TIERS} if only else dict(config.chains)
     routes: dict[str, Route] = {}
     for chain in chains.values():
         for model_id in chain:
             if model_id not in routes:
                 routes[model_id] = build_route(config, model_id)
-    db = db or LocalDB(local_db_path(settings.home))
+    if engine is None and not settings.redis_url:
+        engine = _store_engine(settings)
     return Router(
         {tier: [routes[m] for m in chain] for tier, chain in chains.items()},
         policy=config.policy,
         retry=config.retry,
-        breakers=BreakerBoard(config.breaker, store=SQLiteBreakerStore(db)),
+        breakers=BreakerBoard(config.breaker, store=breaker_store(settings, engine)),
         prices=config.prices,
-        cache=response_cache(settings, db),
+        cache=response_cache(settings, engine),
         cache_ttl_s=settings.cache_ttl_s,
         model_id=only or ROUTER_ID,
     )
 
 
-def response_cache(settings: Settings, db: LocalDB) -> ResponseCache:
-    """Redis when the installation has one (shared by all workers), else the local SQLite."""
+def response_cache(settings: Settings, engine: Engine | None = None) -> ResponseCache:
+    """Redis when the installation has one (shared by all workers), else the store's table."""
     if settings.redis_url:
-        try:
-            import redis
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise ImportError("a Redis cache needs: pip install 'vitco[redis]'") from exc
-        return RedisResponseCache(redis.Redis.from_url(settings.redis_url))
-    return SQLiteResponseCache(db)
+        return RedisResponseCache(_redis(settings.redis_url))
+    return StoreResponseCache(engine or _store_engine(settings))
+
+
+def breaker_store(settings: Settings, engine: Engine | None = None) -> BreakerStore:
+    """Where breakers are shared: Redis when the installation has one (every host sees a
+    provider one gave up on), else the store's table."""
+    if settings.redis_url:
+        return RedisBreakerStore(_redis(settings.redis_url))
+    return StoreBreakerStore(engine or _store_engine(settings))
+
+
+def _store_engine(settings: Settings) -> Engine:
+    """The engine of ``settings``' store (this process's one per URL), its schema at head:
+    migrated on first use unless ``settings.auto_migrate`` is off (then it must be at head)."""
+    from vitco.store import open_store
+    from vitco.store.db import open_engine
+
+    open_store(settings)  # the data dir made, the schema brought to (or checked at) head
+    return open_engine(settings.resolved_database_url)
+
+
+@functools.cache
+def _redis(url: str) -> Any:
+    """This process's Redis client for ``url`` (one connection pool, shared by the cache and
+    the breakers of every router built here; redis-py makes new connections after a fork)."""
+    try:
+        import redis
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ImportError("VITCO_REDIS_URL needs: pip install 'vitco[redis]'") from exc
+    return redis.Redis.from_url(url)
 
 
 def build_route(config: ModelConfig, model_id: str) -> Route:

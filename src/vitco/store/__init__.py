@@ -9,9 +9,12 @@ from vitco.store.db import (
     schema_revision,
 )
 from vitco.store.exceptions import NotFound, SchemaOutdated, SchemaTooNew, StoreError
+from vitco.store.llm_state import LLMBreaker, LLMCachedResponse
 from vitco.store.repo import Store
 
 __all__ = [
+    "LLMBreaker",
+    "LLMCachedResponse",
     "Migration",
     "NotFound",
     "SchemaOutdated",
