@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from vitco.llm.breaker import BreakerBoard
-from vitco.llm.cache import SQLiteResponseCache
-from vitco.llm.localdb import LocalDB
+from vitco.llm.cache import StoreResponseCache
 from vitco.llm.model import CallKey, Message, ModelRequest, ModelResponse, Tier, Usage
 from vitco.llm.router import Route, Router
+from vitco.store.db import close_databases, open_database, open_engine
 
 FAMILIES: dict[str, dict[Tier, str]] = {
     "claude": {
@@ -88,8 +88,9 @@ def overhead(calls: int) -> dict[str, Any]:
     direct = InstantModel(family["standard"], lambda r: fixed)
     plain = _router(family, lambda r: fixed)
     with tempfile.TemporaryDirectory() as tmp:
-        db = LocalDB(Path(tmp) / "llm-state.sqlite")
-        cache = SQLiteResponseCache(db)
+        url = f"sqlite:///{Path(tmp) / 'vitco.sqlite'}"
+        open_database(url)  # the store's schema, where the cache's table lives
+        cache = StoreResponseCache(open_engine(url))
         cached = _router(family, lambda r: fixed, cache=cache, cache_ttl_s=3600)
         hit_request = _request("HIT", 5)
         cached.request(hit_request)  # warm the entry the hit variant reads
@@ -105,7 +106,7 @@ def overhead(calls: int) -> dict[str, Any]:
                 started = time.perf_counter()
                 fn(i)
                 samples[name].append((time.perf_counter() - started) * 1e6)
-        db.close()
+        close_databases(url)
     medians = {name: round(statistics.median(values), 1) for name, values in samples.items()}
     base = medians["direct"]
     return {
