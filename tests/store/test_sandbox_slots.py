@@ -66,9 +66,18 @@ def test_the_slots_of_deleted_projects_are_reused_smallest_first(store: Store) -
     assert _slots(store) == list(range(7))
 
 
+def _retried_only_without_the_lock(database_url: str) -> None:
+    if database_url.startswith("postgresql"):
+        pytest.skip(
+            "on PostgreSQL the pick is serialised by an advisory lock: another process cannot "
+            "take the slot in between (it waits; see test_the_pick_waits_for_the_lock_holder)"
+        )
+
+
 def test_a_slot_taken_by_another_process_meanwhile_is_picked_again(
     store: Store, database_url: str, engines: list[Engine]
 ) -> None:
+    _retried_only_without_the_lock(database_url)
     other = _other_process(database_url, engines)
     store.create_project("first", "/r/first")  # slot 0
     flushes: list[str] = []
@@ -90,6 +99,7 @@ def test_a_slot_taken_by_another_process_meanwhile_is_picked_again(
 def test_losing_the_race_every_time_raises_a_typed_error_and_stores_nothing(
     store: Store, database_url: str, engines: list[Engine], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _retried_only_without_the_lock(database_url)
     monkeypatch.setattr(store_repo, "SLOT_ATTEMPTS", 3)
     other = _other_process(database_url, engines)
 
@@ -104,6 +114,34 @@ def test_losing_the_race_every_time_raises_a_typed_error_and_stores_nothing(
     assert (info.value.project_id, info.value.attempts) == ("p-mine", 3)
     assert isinstance(info.value.__cause__, IntegrityError)
     assert [p.name for p in store.projects()] == ["interloper"] * 3
+
+
+@pytest.mark.postgres
+def test_the_pick_waits_for_the_lock_holder(postgres_url: str, engines: list[Engine]) -> None:
+    store = Store(open_database(postgres_url))
+    other = _other_process(postgres_url, engines)
+    created: list[int] = []
+    store.ensure_tenant()
+    with store.sessions.begin() as s:  # another host in the middle of its pick
+        s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": store_repo.SLOT_LOCK})
+        waiting = threading.Thread(
+            target=lambda: created.append(other.create_project("b", "/b").sandbox_slot)
+        )
+        waiting.start()
+        waiting.join(timeout=1.0)
+        assert waiting.is_alive() and created == []  # it waits for the lock
+        s.add(
+            Project(
+                id="p-holder",
+                tenant_id="default",
+                name="a",
+                repo_path="/a",
+                client="",
+                sandbox_slot=0,
+            )
+        )
+    waiting.join(timeout=30)
+    assert created == [1]  # it picked after the holder committed slot 0
 
 
 def test_a_taken_project_id_is_not_retried(store: Store) -> None:

@@ -80,6 +80,7 @@ TERMINAL = frozenset({"delivered", "needs_attention", "failed"})
 # Each lost race for a sandbox slot means another project got created, so a handful of tries
 # is enough for as many processes creating projects at once.
 SLOT_ATTEMPTS = 20
+SLOT_LOCK = 0x76_69_74_63_6F_73_6C  # "vitcosl": the advisory lock of the slot pick
 
 
 class Store:
@@ -171,16 +172,20 @@ class Store:
     ) -> Project:
         """A new project, with the smallest sandbox slot no other project holds.
 
-        Two processes creating projects at once may both pick the same free slot; the unique
-        constraint turns the second away and it picks again, up to :data:`SLOT_ATTEMPTS` times
-        (then :class:`SandboxSlotContended`). Any other integrity error (an id already taken)
-        is raised at once.
+        On PostgreSQL the pick is serialised by a transaction-level advisory lock (many
+        hosts create projects at once, and all would pick the same smallest slot). Elsewhere,
+        two processes may both pick the same free slot; the unique constraint turns the second
+        away and it picks again, up to :data:`SLOT_ATTEMPTS` times (then
+        :class:`SandboxSlotContended`). Any other integrity error (an id already taken) is
+        raised at once.
         """
         self.ensure_tenant(tenant_id)
         project_id = project_id or new_id("p")
         for _ in range(SLOT_ATTEMPTS):
             try:
                 with self.sessions.begin() as s:
+                    if s.get_bind().dialect.name == "postgresql":
+                        s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SLOT_LOCK})
                     project = Project(
                         id=project_id,
                         tenant_id=tenant_id,

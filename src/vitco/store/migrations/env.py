@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import vitco.store.llm_state  # noqa: F401  (its tables are part of the metadata)
 from vitco.store.models import Base
 
 target_metadata = Base.metadata
