@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from vitco.config import Settings
+from vitco.llm.providers import env_names as provider_env_names
 from vitco.sandbox import Sandbox, SandboxUnavailable, get_sandbox
 from vitco.store.db import close_databases
 
@@ -61,17 +62,11 @@ def _close_databases() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test reads the developer's keys or data dir."""
+    """No test reads the developer's keys or data dir: every variable the provider registry
+    names (so a new provider's key cannot leak in) and every ``VITCO_*`` one is unset."""
+    provider_vars = set(provider_env_names())
     for name in list(os.environ):
-        if name.startswith("VITCO_") or name in (
-            "OPENAI_API_KEY",
-            "OPENAI_BASE_URL",
-            "ANTHROPIC_API_KEY",
-            "ANTHROPIC_BASE_URL",
-            "OLLAMA_HOST",
-            "OPENROUTER_API_KEY",
-            "GROQ_API_KEY",
-        ):
+        if name.startswith("VITCO_") or name in provider_vars:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("VITCO_HOME", str(tmp_path / "home"))
 

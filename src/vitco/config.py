@@ -1,25 +1,81 @@
-"""Settings: the one place that reads the environment.
+"""Settings: the one place that reads the environment and the configuration file.
 
-Everything configurable is a field here, read from ``VITCO_*`` environment variables (and the
-standard provider variables such as ``OPENAI_API_KEY``). Nothing else in the package touches
-``os.environ``; code receives a ``Settings`` (or the values it needs) from its caller.
+Everything configurable is a field here, read from ``VITCO_*`` environment variables; the
+``models`` section is the model configuration file (``vitco.toml``), read through
+pydantic-settings' TOML source from the one file :func:`models_file` picks. The providers'
+own variables (``OPENAI_API_KEY``, ``OLLAMA_HOST``, ...) are named by the provider registry
+(:data:`vitco.llm.providers.PROVIDERS`) and read through :meth:`Settings.env_value`. Nothing
+else in the package touches ``os.environ``; code receives a ``Settings`` (or the values it
+needs) from its caller.
 """
 
 from __future__ import annotations
 
 import os
+import tomllib
+from collections.abc import Mapping
 from functools import cached_property
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Self
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from vitco.llm.config_schema import ModelSettings, parse_model_settings
+from vitco.llm.exceptions import ModelConfigError
 
 SandboxKind = Literal["bwrap", "unsafe"]
+
+CONFIG_NAME = "vitco.toml"
 
 
 def _default_home() -> Path:
     return Path.home() / ".vitco"
+
+
+def models_file(config_file: Path | None, home: Path) -> Path | None:
+    """The model configuration file: ``config_file`` when one is named (``--config FILE``,
+    ``VITCO_CONFIG_FILE``; it must exist), else ``<home>/vitco.toml`` if there is one.
+
+    Never the working directory. The file decides where the user's API keys are sent (a
+    provider's ``base_url`` gets ``Authorization: Bearer <key>``), and a directory is not
+    trusted to decide that: a repository vitco delivered was written by a model, a cloned one
+    by anyone, and either could ship a ``vitco.toml`` pointing ``openai`` at a collector.
+    """
+    if config_file is not None:
+        return config_file.expanduser()
+    candidate = home / CONFIG_NAME
+    return candidate if candidate.is_file() else None
+
+
+class _ModelsFile(TomlConfigSettingsSource):
+    """The ``models`` section: the tables of the file :func:`models_file` picked, checked.
+
+    A named file that is missing, unreadable, not TOML or not valid raises ``ModelConfigError``
+    naming the file (and the key): the file is read when ``Settings`` is built.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None, named: bool) -> None:
+        if path is not None and named and not path.is_file():
+            problem = "not a file" if path.exists() else "no such file"
+            raise ModelConfigError(str(path), "", f"cannot read it ({problem})")
+        super().__init__(settings_cls, toml_file=path)
+
+    def _read_file(self, file_path: Path | Traversable) -> dict[str, Any]:
+        where = str(file_path)
+        try:
+            data = super()._read_file(file_path)
+        except OSError as exc:
+            raise ModelConfigError(where, "", f"cannot read it ({exc.strerror or exc})") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ModelConfigError(where, "", f"not valid TOML ({exc})") from exc
+        return {"models": parse_model_settings(data, where)}
 
 
 class Settings(BaseSettings):
@@ -62,42 +118,94 @@ class Settings(BaseSettings):
         default=None, description="Testing only: SIGKILL the process at this named point."
     )
 
-    openai_api_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("VITCO_OPENAI_API_KEY", "OPENAI_API_KEY")
-    )
-    openai_base_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("VITCO_OPENAI_BASE_URL", "OPENAI_BASE_URL")
-    )
-    anthropic_api_key: SecretStr | None = Field(
-        default=None,
-        validation_alias=AliasChoices("VITCO_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY"),
-    )
-    anthropic_base_url: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("VITCO_ANTHROPIC_BASE_URL", "ANTHROPIC_BASE_URL"),
-    )
-    ollama_host: str | None = Field(
-        default=None, validation_alias=AliasChoices("VITCO_OLLAMA_HOST", "OLLAMA_HOST")
-    )
-    openrouter_api_key: SecretStr | None = Field(
-        default=None,
-        validation_alias=AliasChoices("VITCO_OPENROUTER_API_KEY", "OPENROUTER_API_KEY"),
-    )
-    groq_api_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("VITCO_GROQ_API_KEY", "GROQ_API_KEY")
-    )
     config_file: Path | None = Field(
         default=None,
         description="Model configuration (vitco.toml); --config FILE sets it per command; "
         "default: the data dir's. Never read from the working directory (not trusted).",
     )
+    models: ModelSettings = Field(
+        default_factory=ModelSettings,
+        description="The model configuration file's tables (providers, tiers, prices, roles, "
+        "routing, retry, breaker), read from the file models_file picks.",
+    )
     cache_ttl_s: float = Field(
         default=7 * 24 * 3600.0, ge=0, description="LLM response cache TTL; 0 turns it off."
     )
 
-    def env_secret(self, name: str) -> str | None:
-        """The environment variable ``name``: a key that vitco.toml names by ``api_key_env``."""
-        return os.environ.get(name) or None
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then the model configuration file (lowest).
+
+        Which file depends on ``config_file`` and ``home``, which themselves come from the
+        arguments or the environment: they are looked up there first, the same way.
+        """
+        given = env_settings() | init_settings()
+        named = given.get("config_file") or None
+        home = given.get("home") or _default_home()
+        config_file = Path(named) if named is not None else None
+        path = models_file(config_file, Path(home))
+        models = _ModelsFile(settings_cls, path, named=config_file is not None)
+        return (init_settings, env_settings, dotenv_settings, file_secret_settings, models)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with ``update``; one that moves the model configuration (``config_file``,
+        ``home``) is built anew, so its ``models`` are read from where they now point."""
+        if update and not update.keys().isdisjoint({"config_file", "home"}):
+            kept = {name: getattr(self, name) for name in type(self).model_fields}
+            del kept["models"]
+            return type(self)(**(kept | dict(update)))
+        return super().model_copy(update=update, deep=deep)
+
+    @property
+    def models_file(self) -> Path | None:
+        """The model configuration file these settings point at (see :func:`models_file`)."""
+        return models_file(self.config_file, self.home)
+
+    def env_value(self, name: str) -> str | None:
+        """The variable ``VITCO_<NAME>``, else ``<NAME>`` (empty counts as unset).
+
+        How a provider's variables are read: the registry names them (``OPENAI_API_KEY``,
+        ``OLLAMA_HOST``), a ``vitco.toml`` names others by ``api_key_env``. The ``VITCO_``
+        form lets a key be set where only vitco's variables are passed on.
+        """
+        return os.environ.get(f"VITCO_{name}") or os.environ.get(name) or None
+
+    def env_secret(self, name: str) -> SecretStr | None:
+        """:meth:`env_value` for a key: hidden from reprs and logs until it is used."""
+        value = self.env_value(name)
+        return SecretStr(value) if value is not None else None
+
+    # Transitional: vitco/cli/run.py's recorder reads these four to scrub keys from a cassette.
+    # load_model_config(settings).secrets() now holds every key the registry names; once
+    # run.py uses only that, delete them (nothing else may: keys are read by env_secret).
+    @property
+    def openai_api_key(self) -> SecretStr | None:
+        return self._registry_key("openai")
+
+    @property
+    def anthropic_api_key(self) -> SecretStr | None:
+        return self._registry_key("anthropic")
+
+    @property
+    def openrouter_api_key(self) -> SecretStr | None:
+        return self._registry_key("openrouter")
+
+    @property
+    def groq_api_key(self) -> SecretStr | None:
+        return self._registry_key("groq")
+
+    def _registry_key(self, provider: str) -> SecretStr | None:
+        from vitco.llm.providers import PROVIDERS
+
+        name = PROVIDERS[provider].key_env
+        return self.env_secret(name) if name else None
 
     @cached_property
     def resolved_database_url(self) -> str:

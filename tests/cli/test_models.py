@@ -13,6 +13,8 @@ from tests.fakes import Collector, Fail, FakeAnthropic, FakeOpenAI, Reply
 from vitco.cli.app import app
 from vitco.config import Settings
 from vitco.llm.breaker import BreakerBoard, BreakerPolicy
+from vitco.llm.model import TIERS
+from vitco.llm.providers import PROVIDERS
 from vitco.llm.resolve import breaker_store
 
 OPENAI_KEY = "sk-models-openai-0123456789"
@@ -20,9 +22,8 @@ ANTHROPIC_KEY = "sk-ant-models-0123456789"
 
 
 def vitco(home: Path, *args: str, **env: str) -> Result:
-    """Run the CLI in-process; provider keys the conftest does not clear are unset too."""
-    clean: dict[str, str | None] = {"GROQ_API_KEY": None, "OPENROUTER_API_KEY": None}
-    return CliRunner().invoke(app, list(args), env={**clean, "VITCO_HOME": str(home), **env})
+    """Run the CLI in-process (the conftest has unset every variable the registry names)."""
+    return CliRunner().invoke(app, list(args), env={"VITCO_HOME": str(home), **env})
 
 
 @pytest.fixture
@@ -78,6 +79,32 @@ def test_list_reads_vitco_toml_with_its_prices_and_borrowed_tiers(
     assert model["price_per_mtok"] == {"input": 0.2, "output": 0.6, "source": "override"}
     assert data["providers"]["box"]["api_key"] == "not needed"
     assert data["routing"]["roles"] == {"reviewer": {"tier": "efficient"}}
+
+
+@pytest.mark.parametrize("prefix", ["", "VITCO_"])
+@pytest.mark.parametrize(
+    "kind", [kind for kind, spec in PROVIDERS.items() if spec.key_env or spec.default_chain]
+)
+def test_each_provider_is_enabled_by_its_variable_alone(home: Path, kind: str, prefix: str) -> None:
+    """The registry is the one place a provider's variables and default chain are written:
+    setting only what its entry names lists it with that chain, whatever the provider."""
+    spec = PROVIDERS[kind]
+    assert spec.default_chain is not None, f"{kind} has a key variable but no default chain"
+    variable = spec.key_env or spec.url_env
+    assert variable is not None, f"{kind} has a default chain but no variable enables it"
+    value = "sk-only-0123456789" if spec.key_env else "127.0.0.1:9"
+    result = vitco(home, "models", "list", "--json", **{prefix + variable: value})
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["config"] == "environment defaults"
+    assert list(data["providers"]) == [kind]
+    provider = data["providers"][kind]
+    assert provider["api_key_env"] == spec.key_env
+    assert provider["api_key"] == ("set" if spec.key_env else "not needed")
+    for tier in TIERS:
+        models = [m["model"] for m in data["tiers"][tier]["models"]]
+        assert models == [f"{kind}:{spec.default_chain[tier]}"]
+    assert "sk-only-0123456789" not in result.stdout
 
 
 def test_list_without_any_model_says_how_to_configure_one(home: Path) -> None:

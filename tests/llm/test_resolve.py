@@ -71,15 +71,16 @@ def test_an_unknown_provider_is_an_unknown_model(model_id: str, settings: Settin
 # where a router keeps its state --------------------------------------------------------------
 
 
-def _ollama(tmp_path: Path, **values: Any) -> Settings:
+def _ollama(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **values: Any) -> Settings:
     """Settings with one keyless provider (its model is built, never called)."""
-    return Settings(home=tmp_path / "home", ollama_host="127.0.0.1:9", **values)
+    monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")
+    return Settings(home=tmp_path / "home", **values)
 
 
 def test_a_router_keeps_its_cache_and_breakers_in_the_stores_database(
-    tmp_path: Path, database_url: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str
 ) -> None:
-    settings = _ollama(tmp_path, database_url=database_url)
+    settings = _ollama(tmp_path, monkeypatch, database_url=database_url)
     router = resolve_model("ollama:llama3", settings)
     assert isinstance(router, Router)
     engine = open_engine(database_url)
@@ -96,16 +97,16 @@ def test_a_router_keeps_its_cache_and_breakers_in_the_stores_database(
 
 
 def test_a_router_does_not_migrate_the_store_when_automatic_migration_is_off(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with pytest.raises(SchemaOutdated):
-        resolve_model("ollama:llama3", _ollama(tmp_path, auto_migrate=False))
+        resolve_model("ollama:llama3", _ollama(tmp_path, monkeypatch, auto_migrate=False))
 
 
 def test_with_redis_a_router_keeps_its_state_there_and_never_opens_the_store(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = _ollama(tmp_path, redis_url="redis://127.0.0.1:6379/0")
+    settings = _ollama(tmp_path, monkeypatch, redis_url="redis://127.0.0.1:6379/0")
     router = resolve_model("ollama:llama3", settings)
     assert isinstance(router, Router)
     assert isinstance(router.cache, RedisResponseCache)

@@ -45,13 +45,12 @@ def model_settings(as_json: bool, config: Path | None = None) -> Settings:
     ``./vitco.toml`` that is not the file in use gets a notice on stderr."""
     from vitco.llm.exceptions import ModelConfigError
 
-    settings = load_settings(as_json)
     if config is not None:
-        settings = settings.model_copy(update={"config_file": config})
         with known_errors(as_json):
             if not config.expanduser().is_file():
                 problem = "not a file" if config.expanduser().exists() else "no such file"
                 raise ModelConfigError(str(config), "", f"{problem} (named by --config)")
+    settings = load_settings(as_json, config_file=config)
     _say_if_ignored(settings)
     return settings
 

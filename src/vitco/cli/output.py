@@ -21,6 +21,8 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from vitco.config import Settings
     from vitco.store import Store
 
@@ -65,11 +67,16 @@ def known_errors(as_json: bool) -> Iterator[None]:
         fail(str(exc), as_json=as_json, hint=getattr(exc, "fix", None))
 
 
-def load_settings(as_json: bool = False) -> Settings:
+def load_settings(as_json: bool = False, *, config_file: Path | None = None) -> Settings:
+    """The settings (with ``config_file`` when one is named, e.g. by ``--config``); a bad
+    variable or model configuration file ends the command naming it."""
     from vitco.config import Settings
+    from vitco.llm.exceptions import ModelConfigError
 
     try:
-        return Settings()
+        return Settings() if config_file is None else Settings(config_file=config_file)
+    except ModelConfigError as exc:  # names the file, the key and the problem
+        fail(str(exc), as_json=as_json)
     except ValueError as exc:  # pydantic's ValidationError names the variable
         fail(f"invalid configuration: {exc}", as_json=as_json)
 

@@ -1,13 +1,15 @@
 """The model configuration: providers, tier chains, prices, routing, retries, breakers.
 
-Where it comes from, first match wins:
+It is resolved from two things ``Settings`` holds:
 
-1. the file ``Settings.config_file`` names: ``VITCO_CONFIG_FILE``, or ``--config FILE`` on the
-   command line (which sets it for that invocation); it must exist;
-2. ``<VITCO_HOME>/vitco.toml`` (the user's or the server's choice);
-3. no file: defaults built from the standard environment variables that are set
-   (``OPENAI_API_KEY`` + ``OPENAI_BASE_URL``, ``ANTHROPIC_API_KEY`` + ``ANTHROPIC_BASE_URL``,
-   ``OPENROUTER_API_KEY``, ``GROQ_API_KEY``, ``OLLAMA_HOST``), so exporting a key just works.
+- ``Settings.models``: the tables of the one configuration file (``vitco.toml``), read when
+  the settings are built from the file ``Settings.config_file`` names (``--config FILE`` on the
+  command line, else ``VITCO_CONFIG_FILE``; it must exist), else ``<VITCO_HOME>/vitco.toml``
+  (see :func:`vitco.config.models_file`); without one, every table keeps its default;
+- the environment, through the provider registry (:data:`vitco.llm.providers.PROVIDERS`): each
+  provider whose key variable is set (``OPENAI_API_KEY``, ...), or for a keyless one whose URL
+  variable is (``OLLAMA_HOST``), with its key, its URL variable and its default chain, so
+  exporting a key just works. The names of those variables are written only in the registry.
 
 Never from the working directory. The file decides where the user's API keys are sent (a
 provider's ``base_url`` gets ``Authorization: Bearer <key>``), and a directory is not trusted
@@ -49,29 +51,25 @@ A file may say as little as it wants; what it leaves out keeps its default (a fi
     cooldown_s = 30
 
 A tier without a chain borrows the nearest chain above it (else below). A bad file raises
-``ModelConfigError`` naming the file, the key and the problem.
+``ModelConfigError`` naming the file, the key and the problem, when ``Settings`` is built
+(:mod:`vitco.llm.config_schema` checks it).
 """
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import ValidationError
-
-from vitco.config import Settings
+from vitco.config import CONFIG_NAME, Settings
 from vitco.llm.breaker import BreakerPolicy
-from vitco.llm.config_schema import ConfigFile, PriceFile, RoleRule
-from vitco.llm.exceptions import ModelConfigError
+from vitco.llm.config_schema import ModelSettings, PriceFile, RoleRule
 from vitco.llm.model import TIERS, Tier
 from vitco.llm.providers import PROVIDERS, StructuredMode
 from vitco.llm.retry import RetryPolicy
 
 __all__ = [
     "CONFIG_NAME",
-    "DEFAULT_CHAINS",
     "ModelConfig",
     "ProviderSetup",
     "RoleRule",
@@ -79,37 +77,6 @@ __all__ = [
     "config_path",
     "load_model_config",
 ]
-
-CONFIG_NAME = "vitco.toml"
-
-DEFAULT_CHAINS: dict[str, dict[Tier, str]] = {
-    "openai": {"premium": "gpt-4.1", "standard": "gpt-4.1-mini", "efficient": "gpt-4.1-nano"},
-    "anthropic": {
-        "premium": "claude-opus-5-5",
-        "standard": "claude-sonnet-5-5",
-        "efficient": "claude-haiku-5-5",
-    },
-    "openrouter": {
-        "premium": "anthropic/claude-opus-4.6",
-        "standard": "anthropic/claude-sonnet-4.6",
-        "efficient": "anthropic/claude-haiku-4.5",
-    },
-    "groq": {
-        "premium": "openai/gpt-oss-120b",
-        "standard": "llama-3.3-70b-versatile",
-        "efficient": "llama-3.1-8b-instant",
-    },
-    "ollama": {"premium": "llama3.2", "standard": "llama3.2", "efficient": "llama3.2"},
-}
-"""Models per tier for each provider found in the environment, cloud providers first. A local
-Ollama model is only the last resort of the efficient tier when a cloud provider is present."""
-
-_KEY_ENV = {
-    "openai": "OPENAI_API_KEY",
-    "anthropic": "ANTHROPIC_API_KEY",
-    "openrouter": "OPENROUTER_API_KEY",
-    "groq": "GROQ_API_KEY",
-}
 
 
 # -- the resolved configuration --------------------------------------------------------------
@@ -130,7 +97,8 @@ class ProviderSetup:
 
     @property
     def needs_key(self) -> bool:
-        return self.kind in _KEY_ENV
+        spec = PROVIDERS.get(self.kind)
+        return spec is not None and spec.key_env is not None
 
 
 @dataclass(frozen=True)
@@ -163,7 +131,8 @@ class ModelConfig:
     """Everything the router is built from.
 
     ``chains`` has an entry for every tier once anything is configured (see ``borrowed``);
-    ``source`` is the file read, or None for environment defaults.
+    ``source`` is the file read, or None for environment defaults. ``env_secrets`` are the
+    keys the environment holds for registry providers, in use or not (redacted all the same).
     """
 
     source: Path | None
@@ -174,6 +143,7 @@ class ModelConfig:
     policy: TierPolicy = field(default_factory=TierPolicy)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     breaker: BreakerPolicy = field(default_factory=BreakerPolicy)
+    env_secrets: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def empty(self) -> bool:
@@ -189,41 +159,33 @@ class ModelConfig:
         return self.providers.get(name) or ProviderSetup(name=name, kind=name)
 
     def secrets(self) -> list[str]:
-        """Every API key in use, for redaction (cassettes, logs)."""
-        return [p.api_key for p in self.providers.values() if p.api_key]
+        """Every API key in use or in the environment, for redaction (cassettes, logs)."""
+        keys = [p.api_key for p in self.providers.values() if p.api_key]
+        return list(dict.fromkeys([*keys, *self.env_secrets]))
 
 
 def config_path(settings: Settings) -> Path | None:
-    """The configuration file to read, or None (see the module docstring for the order).
+    """The configuration file ``settings`` read, or None (see the module docstring).
 
     The working directory is never looked at: a directory does not choose where keys go.
     """
-    if settings.config_file is not None:
-        return settings.config_file.expanduser()
-    candidate = settings.home / CONFIG_NAME
-    return candidate if candidate.is_file() else None
+    return settings.models_file
 
 
 def load_model_config(settings: Settings) -> ModelConfig:
-    """Read the configuration (file and environment); ``ModelConfigError`` if it is bad.
-
-    Never from the working directory (see the module docstring): a repository vitco delivered
-    is written by a model and must not choose where API keys are sent.
+    """The model configuration ``settings`` holds (its ``models`` section and the providers
+    its environment enables), resolved. Opens no file: ``Settings`` read and checked it.
     """
-    path = config_path(settings)
-    data = _read(path) if path is not None else ConfigFile()
-    where = str(path) if path else "environment"
-    providers = _providers(settings, data, where)
+    data = settings.models
+    providers = _providers(settings, data)
     if data.tiers:
         chains = {tier: tuple(data.tiers.get(tier, [])) for tier in TIERS}
-        for tier, chain in chains.items():
-            for index, model_id in enumerate(chain):
-                _check_model(model_id, providers, where, f"tiers.{tier}[{index}]")
     else:
         chains = _default_chains(providers)
     chains, borrowed = _fill_gaps(chains)
+    env_keys = (_key(settings, spec.key_env) for spec in PROVIDERS.values())
     return ModelConfig(
-        source=path,
+        source=config_path(settings),
         providers=providers,
         chains=chains,
         borrowed=borrowed,
@@ -231,77 +193,46 @@ def load_model_config(settings: Settings) -> ModelConfig:
         policy=TierPolicy(data.routing.premium_at, data.routing.standard_at, data.roles),
         retry=RetryPolicy(**data.retry.model_dump()),
         breaker=BreakerPolicy(**data.breaker.model_dump()),
+        env_secrets=tuple(key for key in env_keys if key),
     )
 
 
-def _read(path: Path) -> ConfigFile:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ModelConfigError(str(path), "", f"cannot read it ({exc.strerror or exc})") from exc
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ModelConfigError(str(path), "", f"not valid TOML ({exc})") from exc
-    try:
-        return ConfigFile.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"] if p != "[key]")
-        problem = first["msg"]
-        if first["type"] == "extra_forbidden":
-            problem = "unknown key (a typo?)"
-        elif first["type"] == "literal_error" and "tiers" in key:
-            problem = f"{first['msg']} (tiers are premium, standard and efficient)"
-        raise ModelConfigError(str(path), key, problem) from exc
+def _env(settings: Settings, name: str | None) -> str | None:
+    return settings.env_value(name) if name else None
 
 
-def _providers(settings: Settings, data: ConfigFile, where: str) -> dict[str, ProviderSetup]:
-    """Providers from the environment, then the file's (which override or add)."""
-    env_key = {
-        "openai": settings.openai_api_key,
-        "anthropic": settings.anthropic_api_key,
-        "openrouter": settings.openrouter_api_key,
-        "groq": settings.groq_api_key,
-    }
-    env_url = {
-        "openai": settings.openai_base_url,
-        "anthropic": settings.anthropic_base_url,
-        "ollama": settings.ollama_host,
-    }
+def _key(settings: Settings, name: str | None) -> str | None:
+    secret = settings.env_secret(name) if name else None
+    return secret.get_secret_value() if secret is not None else None
+
+
+def _providers(settings: Settings, data: ModelSettings) -> dict[str, ProviderSetup]:
+    """Providers the environment enables (see ``ProviderSpec.default_chain``), then the
+    file's (which override or add)."""
     providers: dict[str, ProviderSetup] = {}
-    for kind in DEFAULT_CHAINS:
-        secret = env_key.get(kind)
-        if secret is None and not (kind == "ollama" and settings.ollama_host):
+    for kind, spec in PROVIDERS.items():
+        if spec.default_chain is None:
+            continue
+        api_key = _key(settings, spec.key_env)
+        if (api_key if spec.key_env else _env(settings, spec.url_env)) is None:
             continue
         providers[kind] = ProviderSetup(
             name=kind,
             kind=kind,
-            base_url=env_url.get(kind),
-            api_key=secret.get_secret_value() if secret is not None else None,
-            api_key_env=_KEY_ENV.get(kind),
+            base_url=_env(settings, spec.url_env),
+            api_key=api_key,
+            api_key_env=spec.key_env,
         )
     for raw_name, entry in data.providers.items():
         name = raw_name.strip().lower()
         kind = (entry.kind or name).strip().lower()
-        if kind not in PROVIDERS:
-            known = ", ".join(sorted(PROVIDERS))
-            raise ModelConfigError(
-                where,
-                f"providers.{raw_name}.kind",
-                f"unknown provider kind {kind!r}; known: {known}",
-            )
-        key_env = entry.api_key_env or _KEY_ENV.get(kind)
-        if entry.api_key_env:
-            api_key = settings.env_secret(entry.api_key_env)
-        else:
-            secret = env_key.get(kind)
-            api_key = secret.get_secret_value() if secret is not None else None
+        spec = PROVIDERS[kind]  # the schema refused kinds the registry lacks
+        key_env = entry.api_key_env or spec.key_env
         providers[name] = ProviderSetup(
             name=name,
             kind=kind,
-            base_url=entry.base_url or env_url.get(kind),
-            api_key=api_key,
+            base_url=entry.base_url or _env(settings, spec.url_env),
+            api_key=_key(settings, key_env),
             api_key_env=key_env,
             timeout=entry.timeout,
             stream=entry.stream,
@@ -310,27 +241,19 @@ def _providers(settings: Settings, data: ConfigFile, where: str) -> dict[str, Pr
     return providers
 
 
-def _check_model(
-    model_id: str, providers: Mapping[str, ProviderSetup], where: str, key: str
-) -> None:
-    prefix, sep, name = model_id.partition(":")
-    prefix = prefix.strip().lower()
-    if not sep or not prefix or not name.strip():
-        raise ModelConfigError(where, key, f"{model_id!r} is not of the form 'provider:model'")
-    if prefix not in providers and prefix not in PROVIDERS:
-        known = ", ".join(sorted(set(providers) | set(PROVIDERS)))
-        raise ModelConfigError(where, key, f"unknown provider {prefix!r} (known: {known})")
-
-
 def _default_chains(providers: Mapping[str, ProviderSetup]) -> dict[Tier, tuple[str, ...]]:
-    present = [kind for kind in DEFAULT_CHAINS if kind in providers]
-    cloud = [kind for kind in present if kind != "ollama"]
+    """The registry's default chains of the providers present: keyed (cloud) providers in
+    table order; a keyless (local) one serves alone, else only as the efficient tier's last
+    resort."""
+    cloud: list[tuple[str, Mapping[Tier, str]]] = []
+    local: list[tuple[str, Mapping[Tier, str]]] = []
+    for kind, spec in PROVIDERS.items():
+        if spec.default_chain is not None and kind in providers:
+            (cloud if spec.key_env else local).append((kind, spec.default_chain))
     chains: dict[Tier, tuple[str, ...]] = {}
     for tier in TIERS:
-        kinds = cloud or present
-        if cloud and "ollama" in present and tier == "efficient":
-            kinds = [*cloud, "ollama"]
-        chains[tier] = tuple(f"{kind}:{DEFAULT_CHAINS[kind][tier]}" for kind in kinds)
+        chosen = [*cloud, *local] if cloud and tier == "efficient" else (cloud or local)
+        chains[tier] = tuple(f"{kind}:{chain[tier]}" for kind, chain in chosen)
     return chains
 
 

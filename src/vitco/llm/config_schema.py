@@ -1,29 +1,45 @@
-"""The schema of ``vitco.toml``: what each table may hold, checked strictly.
+"""The schema of ``vitco.toml``: ``Settings.models``, what each table may hold, checked strictly.
 
-Unknown keys are errors (a typo must not silently fall back to a default); the loader in
-:mod:`vitco.llm.config` turns validation errors into ``ModelConfigError`` naming the key.
-Short forms: a price may be ``[input, output(, cache_read(, cache_write))]`` and a role rule
-may be just a tier name.
+Unknown keys are errors (a typo must not silently fall back to a default), and so are names
+nothing knows (a provider kind the registry lacks, a tier chain's ``provider:model`` whose
+provider is neither declared nor registered). :func:`parse_model_settings` turns what a file
+holds into :class:`ModelSettings` or a ``ModelConfigError`` naming the file, the key and the
+problem. Short forms: a price may be ``[input, output(, cache_read(, cache_write))]`` and a
+role rule may be just a tier name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
+from vitco.llm.exceptions import ModelConfigError
 from vitco.llm.model import Tier
-from vitco.llm.providers import StructuredMode
+from vitco.llm.providers import PROVIDERS, StructuredMode
 
 __all__ = [
     "BreakerFile",
-    "ConfigFile",
+    "ModelSettings",
     "PriceFile",
     "ProviderFile",
     "RetryFile",
     "RoleRule",
     "RoutingFile",
+    "parse_model_settings",
 ]
+
+_AT_KEY = "vitco_config_key"
+"""The type of a validation error that carries the exact key (``tiers.premium[0]``)."""
 
 
 class _Strict(BaseModel):
@@ -78,8 +94,9 @@ class BreakerFile(_Strict):
     cooldown_s: float = Field(default=30.0, ge=0)
 
 
-class ConfigFile(_Strict):
-    """The schema of ``vitco.toml``."""
+class ModelSettings(_Strict):
+    """The model configuration as ``vitco.toml`` declares it (its tables, unresolved):
+    ``Settings.models``. :func:`vitco.llm.config.load_model_config` resolves it."""
 
     providers: dict[str, ProviderFile] = {}
     tiers: dict[Tier, list[str]] = {}
@@ -108,3 +125,48 @@ class ConfigFile(_Strict):
         if not isinstance(value, dict):
             return value
         return {k: {"tier": v} if isinstance(v, str) else v for k, v in value.items()}
+
+    @model_validator(mode="after")
+    def _known_names(self) -> ModelSettings:
+        for raw_name, entry in self.providers.items():
+            kind = (entry.kind or raw_name).strip().lower()
+            if kind not in PROVIDERS:
+                known = ", ".join(sorted(PROVIDERS))
+                raise _at(
+                    f"providers.{raw_name}.kind", f"unknown provider kind {kind!r}; known: {known}"
+                )
+        names = {name.strip().lower() for name in self.providers} | set(PROVIDERS)
+        for tier, chain in self.tiers.items():
+            for index, model_id in enumerate(chain):
+                key = f"tiers.{tier}[{index}]"
+                prefix, sep, name = model_id.partition(":")
+                prefix = prefix.strip().lower()
+                if not sep or not prefix or not name.strip():
+                    raise _at(key, f"{model_id!r} is not of the form 'provider:model'")
+                if prefix not in names:
+                    known = ", ".join(sorted(names))
+                    raise _at(key, f"unknown provider {prefix!r} (known: {known})")
+        return self
+
+
+def _at(key: str, problem: str) -> PydanticCustomError:
+    return PydanticCustomError(_AT_KEY, "{key}: {problem}", {"key": key, "problem": problem})
+
+
+def parse_model_settings(data: Mapping[str, Any], where: str) -> ModelSettings:
+    """What a ``vitco.toml`` at ``where`` holds, checked; ``ModelConfigError`` naming ``where``,
+    the first bad key and its problem."""
+    try:
+        return ModelSettings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        if first["type"] == _AT_KEY:
+            context = first.get("ctx") or {}
+            raise ModelConfigError(where, context["key"], context["problem"]) from exc
+        key = ".".join(str(p) for p in first["loc"] if p != "[key]")
+        problem = first["msg"]
+        if first["type"] == "extra_forbidden":
+            problem = "unknown key (a typo?)"
+        elif first["type"] == "literal_error" and "tiers" in key:
+            problem = f"{first['msg']} (tiers are premium, standard and efficient)"
+        raise ModelConfigError(where, key, problem) from exc

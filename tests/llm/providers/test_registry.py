@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,13 @@ import pytest
 from tests.fakes import FakeAnthropic, FakeOpenAI, Reply
 from tests.llm.providers.conftest import ANTHROPIC_KEY, OPENAI_KEY, make_request
 from vitco.llm.exceptions import UnknownModel
-from vitco.llm.providers import PROVIDERS, ollama_base_url, resolve_model, split_model_id
+from vitco.llm.providers import (
+    PROVIDERS,
+    env_names,
+    ollama_base_url,
+    resolve_model,
+    split_model_id,
+)
 from vitco.llm.providers.anthropic import AnthropicModel
 from vitco.llm.providers.openai import OpenAIModel, StructuredMode, openai_client
 
@@ -190,3 +197,39 @@ def test_every_registered_provider_has_a_summary() -> None:
         PROVIDERS
     )
     assert all(spec.summary for spec in PROVIDERS.values())
+
+
+def test_the_registry_names_every_provider_variable() -> None:
+    names = env_names()
+    for spec in PROVIDERS.values():
+        assert {spec.key_env, spec.url_env} - {None} <= set(names)
+    assert len(names) == len(set(names))
+    assert {"OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "OLLAMA_HOST"} <= set(names)
+
+
+def test_no_module_but_the_registry_names_a_provider_variable() -> None:
+    """A provider's variables are written once, in its table entry: no other module holds
+    one as a string of its own (a map of keys, an alias, a field), only inside prose."""
+    names = set(env_names())
+    names |= {f"VITCO_{name}" for name in names}
+    registry = SRC / "llm" / "providers" / "__init__.py"
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        if path == registry:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Constant) and node.value in names:
+                offenders.append(f"{path.relative_to(SRC)}:{node.lineno}: {node.value}")
+    assert not offenders
+
+
+def test_no_provider_variable_reaches_a_test() -> None:
+    leaked = [n for n in env_names() if n in os.environ or f"VITCO_{n}" in os.environ]
+    assert not leaked  # the conftest unsets every variable the registry names
+
+
+def test_a_keyed_provider_without_its_key_names_its_variable() -> None:
+    for kind, spec in PROVIDERS.items():
+        if spec.key_env:
+            with pytest.raises(UnknownModel, match=spec.key_env):
+                resolve_model(f"{kind}:some-model")

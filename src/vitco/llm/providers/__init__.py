@@ -1,9 +1,12 @@
 """The provider registry: ``"provider:model"`` ids to ``Model`` objects.
 
-One table says which prefixes exist and how each is reached, so the CLI, the router and the
-docs agree on the names. It takes connection parameters explicitly (the router reads them from
-``Settings``), and it never imports a vendor SDK until a model of that vendor is built, so a
-missing optional SDK only matters to those who use it.
+One table, :data:`PROVIDERS`, says which prefixes exist and everything vitco knows about each:
+how a model is built, the environment variables that hold its key and move its server, its
+default URL, and the models per tier it gets when the environment alone enables it. The model
+configuration (:mod:`vitco.llm.config`), the CLI and the tests' environment guard all derive
+from it, so adding a provider is one entry here. It takes connection parameters explicitly
+(the router reads them through ``Settings``), and it never imports a vendor SDK until a model
+of that vendor is built, so a missing optional SDK only matters to those who use it.
 
 Prefixes: ``openai``, ``anthropic``, ``ollama`` (OpenAI-compatible at ``OLLAMA_HOST`` + ``/v1``),
 ``openrouter``, ``groq``, ``lmstudio``, and ``vllm`` / ``openai-compat`` (any OpenAI-compatible
@@ -13,13 +16,13 @@ are added to :data:`PROVIDERS` by the modules that own them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from vitco.llm.exceptions import UnknownModel
-from vitco.llm.model import Model
+from vitco.llm.model import Model, Tier
 from vitco.llm.providers.openai import MaxTokensParam, StructuredMode
 
 __all__ = [
@@ -27,6 +30,7 @@ __all__ = [
     "Connection",
     "ProviderSpec",
     "StructuredMode",
+    "env_names",
     "ollama_base_url",
     "resolve_model",
     "split_model_id",
@@ -60,10 +64,33 @@ ProviderFactory = Callable[[str, str, Connection], Model]
 
 @dataclass(frozen=True)
 class ProviderSpec:
-    """One registry entry: how to build a model of this provider, and a line for listings."""
+    """One registry entry: how to build a model of this provider, what the environment says
+    about it, and a line for listings.
+
+    ``key_env`` names the variable that holds its API key (``None``: it needs none; building
+    one of its models without a key is refused naming the variable). ``url_env`` names the
+    variable that moves its server (``OPENAI_BASE_URL``, ``OLLAMA_HOST``). ``Settings`` reads
+    each as ``VITCO_<NAME>``, else ``<NAME>``. ``default_base_url`` is where it is reached when
+    nothing else says (``None``: the factory needs one given, or derives it).
+
+    ``default_chain`` (the model per tier) makes the provider one the environment alone can
+    enable: a provider with a key when its key is set, a keyless (local) one when its URL
+    variable is set. Keyed providers fill the chains in table order; a local one serves every
+    tier alone, or is the efficient tier's last resort behind them.
+    """
 
     factory: ProviderFactory
     summary: str
+    key_env: str | None = None
+    url_env: str | None = None
+    default_base_url: str | None = None
+    default_chain: Mapping[Tier, str] | None = None
+
+
+def env_names() -> list[str]:
+    """Every variable the registry names (keys and URLs), in table order."""
+    names = (n for spec in PROVIDERS.values() for n in (spec.key_env, spec.url_env) if n)
+    return list(dict.fromkeys(names))
 
 
 def split_model_id(model_id: str) -> tuple[str, str]:
@@ -88,14 +115,18 @@ def resolve_model(
 
     Raises ``UnknownModel`` for an unknown prefix or missing connection details (an API key,
     a base URL), and ``ImportError`` naming the extra when the vendor SDK is not installed.
+    Without ``base_url`` the provider's default is used.
     """
     provider, name = split_model_id(model_id)
     spec = PROVIDERS.get(provider)
     if spec is None:
         known = ", ".join(sorted(PROVIDERS))
         raise UnknownModel(model_id, f"unknown provider {provider!r}; known: {known}")
+    if spec.key_env and not api_key and client is None:
+        # Never left to the SDK: it would read the vendor's variable from the environment.
+        raise UnknownModel(model_id, f"{provider} needs an API key; set {spec.key_env}")
     connection = Connection(
-        base_url=base_url,
+        base_url=base_url or spec.default_base_url,
         api_key=api_key,
         timeout=timeout,
         client=client,
@@ -130,17 +161,13 @@ def ollama_base_url(host: str | None) -> str:
 
 def _openai_compatible(
     *,
-    default_base_url: str | None,
-    key_hint: str | None,
     structured: StructuredMode = "json_schema",
     max_tokens_param: MaxTokensParam = "max_tokens",
     base_url_of: Callable[[str | None], str] | None = None,
 ) -> ProviderFactory:
-    """A factory for one OpenAI-compatible provider.
-
-    ``key_hint`` names the variable that holds the key when one is required (``None``: the
-    server needs no key); ``default_base_url`` ``None`` means the caller must give one.
-    """
+    """A factory for one OpenAI-compatible provider (its key and default URL are checked and
+    filled in by :func:`resolve_model` from the provider's table entry); ``base_url_of``
+    derives the URL from what was given (Ollama's host)."""
 
     def build(provider: str, name: str, connection: Connection) -> Model:
         from vitco.llm.providers.openai import OpenAIModel
@@ -156,11 +183,9 @@ def _openai_compatible(
         if base_url_of is not None:
             base_url = base_url_of(connection.base_url)
         else:
-            base_url = connection.base_url or default_base_url or ""
+            base_url = connection.base_url or ""
         if not base_url:
             raise UnknownModel(f"{provider}:{name}", f"{provider} needs a base URL")
-        if key_hint and not connection.api_key:
-            raise UnknownModel(f"{provider}:{name}", f"{provider} needs an API key; set {key_hint}")
         return OpenAIModel.connect(
             name,
             base_url=base_url,
@@ -177,10 +202,8 @@ def _anthropic(provider: str, name: str, connection: Connection) -> Model:
 
     if connection.client is not None:
         return AnthropicModel(connection.client, name, stream=connection.stream)
-    if not connection.api_key:
-        raise UnknownModel(
-            f"{provider}:{name}", "anthropic needs an API key; set ANTHROPIC_API_KEY"
-        )
+    if not connection.api_key:  # resolve_model has said which variable to set
+        raise UnknownModel(f"{provider}:{name}", f"{provider} needs an API key")
     return AnthropicModel.connect(
         name,
         api_key=connection.api_key,
@@ -203,43 +226,65 @@ def _llamacpp(provider: str, name: str, connection: Connection) -> Model:
 
 PROVIDERS: dict[str, ProviderSpec] = {
     "openai": ProviderSpec(
-        _openai_compatible(
-            default_base_url="https://api.openai.com/v1",
-            key_hint="OPENAI_API_KEY",
-            max_tokens_param="max_completion_tokens",
-        ),
+        _openai_compatible(max_tokens_param="max_completion_tokens"),
         "OpenAI (api.openai.com or OPENAI_BASE_URL)",
+        key_env="OPENAI_API_KEY",
+        url_env="OPENAI_BASE_URL",
+        default_base_url="https://api.openai.com/v1",
+        default_chain={
+            "premium": "gpt-4.1",
+            "standard": "gpt-4.1-mini",
+            "efficient": "gpt-4.1-nano",
+        },
     ),
-    "anthropic": ProviderSpec(_anthropic, "Anthropic Messages API"),
+    "anthropic": ProviderSpec(
+        _anthropic,
+        "Anthropic Messages API",
+        key_env="ANTHROPIC_API_KEY",
+        url_env="ANTHROPIC_BASE_URL",
+        default_chain={
+            "premium": "claude-opus-5-5",
+            "standard": "claude-sonnet-5-5",
+            "efficient": "claude-haiku-5-5",
+        },
+    ),
     "ollama": ProviderSpec(
-        _openai_compatible(default_base_url=None, key_hint=None, base_url_of=ollama_base_url),
+        _openai_compatible(base_url_of=ollama_base_url),
         "Ollama, OpenAI-compatible at OLLAMA_HOST/v1 (default 127.0.0.1:11434)",
+        url_env="OLLAMA_HOST",
+        default_chain={"premium": "llama3.2", "standard": "llama3.2", "efficient": "llama3.2"},
     ),
     "openrouter": ProviderSpec(
-        _openai_compatible(
-            default_base_url="https://openrouter.ai/api/v1", key_hint="OPENROUTER_API_KEY"
-        ),
+        _openai_compatible(),
         "OpenRouter",
+        key_env="OPENROUTER_API_KEY",
+        default_base_url="https://openrouter.ai/api/v1",
+        default_chain={
+            "premium": "anthropic/claude-opus-4.6",
+            "standard": "anthropic/claude-sonnet-4.6",
+            "efficient": "anthropic/claude-haiku-4.5",
+        },
     ),
     "groq": ProviderSpec(
         # Groq's json_schema mode covers few models; forced tool calls work on most.
-        _openai_compatible(
-            default_base_url="https://api.groq.com/openai/v1",
-            key_hint="GROQ_API_KEY",
-            structured="tool",
-        ),
+        _openai_compatible(structured="tool"),
         "Groq",
+        key_env="GROQ_API_KEY",
+        default_base_url="https://api.groq.com/openai/v1",
+        default_chain={
+            "premium": "openai/gpt-oss-120b",
+            "standard": "llama-3.3-70b-versatile",
+            "efficient": "llama-3.1-8b-instant",
+        },
     ),
     "lmstudio": ProviderSpec(
-        _openai_compatible(default_base_url="http://127.0.0.1:1234/v1", key_hint=None),
+        _openai_compatible(),
         "LM Studio's local server",
+        default_base_url="http://127.0.0.1:1234/v1",
     ),
-    "vllm": ProviderSpec(
-        _openai_compatible(default_base_url=None, key_hint=None),
-        "a vLLM server (base URL required)",
-    ),
+    "vllm": ProviderSpec(_openai_compatible(), "a vLLM server (base URL required)"),
     "openai-compat": ProviderSpec(
-        _openai_compatible(default_base_url=None, key_hint=None),
+        _openai_compatible(),
         "any OpenAI-compatible server, e.g. llama.cpp server (base URL required)",
     ),
     "llamacpp": ProviderSpec(
