@@ -182,31 +182,6 @@ class Settings(BaseSettings):
         value = self.env_value(name)
         return SecretStr(value) if value is not None else None
 
-    # Transitional: vitco/cli/run.py's recorder reads these four to scrub keys from a cassette.
-    # load_model_config(settings).secrets() now holds every key the registry names; once
-    # run.py uses only that, delete them (nothing else may: keys are read by env_secret).
-    @property
-    def openai_api_key(self) -> SecretStr | None:
-        return self._registry_key("openai")
-
-    @property
-    def anthropic_api_key(self) -> SecretStr | None:
-        return self._registry_key("anthropic")
-
-    @property
-    def openrouter_api_key(self) -> SecretStr | None:
-        return self._registry_key("openrouter")
-
-    @property
-    def groq_api_key(self) -> SecretStr | None:
-        return self._registry_key("groq")
-
-    def _registry_key(self, provider: str) -> SecretStr | None:
-        from vitco.llm.providers import PROVIDERS
-
-        name = PROVIDERS[provider].key_env
-        return self.env_secret(name) if name else None
-
     @cached_property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'vitco.sqlite'}"

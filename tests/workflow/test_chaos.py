@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from tests.fakes import Fail, FakeAnthropic, FakeOpenAI
 from tests.fakes.cassette_responder import CallTagged, CassetteResponder
@@ -82,6 +81,7 @@ def test_the_demo_brief_is_delivered_through_retries_and_fallback(
     tmp_path: Path,
     fakes: tuple[FakeOpenAI, FakeAnthropic],
     responders: tuple[CassetteResponder, CassetteResponder],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     openai_fake, anthropic_fake = fakes
     config = tmp_path / "vitco.toml"
@@ -89,13 +89,9 @@ def test_the_demo_brief_is_delivered_through_retries_and_fallback(
         CONFIG.format(openai=openai_fake.base_url, anthropic=anthropic_fake.base_url),
         encoding="utf-8",
     )
-    settings = settings.model_copy(
-        update={
-            "config_file": config,
-            "openai_api_key": SecretStr(OPENAI_KEY),
-            "anthropic_api_key": SecretStr(ANTHROPIC_KEY),
-        }
-    )
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
+    settings = settings.model_copy(update={"config_file": config})
     # The very first call finds OpenAI down for all its tries: it must fall back to Anthropic.
     openai_fake.queue(Fail(500), Fail(502), Fail(503))
     router = resolve_model(None, settings)

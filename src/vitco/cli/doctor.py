@@ -35,10 +35,10 @@ def register(app: typer.Typer) -> None:
 
         Exits 1 when a check fails.
         """
-        from vitco.config import Settings
+        from vitco.cli.output import load_settings
         from vitco.sandbox.diagnose import diagnose
 
-        settings = Settings()
+        settings = load_settings(as_json)
         checks = diagnose(settings)
         ok = all(c.status != "fail" for c in checks)
         if as_json:

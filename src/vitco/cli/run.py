@@ -109,14 +109,6 @@ def recording(settings: Settings, model_id: str | None, path: Path) -> Model:
 
     model = resolve_model(model_id or settings.model, settings)
     secrets = load_model_config(settings).secrets()
-    for key in (
-        settings.openai_api_key,
-        settings.anthropic_api_key,
-        settings.openrouter_api_key,
-        settings.groq_api_key,
-    ):
-        if key is not None:
-            secrets.append(key.get_secret_value())
     return CassetteRecorder(model, path.expanduser(), secrets=secrets)
 
 

@@ -94,13 +94,13 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Run CMD in the sandbox: `vitco sandbox run -w DIR --limit cpu=5 -- pytest -q`."""
-        from vitco.config import Settings
+        from vitco.cli.output import load_settings
         from vitco.sandbox import SandboxError, get_sandbox
 
         limits = parse_limits(limit or [])
         err = Console(stderr=True)
         try:
-            sandbox = get_sandbox(Settings())
+            sandbox = get_sandbox(load_settings(as_json))
             result = sandbox.run(
                 cmd,
                 workspace,
