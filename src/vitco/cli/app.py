@@ -41,5 +41,12 @@ db.register(app)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point. Ctrl-C before or after a run (a run handles its own: it
+    stops as ``interrupted``) ends quietly with exit status 130, no traceback."""
+    import sys
+
+    try:
+        app()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        raise SystemExit(130) from None

@@ -122,6 +122,12 @@ def finish(outcome: Outcome, *, as_json: bool, serve: bool) -> dict[str, Any]:
     if serve and report["status"] == "delivered":
         _serve(outcome, as_json)
     outcome.stop()
+    if report["status"] == "interrupted":
+        err_console.print(
+            f"interrupted: [bold]vitco resume {report['run_id']}[/] continues where it stopped",
+            highlight=False,
+        )
+        raise typer.Exit(130)
     if report["status"] != "delivered":
         raise typer.Exit(1)
     return report

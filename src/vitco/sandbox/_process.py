@@ -312,8 +312,9 @@ def launch(
 
 
 @atexit.register
-def _kill_leftovers() -> None:
-    """Never leave a sandbox running after vitco exits (bwrap also has --die-with-parent)."""
+def stop_all() -> None:
+    """Kill every sandbox this process started (at exit, and when it is told to stop: bwrap
+    also has --die-with-parent)."""
     with _live_lock:
         procs = list(_live)
     for proc in procs:

@@ -95,18 +95,26 @@ class Store:
     @contextmanager
     def step(self) -> Iterator[None]:
         """Hold this thread's event, artifact and task-row writes until the block ends, then
-        write them in one transaction (also when the block raises). Nested blocks join it."""
+        write them in one transaction, also when the block raises an error; a stop
+        (``KeyboardInterrupt`` or another non-``Exception``) drops them, since the step will
+        run again. Nested blocks join the outer one."""
         if self._pending() is not None:
             yield
             return
         self._local.pending = []
+        keep = True
         try:
             yield
+        except Exception:
+            raise  # an error keeps what the step wrote: it is the evidence
+        except BaseException:
+            keep = False  # a stop (Ctrl-C, RunInterrupted): the step will be done again
+            raise
         finally:
             pending: list[_Write] = self._local.pending
             self._local.pending = None
             self._local.held = {}
-            if pending:
+            if pending and keep:
                 self._write(pending, step=True)
 
     def _pending(self) -> list[_Write] | None:

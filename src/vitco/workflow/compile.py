@@ -23,6 +23,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import get_runtime
 from langgraph.types import Send, interrupt
 
+from vitco.workflow import stop
 from vitco.workflow.exceptions import TemplateInvalid
 from vitco.workflow.runtime import Runtime
 from vitco.workflow.state import RunState, TaskInput, TaskOutput, TaskState
@@ -48,8 +49,10 @@ def _node(name: str, defn: Step) -> Node:
     def node(state: Any) -> dict[str, Any]:
         rt = _rt()
         rt.fault(f"before:{name}")
+        stop.check()
         with rt.store.step():  # the step's events, artifacts and task rows: one commit
             update = run_step(defn, rt, state)
+            stop.check()  # stopped meanwhile: what it saw was cut short, do not record it
         rt.fault(f"after:{name}")
         return update
 

@@ -32,6 +32,7 @@ from vitco.sandbox.protocol import Process
 from vitco.store import Store
 from vitco.store.models import new_id
 from vitco.toolchains import ToolchainError
+from vitco.workflow import stop
 from vitco.workflow.brief import BriefText, load_brief
 from vitco.workflow.checkpoints import open_checkpointer, run_config, run_lock
 from vitco.workflow.exceptions import BadRepo, NothingToResume, TemplateInvalid
@@ -154,6 +155,7 @@ def execute(
         run_lock(settings, run_id),
         open_checkpointer(settings) as saver,
         services.http() as http,
+        stop.signals(),  # Ctrl-C, SIGTERM, SIGHUP: a clean, resumable stop
     ):
         rt = Runtime.for_run(
             model=model,
@@ -192,6 +194,9 @@ def execute(
             if keep_running and status == "delivered" and not rt.processes:
                 # the deploy step ran in a process that died: bring the app back up to serve it
                 restart_app(rt)
+        except (KeyboardInterrupt, stop.RunInterrupted) as exc:
+            how = f"by {exc}" if str(exc) else "by Ctrl-C"
+            status, reason = "interrupted", f"stopped {how}; vitco resume {run_id} continues"
         except BudgetExceeded as exc:
             status, reason = "budget_exceeded", str(exc)
         except ATTENTION as exc:

@@ -293,22 +293,27 @@ class Repo:
         self.git("reset", "-q", "--hard", ref)
 
     def recover(self) -> list[str]:
-        """Undo what a killed process left half-done: stale index locks, a rebase in progress.
+        """Undo what a killed or interrupted process left half-done: every lock file git can
+        leave (index, HEAD, refs, packed-refs, config, the worktrees' own), a rebase in
+        progress, worktrees whose folder is gone.
 
         Only safe while no other process works on this repository (a run's worker holds it).
         Returns what was cleaned, for the run's events.
         """
         cleaned = []
         git_dir = self.path / ".git"
-        for lock in [git_dir / "index.lock", *git_dir.glob("worktrees/*/index.lock")]:
-            if lock.exists():
-                lock.unlink()
-                cleaned.append(str(lock.relative_to(self.path)))
+        for folder, _dirs, files in os.walk(git_dir):  # root's own .git: never a sandbox's
+            for name in files:
+                if name.endswith(".lock"):
+                    lock = Path(folder) / name
+                    lock.unlink(missing_ok=True)
+                    cleaned.append(str(lock.relative_to(self.path)))
         for state in git_dir.glob("worktrees/*/rebase-*"):
             tree = Path((state.parent / "gitdir").read_text(encoding="utf-8").strip()).parent
             if tree.exists():
                 Repo(tree).git("rebase", "--abort", check=False)
-                cleaned.append(f"rebase in {tree.relative_to(self.path)}")
+                cleaned.append(f"rebase in {tree}")
+        self.git("worktree", "prune", check=False)
         return cleaned
 
     def remove_worktree(self, name: str) -> None:
