@@ -1,5 +1,14 @@
-"""The data layer: SQLAlchemy models, migrations and queries."""
+"""The data layer: SQLAlchemy models, migrations and queries.
 
+The router's tables (``LLMBreaker``, ``LLMCachedResponse``) are re-exported lazily: a command
+that only reads runs (``vitco status``) does not import them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from vitco._lazy import exports
 from vitco.store.db import (
     Migration,
     SchemaRevision,
@@ -9,8 +18,17 @@ from vitco.store.db import (
     schema_revision,
 )
 from vitco.store.exceptions import NotFound, SchemaOutdated, SchemaTooNew, StoreError
-from vitco.store.llm_state import LLMBreaker, LLMCachedResponse
 from vitco.store.repo import Store
+
+_LAZY = {
+    "LLMBreaker": "vitco.store.llm_state",
+    "LLMCachedResponse": "vitco.store.llm_state",
+}
+__getattr__ = exports(__name__, _LAZY)
+
+if TYPE_CHECKING:
+    from vitco.store.llm_state import LLMBreaker as LLMBreaker
+    from vitco.store.llm_state import LLMCachedResponse as LLMCachedResponse
 
 __all__ = [
     "LLMBreaker",
