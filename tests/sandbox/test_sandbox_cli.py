@@ -24,7 +24,7 @@ def _vitco(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
 
 def test_run_streams_and_mirrors_the_exit_code(bwrap: BwrapSandbox, workspace: Path) -> None:
     proc = _vitco(
-        "sandbox", "run", "-w", str(workspace), "--",
+        "sandbox", "run", "-C", str(workspace), "--",
         "sh", "-c", "echo to-out; echo to-err >&2; exit 7",
     )  # fmt: skip
     assert proc.returncode == 7
@@ -35,7 +35,7 @@ def test_run_streams_and_mirrors_the_exit_code(bwrap: BwrapSandbox, workspace: P
 
 def test_run_reports_the_limit(bwrap: BwrapSandbox, workspace: Path) -> None:
     proc = _vitco(
-        "sandbox", "run", "-w", str(workspace), "--limit", "cpu=1", "--",
+        "sandbox", "run", "-C", str(workspace), "--limit", "cpu=1", "--",
         sys.executable, "-c", "while True: pass",
     )  # fmt: skip
     assert proc.returncode == 128 + 24  # SIGXCPU
@@ -44,7 +44,7 @@ def test_run_reports_the_limit(bwrap: BwrapSandbox, workspace: Path) -> None:
 
 def test_run_json(bwrap: BwrapSandbox, workspace: Path) -> None:
     proc = _vitco(
-        "sandbox", "run", "-w", str(workspace), "--json", "-l", "output=1000", "-l", "wall=20",
+        "sandbox", "run", "-C", str(workspace), "--json", "-l", "output=1000", "-l", "wall=20",
         "--", "yes", "flood",
     )  # fmt: skip
     payload = json.loads(proc.stdout)

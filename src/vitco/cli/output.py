@@ -1,8 +1,14 @@
 """Shared CLI output: human text through rich, ``--json`` as one object on stdout, errors.
 
 Known errors (a bad brief, no model, a cassette that does not match, no sandbox) end the command
-with a one-line message naming what is wrong and exit code 1; with ``--json`` the same message is
-printed as ``{"status": "error", "error": ...}`` on stdout so scripts can read it.
+with a one-line message naming what is wrong and exit code 1; usage errors (a missing argument,
+an unknown option, a bad value) with exit code 2. With ``--json`` either is printed on stdout as
+one object of the shape :class:`ErrorJSON`, so scripts can read it::
+
+    {"status": "error", "code": "NotFound", "error": "no run r-x", "hint": null}
+
+``code`` is ``"usage"`` for a usage error, else the name of vitco's error type (``"error"`` when
+there is none); ``hint`` is the fix when one is known.
 
 Every ``vitco`` call imports the whole ``vitco.cli`` package just to build its commands, so
 no CLI module imports anything heavy at module level (the store, the workflow, providers):
@@ -19,6 +25,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
+from typing_extensions import TypedDict  # pydantic validates it on Python 3.11 (tests)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -29,6 +36,30 @@ if TYPE_CHECKING:
 console = Console()
 err_console = Console(stderr=True)
 
+JSON_META = "vitco.json"
+"""``typer.Context.meta`` key: the command line asked for ``--json``."""
+_verbosity = 0
+
+
+class ErrorJSON(TypedDict):
+    """What every error looks like under ``--json`` (the one schema)."""
+
+    status: str  # always "error"
+    code: str
+    error: str
+    hint: str | None
+
+
+def verbosity() -> int:
+    """-1 under ``vitco --quiet``, 0 by default, N under N ``-v`` (0 outside a command)."""
+    return _verbosity
+
+
+def set_verbosity(level: int) -> None:
+    """Set by the root command from ``-q`` / ``-v`` for the command it runs, reset after."""
+    global _verbosity
+    _verbosity = level
+
 
 def emit_json(data: Any) -> None:
     """Print one JSON object on stdout (plain, never styled)."""
@@ -36,14 +67,28 @@ def emit_json(data: Any) -> None:
     sys.stdout.flush()
 
 
-def fail(message: str, *, as_json: bool, hint: str | None = None) -> NoReturn:
+def fail(message: str, *, as_json: bool, hint: str | None = None, code: str = "error") -> NoReturn:
+    """End the command with exit code 1: the message (and its fix) on stderr, or under
+    ``--json`` the :class:`ErrorJSON` object on stdout."""
     if as_json:
-        emit_json({"status": "error", "error": message, "hint": hint})
+        emit_json(ErrorJSON(status="error", code=code, error=message, hint=hint))
     else:
         err_console.print(f"[bold red]error:[/] {message}", highlight=False)
         if hint:
             err_console.print(hint, highlight=False)
     raise typer.Exit(1)
+
+
+def usage_error(exc: typer.TyperException) -> None:
+    """Print click's error (typer vendors click: its ``ClickException`` is a
+    ``TyperException``) as the :class:`ErrorJSON` object, code ``"usage"`` for a usage error
+    (exit code 2); the hint is the command's usage line and where its help is."""
+    hint = None
+    ctx: Any = getattr(exc, "ctx", None)  # the command's context, when click knows it
+    if ctx is not None:
+        hint = f"{ctx.get_usage()}\nTry '{ctx.command_path} -h' for help."
+    code = "usage" if exc.exit_code == 2 else "error"
+    emit_json(ErrorJSON(status="error", code=code, error=exc.format_message(), hint=hint))
 
 
 def known_error_types() -> tuple[type[Exception], ...]:
@@ -64,7 +109,7 @@ def known_errors(as_json: bool) -> Iterator[None]:
     try:
         yield
     except known_error_types() as exc:  # evaluated only once something was raised
-        fail(str(exc), as_json=as_json, hint=getattr(exc, "fix", None))
+        fail(str(exc), as_json=as_json, hint=getattr(exc, "fix", None), code=type(exc).__name__)
 
 
 def load_settings(as_json: bool = False, *, config_file: Path | None = None) -> Settings:

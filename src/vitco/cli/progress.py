@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from vitco.cli.output import verbosity
+
 if TYPE_CHECKING:
     from rich.status import Status
 
@@ -37,7 +39,7 @@ class RunProgress:
 
     def __init__(self, console: Console, *, enabled: bool = True) -> None:
         self.console = console
-        self.enabled = enabled
+        self.enabled = enabled and verbosity() >= 0  # vitco --quiet: no progress
         self.live = enabled and console.is_terminal
         self._status: Status | None = None
         self._lock = threading.Lock()

@@ -12,7 +12,7 @@ from rich.panel import Panel
 
 import vitco
 from vitco.cli.models import ConfigOpt, model_settings
-from vitco.cli.output import console, emit_json, err_console, fail, known_errors
+from vitco.cli.output import console, emit_json, err_console, fail, known_errors, verbosity
 from vitco.cli.progress import RunProgress
 from vitco.cli.summary import print_report
 
@@ -78,6 +78,8 @@ def deliver(
     if budget is not None:
         settings = settings.model_copy(update={"budget_usd": budget})
     progress_console = err_console if as_json else console
+    if verbosity() < 0:  # vitco --quiet
+        note = None
     if note and not as_json:
         console.print(Panel(note, title="vitco demo", border_style="cyan"))
     elif note and err_console.is_terminal:

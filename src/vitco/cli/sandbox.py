@@ -78,7 +78,7 @@ def register(app: typer.Typer) -> None:
     def run(
         cmd: Annotated[list[str], typer.Argument(help="The command, after `--`.")],
         workspace: Annotated[
-            Path, typer.Option("--workspace", "-w", help="Workspace dir (default: cwd).")
+            Path, typer.Option("--workspace", "-C", help="Workspace dir (default: cwd).")
         ] = Path("."),
         limit: Annotated[
             list[str] | None,
@@ -93,7 +93,7 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--json", help="Print one JSON object instead of streaming.")
         ] = False,
     ) -> None:
-        """Run CMD in the sandbox: `vitco sandbox run -w DIR --limit cpu=5 -- pytest -q`."""
+        """Run CMD in the sandbox: `vitco sandbox run -C DIR --limit cpu=5 -- pytest -q`."""
         from vitco.cli.output import load_settings
         from vitco.sandbox import SandboxError, get_sandbox
 
