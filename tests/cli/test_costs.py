@@ -139,3 +139,66 @@ def test_budget_shows_and_sets_the_cap(ledger: tuple[Path, str, str]) -> None:
     assert vitco(home, "budget", a, "--set", "-1").exit_code == 2
     assert vitco(home, "budget", a, "--set", "1", "--clear").exit_code == 1
     assert vitco(home, "budget", "p-nope").exit_code == 1
+
+
+def test_costs_of_one_run_and_by_run(ledger: tuple[Path, str, str]) -> None:
+    home, a, _ = ledger
+    store = Store(open_database(Settings(home=home).resolved_database_url))
+    (run_a,) = store.runs(a)
+    brief = store.create_brief(a, "cli", "again")
+    later = store.create_run(a, brief.id, "router", "deliver-project")
+    store.record_call(call(a, later.id, "analyst", "standard", "openai:gpt-4.1-mini"))
+
+    of_run = costs(home, run_a.id)
+    assert (of_run["project_id"], of_run["run_id"], of_run["by"]) == (a, run_a.id, "role")
+    assert of_run["total"]["calls"] == 4 and of_run["total"]["usd"] == pytest.approx(0.21)
+    by_run = costs(home, a, "--by", "run")
+    assert {r["key"]: r["calls"] for r in by_run["rows"]} == {run_a.id: 4, later.id: 1}
+    assert costs(home, later.id)["total"]["calls"] == 1
+    missing = vitco(home, "costs", "r-nope", "--json")
+    assert missing.exit_code == 1 and "r-nope" in json.loads(missing.stdout)["error"]
+
+
+def test_budget_takes_a_run_id_and_says_how_to_resume_it(ledger: tuple[Path, str, str]) -> None:
+    home, a, _ = ledger
+    store = Store(open_database(Settings(home=home).resolved_database_url))
+    (run,) = store.runs(a)
+    store.update_run(run.id, status="budget_exceeded")
+    shown = json.loads(vitco(home, "budget", run.id, "--set", "1", "--json").stdout)
+    assert shown["project_id"] == a and shown["budget_usd"] == 1.0
+    assert shown["run_id"] == run.id and shown["resume"] == f"vitco resume {run.id}"
+    assert store.get_project(a).budget_usd == 1.0
+    human = vitco(home, "budget", run.id)
+    assert f"vitco resume {run.id}" in human.stdout
+    assert vitco(home, "budget", "r-nope").exit_code == 1
+
+
+def test_a_cleared_cap_stays_cleared(tmp_path: Path) -> None:
+    """The default cap (VITCO_BUDGET_USD, --budget) is the project's from its creation; a cap
+    removed with `vitco budget --clear` is not put back when the run resumes."""
+    from vitco.llm.budget import BudgetedModel
+    from vitco.llm.testing import TestModel
+    from vitco.workflow.brief import parse_brief
+    from vitco.workflow.runner import create_run
+    from vitco.workflow.runtime import Runtime
+
+    settings = Settings(home=tmp_path / "home", budget_usd=0.25)
+    settings.ensure_dirs()
+    store = Store(open_database(settings.resolved_database_url))
+    run_id = create_run(store, settings, parse_brief("# Capped\n\nDo it.", "cli"), "test")
+    project = store.get_run(run_id).project_id
+    assert store.get_project(project).budget_usd == 0.25
+
+    def model_of() -> Any:
+        kw: dict[str, Any] = {"settings": settings, "sandbox": None, "mailer": None}
+        rt = Runtime.for_run(
+            model=TestModel(), store=store, run_id=run_id, project_id=project,
+            http=None, repo_path=tmp_path, **kw,
+        )  # fmt: skip
+        return rt.model.inner  # type: ignore[attr-defined]  # inside the journal
+
+    assert isinstance(model_of(), BudgetedModel)
+    result = vitco(settings.home, "budget", run_id, "--clear", "--json")
+    assert json.loads(result.stdout)["budget_usd"] is None
+    assert not isinstance(model_of(), BudgetedModel)
+    assert store.get_project(project).budget_usd is None

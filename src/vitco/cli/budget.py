@@ -1,4 +1,7 @@
-"""`vitco budget PROJECT [--set USD | --clear]`: a project's spending cap, and what is left.
+"""`vitco budget PROJECT|RUN [--set USD | --clear]`: a project's spending cap, and what is left.
+
+A run id stands for its project (the cap is the project's); what to do next is then said
+about that run.
 
 A run whose next model call would cross the cap pauses as ``budget_exceeded`` (never in the
 middle of a call). Raise the cap here, then ``vitco resume RUN``: calls already made are
@@ -11,7 +14,15 @@ from typing import Annotated, Any
 
 import typer
 
-from vitco.cli.output import console, emit_json, fail, known_errors, load_settings, store_of
+from vitco.cli.output import (
+    console,
+    emit_json,
+    fail,
+    known_errors,
+    load_settings,
+    project_and_run,
+    store_of,
+)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
@@ -19,12 +30,19 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 def register(app: typer.Typer) -> None:
     @app.command()
     def budget(
-        project: Annotated[str, typer.Argument(metavar="PROJECT", help="A project id (p-...).")],
+        ident: Annotated[
+            str,
+            typer.Argument(
+                metavar="PROJECT|RUN", help="A project id (p-...) or one of its runs (r-...)."
+            ),
+        ],
         set_usd: Annotated[
             float | None,
             typer.Option("--set", min=0, metavar="USD", help="Set the cap to this many USD."),
         ] = None,
-        clear: Annotated[bool, typer.Option("--clear", help="Remove the cap.")] = False,
+        clear: Annotated[
+            bool, typer.Option("--clear", help="Remove the cap (VITCO_BUDGET_USD still applies).")
+        ] = False,
         as_json: JsonOpt = False,
     ) -> None:
         """Show or set a project's model budget (USD); say how to resume a paused run."""
@@ -33,13 +51,13 @@ def register(app: typer.Typer) -> None:
         settings = load_settings(as_json)
         with known_errors(as_json):
             store = store_of(settings)
-            store.get_project(project)  # NotFound names an unknown project
+            project, run = project_and_run(store, ident)  # NotFound names an unknown one
             if set_usd is not None or clear:
                 store.set_budget(project, None if clear else set_usd)
             cap = store.get_project(project).budget_usd
             spent = store.spent_usd(project)
             runs = store.runs(project)
-        last = runs[0] if runs else None
+        last = run or (runs[0] if runs else None)
         paused = last is not None and last.status == "budget_exceeded"
         data: dict[str, Any] = {
             "project_id": project,

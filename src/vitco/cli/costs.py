@@ -1,8 +1,9 @@
-"""`vitco costs [PROJECT] [--by role|tier|model|day|project]`: model spend, from the ledger.
+"""`vitco costs [PROJECT|RUN] [--by project|run|role|tier|model|day]`: model spend, from the
+ledger.
 
 Every model call is a row of the ``model_calls`` table (tokens, USD, latency, tier, cache hit,
-retries); this sums them. Without a project it covers every project, split by project unless
-``--by`` says otherwise.
+retries); this sums them. Without an id it covers every project, split by project unless
+``--by`` says otherwise; a project's or a run's calls are split by role.
 """
 
 from __future__ import annotations
@@ -13,13 +14,21 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from vitco.cli.output import console, emit_json, known_errors, load_settings, store_of
+from vitco.cli.output import (
+    console,
+    emit_json,
+    known_errors,
+    load_settings,
+    project_and_run,
+    store_of,
+)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
 class CostGroup(StrEnum):
     project = "project"
+    run = "run"
     role = "role"
     tier = "tier"
     model = "model"
@@ -38,31 +47,41 @@ def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def register(app: typer.Typer) -> None:
     @app.command()
     def costs(
-        project: Annotated[
-            str | None, typer.Argument(metavar="[PROJECT]", help="A project id (p-...).")
+        ident: Annotated[
+            str | None,
+            typer.Argument(
+                metavar="[PROJECT|RUN]", help="A project id (p-...) or a run id (r-...)."
+            ),
         ] = None,
         by: Annotated[
             CostGroup | None,
-            typer.Option("--by", help="Split by this (default: role for a project, else project)."),
+            typer.Option(
+                "--by", help="Split by this (default: role for a project or a run, else project)."
+            ),
         ] = None,
         as_json: JsonOpt = False,
     ) -> None:
         """Model spend from the cost ledger: calls, tokens, USD, cache hits, retries."""
-        group = (by or (CostGroup.role if project else CostGroup.project)).value
+        group = (by or (CostGroup.role if ident else CostGroup.project)).value
         settings = load_settings(as_json)
+        project = run_id = None
         with known_errors(as_json):
             store = store_of(settings)
-            if project:
-                store.get_project(project)  # NotFound names an unknown project
-            rows = store.cost_breakdown(by=group, project_id=project)
+            if ident:  # NotFound names an unknown one
+                project, run = project_and_run(store, ident)
+                run_id = run.id if run is not None else None
+            rows = store.cost_breakdown(by=group, project_id=project, run_id=run_id)
         for row in rows:
             row["usd"] = round(row["usd"], 6)
             row["model_s"] = round(row["model_s"], 3)
         total = totals(rows)
         if as_json:
-            emit_json({"project_id": project, "by": group, "rows": rows, "total": total})
+            data = {"project_id": project, "run_id": run_id, "by": group, "rows": rows}
+            emit_json(data | {"total": total})
             return
-        title = f"model costs of {project}" if project else f"model costs in {settings.home}"
+        title = (
+            f"model costs of {run_id or project}" if project else f"model costs in {settings.home}"
+        )
         table = Table(title=f"{title}, by {group}", title_justify="left", show_footer=True)
         footers = [
             "total",

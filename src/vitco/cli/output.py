@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from vitco.config import Settings
     from vitco.store import Store
+    from vitco.store.models import Run
 
 console = Console()
 err_console = Console(stderr=True)
@@ -132,3 +133,12 @@ def store_of(settings: Settings) -> Store:
     from vitco.store import open_store
 
     return open_store(settings)
+
+
+def project_and_run(store: Store, ident: str) -> tuple[str, Run | None]:
+    """A project id for ``ident``, a project id (``p-...``) or a run id (``r-...``), with
+    that run; ``NotFound`` names an unknown one."""
+    if ident.startswith("r-"):
+        run = store.get_run(ident)
+        return run.project_id, run
+    return store.get_project(ident).id, None

@@ -378,18 +378,20 @@ class Store:
             )
             return float(total or 0.0)
 
-    COST_GROUPS = ("project", "role", "tier", "model", "day")
+    COST_GROUPS = ("project", "run", "role", "tier", "model", "day")
 
     def cost_breakdown(
-        self, *, by: str = "role", project_id: str | None = None
+        self, *, by: str = "role", project_id: str | None = None, run_id: str | None = None
     ) -> list[dict[str, Any]]:
-        """Ledger totals grouped by one of :attr:`COST_GROUPS`, optionally for one project.
+        """Ledger totals grouped by one of :attr:`COST_GROUPS`, optionally for one project
+        or one run.
 
         Each row: ``key``, ``calls``, ``input_tokens``, ``output_tokens``, ``usd``,
         ``cache_hits``, ``retries``, ``model_s``; ordered by key.
         """
         columns = {
             "project": ModelCall.project_id,
+            "run": ModelCall.run_id,
             "role": ModelCall.role,
             "tier": func.coalesce(ModelCall.tier, "default"),
             "model": ModelCall.model,
@@ -414,6 +416,8 @@ class Store:
         )
         if project_id:
             q = q.where(ModelCall.project_id == project_id)
+        if run_id:
+            q = q.where(ModelCall.run_id == run_id)
         names = ("calls", "input_tokens", "output_tokens", "usd", "cache_hits", "retries")
         with self.sessions() as s:
             rows = []

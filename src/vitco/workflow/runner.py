@@ -131,6 +131,8 @@ def create_run(
         project_id=project_id,
         client=formataddr((brief.client_name, brief.client_email)),
     )
+    if settings.budget_usd is not None:  # the project keeps the cap it started with
+        store.set_budget(project.id, settings.budget_usd)
     stored = store.create_brief(project.id, brief.source, brief.text)
     return store.create_run(project.id, stored.id, model_id, workflow, base_sha=base_sha).id
 

@@ -116,11 +116,9 @@ class Runtime:
     ) -> Runtime:
         # The budget sits inside the journal: a resumed run's recorded calls are free and
         # never refused; every new call is priced before it is made.
-        settings: Settings | None = kw.get("settings")
+        # The cap is the project's, set when it was created (VITCO_BUDGET_USD, --budget) and
+        # changed only by `vitco budget`: one cleared there stays cleared.
         cap = store.get_project(project_id).budget_usd
-        if cap is None and settings is not None and settings.budget_usd is not None:
-            cap = settings.budget_usd
-            store.set_budget(project_id, cap)  # the project keeps the cap it started with
         if cap is not None:
             model = BudgetedModel(
                 model, cap, lambda: store.spent_usd(project_id), estimator_for(model)
