@@ -20,7 +20,7 @@ from vitco.llm.testing import FunctionModel
 EXPECTED_OUTPUTS = {
     "analyst": "Spec",
     "manager": "Plan",
-    "developer": "Changeset",
+    "developer": "DeveloperAnswer",
     "qa": "QaTests",
     "reviewer": "Review",
     "devops": "DeployPlan",
@@ -52,6 +52,7 @@ VALID: dict[str, dict[str, Any]] = {
         ]
     },
     "Changeset": {"files": [{"path": "app.py", "content": "x = 1\n"}], "message": "Add app"},
+    "DeveloperAnswer": {"tools": [{"tool": "read", "path": "app.py", "start": 1}]},
     "QaTests": {"files": [{"path": "tests/test_app.py", "content": "def test_x(): pass\n"}]},
     "Review": {"verdict": "approve"},
     "DeployPlan": {"start": ["python", "-m", "uvicorn", "app:app", "--fd", "{fd}"]},
@@ -65,6 +66,10 @@ INVALID: dict[str, tuple[dict[str, Any], str]] = {
     "Changeset": (
         {"files": [{"path": "app.py"}], "message": "Add app"},
         "action 'write' needs 'content'",
+    ),
+    "DeveloperAnswer": (
+        {"tools": [{"tool": "search"}]},
+        "search needs the text to find",
     ),
     "QaTests": (
         {"files": [{"path": "app.py", "content": "x"}]},
@@ -193,8 +198,8 @@ def test_build_request_carries_prompt_schema_key_and_complexity() -> None:
     assert [m.role for m in request.messages] == ["system", "user"]
     assert request.messages[0].content == role.prompt
     assert request.messages[1].content == "## Task\n\nAdd a store."
-    assert (request.key, request.output_name) == (key, "Changeset")
-    assert request.output_schema == OUTPUT_TYPES["Changeset"].model_json_schema()
+    assert (request.key, request.output_name) == (key, "DeveloperAnswer")
+    assert request.output_schema == OUTPUT_TYPES["DeveloperAnswer"].model_json_schema()
     assert (request.complexity, harder.complexity) == (role.complexity, 9)
 
 

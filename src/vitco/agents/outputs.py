@@ -48,6 +48,12 @@ MAX_FILE_BYTES = 1_000_000
 """UTF-8 bytes of one file's content: source code, not generated data or a disk-filling blob."""
 MAX_CHANGESET_BYTES = 4_000_000
 """UTF-8 bytes of all the contents of one changeset, stored as an artifact and written to disk."""
+MAX_TASK_FILES = 12
+"""Files a plan's task may name for the developer to see in full."""
+MAX_EDITS = 50
+"""Search/replace blocks in one changeset."""
+MAX_TOOL_CALLS = 4
+"""Tool calls the developer may ask for in one turn."""
 MAX_PATH_CHARS = 4096
 """Characters of a path (Linux PATH_MAX)."""
 MAX_NAME_BYTES = 255
@@ -142,6 +148,12 @@ class PlanTask(BaseModel):
     complexity: int = Field(ge=1, le=10, description="1 trivial .. 10 hardest.")
     depends_on: list[Line] = Field(default_factory=list)
     stories: list[Line] = Field(default_factory=list, description="User story ids it serves.")
+    files: list[RepoPath] = Field(
+        default_factory=list,
+        max_length=MAX_TASK_FILES,
+        description="Existing files the task reads or changes (paths from the repository map); "
+        "the developer is shown them in full.",
+    )
 
     @field_validator("id")
     @classmethod
@@ -226,6 +238,17 @@ class FileChange(BaseModel):
         return self
 
 
+class Edit(BaseModel):
+    """An exact search/replace block on an existing file: `search` must occur exactly once in
+    the file as the blocks before it left it (blocks apply in order)."""
+
+    path: RepoPath = Field(min_length=1, max_length=MAX_PATH_CHARS)
+    search: FileContent = Field(
+        min_length=1, description="Exact text of the file, with enough lines to be unique."
+    )
+    replace: FileContent = Field(description="The text that takes its place.")
+
+
 def _one_changeset(files: list[FileChange]) -> list[FileChange]:
     seen: set[str] = set()
     for f in files:
@@ -250,10 +273,96 @@ FileChanges = Annotated[
 
 
 class Changeset(BaseModel):
-    """Code reaches the workspace only as a changeset (paths are checked on apply)."""
+    """A change to the repository: whole files to write or delete, exact search/replace edits
+    on existing files, and a commit message."""
 
-    files: FileChanges
+    # Code reaches the workspace only as a changeset (paths are checked on apply). Edits are
+    # resolved against the task's files into whole-file writes before the changeset is stored
+    # (vitco.context.edits): what is stored, applied and committed is always whole files.
+
+    files: Annotated[list[FileChange], AfterValidator(_one_changeset)] = Field(
+        default_factory=list,
+        max_length=MAX_FILES,
+        description="Whole files to write (full content, for new or small files) or delete.",
+    )
+    edits: list[Edit] = Field(
+        default_factory=list,
+        max_length=MAX_EDITS,
+        description="Exact search/replace blocks on existing files (for changes to big files).",
+    )
     message: CommitMessage = Field(min_length=_MIN_MESSAGE_CHARS, description="Commit message.")
+
+    @model_validator(mode="after")
+    def _some_change(self) -> Changeset:
+        if not self.files and not self.edits:
+            raise ValueError("a changeset needs at least one file or edit")
+        written = {str(PurePosixPath(f.path)) for f in self.files}
+        both = sorted({e.path for e in self.edits if str(PurePosixPath(e.path)) in written})
+        if both:
+            raise ValueError(f"{', '.join(both)}: give a file either whole or as edits, not both")
+        total = sum(_utf8_size(e.search) + _utf8_size(e.replace) for e in self.edits)
+        if total > MAX_CHANGESET_BYTES:
+            raise ValueError(f"the edits hold {total} bytes; at most {MAX_CHANGESET_BYTES}")
+        return self
+
+
+class ToolCall(BaseModel):
+    """A tool call: read a file from a line on, search for exact text, or list a folder."""
+
+    tool: Literal["read", "search", "list"]
+    path: Line = Field(
+        default="",
+        max_length=MAX_PATH_CHARS,
+        description="read: the file; list: the folder ('' for the root); search: a folder to "
+        "limit the search to ('' for all).",
+    )
+    start: int = Field(default=1, ge=1, description="read: the first line to show.")
+    text: Line = Field(default="", max_length=200, description="search: the exact text to find.")
+
+    @model_validator(mode="after")
+    def _arguments(self) -> ToolCall:
+        if self.tool == "read" and not self.path:
+            raise ValueError("read needs a path")
+        if self.tool == "search" and not self.text:
+            raise ValueError("search needs the text to find")
+        return self
+
+
+class DeveloperAnswer(BaseModel):
+    """Either tool calls to see more of the repository first, or the finished changeset."""
+
+    # A bare changeset (files/edits/message at the top) is read as `changeset`. With the
+    # validation context tools_left=0 tool calls are refused (the last turn must answer).
+
+    tools: list[ToolCall] = Field(
+        default_factory=list,
+        max_length=MAX_TOOL_CALLS,
+        description="Tool calls whose results you get before answering again; leave empty "
+        "when you answer with the changeset.",
+    )
+    changeset: Changeset | None = Field(default=None, description="The finished change.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_changeset(cls, data: object) -> object:
+        if (
+            isinstance(data, dict)
+            and "changeset" not in data
+            and "tools" not in data
+            and {"files", "edits", "message"} & set(data)
+        ):
+            return {"changeset": data}
+        return data
+
+    @model_validator(mode="after")
+    def _one_kind(self, info: ValidationInfo) -> DeveloperAnswer:
+        if self.tools and self.changeset is not None:
+            raise ValueError("give either tool calls or the changeset, not both")
+        if not self.tools and self.changeset is None:
+            raise ValueError("give tool calls or the changeset")
+        if self.tools and (info.context or {}).get("tools_left") == 0:
+            raise ValueError("no tool calls are left: answer with the changeset now")
+        return self
 
 
 class QaTests(BaseModel):
@@ -287,5 +396,6 @@ class Review(BaseModel):
 
 
 OUTPUT_TYPES: dict[str, type[BaseModel]] = {
-    m.__name__: m for m in (Spec, Plan, Changeset, QaTests, Review, DeployPlan, CommandPlan)
+    m.__name__: m
+    for m in (Spec, Plan, Changeset, DeveloperAnswer, QaTests, Review, DeployPlan, CommandPlan)
 }

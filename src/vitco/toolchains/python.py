@@ -241,7 +241,8 @@ class PythonToolchain:
             kind=self.kind,
             runtime=f"Python {platform.python_version()} ({platform.python_implementation()})",
             tests=(
-                "pytest runs in the repository root with that root first on sys.path (a "
+                "`python -m pytest -q` runs in the repository root with that root first on "
+                "sys.path (a "
                 "top-level package pkg/ is imported as `import pkg`); the run has no network, "
                 "a private /tmp and HOME, and its own process, memory and time limits."
             ),

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from vitco import context
 from vitco.agents.agent import ask
 from vitco.agents.outputs import Plan, Spec, topological_order
 from vitco.agents.role import load_role
@@ -27,24 +28,8 @@ from vitco.workflow.steps import collection, step
 Update = dict[str, Any]
 
 
-def _brief_text(rt: Runtime) -> str:
-    run = rt.store.get_run(rt.run_id)
-    return rt.store.get_brief(run.brief_id).text
-
-
-def _existing_files(rt: Runtime) -> list[str]:
-    """The repository's files when the run started from existing code (add-feature,
-    fix-bug); empty for a new project, whose only file is vitco's .gitignore."""
-    files = rt.base.files()
-    return [] if files in ([], [".gitignore"]) else files
-
-
 def _toolchain(rt: Runtime, state: RunState) -> Toolchain:
     return get_toolchain(Plan.model_validate(rt.artifact(state["plan"])).toolchain)
-
-
-def _existing_code(rt: Runtime) -> dict[str, str]:
-    return rt.base.read_files(limit_bytes=60_000) if _existing_files(rt) else {}
 
 
 # nodes ------------------------------------------------------------------------------------
@@ -58,7 +43,7 @@ def analyze(rt: Runtime, state: RunState) -> Update:
         load_role("analyst"),
         Spec,
         CallKey(role="analyst", step="analyze"),
-        {"Brief": _brief_text(rt), "Existing code": _existing_code(rt)},
+        context.analyst(rt),
     )
     ref = rt.store.put_artifact(rt.run_id, "spec", answer.output.model_dump())
     rt.emit("spec", f"spec: {answer.output.title} ({len(answer.output.user_stories)} stories)")
@@ -73,11 +58,7 @@ def plan(rt: Runtime, state: RunState) -> Update:
         load_role("manager"),
         Plan,
         CallKey(role="manager", step="plan"),
-        {
-            "Specification": rt.store.get_artifact(state["spec"]),
-            "Existing files": _existing_files(rt),
-            "Toolchains": toolchain_choices(),
-        },
+        context.manager(rt, state),
         context={"toolchains": [t.name for t in available()]},
     )
     plan = answer.output
@@ -157,17 +138,12 @@ def deploy(rt: Runtime, state: RunState) -> Update:
     rt.emit("step", f"devops delivers the project ({toolchain.name})", step="deploy")
     plan: BaseModel | None = None
     if toolchain.plan_type is not None:
-        spec = Spec.model_validate(rt.store.get_artifact(state["spec"]))
         plan = ask(
             rt.model,
             load_role("devops"),
             toolchain.plan_type,
             CallKey(role="devops", step="deploy"),
-            {
-                "Project": spec.summary,
-                "Environment": toolchain.contract().render(),
-                "Repository files": rt.base.files(),
-            },
+            context.devops(rt, state),
         ).output
     return {"deploy": ship(rt, toolchain, plan)}
 
@@ -239,8 +215,3 @@ def deliver(rt: Runtime, state: RunState) -> Update:
     rt.store.put_artifact(rt.run_id, "mail", {"path": path, "to": client_email})
     rt.emit("mail", f"delivery mail written to {path}", step="deliver")
     return {"mail": path, "status": "delivered"}
-
-
-def toolchain_choices() -> str:
-    """The manager's menu: each toolchain's name, what it is for and how it delivers."""
-    return "\n\n".join(f"### {t.name}\n{t.summary}.\n{t.contract().render()}" for t in available())

@@ -15,6 +15,7 @@ import hashlib
 import time
 from typing import Any, cast
 
+from vitco import context
 from vitco.agents.agent import ask
 from vitco.agents.outputs import Changeset, FileChange, Plan, PlanTask, QaTests, Review, Spec
 from vitco.agents.role import load_role
@@ -70,7 +71,7 @@ def _feedback(rt: Runtime, state: TaskState) -> str | None:
 def implement(rt: Runtime, state: TaskState) -> Update:
     task_id = state["task"]
     attempt = state.get("attempt", 1)
-    spec, task = _context(rt, state)
+    _spec, task = _context(rt, state)
     tree = rt.tree(task_id)
     rt.store.update_task(rt.run_id, task_id, status="running", attempts=attempt)
     tier = cast(Tier | None, state.get("tier"))
@@ -80,26 +81,19 @@ def implement(rt: Runtime, state: TaskState) -> Update:
         step="implement",
         task=task_id,
     )
-    stories = [s.model_dump() for s in spec.user_stories if s.id in task.stories]
-    answer = ask(
+    changeset = context.develop(
         rt.model,
         load_role("developer"),
-        Changeset,
         CallKey(role="developer", step="implement", task=task_id, attempt=attempt),
-        {
-            "Task": task.model_dump(exclude={"role"}),
-            "User stories": stories,
-            "Environment": _toolchain(rt, state).contract().render(),
-            "Repository files": tree.read_files(),
-            "Previous attempt": _feedback(rt, state),
-        },
+        context.developer(rt, state, _feedback(rt, state)),
+        context.task_view(rt, task_id),
         complexity=task.complexity,
         tier=tier,
     )
-    for change in answer.output.files:
+    for change in changeset.files:
         safe_path(tree.path, change.path)  # refuse before anything is stored or written
     ref = rt.store.put_artifact(
-        rt.run_id, "changeset", answer.output.model_dump(), task=task_id, attempt=attempt
+        rt.run_id, "changeset", changeset.model_dump(), task=task_id, attempt=attempt
     )
     return {"changeset": ref, "attempt": attempt}
 
@@ -114,11 +108,7 @@ def review(rt: Runtime, state: TaskState) -> Update:
         load_role("reviewer"),
         Review,
         CallKey(role="reviewer", step="review", task=task_id, attempt=attempt),
-        {
-            "Task": task.model_dump(exclude={"role"}),
-            "Environment": _toolchain(rt, state).contract().render(),
-            "Changeset": rt.store.get_artifact(state["changeset"]),
-        },
+        context.reviewer(rt, state),
         complexity=task.complexity,
     )
     ref = rt.store.put_artifact(
@@ -134,21 +124,15 @@ def write_tests(rt: Runtime, state: TaskState) -> Update:
     if state.get("qa"):
         return {}  # the task's tests are written once; later attempts must pass the same
     task_id = state["task"]
-    spec, task = _context(rt, state)
+    _spec, task = _context(rt, state)
     rt.emit("step", f"qa writes tests for {task_id}", step="write_tests", task=task_id)
-    stories = [s.model_dump() for s in spec.user_stories if s.id in task.stories]
     contract = _toolchain(rt, state).contract()
     answer = ask(
         rt.model,
         load_role("qa"),
         QaTests,
         CallKey(role="qa", step="write_tests", task=task_id, attempt=1),
-        {
-            "Task": task.model_dump(exclude={"role"}),
-            "User stories": stories,
-            "Environment": contract.render(),
-            "Changeset under test": rt.store.get_artifact(state["changeset"]),
-        },
+        context.qa(rt, state),
         complexity=task.complexity,
         context={"test_paths": contract.test_paths},
     )

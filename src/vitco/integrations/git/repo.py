@@ -23,7 +23,7 @@ import subprocess
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from vitco.integrations.git.exceptions import GitError, MergeConflict
 from vitco.workspace.exceptions import UnsafePath
@@ -49,6 +49,14 @@ GUARDS = [
 _TRAILER = re.compile(r"^\s*vitco-[a-z-]+\s*:", re.IGNORECASE)
 _locks: dict[Path, threading.Lock] = {}
 _locks_guard = threading.Lock()
+
+
+class TreeEntry(NamedTuple):
+    """One regular file of a commit's tree."""
+
+    path: str
+    sha: str
+    size: int
 
 
 class ChangedFile(Protocol):
@@ -187,6 +195,46 @@ class Repo:
             contents[rel] = text
             total += len(text)
         return dict(sorted(contents.items()))
+
+    def tree_entries(self, ref: str = "HEAD") -> list[TreeEntry]:
+        """The regular files of ``ref``'s tree from git's objects (never the working tree, which
+        sandboxed code writes): links and submodules are left out."""
+        out = self.git("ls-tree", "-r", "-z", "--long", "--full-tree", ref)
+        entries = []
+        for record in out.split("\0"):
+            meta, _, path = record.partition("\t")
+            fields = meta.split()
+            if len(fields) == 4 and fields[0] in ("100644", "100755") and fields[1] == "blob":
+                entries.append(TreeEntry(path, fields[2], int(fields[3])))
+        return entries
+
+    def read_blobs(self, shas: Iterable[str]) -> dict[str, bytes]:
+        """The contents of blobs by sha, in one ``git cat-file --batch``."""
+        wanted = list(dict.fromkeys(shas))
+        if not wanted:
+            return {}
+        proc = subprocess.run(
+            ["git", *GUARDS, "cat-file", "--batch"],
+            cwd=self.path,
+            input=("\n".join(wanted) + "\n").encode(),
+            capture_output=True,
+            check=False,
+            timeout=120,
+        )
+        if proc.returncode != 0:
+            raise GitError(["cat-file", "--batch"], proc.stderr.decode(errors="replace"), 1)
+        blobs: dict[str, bytes] = {}
+        data, at = proc.stdout, 0
+        for sha in wanted:
+            end = data.index(b"\n", at)
+            header = data[at:end].split()
+            at = end + 1
+            if len(header) != 3:  # "<sha> missing"
+                continue
+            size = int(header[2])
+            blobs[sha] = data[at : at + size]
+            at += size + 1
+        return blobs
 
     # commits ----------------------------------------------------------------------------------
 
