@@ -33,11 +33,17 @@ def test_history_fork_resume_and_gc(settings: Settings, sandbox: Sandbox) -> Non
     code, nothing = vitco("resume", original["run_id"])
     assert code == 1 and "nothing to resume" in nothing["error"]
 
+    table = runner.invoke(app, ["history", original["run_id"][:6]], env=env).stdout
+    shown = [line.split()[1] for line in table.splitlines() if line.startswith("│ ")]
+    assert len(shown) == len(history["checkpoints"]) == len(set(shown))  # none cut alike
+    for short, row in zip(shown, history["checkpoints"], strict=True):
+        assert row["checkpoint_id"].startswith(short) and len(short) >= 8
+
     code, fork = vitco(
         "fork",
-        original["run_id"],
+        original["run_id"][:8],  # a unique prefix of the run id
         "--at",
-        after_plan["checkpoint_id"],
+        str(after_plan["step"]),  # a step number, as history lists it
         "--drop-task",
         "T3",
         "--set",
@@ -52,11 +58,20 @@ def test_history_fork_resume_and_gc(settings: Settings, sandbox: Sandbox) -> Non
 
     code, bad = vitco("fork", original["run_id"], "--at", "nope")
     assert code == 1 and "no checkpoint 'nope'" in bad["error"]
+    code, bad = vitco("fork", original["run_id"], "--at", "999")
+    assert code == 1 and "no checkpoint at step 999" in bad["error"]
+    common = history["checkpoints"][0]["checkpoint_id"][:4]  # time-ordered ids share a start
+    code, bad = vitco("fork", original["run_id"], "--at", common)
+    assert code == 1 and f"{common!r} starts {len(history['checkpoints'])}" in bad["error"]
 
     code, dry = vitco("gc", "--days", "0", "--dry-run")
     assert code == 0 and set(dry["runs"]) == {original["run_id"], fork["run_id"]}
-    assert dry["rows_deleted"] == 0
+    assert dry["rows"] > 0 and dry["data_bytes"] > 0  # what would be freed, not "0 rows"
+    said = runner.invoke(app, ["gc", "--days", "0", "--dry-run"], env=env).stdout
+    assert said.startswith(f"would free {dry['rows']:,} checkpoint rows ({dry['data_bytes']:,}")
+    code, same = vitco("history", original["run_id"])
+    assert same == history  # a dry run removes nothing
     code, done = vitco("gc", "--days", "0")
-    assert code == 0 and done["rows_deleted"] > 0
+    assert code == 0 and (done["rows"], done["data_bytes"]) == (dry["rows"], dry["data_bytes"])
     code, pruned = vitco("history", original["run_id"])
     assert len(pruned["checkpoints"]) == 1

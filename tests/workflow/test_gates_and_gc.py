@@ -98,8 +98,12 @@ def test_gc_prunes_a_delivered_run_to_its_final_checkpoint(
     assert len(before) > 5
     kept = collect(settings, store, days=30)
     assert kept["runs"] == []  # delivered just now: kept
+    dry = collect(settings, store, days=0, dry_run=True)  # says what would go, removes nothing
+    assert dry["runs"] == [report["run_id"]] and dry["rows"] > 0 and dry["data_bytes"] > 0
+    assert len(checkpoints(settings, open_store(settings), report["run_id"])) == len(before)
     result = collect(settings, store, days=0)
-    assert result["runs"] == [report["run_id"]] and result["rows_deleted"] > 0
+    assert result["runs"] == [report["run_id"]]
+    assert (result["rows"], result["data_bytes"]) == (dry["rows"], dry["data_bytes"])
     after = checkpoints(settings, open_store(settings), report["run_id"])
     assert len(after) == 1
     assert after[0]["checkpoint_id"] == before[-1]["checkpoint_id"]

@@ -45,6 +45,10 @@ def test_a_run_lives_in_postgres(pg_settings: Settings, sandbox: Sandbox, tmp_pa
     forked = resume_run(pg_settings, fork.run_id, model=model, sandbox=sandbox).report
     assert forked["status"] == "delivered", forked["reason"]
 
+    dry = collect(pg_settings, store, days=0, dry_run=True)
+    assert dry["rows"] > 0 and dry["data_bytes"] > 0
+    assert len(checkpoints(pg_settings, store, report["run_id"])) > 1
     pruned = collect(pg_settings, store, days=0)
+    assert pruned["rows"] == dry["rows"]
     assert set(pruned["runs"]) == {report["run_id"], fork.run_id}
     assert len(checkpoints(pg_settings, store, report["run_id"])) == 1

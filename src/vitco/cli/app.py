@@ -28,9 +28,11 @@ from vitco.cli import (
     db,
     doctor,
     durable,
+    logs,
     models,
     run,
     sandbox,
+    show,
     status,
     worker,
     workflow,
@@ -161,6 +163,8 @@ def _log_to_stderr(ctx: typer.Context, verbose: int) -> None:
 
 run.register(app)
 status.register(app)
+show.register(app)
+logs.register(app)
 durable.register(app)
 workflow.register(app)
 worker.register(app)

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
+from vitco.cli.hints import next_steps
+from vitco.cli.ids import abbreviate, pick_checkpoint
 from vitco.cli.models import ConfigOpt, model_settings
 from vitco.cli.output import (
     console,
@@ -21,13 +23,23 @@ from vitco.cli.progress import RunProgress
 from vitco.cli.run import JsonOpt, ServeOpt, finish
 
 if TYPE_CHECKING:
+    from vitco.config import Settings
     from vitco.workflow.runner import Outcome
 
-RunArg = Annotated[str, typer.Argument(metavar="RUN", help="The run id (r-...).")]
+RunArg = Annotated[
+    str, typer.Argument(metavar="RUN", help="A run id (r-...) or a unique prefix of one.")
+]
+ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Why (kept with the run).")]
 ModelOpt = Annotated[
     str | None,
     typer.Option("--model", "-m", help="Model id to continue with (default: the run's own)."),
 ]
+
+
+def full_run_id(settings: Settings, ident: str, as_json: bool) -> str:
+    """The run id ``ident`` names (whole or a unique prefix); an error names the candidates."""
+    with known_errors(as_json):
+        return store_of(settings).resolve_id("run", ident)
 
 
 def _drive(as_json: bool, serve: bool, call: Any) -> None:
@@ -57,29 +69,37 @@ def register(app: typer.Typer) -> None:
         from vitco.bootstrap import resume_run
 
         settings = model_settings(as_json, config)
+        full = full_run_id(settings, run_id, as_json)
         _drive(
             as_json,
             serve,
-            lambda p: resume_run(settings, run_id, model_id=model, on_event=p, keep_running=serve),
+            lambda p: resume_run(settings, full, model_id=model, on_event=p, keep_running=serve),
         )
 
     @app.command()
     def history(run_id: RunArg, as_json: JsonOpt = False) -> None:
-        """List a run's checkpoints: step, node, time and the cost so far."""
+        """List a run's checkpoints: step, node, time and the cost so far.
+
+        Each checkpoint id is shown as long as it must be to be unique among the run's;
+        ``vitco fork RUN --at`` takes it, or the step number.
+        """
         from vitco.workflow.timetravel import checkpoints
 
         settings = load_settings(as_json)
+        run_id = full_run_id(settings, run_id, as_json)
         with known_errors(as_json):
             rows = checkpoints(settings, store_of(settings), run_id)
         if as_json:
             emit_json({"run_id": run_id, "checkpoints": rows})
             return
+        length = abbreviate([r["checkpoint_id"] for r in rows])
         table = Table(title=f"checkpoints of {run_id}", title_justify="left")
         for column in ("checkpoint", "step", "after", "next", "time", "done", "cost $"):
-            table.add_column(column)
+            wrap = column in ("after", "next", "done")
+            table.add_column(column, no_wrap=not wrap, overflow="fold" if wrap else "ellipsis")
         for r in rows:
             table.add_row(
-                r["checkpoint_id"],
+                r["checkpoint_id"][:length],
                 str(r["step"]),
                 r["after"] or "-",
                 ", ".join(r["next"]) or "-",
@@ -88,11 +108,23 @@ def register(app: typer.Typer) -> None:
                 f"{r['cost_usd']:.4f}",
             )
         console.print(table)
+        console.print(
+            f"fork from one with: vitco fork {run_id} --at STEP (or --at CHECKPOINT)",
+            highlight=False,
+            style="dim",
+        )
 
     @app.command()
     def fork(
         run_id: RunArg,
-        at: Annotated[str, typer.Option("--at", help="Checkpoint id (see vitco history RUN).")],
+        at: Annotated[
+            str,
+            typer.Option(
+                "--at",
+                metavar="STEP|CHECKPOINT",
+                help="A step number or a unique prefix of a checkpoint id (vitco history RUN).",
+            ),
+        ],
         set_: Annotated[
             list[str] | None,
             typer.Option(
@@ -112,11 +144,18 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Start a new run from a checkpoint of RUN, with changed state; RUN stays untouched."""
         from vitco.bootstrap import resume_run
-        from vitco.workflow.timetravel import edit_in_editor, fork_run, parse_assignments
+        from vitco.workflow.timetravel import (
+            checkpoints,
+            edit_in_editor,
+            fork_run,
+            parse_assignments,
+        )
 
         settings = model_settings(as_json, config)
+        run_id = full_run_id(settings, run_id, as_json)
         with known_errors(as_json):
             store = store_of(settings)
+            at = pick_checkpoint(run_id, checkpoints(settings, store, run_id), at)
             edits = parse_assignments(set_ or [], run_id)
             if edit:
                 edits |= edit_in_editor(settings, store, run_id, at)
@@ -136,33 +175,52 @@ def register(app: typer.Typer) -> None:
             ),
         )
 
-    @app.command()
-    def approve(
-        run_id: RunArg,
-        reject: Annotated[
-            bool, typer.Option("--reject", help="Reject instead of approving.")
-        ] = False,
-        reason: Annotated[
-            str | None, typer.Option("--reason", help="Why (kept with the run).")
-        ] = None,
-        as_json: JsonOpt = False,
-        serve: ServeOpt = False,
-        config: ConfigOpt = None,
+    def answer_gate(
+        run_id: str, approved: bool, reason: str | None, as_json: bool, serve: bool, config: Any
     ) -> None:
-        """Answer a run waiting at an approval gate; it goes on (or stops, if rejected)."""
         from vitco.bootstrap import resume_run
 
         settings = model_settings(as_json, config)
+        run_id = full_run_id(settings, run_id, as_json)
         with known_errors(as_json):
             run = store_of(settings).get_run(run_id)
-            if run.status != "awaiting_approval":
-                fail(f"run {run_id} is {run.status}, not awaiting approval", as_json=as_json)
-        answer = {"approved": not reject, "reason": reason}
+        if run.status != "awaiting_approval":
+            steps = next_steps({"run_id": run.id, "status": run.status, "reason": run.reason})
+            fail(
+                f"run {run_id} is {run.status}, not awaiting approval",
+                as_json=as_json,
+                hint="; ".join(f"{s['command']}: {s['why']}" for s in steps) or None,
+            )
+        answer = {"approved": approved, "reason": reason}
         _drive(
             as_json,
             serve,
             lambda p: resume_run(settings, run_id, on_event=p, keep_running=serve, resume=answer),
         )
+
+    @app.command()
+    def approve(
+        run_id: RunArg,
+        reject: Annotated[
+            bool, typer.Option("--reject", help="Reject instead of approving (vitco reject).")
+        ] = False,
+        reason: ReasonOpt = None,
+        as_json: JsonOpt = False,
+        serve: ServeOpt = False,
+        config: ConfigOpt = None,
+    ) -> None:
+        """Answer a run waiting at an approval gate: it goes on (or stops, if rejected)."""
+        answer_gate(run_id, not reject, reason, as_json, serve, config)
+
+    @app.command()
+    def reject(
+        run_id: RunArg,
+        reason: ReasonOpt = None,
+        as_json: JsonOpt = False,
+        config: ConfigOpt = None,
+    ) -> None:
+        """Reject what a run waiting at an approval gate asks for: the run stops."""
+        answer_gate(run_id, False, reason, as_json, False, config)
 
     @app.command()
     def gc(
@@ -187,9 +245,19 @@ def register(app: typer.Typer) -> None:
         if as_json:
             emit_json(result)
             return
-        verb = "would prune" if dry_run else "pruned"
-        console.print(
-            f"{verb} {len(result['runs'])} run(s): {result['rows_deleted']} rows; checkpoints "
-            f"{result['bytes_before']:,} -> {result['bytes_after']:,} bytes",
-            highlight=False,
-        )
+        console.print(gc_summary(result), highlight=False)
+
+
+def gc_summary(result: dict[str, Any]) -> str:
+    """What ``vitco gc`` freed, or with ``--dry-run`` would free, in one line."""
+    runs = len(result["runs"])
+    if not runs:
+        return "nothing to prune: no run was delivered long enough ago (see --days)"
+    verb = "would free" if result["dry_run"] else "freed"
+    text = (
+        f"{verb} {result['rows']:,} checkpoint rows ({result['data_bytes']:,} bytes of state) "
+        f"of {runs} delivered run(s), keeping each one's final checkpoint"
+    )
+    if not result["dry_run"] and "bytes_before" in result:
+        text += f"; file {result['bytes_before']:,} -> {result['bytes_after']:,} bytes"
+    return text

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from typing_extensions import TypedDict  # pydantic validates it on Python 3.11 (tests)
 
 if TYPE_CHECKING:
@@ -34,8 +34,32 @@ if TYPE_CHECKING:
     from vitco.store import Store
     from vitco.store.models import Run
 
-console = Console()
-err_console = Console(stderr=True)
+# Wide enough that no line of ours is ever wrapped, small enough that rich's layout stays cheap.
+PIPE_WIDTH = 10_000
+
+
+class PipeConsole(Console):
+    """A console that wraps nothing when its stream is not a terminal.
+
+    Piped output is read by programs and pasted into files: a Mermaid chart, a path or an id
+    broken at 80 columns (rich's default off a terminal, or the width of whichever other stream
+    is a terminal) is broken for them. Off a terminal, lines are as long as they are and tables
+    take their natural width; on a terminal, rich's own width rules apply.
+    """
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        if self.is_terminal or self._width is not None:
+            return super().size
+        return ConsoleDimensions(PIPE_WIDTH, super().size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+
+console = PipeConsole()
+err_console = PipeConsole(stderr=True)
 
 JSON_META = "vitco.json"
 """``typer.Context.meta`` key: the command line asked for ``--json``."""
@@ -136,9 +160,10 @@ def store_of(settings: Settings) -> Store:
 
 
 def project_and_run(store: Store, ident: str) -> tuple[str, Run | None]:
-    """A project id for ``ident``, a project id (``p-...``) or a run id (``r-...``), with
-    that run; ``NotFound`` names an unknown one."""
+    """A project id for ``ident``, a project id (``p-...``) or a run id (``r-...``), whole or
+    a unique prefix, with that run; ``NotFound`` names an unknown one (``AmbiguousId`` the
+    candidates of a prefix)."""
     if ident.startswith("r-"):
-        run = store.get_run(ident)
+        run = store.get_run(store.resolve_id("run", ident))
         return run.project_id, run
-    return store.get_project(ident).id, None
+    return store.resolve_id("project", ident), None

@@ -14,7 +14,7 @@ import vitco
 from vitco.cli.models import ConfigOpt, model_settings
 from vitco.cli.output import console, emit_json, err_console, fail, known_errors, verbosity
 from vitco.cli.progress import RunProgress
-from vitco.cli.summary import print_report
+from vitco.cli.summary import print_report, with_next
 
 if TYPE_CHECKING:
     from vitco.config import Settings
@@ -81,9 +81,9 @@ def deliver(
     if verbosity() < 0:  # vitco --quiet
         note = None
     if note and not as_json:
-        console.print(Panel(note, title="vitco demo", border_style="cyan"))
+        console.print(Panel(note, title="vitco demo", border_style="cyan", expand=False))
     elif note and err_console.is_terminal:
-        err_console.print(Panel(note, title="vitco demo", border_style="cyan"))
+        err_console.print(Panel(note, title="vitco demo", border_style="cyan", expand=False))
     enabled = not as_json or err_console.is_terminal
     with known_errors(as_json), RunProgress(progress_console, enabled=enabled) as progress:
         model = recording(settings, model_id, record) if record is not None else None
@@ -118,17 +118,18 @@ def finish(outcome: Outcome, *, as_json: bool, serve: bool) -> dict[str, Any]:
     """Print a run's report (JSON or human), serve if asked; exit 1 unless delivered."""
     report = outcome.report
     if as_json:
-        emit_json(report)
+        emit_json(with_next(report))
     else:
         print_report(console, report)
     if serve and report["status"] == "delivered":
         _serve(outcome, as_json)
     outcome.stop()
     if report["status"] == "interrupted":
-        err_console.print(
-            f"interrupted: [bold]vitco resume {report['run_id']}[/] continues where it stopped",
-            highlight=False,
-        )
+        if as_json:  # stdout is for programs; say it to the person too
+            err_console.print(
+                f"interrupted: [bold]vitco resume {report['run_id']}[/] continues",
+                highlight=False,
+            )
         raise typer.Exit(130)
     if report["status"] != "delivered":
         raise typer.Exit(1)

@@ -7,27 +7,30 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from vitco.cli.output import console, emit_json, fail, known_errors, load_settings, store_of
-from vitco.cli.summary import print_report
+from vitco.cli.ids import find_run
+from vitco.cli.output import console, emit_json, known_errors, load_settings, store_of
+from vitco.cli.summary import print_report, with_next
 
 if TYPE_CHECKING:
-    from vitco.store import Store
-    from vitco.store.models import Run
+    from vitco.store.models import Event, Run
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+RECENT_EVENTS = 30
 
 
-def find_run(store: Store, ident: str) -> Run:
-    """A run by its id, or the latest run of a project id."""
-    from vitco.store import NotFound
+def event_row(e: Event) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "ts": e.ts.isoformat(),
+        "kind": e.kind,
+        "task": e.task,
+        "message": e.message,
+    }
 
-    if ident.startswith("p-"):
-        runs = store.runs(ident)
-        if not runs:
-            store.get_project(ident)  # raises NotFound for an unknown project
-            raise NotFound("run of project", ident)
-        return runs[0]
-    return store.get_run(ident)
+
+def event_line(e: Event) -> str:
+    where = f"[{e.task}] " if e.task else ""
+    return f"{e.ts:%H:%M:%S} {e.kind:<8} {where}{e.message}"
 
 
 def register(app: typer.Typer) -> None:
@@ -38,7 +41,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         as_json: JsonOpt = False,
     ) -> None:
-        """List projects and their latest run, or show one run's tasks and events."""
+        """List projects and their latest run, or show one run's tasks and latest events."""
         settings = load_settings(as_json)
         with known_errors(as_json):
             store = store_of(settings)
@@ -62,7 +65,7 @@ def register(app: typer.Typer) -> None:
                     return
                 table = Table(title=f"projects in {settings.home}", title_justify="left")
                 for column in ("project", "name", "last run", "status", "created"):
-                    table.add_column(column)
+                    table.add_column(column, no_wrap=column != "name", overflow="fold")
                 for r in rows:
                     table.add_row(
                         r["project_id"],
@@ -76,29 +79,23 @@ def register(app: typer.Typer) -> None:
             from vitco.workflow.report import build_report
 
             run = find_run(store, ident)
-            report = build_report(store, run.id)
+            report = stored_report(run, build_report(store, run.id))
             events = store.events(run.id)
         if as_json:
-            emit_json(
-                report
-                | {
-                    "events": [
-                        {
-                            "ts": e.ts.isoformat(),
-                            "kind": e.kind,
-                            "task": e.task,
-                            "message": e.message,
-                        }
-                        for e in events
-                    ]
-                }
-            )
+            emit_json(with_next(report) | {"events": [event_row(e) for e in events]})
             return
         print_report(console, report)
-        console.print("\n[bold]events[/]")
-        for e in events[-30:]:
-            where = f"[{e.task}] " if e.task else ""
-            console.print(f"{e.ts:%H:%M:%S} {e.kind:<8} {where}{e.message}", highlight=False)
+        shown = events[-RECENT_EVENTS:]
+        title = (
+            "events" if len(shown) == len(events) else f"last {len(shown)} of {len(events)} events"
+        )
+        console.print(f"\n[bold]{title}[/]", highlight=False)
+        for e in shown:
+            console.print(event_line(e), highlight=False, markup=False)
+        if len(shown) < len(events):
+            console.print(
+                f"all {len(events)} events: vitco logs {run.id}", highlight=False, style="dim"
+            )
 
     @app.command()
     def report(
@@ -112,10 +109,15 @@ def register(app: typer.Typer) -> None:
         with known_errors(as_json):
             store = store_of(settings)
             run = find_run(store, ident)
-            data = run.report or build_report(store, run.id)
+            data = stored_report(run, build_report(store, run.id))
         if as_json:
-            emit_json(data)
+            emit_json(with_next(data))
         else:
             print_report(console, data)
-        if not data:
-            fail(f"run {ident} has no report", as_json=as_json)
+
+
+def stored_report(run: Run, fresh: dict[str, Any]) -> dict[str, Any]:
+    """The report as the store has it now, with what only the runner knew when the run last
+    stopped (its timings, whether it can be resumed, the fix for its cause)."""
+    kept = {k: v for k, v in (run.report or {}).items() if k in ("timings", "resumable", "fix")}
+    return fresh | kept if run.status not in ("running", "created") else fresh

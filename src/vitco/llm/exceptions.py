@@ -132,5 +132,20 @@ class AllModelsFailed(ProviderUnavailable):
         self.call = call
         self.tier = tier
         self.failures = failures
-        detail = "; ".join(f"{model}: {what}" for model, what in failures) or "no model to try"
+        # the same failure retried N times is said once, with its count
+        counts: dict[tuple[str, str], int] = {}
+        for failure in failures:
+            counts[failure] = counts.get(failure, 0) + 1
+        detail = (
+            "; ".join(
+                f"{model}: {what}" + (f" ({n} times)" if n > 1 else "")
+                for (model, what), n in counts.items()
+            )
+            or "no model to try"
+        )
+        models = ", ".join(dict.fromkeys(model for model, _ in failures)) or "the tier's models"
+        self.fix = (
+            f"check that {models} can be reached and that its key is valid "
+            "(vitco models check), or continue with another model (vitco resume RUN --model ID)"
+        )
         super().__init__("router", f"no model answered call {call} (tier {tier}): {detail}")

@@ -17,7 +17,7 @@ from vitco.store.db import (
     open_store,
     schema_revision,
 )
-from vitco.store.exceptions import NotFound, SchemaOutdated, SchemaTooNew, StoreError
+from vitco.store.exceptions import AmbiguousId, NotFound, SchemaOutdated, SchemaTooNew, StoreError
 from vitco.store.repo import Store
 
 _LAZY = {
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from vitco.store.llm_state import LLMCachedResponse as LLMCachedResponse
 
 __all__ = [
+    "AmbiguousId",
     "LLMBreaker",
     "LLMCachedResponse",
     "Migration",

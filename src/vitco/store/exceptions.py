@@ -4,6 +4,7 @@
 
     StoreError
     ├── NotFound              no row of that kind with that id (carries kind and id)
+    │   └── AmbiguousId       a prefix that starts several ids (carries kind, prefix, candidates)
     ├── SandboxSlotContended  other processes kept taking the free sandbox slot first
     │                         (carries project_id and attempts)
     ├── SchemaTooNew          the database was migrated by a newer vitco: its revision is not
@@ -24,6 +25,17 @@ class NotFound(StoreError):
         self.kind = kind
         self.key = key
         super().__init__(f"no {kind} {key!r}")
+
+
+class AmbiguousId(NotFound):
+    """``prefix`` starts more than one id of ``kind``; ``candidates`` are some of them."""
+
+    def __init__(self, kind: str, prefix: str, candidates: list[str]) -> None:
+        super().__init__(kind, prefix)
+        self.prefix = prefix
+        self.candidates = candidates
+        self.fix = "give more characters of the id: " + ", ".join(candidates)
+        self.args = (f"{prefix!r} is the start of more than one {kind}: {', '.join(candidates)}",)
 
 
 class SandboxSlotContended(StoreError):

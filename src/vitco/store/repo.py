@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from vitco.store.exceptions import NotFound, SandboxSlotContended
+from vitco.store.exceptions import AmbiguousId, NotFound, SandboxSlotContended
 from vitco.store.models import (
     Artifact,
     Brief,
@@ -51,6 +51,8 @@ from vitco.store.models import (
 )
 
 T = TypeVar("T")
+
+MAX_CANDIDATES = 10  # ids an ambiguous prefix names
 
 
 _INSERT_EVENT = insert(Event)
@@ -210,6 +212,32 @@ class Store:
                     raise
                 lost = exc
         raise SandboxSlotContended(project_id, SLOT_ATTEMPTS) from lost
+
+    def resolve_id(self, kind: str, ident: str) -> str:
+        """The full id of the ``kind`` ("run" or "project") that ``ident`` names: the id itself
+        or, like git, a prefix only one id starts with (``r-3f9a``, or ``3f9a`` without the
+        kind's letter). ``NotFound`` when none does, ``AmbiguousId`` naming them when several do.
+        """
+        model: type[Run] | type[Project] = Run if kind == "run" else Project
+        letter = "r-" if model is Run else "p-"
+        full = ident if ident.startswith(letter) else letter + ident
+        pattern = full.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        with self.sessions() as s:
+            if s.get(model, full) is not None:
+                return full
+            found = list(
+                s.scalars(
+                    select(model.id)
+                    .where(model.id.like(pattern, escape="\\"))
+                    .order_by(model.id)
+                    .limit(MAX_CANDIDATES + 1)
+                )
+            )
+        if not found:
+            raise NotFound(kind, ident)
+        if len(found) > 1:
+            raise AmbiguousId(kind, ident, found[:MAX_CANDIDATES])
+        return found[0]
 
     def get_project(self, project_id: str) -> Project:
         return self._get(Project, project_id, "project")

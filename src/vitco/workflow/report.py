@@ -55,7 +55,8 @@ def build_report(store: Store, run_id: str) -> dict[str, Any]:
         last = reports[-1].content
         tests = {"passed": last["passed"], "failed": last["failed"] + last["errors"]}
     deployments = store.artifacts(run_id, "deployment")
-    smoke_ok = bool(deployments and deployments[-1].content.get("smoke_ok"))
+    # None until something was deployed: "smoke not ok" would say a check failed
+    smoke_ok = bool(deployments[-1].content.get("smoke_ok")) if deployments else None
     delivery = None
     if deployments:
         shipped = deployments[-1].content
@@ -87,5 +88,6 @@ def build_report(store: Store, run_id: str) -> dict[str, Any]:
         "delivery": delivery,
         "mail": mails[-1].content["path"] if mails else None,
         "cost": cost_summary(store.calls(run_id=run_id)),
+        "budget_usd": project.budget_usd,
         "duration_s": duration,
     }

@@ -183,6 +183,9 @@ def execute(
                 rt.emit("recover", "cleaned up after a crash: " + ", ".join(cleaned))
         began = time.monotonic()
         status, reason = "failed", "the run did not finish"
+        # a run stopped by an exception continues from its last checkpoint; one whose graph
+        # ended (attempts exhausted, a gate rejected) has nothing left to resume
+        resumable, fix = True, None
         try:
             graph = build_graph(run.workflow, settings.home, saver)
             payload: Any = Command(resume=resume) if resume is not None else inputs
@@ -193,6 +196,7 @@ def execute(
                 payload, run_config(run_id, settings), context=rt, durability="sync"
             )
             status, reason = _ending(final)
+            resumable = False
             if keep_running and status == "delivered" and not rt.processes:
                 # the deploy step ran in a process that died: bring the app back up to serve it
                 restart_app(rt)
@@ -202,7 +206,7 @@ def execute(
         except BudgetExceeded as exc:
             status, reason = "budget_exceeded", str(exc)
         except ATTENTION as exc:
-            status, reason = "needs_attention", str(exc)
+            status, reason, fix = "needs_attention", str(exc), getattr(exc, "fix", None)
         except Exception as exc:  # a defect, not a known condition: keep the evidence
             status, reason = "failed", f"{type(exc).__name__}: {exc}"
             rt.emit("error", reason, data={"traceback": traceback.format_exc()})
@@ -215,7 +219,9 @@ def execute(
             if not keep_running or status != "delivered":
                 rt.stop_processes()
     report = build_report(store, run_id) | {
-        "timings": {k: round(v, 3) for k, v in rt.timings.items()}
+        "timings": {k: round(v, 3) for k, v in rt.timings.items()},
+        "resumable": resumable and status != "delivered",
+        "fix": fix,
     }
     store.update_run(run_id, report=report)
     return Outcome(report=report, processes=list(rt.processes))

@@ -94,7 +94,11 @@ class Repo:
 
     # plumbing -------------------------------------------------------------------------------
 
-    def git(self, *args: str, check: bool = True, stdin: str | None = None) -> str:
+    def git(
+        self, *args: str, check: bool = True, stdin: str | None = None, strip: bool = True
+    ) -> str:
+        """git's output, stripped unless ``strip`` is False (a diff keeps its layout; bytes
+        that are not UTF-8, which generated files may hold, are replaced)."""
         argv = ["git", *GUARDS, *AUTHOR, *args]
         proc = subprocess.run(
             argv,
@@ -102,12 +106,13 @@ class Repo:
             input=stdin,
             capture_output=True,
             text=True,
+            errors="replace",
             check=False,
             timeout=120,
         )
         if check and proc.returncode != 0:
             raise GitError(list(args), proc.stderr or proc.stdout, proc.returncode)
-        return proc.stdout.strip()
+        return proc.stdout.strip() if strip else proc.stdout
 
     @classmethod
     def init(cls, path: Path) -> Repo:
