@@ -495,13 +495,27 @@ CALLS = [
             "start": ["python", "-m", "uvicorn", "todo.app:app", "--fd", "{fd}"],
             "health_path": "/health",
             "smoke": [
+                {"method": "GET", "path": "/health", "expect_json": {"status": "ok"}},
                 {
                     "method": "POST",
                     "path": "/todos",
                     "json_body": {"title": "Smoke test"},
                     "expect_status": 201,
+                    "expect_json": {"title": "Smoke test", "done": False},
                 },
-                {"method": "GET", "path": "/todos", "expect_status": 200},
+                {
+                    "method": "PATCH",
+                    "path": "/todos/{{steps.1.body.id}}",
+                    "json_body": {"done": True},
+                    "expect_json": {"id": "{{steps.1.body.id}}", "done": True},
+                },
+                {
+                    "method": "GET",
+                    "path": "/todos?done=true",
+                    "expect_json": [{"id": "{{steps.1.body.id}}", "title": "Smoke test"}],
+                },
+                {"method": "DELETE", "path": "/todos/{{steps.1.body.id}}", "expect_status": 204},
+                {"method": "GET", "path": "/todos/{{steps.1.body.id}}", "expect_status": 404},
             ],
         },
     ),

@@ -51,6 +51,60 @@ APP = """async def app(scope, receive, send):
 """
 
 
+NOTES_APP = """import json, os, sqlite3, uuid
+
+
+def _db():
+    # NOTES_DIR lets a test make the app keep its data where it does not last (/tmp)
+    where = os.environ.get("NOTES_DIR") or os.environ["DATA_DIR"]
+    con = sqlite3.connect(os.path.join(where, "notes.sqlite"))
+    con.execute("create table if not exists notes (id text primary key, text text)")
+    return con
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    path, method = scope["path"], scope["method"]
+    if path == "/health":
+        status, out = 200, {"status": "ok", "greeting": os.environ.get("GREETING")}
+    elif path == "/notes" and method == "POST":
+        note = {"id": uuid.uuid4().hex[:8], "text": json.loads(body)["text"]}
+        with _db() as con:
+            con.execute("insert into notes values (?, ?)", (note["id"], note["text"]))
+        status, out = 201, note
+    elif path == "/notes":
+        rows = _db().execute("select id, text from notes order by rowid").fetchall()
+        status, out = 200, [{"id": i, "text": t} for i, t in rows]
+    elif path.startswith("/notes/"):
+        row = _db().execute("select id, text from notes where id = ?", (path[7:],)).fetchone()
+        status, out = (200, {"id": row[0], "text": row[1]}) if row else (404, {"detail": "gone"})
+    else:
+        status, out = 404, {"detail": "not found"}
+    data = json.dumps(out).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": data})
+"""
+NOTES_DEPLOY = {
+    "start": ["python", "-m", "uvicorn", "notes:app", "--lifespan", "off", "--fd", "{fd}"],
+    "health_path": "/health",
+    "smoke": [
+        {"method": "POST", "path": "/notes", "json_body": {"text": "milk"}, "expect_status": 201},
+        {
+            "path": "/notes/{{steps.0.body.id}}",
+            "expect_json": {"id": "{{steps.0.body.id}}", "text": "milk"},
+        },
+    ],
+}
+
+
 def changeset(files: Mapping[str, str], message: str = "Implement the task") -> dict[str, Any]:
     return {
         "files": [{"path": p, "action": "write", "content": c} for p, c in files.items()],

@@ -138,6 +138,11 @@ class Spec(BaseModel):
     summary: Text = Field(min_length=10)
     user_stories: list[UserStory] = Field(min_length=1)
     out_of_scope: list[Text] = Field(default_factory=list)
+    persistent_data: bool = Field(
+        default=False,
+        description="True when the brief asks for data that must survive a restart of the "
+        "app (stored records, accounts, uploads); the delivery then checks a restart.",
+    )
 
 
 class PlanTask(BaseModel):

@@ -19,7 +19,8 @@ from vitco.toolchains.protocol import Contract
 
 SANDBOX = (
     "Tests and the delivered app run in a sandbox with no network; /tmp and HOME are private "
-    "and vanish after each command; only the repository persists."
+    "and vanish after each command; the repository persists (and a deployed service's "
+    "DATA_DIR, when the contract gives one)."
 )
 SMOKE_ORDER = (
     "Smoke requests run one after another, in the order listed, against the same running app "

@@ -293,6 +293,12 @@ def qa(rt: RunView, state: Mapping[str, Any]) -> Sections:
     }
 
 
+PERSISTENT = (
+    "the specification asks for data that survives a restart: set persistent_data and say in "
+    "after_restart how to read back what the smoke requests wrote"
+)
+
+
 def devops(rt: RunView, state: Mapping[str, Any]) -> Sections:
     """What is there to start: the project's summary, the environment (with the deployment
     contract), the README, the project metadata, the entry modules with what they declare,
@@ -305,6 +311,7 @@ def devops(rt: RunView, state: Mapping[str, Any]) -> Sections:
     entry_texts = view.texts(entries)
     return {
         "Project": spec.summary,
+        "Persistent data": PERSISTENT if spec.persistent_data else None,
         "Environment": environment(rt, get_toolchain(plan.toolchain)),
         "README": cut(_readme(view), MAX_README_CHARS) or None,
         "Project metadata": bounded_files(view.texts(_first(view, METADATA_NAMES)[:4]), 12_000),

@@ -13,6 +13,9 @@ data dir, other projects and the host's home):
   code first runs in it, or that code could plant a ``.git`` of its own. ``within`` narrows
   what is visible to one subdirectory (the dependency install sees only the venv);
 - ``readonly`` directories vitco owns (its wheel cache), read-only at their own path;
+- for a started app, its data directory (``data``: a directory vitco made outside every
+  workspace) read-write at ``/data``, named by ``DATA_DIR``; handed to the project's uid like
+  the workspace, by descriptor, never following a link in it;
 - a private ``/tmp`` (HOME is ``/tmp/home``): a fresh directory vitco creates for the command
   and removes after it, on disk and counted against the disk limit (a tmpfs would let a test
   fill the host's memory); ``/proc`` of its own pid namespace, a minimal ``/dev``;
@@ -99,7 +102,7 @@ from vitco.sandbox.fs import (
 from vitco.sandbox.identity import project_ids, subordinate_range
 from vitco.sandbox.limits import MIB, prlimit_argv, to_result
 from vitco.sandbox.listener import AppSocket
-from vitco.sandbox.protocol import Limits, OutputCallback, Process, Result
+from vitco.sandbox.protocol import DATA_MOUNT, Limits, OutputCallback, Process, Result
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/etc")
 # Masked inside /etc: files become /dev/null, directories an empty tmpfs.
@@ -140,15 +143,20 @@ class Box:
     fd: int
     git: list[tuple[int, Path]] = field(default_factory=list)
     readonly: list[tuple[int, Path]] = field(default_factory=list)
+    data: int | None = None
     scratch: Scratch | None = None
     closed: bool = False
 
-    def fds(self) -> list[int]:
+    def _own_fds(self) -> list[int]:
         fds = [self.fd, *(fd for fd, _ in self.git), *(fd for fd, _ in self.readonly)]
-        return fds + ([self.scratch.fd] if self.scratch else [])
+        return fds + ([self.data] if self.data is not None else [])
+
+    def fds(self) -> list[int]:
+        return self._own_fds() + ([self.scratch.fd] if self.scratch else [])
 
     def disk(self, limits: Limits) -> DiskWatch:
         trees = [self.fd] + ([self.scratch.fd] if self.scratch else [])
+        trees += [self.data] if self.data is not None else []
         return DiskWatch(trees, limits.disk_mb * MIB)
 
     def close(self) -> None:
@@ -156,7 +164,7 @@ class Box:
         if self.closed:
             return
         self.closed = True
-        for fd in [self.fd, *(fd for fd, _ in self.git), *(fd for fd, _ in self.readonly)]:
+        for fd in self._own_fds():
             with contextlib.suppress(OSError):
                 os.close(fd)
         self.git.clear()
@@ -329,6 +337,8 @@ class BwrapSandbox:
         argv += ["--bind-fd", str(box.fd), str(box.path)]
         for fd, path in box.git:
             argv += ["--ro-bind-fd", str(fd), str(path)]
+        if box.data is not None:
+            argv += ["--bind-fd", str(box.data), DATA_MOUNT]
         argv += ["--chdir", str(box.path), "--"]
         if self.ids:
             uid, gid = self.ids
@@ -361,15 +371,31 @@ class BwrapSandbox:
             if self.ids is None:
                 dirs[:] = [d for d in dirs if d not in _NO_REPOS]
                 continue
-            uid, gid = self.ids
-            # fwalk opened this directory relative to its parent's fd without following
-            # symlinks, so a symlink swapped in by a running sandbox cannot redirect a chown.
-            for name in files:
-                with contextlib.suppress(FileNotFoundError):
-                    st = os.stat(name, dir_fd=root_fd, follow_symlinks=False)
-                    self._refuse_foreign(box, st, os.path.join(root, name))
-                    if st.st_uid != uid or st.st_gid != gid:
-                        os.chown(name, uid, gid, dir_fd=root_fd, follow_symlinks=False)
+            self._own_files(box, root, root_fd, files)
+
+    def _grant_data(self, box: Box, data_fd: int) -> None:
+        """Hand a data directory and everything in it to the sandbox uid (as ``_grant`` does
+        a workspace, with no ``.git`` kept back: vitco never runs git there)."""
+        if self.ids is None:
+            return
+        for root, _dirs, files, root_fd in os.fwalk(".", dir_fd=data_fd, follow_symlinks=False):
+            self._refuse_foreign(box, os.fstat(root_fd), f"data dir: {root}")
+            self._own(root_fd, keep_owner=False)
+            self._own_files(box, root, root_fd, files)
+
+    def _own_files(self, box: Box, root: str, root_fd: int, files: list[str]) -> None:
+        """As root: give the files ``files`` of the directory ``root_fd`` to the sandbox uid."""
+        if self.ids is None:
+            return
+        uid, gid = self.ids
+        # fwalk opened this directory relative to its parent's fd without following
+        # symlinks, so a symlink swapped in by a running sandbox cannot redirect a chown.
+        for name in files:
+            with contextlib.suppress(FileNotFoundError):
+                st = os.stat(name, dir_fd=root_fd, follow_symlinks=False)
+                self._refuse_foreign(box, st, os.path.join(root, name))
+                if st.st_uid != uid or st.st_gid != gid:
+                    os.chown(name, uid, gid, dir_fd=root_fd, follow_symlinks=False)
 
     def _own(self, dir_fd: int, *, keep_owner: bool) -> None:
         """As root: give a directory (by fd) to the sandbox uid, or, with ``keep_owner``, only
@@ -386,7 +412,13 @@ class BwrapSandbox:
         elif st.st_uid != uid or st.st_gid != gid:
             os.fchown(dir_fd, uid, gid)
 
-    def _confine(self, workspace: Path, within: str | None, readonly: Sequence[Path]) -> Box:
+    def _confine(
+        self,
+        workspace: Path,
+        within: str | None,
+        readonly: Sequence[Path],
+        data: Path | None = None,
+    ) -> Box:
         """Check the workspace, open what will be mounted (never through a link), hand the
         files to the uid and make the command's scratch directory."""
         ws = check_workspace(workspace, self.protected, self.sandbox_wrote)
@@ -406,12 +438,28 @@ class BwrapSandbox:
                 if real == ws or ws in real.parents or real in ws.parents:
                     raise BadWorkspace(real, "a read-only directory must lie outside the workspace")
                 box.readonly.append((open_dir(real), real))
+            if data is not None:
+                box.data = self._open_data(box, data)
             self._grant(box)
+            if box.data is not None:
+                self._grant_data(box, box.data)
             box.scratch = Scratch(self.state_root / "tmp", self.ids)
         except BaseException:
             box.close()
             raise
         return box
+
+    def _open_data(self, box: Box, data: Path) -> int:
+        """The data directory's descriptor, once it is known to lie apart from every other
+        mount (``/data`` must hide none of them, nor lie inside one)."""
+        real = check_workspace(data, self.protected, self.sandbox_wrote)
+        mount = Path(DATA_MOUNT)
+        for other in (box.path, *(p for _, p in box.readonly), *python_dirs()):
+            if other == mount or mount in other.parents:
+                raise BadWorkspace(other, f"lies under {DATA_MOUNT}, where apps see their data")
+        if real == box.path or box.path in real.parents or real in box.path.parents:
+            raise BadWorkspace(real, "a data directory must lie outside the workspace")
+        return open_dir(real)
 
     def run(
         self,
@@ -457,13 +505,14 @@ class BwrapSandbox:
         *,
         env: Mapping[str, str] | None = None,
         readonly: Sequence[Path] = (),
+        data: Path | None = None,
     ) -> Process:
         """Start a long-running ``cmd`` with no network, serving on the listening socket
         vitco hands in as ``{fd}``; ``Process.url`` is a 127.0.0.1 bridge to it. ``stop``
         kills the pid namespace. ``wall_s`` does not apply; ``cpu_s`` does, per process: give
-        a long-running app a large one."""
+        a long-running app a large one. ``data`` is mounted at ``/data`` (``DATA_DIR``)."""
         limits = limits or Limits()
-        box = self._confine(workspace, None, readonly)
+        box = self._confine(workspace, None, readonly, data)
         try:
             app = AppSocket(self.state_root / "apps")
         except BaseException:
@@ -474,7 +523,7 @@ class BwrapSandbox:
         return _process.launch(
             argv,
             box.path,
-            base_env(box.path, HOME, TMP, env),
+            base_env(box.path, HOME, TMP, env, DATA_MOUNT if data is not None else None),
             app,
             pidns=pidns,
             pass_fds=box.fds(),

@@ -26,6 +26,10 @@ OutputCallback = Callable[[str, bytes], None]
 
 FD_PLACEHOLDER = "{fd}"
 TMP_PLACEHOLDER = "{tmp}"
+DATA_MOUNT = "/data"
+"""Where a started app sees its data directory (``start(data=...)``) in the bwrap sandbox."""
+DATA_ENV = "DATA_DIR"
+"""The variable that names the app's data directory to it, wherever the sandbox shows it."""
 
 
 @dataclass(frozen=True)
@@ -164,9 +168,15 @@ class Sandbox(Protocol):
         *,
         env: Mapping[str, str] | None = None,
         readonly: Sequence[Path] = (),
+        data: Path | None = None,
     ) -> Process:
         """Start a long-running ``cmd`` that serves on the listening unix socket vitco creates
-        and hands in as file descriptor ``{fd}``; the returned ``Process.url`` reaches it."""
+        and hands in as file descriptor ``{fd}``; the returned ``Process.url`` reaches it.
+
+        ``data``: a directory vitco owns, outside every workspace, that the app may write and
+        that outlives it (its database); mounted read-write (at ``DATA_MOUNT`` in bwrap) and
+        named to the app by ``DATA_ENV``, which the caller cannot override. Sandboxed code
+        writes it, so the host treats everything in it as hostile."""
         ...
 
     def for_project(self, slot: int) -> Sandbox:

@@ -117,12 +117,17 @@ class UnsafeSandbox:
         *,
         env: Mapping[str, str] | None = None,
         readonly: Sequence[Path] = (),
+        data: Path | None = None,
     ) -> Process:
         """Start a long-running ``cmd`` serving on the socket handed in as ``{fd}``;
         ``Process.url`` is a 127.0.0.1 bridge to it. ``wall_s`` does not apply; ``cpu_s``
-        does, per process: give a long-running app a large one."""
+        does, per process: give a long-running app a large one. ``data`` is named to it by
+        ``DATA_DIR`` at its own path (nothing is mounted here)."""
         limits = limits or Limits()
+        real = None if data is None else check_workspace(data, self.protected)
+        shown = None if real is None else str(real)
         path, fd = self._where(workspace, None)
+        trees = [fd] if real is None else [fd, open_dir(real)]
         scratch = Scratch(self.state_root / "tmp", None)
         app = AppSocket(self.state_root / "apps")
         argv = [*prlimit_argv(limits), *substitute(cmd, fd=str(app.fd), tmp=str(scratch.path))]
@@ -132,14 +137,15 @@ class UnsafeSandbox:
         def release() -> None:
             if not released:
                 released.append(True)
-                os.close(fd)
+                for tree in trees:
+                    os.close(tree)
                 scratch.remove()
 
         return _process.launch(
             argv,
             path,
-            base_env(path, scratch.path / "home", scratch.path, env),
+            base_env(path, scratch.path / "home", scratch.path, env, shown),
             app,
-            disk=DiskWatch([fd, scratch.fd], limits.disk_mb * MIB),
+            disk=DiskWatch([*trees, scratch.fd], limits.disk_mb * MIB),
             on_stop=release,
         )

@@ -25,7 +25,7 @@ from vitco.toolchains.exceptions import DependencyInstallFailed
 from vitco.toolchains.plans import DeployPlan
 from vitco.toolchains.protocol import Contract, Kind, Shipment, Tools
 from vitco.toolchains.report import MAX_OUTPUT_CHARS, TestReport, parse_junit, trim
-from vitco.toolchains.service import ship_service
+from vitco.toolchains.service import data_contract, ship_service
 from vitco.workspace.paths import read_inside
 
 JUNIT = "junit.xml"
@@ -137,6 +137,7 @@ class NodeService:
                 "the app cannot bind a port or a path of its own. vitco waits until the health "
                 "path answers 200, then sends the smoke requests in order."
             ),
+            data=data_contract("process.env.DATA_DIR = fs.mkdtempSync(...)"),
             notes=[
                 "Export the request handler from a module so tests can call it without "
                 "listening, e.g. module.exports = { handler } and http.createServer(handler)."

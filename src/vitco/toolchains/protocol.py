@@ -36,6 +36,8 @@ class Tools:
     packages), shared by projects and read-only to them. ``out``: a directory vitco owns where
     a delivery's artifacts go (a built package, its docs). ``on_started`` receives a started
     app's process as soon as it runs, so the caller can stop it whatever happens next.
+    ``data``: a directory vitco owns, one per project, where a deployed service keeps its
+    data (``integrations.deploy.AppData``); ``None``: the service gets no data directory.
     """
 
     sandbox: Sandbox
@@ -45,6 +47,7 @@ class Tools:
     limits: Limits = field(default_factory=Limits)
     health_timeout_s: float = 30.0
     on_started: Callable[[Process], None] | None = None
+    data: Path | None = None
 
 
 class Contract(BaseModel):
@@ -57,6 +60,9 @@ class Contract(BaseModel):
     test_paths: list[str] = Field(description="Where QA's test files go (path prefixes).")
     dependencies: str = Field(description="How to declare a dependency, and what is there.")
     delivery: str = Field(description="How the result is delivered and checked.")
+    data: str | None = Field(
+        default=None, description="Where a deployed app keeps data that lasts (a service)."
+    )
     notes: list[str] = Field(default_factory=list)
 
     def render(self) -> str:
@@ -67,6 +73,7 @@ class Contract(BaseModel):
             f"- Test files go under: {', '.join(self.test_paths)}.",
             f"- Dependencies: {self.dependencies}",
             f"- Delivery: {self.delivery}",
+            *([f"- Data: {self.data}"] if self.data else []),
             *(f"- {note}" for note in self.notes),
         ]
         return "\n".join(lines)

@@ -233,6 +233,7 @@ class PythonToolchain:
     summary = ""
     plan_type: type[BaseModel] | None = None
     delivery = ""
+    data: str | None = None
     notes: tuple[str, ...] = ()
 
     def contract(self) -> Contract:
@@ -255,6 +256,7 @@ class PythonToolchain:
                 + "."
             ),
             delivery=self.delivery,
+            data=self.data,
             notes=list(self.notes),
         )
 

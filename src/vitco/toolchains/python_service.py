@@ -10,7 +10,7 @@ from vitco.sandbox.protocol import Process
 from vitco.toolchains.plans import DeployPlan
 from vitco.toolchains.protocol import Kind, Shipment, Tools
 from vitco.toolchains.python import PythonToolchain, ensure_venv
-from vitco.toolchains.service import ship_service
+from vitco.toolchains.service import data_contract, ship_service
 
 
 class PythonService(PythonToolchain):
@@ -29,8 +29,9 @@ class PythonService(PythonToolchain):
         "it an already listening unix socket as file descriptor {fd} (uvicorn: `python -m "
         "uvicorn pkg.app:app --fd {fd}`; gunicorn: `--bind fd://{fd}`); the app cannot bind a "
         "port or a path of its own. vitco waits until the health path answers 200, then sends "
-        "the smoke requests in order to the live app through a 127.0.0.1 URL."
+        "the smoke requests in order through a 127.0.0.1 URL."
     )
+    data = data_contract("monkeypatch.setenv('DATA_DIR', str(tmp_path))")
     notes = (
         "Test HTTP apps in-process with the framework's test client (FastAPI/Starlette: "
         "fastapi.testclient.TestClient); tests never start a server or open a port.",

@@ -20,7 +20,14 @@ from vitco.agents.agent import ask
 from vitco.agents.outputs import Plan, Spec, topological_order
 from vitco.agents.role import load_role
 from vitco.llm.model import CallKey
-from vitco.toolchains import Shipment, TestReport, Toolchain, available, get_toolchain
+from vitco.toolchains import (
+    DeployPlan,
+    Shipment,
+    TestReport,
+    Toolchain,
+    available,
+    get_toolchain,
+)
 from vitco.workflow.runtime import Runtime
 from vitco.workflow.state import RunState
 from vitco.workflow.steps import collection, step
@@ -145,6 +152,10 @@ def deploy(rt: Runtime, state: RunState) -> Update:
             CallKey(role="devops", step="deploy"),
             context.devops(rt, state),
         ).output
+        spec = Spec.model_validate(rt.artifact(state["spec"]))
+        if spec.persistent_data and isinstance(plan, DeployPlan) and not plan.persistent_data:
+            # the spec asks for it: the restart is checked whatever DevOps said
+            plan = plan.model_copy(update={"persistent_data": True})
     return {"deploy": ship(rt, toolchain, plan)}
 
 

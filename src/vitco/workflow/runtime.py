@@ -137,6 +137,7 @@ class Runtime:
             limits=self.limits,
             health_timeout_s=self.settings.health_timeout_s,
             on_started=self.started,
+            data=self.settings.sandbox_state_dir / "data" / self.project_id,
         )
 
     def started(self, process: Process) -> None:
