@@ -11,6 +11,7 @@ the task's stored work (``snapshot``), never from a working tree sandboxed code 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
@@ -84,8 +85,15 @@ def cut(text: str, limit: int, more: str = "") -> str:
     return text[:limit] + f"\n[... cut: {len(text) - limit} more characters{more}]"
 
 
-def bounded_files(texts: Mapping[str, str], budget: int = MAX_FILES_CHARS) -> dict[str, str]:
-    """Files in full, in the given order, each cut at ``MAX_FILE_CHARS``, until ``budget``."""
+def _fenced(path: str, text: str) -> str:
+    longest = max((len(m) for m in re.findall(r"`{3,}", text)), default=2)
+    fence = "`" * (longest + 1)
+    return f"### {path}\n\n{fence}\n{text.rstrip()}\n{fence}"
+
+
+def bounded_files(texts: Mapping[str, str], budget: int = MAX_FILES_CHARS) -> str:
+    """Files in full as fenced blocks, in the given order, each cut at ``MAX_FILE_CHARS``,
+    until ``budget``; later files are named but not shown."""
     shown: dict[str, str] = {}
     left = budget
     for path, text in texts.items():
@@ -96,7 +104,7 @@ def bounded_files(texts: Mapping[str, str], budget: int = MAX_FILES_CHARS) -> di
         lines = text.count("\n") + 1
         shown[path] = cut(text, limit, f"; {lines} lines in all: read from a later line")
         left -= len(shown[path])
-    return shown
+    return "\n\n".join(_fenced(p, t) for p, t in shown.items())
 
 
 def _plan(rt: RunView, state: Mapping[str, Any]) -> Plan:
