@@ -23,7 +23,9 @@ def w(path: str, content: str) -> dict[str, Any]:
 def call(
     role: str, step: str, answer: Any, task: str | None = None, attempt: int = 1
 ) -> dict[str, Any]:
-    """One answered call."""
+    """One answered call (a developer's changeset is answered as ``DeveloperAnswer``)."""
+    if role == "developer" and "changeset" not in answer:
+        answer = {"changeset": answer}
     content = json.dumps(answer)
     return {
         "key": {"role": role, "step": step, "task": task, "attempt": attempt, "repair": 0},
