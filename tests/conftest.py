@@ -2,6 +2,13 @@
 
 The guard refuses any TCP connection to an address outside this machine, so no test can reach
 a real model service (or anything else) by accident; fake vendor servers listen on 127.0.0.1.
+
+Markers (registered in pyproject.toml) pick a fast subset: ``slow`` is set by the modules that
+run whole workflows; ``postgres`` and ``redis`` are set here on every test that uses the
+server's fixture (``postgres_server``, ``redis_client`` and what depends on them) or runs with a
+fixture parameter naming it (``database_url[postgres]``, ``backend[store-postgres]``)::
+
+    pytest -m "not slow and not postgres and not redis"
 """
 
 from __future__ import annotations
@@ -24,6 +31,24 @@ from vitco.sandbox import Sandbox, SandboxUnavailable, get_sandbox
 from vitco.store.db import close_databases
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+SERVER_FIXTURES = {"postgres_server": "postgres", "redis_client": "redis"}
+
+
+def _servers(item: pytest.Item) -> set[str]:
+    """The servers a test needs: by the fixtures it uses, or a parameter that names one."""
+    needs = {SERVER_FIXTURES[f] for f in getattr(item, "fixturenames", ()) if f in SERVER_FIXTURES}
+    callspec = getattr(item, "callspec", None)
+    for value in callspec.params.values() if callspec is not None else ():
+        if isinstance(value, str):
+            needs.update(set(value.split("-")) & {"postgres", "redis"})
+    return needs
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for server in sorted(_servers(item)):
+            item.add_marker(server)
 
 
 def skip_or_fail(reason: str) -> None:

@@ -67,7 +67,7 @@ def start_run(
     from vitco.workflow.runner import check_workflow, start
 
     load_brief(brief_path)
-    check_workflow(settings, options.get("workflow", "deliver-project"))
+    check_workflow(settings, options.get("workflow", "deliver-project"), options.get("repo"))
     if model is None:
         from vitco.llm.resolve import resolve_model
 

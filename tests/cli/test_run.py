@@ -54,3 +54,19 @@ def test_help_lists_the_commands() -> None:
     assert result.exit_code == 0
     for command in ("demo", "run", "status", "report", "sandbox", "doctor"):
         assert command in result.output
+
+
+def test_a_workflow_that_changes_a_repository_is_refused_without_repo(tmp_path: Path) -> None:
+    brief = tmp_path / "b.md"
+    brief.write_text("---\nclient: A <a@b.c>\n---\n# Feature\n\nAdd it.\n", encoding="utf-8")
+    for workflow in ("add-feature", "fix-bug"):
+        result = runner.invoke(app, ["run", str(brief), "-w", workflow, "--json"])
+        assert result.exit_code == 1
+        error = json.loads(result.stdout)
+        assert error["code"] == "RepoRequired"
+        assert f"the {workflow} workflow changes an existing repository" in error["error"]
+        assert f"--workflow {workflow} --repo PATH" in error["hint"]
+    human = runner.invoke(app, ["run", str(brief), "--workflow", "add-feature"])
+    assert human.exit_code == 1 and "--repo PATH" in " ".join(human.stderr.split())
+    status = runner.invoke(app, ["status", "--json"])
+    assert json.loads(status.stdout) == {"projects": []}  # refused before anything was stored

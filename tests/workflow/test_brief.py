@@ -82,3 +82,19 @@ def test_a_plain_brief_still_reads_with_crlf_line_ends_and_a_free_body() -> None
     message["To"] = formataddr((parsed.client_name, parsed.client_email))
     message["Subject"] = f"Delivered: {parsed.title}"
     assert b"To: Jane Doe <jane@example.com>\n" in bytes(message)
+
+
+def test_a_brief_without_a_client_warns_that_no_mail_will_be_sent() -> None:
+    parsed = parse_brief("# Todo API\n\nA small todo API.\n", "brief.md")
+    assert (parsed.client_name, parsed.client_email) == ("", "")
+    (warning,) = parsed.warnings
+    assert "names no client" in warning and "no delivery mail" in warning
+    assert "client: Name <address>" in warning and "docs/briefs.md" in warning
+    assert "example.com" not in parsed.model_dump_json()
+
+
+def test_a_front_matter_field_vitco_does_not_read_is_named() -> None:
+    parsed = parse_brief("---\ncleint: Eve <eve@x.com>\n---\n# Todo API\n\nIt.\n", "brief.md")
+    assert any("'cleint' is not one vitco reads (it reads: client)" in w for w in parsed.warnings)
+    assert any("names no client" in w for w in parsed.warnings)
+    assert parse_brief(brief("Eve <eve@x.com>"), "brief.md").warnings == []

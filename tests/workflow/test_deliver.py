@@ -42,8 +42,13 @@ def test_one_task_project_is_delivered(
     assert repo.git("show", "main:calc.py").strip().endswith("return a + b")
     mail = message_from_bytes(Path(report["mail"]).read_bytes())
     assert mail["To"] == "Grace Hopper <grace@example.com>"
-    assert "delivered" in mail.get_payload(decode=True).decode()
+    body = mail.get_payload(decode=True).decode()
+    assert "delivered" in body
     assert report["cost"]["calls"] == len(model.requests) == 6
+    # how to run it (from DevOps' plan), what it cost (the ledger), where the report is
+    assert f"git clone --branch main {report['repo']}" in body and "Start: " in body
+    assert f"${report['cost']['usd']:.4f} for 6 model calls" in body
+    assert f"vitco report {report['run_id']}" in body
     assert set(report["cost"]["by_role"]) == {
         "analyst",
         "manager",
@@ -53,6 +58,28 @@ def test_one_task_project_is_delivered(
         "devops",
     }
     assert outcome.processes == []  # the app was stopped when the run ended
+
+
+def test_a_brief_without_a_client_is_delivered_without_a_mail_and_says_so(
+    settings: Settings, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    events: list[tuple[str, str]] = []
+    brief = write_brief(tmp_path, BRIEF.split("---\n", 2)[2])  # the same, without front matter
+    outcome = start_run(
+        settings,
+        brief,
+        model=script(happy_path()),
+        sandbox=sandbox,
+        on_event=lambda e: events.append((e.kind, e.message)),
+    )
+    report = outcome.report
+    assert report["status"] == "delivered", report["reason"]
+    assert report["mail"] is None and list(settings.outbox_dir.iterdir()) == []
+    warnings = [message for kind, message in events if kind == "warning"]
+    assert any(f"brief {brief}: it names no client" in w for w in warnings)  # at the start
+    assert any(w.startswith("no delivery mail: the brief names no client") for w in warnings)
+    stored = open_store(settings).events(report["run_id"])
+    assert [e.kind for e in stored].count("warning") == 2
 
 
 def test_failing_tests_go_back_to_the_developer_with_the_output(

@@ -28,6 +28,7 @@ STYLE = {
     "commit": ("✓", "green"),
     "deploy": ("🚀", "green"),
     "mail": ("✉", "green"),
+    "warning": ("!", "yellow"),
     "needs_attention": ("!", "bold red"),
     "error": ("✗", "bold red"),
     "run": ("▶", "bold"),

@@ -8,6 +8,10 @@
     # Todo API
     ...
 
+The format is documented for users in ``docs/briefs.md``. A brief without a client is
+delivered without a mail, and says so (``BriefText.warnings``), as does a front matter field
+vitco does not read (a typo such as ``cleint:`` would otherwise go unnoticed).
+
 The client and the title are one line of plain text each: they reach the delivery mail's
 headers (``To``, ``Subject``) and the terminal. A control character in them is refused with
 ``BadBriefField``: any Unicode ``Cc`` or ``Cf`` (CR, LF, ESC, NUL, the bidi override U+202E, a
@@ -28,7 +32,8 @@ from pydantic import BaseModel
 from vitco.workflow.exceptions import BadBrief, BadBriefField
 
 MAX_BRIEF_BYTES = 200_000
-DEFAULT_CLIENT = "Client <client@example.com>"
+FIELDS = {"client": "who the delivery mail goes to: Name <address>"}
+"""The front matter fields vitco reads, with what each is for."""
 _FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
 _UNSAFE = frozenset({"Cc", "Cf", "Zl", "Zp"})
 """Unicode categories refused in a one-line field: controls, formats, line/paragraph separators."""
@@ -38,8 +43,9 @@ class BriefText(BaseModel):
     source: str
     title: str
     text: str
-    client_name: str
-    client_email: str
+    client_name: str = ""
+    client_email: str = ""  # empty: the brief names no client, and no mail is sent
+    warnings: list[str] = []
 
 
 def _lines(text: str) -> list[str]:
@@ -68,15 +74,29 @@ def parse_brief(text: str, source: str) -> BriefText:
         raise BadBrief(source, "it is empty; write what the client wants built")
     heading = next((ln.lstrip("# ").strip() for ln in _lines(text) if ln.strip()), "")
     _one_line(heading, "title", source)
-    name, email = parseaddr(_one_line(fields.get("client", DEFAULT_CLIENT), "client", source))
-    if "@" not in email:
-        raise BadBrief(source, f"client {fields.get('client')!r} has no e-mail address")
+    warnings = [
+        f"front matter field {name!r} is not one vitco reads (it reads: {', '.join(FIELDS)}); "
+        "it is ignored"
+        for name in fields
+        if name not in FIELDS
+    ]
+    name = email = ""
+    if "client" in fields:
+        name, email = parseaddr(_one_line(fields["client"], "client", source))
+        if "@" not in email:
+            raise BadBrief(source, f"client {fields['client']!r} has no e-mail address")
+    else:
+        warnings.append(
+            "it names no client, so no delivery mail will be sent; add front matter "
+            "'client: Name <address>' (see docs/briefs.md)"
+        )
     return BriefText(
         source=source,
         title=heading[:200] or "Untitled project",
         text=text,
         client_name=name or email,
         client_email=email,
+        warnings=warnings,
     )
 
 

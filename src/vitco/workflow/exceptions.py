@@ -9,7 +9,8 @@
     ├── NothingToResume  the run already finished (carries its status)
     ├── BadFork          a fork request that names no checkpoint or an invalid edit
     ├── TemplateInvalid  a workflow template with problems (each with file and line)
-    └── BadRepo          a --repo that is not a git repository
+    ├── BadRepo          a --repo that is not a git repository
+    └── RepoRequired     a workflow that changes an existing repository, run without --repo
 """
 
 from __future__ import annotations
@@ -78,3 +79,19 @@ class BadRepo(WorkflowError):
         self.path = path
         self.reason = reason
         super().__init__(f"repository {path}: {reason}")
+
+
+class RepoRequired(WorkflowError):
+    """A template with ``needs_repo: true`` (add-feature, fix-bug) started without a repository
+    to work on; carries the workflow's name and the fix."""
+
+    def __init__(self, workflow: str) -> None:
+        self.workflow = workflow
+        self.fix = (
+            f"vitco run BRIEF --workflow {workflow} --repo PATH (a git repository; vitco works "
+            "on a copy and never touches the original), or --workflow deliver-project to "
+            "start a new project"
+        )
+        super().__init__(
+            f"the {workflow} workflow changes an existing repository, and none was named"
+        )

@@ -9,8 +9,7 @@ when a task needs attention (``blocked``).
 from __future__ import annotations
 
 import time
-from email.message import EmailMessage
-from email.utils import formataddr, make_msgid, parseaddr
+from email.utils import parseaddr
 from typing import Any
 
 from pydantic import BaseModel
@@ -28,6 +27,7 @@ from vitco.toolchains import (
     available,
     get_toolchain,
 )
+from vitco.workflow.delivery_mail import Delivered, delivery_mail
 from vitco.workflow.runtime import Runtime
 from vitco.workflow.state import RunState
 from vitco.workflow.steps import collection, step
@@ -192,33 +192,18 @@ def restart_app(rt: Runtime) -> str | None:
 
 @step("deliver", level="project")
 def deliver(rt: Runtime, state: RunState) -> Update:
-    rt.base.tag("delivered" if rt.branch == "main" else f"delivered-{rt.run_id}", rt.branch)
-    run = rt.store.get_run(rt.run_id)
+    tag = "delivered" if rt.branch == "main" else f"delivered-{rt.run_id}"
+    rt.base.tag(tag, rt.branch)
     client_name, client_email = parseaddr(rt.store.get_project(rt.project_id).client)
-    spec = Spec.model_validate(rt.store.get_artifact(state["spec"]))
-    tests = TestReport.model_validate(rt.store.get_artifact(state["tests"]))
-    if state.get("deploy"):  # fix-bug delivers without deploying
-        shipment = Shipment.model_validate(rt.store.get_artifact(state["deploy"]))
-        checks = "passed" if shipment.ok else "FAILED"
-        deployed = f"Delivery: {shipment.summary} (checks {checks})\n"
-    else:
-        deployed = "Delivery: none in this workflow\n"
-    message = EmailMessage()
-    message["From"] = formataddr(("vitco delivery", "delivery@vitco.local"))
-    message["To"] = formataddr((client_name, client_email))
-    message["Subject"] = f"Delivered: {spec.title}"
-    message["Message-ID"] = make_msgid(idstring=rt.run_id, domain="vitco.local")
-    message.set_content(
-        f"Hello {client_name},\n\n"
-        f'your project "{spec.title}" is delivered.\n\n'
-        f"{spec.summary}\n\n"
-        f"Repository: {rt.repo_path} (branch {rt.branch}, tagged delivered)\n"
-        f"Tests: {tests.summary()}\n"
-        f"{deployed}"
-        f"Run: {run.id}\n\n"
-        "The delivery report lists every task, commit and what the work cost.\n\n"
-        "-- vitco\n"
-    )
+    if not client_email:
+        rt.emit(
+            "warning",
+            "no delivery mail: the brief names no client (front matter "
+            "'client: Name <address>'; see docs/briefs.md)",
+            step="deliver",
+        )
+        return {"status": "delivered"}
+    message = delivery_mail(_delivered(rt, state, tag, client_name, client_email))
     rt.fault("before-mail")
     key = f"{rt.run_id}/delivery"
     # journaled as a side effect; the outbox also finds an existing file by its key
@@ -226,3 +211,30 @@ def deliver(rt: Runtime, state: RunState) -> Update:
     rt.store.put_artifact(rt.run_id, "mail", {"path": path, "to": client_email})
     rt.emit("mail", f"delivery mail written to {path}", step="deliver")
     return {"mail": path, "status": "delivered"}
+
+
+def _delivered(rt: Runtime, state: RunState, tag: str, name: str, email: str) -> Delivered:
+    spec = Spec.model_validate(rt.store.get_artifact(state["spec"]))
+    tests = TestReport.model_validate(rt.store.get_artifact(state["tests"]))
+    shipment, plan = None, None
+    if state.get("deploy"):  # fix-bug delivers without deploying
+        content = rt.store.get_artifact(state["deploy"])
+        shipment, plan = Shipment.model_validate(content), content.get("plan")
+    cost = rt.store.cost_breakdown(by="run", run_id=rt.run_id)
+    return Delivered(
+        run_id=rt.run_id,
+        client_name=name or email,
+        client_email=email,
+        title=spec.title,
+        summary=spec.summary,
+        repo=str(rt.repo_path),
+        branch=rt.branch,
+        tag=tag,
+        tests=tests.summary(),
+        shipment=shipment,
+        plan=plan,
+        usd=sum(row["usd"] for row in cost),
+        calls=sum(row["calls"] for row in cost),
+        input_tokens=sum(row["input_tokens"] for row in cost),
+        output_tokens=sum(row["output_tokens"] for row in cost),
+    )

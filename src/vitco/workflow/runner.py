@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.utils import formataddr
 from pathlib import Path
@@ -35,7 +36,7 @@ from vitco.toolchains import ToolchainError
 from vitco.workflow import stop
 from vitco.workflow.brief import BriefText, load_brief
 from vitco.workflow.checkpoints import open_checkpointer, run_config, run_lock
-from vitco.workflow.exceptions import BadRepo, NothingToResume, TemplateInvalid
+from vitco.workflow.exceptions import BadRepo, NothingToResume, RepoRequired, TemplateInvalid
 from vitco.workflow.graph import DEFAULT_WORKFLOW, build_graph
 from vitco.workflow.project_steps import restart_app
 from vitco.workflow.report import build_report
@@ -89,7 +90,7 @@ def start(
     add-feature and fix-bug); see the module docstring for what can go wrong."""
     settings = services.settings
     brief = load_brief(brief_path)
-    check_workflow(settings, workflow)
+    check_workflow(settings, workflow, repo)
     if repo is not None and not (repo / ".git").exists():
         raise BadRepo(str(repo), "is not a git repository")
     model = model or services.models(model_id or settings.model)
@@ -102,15 +103,19 @@ def start(
         on_event=on_event,
         keep_running=keep_running,
         inputs={"run_id": run_id},
+        warnings=[f"brief {brief.source}: {warning}" for warning in brief.warnings],
     )
 
 
-def check_workflow(settings: Settings, workflow: str) -> None:
-    """Refuse an unknown or invalid template before anything is stored."""
+def check_workflow(settings: Settings, workflow: str, repo: Path | None = None) -> None:
+    """Refuse an unknown or invalid template, or one that changes an existing repository
+    (``needs_repo``) without ``repo``, before anything is stored."""
     template, lines, file = load_template(workflow, settings.home)
     problems = validate_template(template, lines, file)
     if problems:
         raise TemplateInvalid(problems)
+    if template.needs_repo and repo is None:
+        raise RepoRequired(template.name)
 
 
 def create_run(
@@ -146,6 +151,7 @@ def execute(
     keep_running: bool = False,
     inputs: dict[str, Any] | None = None,
     resume: Any = None,
+    warnings: Sequence[str] = (),
 ) -> Outcome:
     """Drive a run's graph: from ``inputs`` for a new run, else from its last checkpoint
     (``resume`` is the answer to a pending approval gate)."""
@@ -177,6 +183,8 @@ def execute(
         resuming = inputs is None
         store.update_run(run_id, status="running", reason=None)
         rt.emit("run", f"run {run_id} {'resumed' if resuming else 'started'} with model {model.id}")
+        for warning in warnings:
+            rt.emit("warning", warning)
         if resuming:
             cleaned = rt.repo.recover()
             if cleaned:

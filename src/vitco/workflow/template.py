@@ -22,6 +22,7 @@ Node types: ``agent`` (a role answers; its step comes from the role), ``tool`` (
 leaving a node that has outcomes carry ``when: <outcome>``; an edge that closes a cycle needs
 ``max`` (a number or a setting such as ``max_attempts``), so no loop is unbounded. ``end`` ends
 the flow. ``extends: NAME`` starts from another template (e.g. to add gates).
+``needs_repo: true`` says a run changes an existing repository, so it needs ``--repo PATH``.
 
 ``validate`` reports every problem with its file and line. PyYAML's node tree gives the lines;
 no schema library reports YAML line numbers for semantic errors, hence the small walker here.
@@ -96,6 +97,7 @@ class Template(FlowSpec):
     name: str
     description: str = ""
     extends: str | None = None
+    needs_repo: bool = False  # runs change an existing repository: `vitco run --repo PATH`
     gates: list[GateSpec] = Field(default_factory=list)
     flows: dict[str, FlowSpec] = Field(default_factory=dict)
 
