@@ -60,6 +60,12 @@ def test_a_service_mail_says_how_to_get_run_and_try_it() -> None:
     assert "Delivery: serving at http://127.0.0.1:8123 (checks passed)" in text
 
 
+def test_the_variables_devops_set_are_part_of_the_start_command() -> None:
+    plan = SERVICE_PLAN | {"env": {"TODO_LIMIT": "100 items"}}
+    text = body(dataclasses.replace(SERVICE, plan=plan))
+    assert "Start: env 'TODO_LIMIT=100 items' python -m uvicorn" in text
+
+
 def test_the_mail_says_what_it_cost_and_how_to_get_the_report() -> None:
     text = body(SERVICE)
     assert "$0.0123 for 14 model calls (12,345 tokens in, 2,345 out)" in text

@@ -48,7 +48,10 @@ def how_to_run(d: Delivered) -> list[str]:
     for argv in plan.get("build") or []:
         lines.append(f"Build: {shlex.join(argv)}")
     if plan.get("start"):
-        lines.append(f"Start: {shlex.join(plan['start'])}")
+        env = [f"{name}={value}" for name, value in (plan.get("env") or {}).items()]
+        lines.append(
+            f"Start: {shlex.join(['env', *env, *plan['start']] if env else plan['start'])}"
+        )
         lines.append(
             "  (vitco starts it this way and hands it a listening socket as file descriptor "
             "{fd}; serve it on a port of your own by changing that argument)"
