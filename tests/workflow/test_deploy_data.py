@@ -91,11 +91,16 @@ def test_data_in_data_dir_survives_the_restart_check_and_smoke_never_touches_it(
     assert os.listdir(root) == ["live"]
     assert "notes.sqlite" not in os.listdir(root / "live")  # smoke wrote to a copy only
     assert Path(report["repo"]) not in root.parents
-    # DevOps was told where data lives and that it must last
+    # the analyst may say data must last; the developer and DevOps are told where it lives
+    [analyst] = [r for r in model.requests if r.key.role == "analyst"]
+    assert "survive a restart" in str(analyst.output_schema["properties"]["persistent_data"])
+    [developer] = [r for r in model.requests if r.key.role == "developer"]
+    assert "named by the environment variable DATA_DIR" in _last_user_message(developer)
     [devops] = [r for r in model.requests if r.key.role == "devops"]
     asked = _last_user_message(devops)
-    assert "DATA_DIR" in asked
+    assert "named by the environment variable DATA_DIR" in asked
     assert "the specification asks for data that survives a restart" in asked
+    assert "after_restart" in str(devops.output_schema)
 
 
 def test_an_app_that_keeps_its_data_in_tmp_passes_its_tests_and_fails_the_restart_check(

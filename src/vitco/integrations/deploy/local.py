@@ -53,11 +53,6 @@ def _python_argv(argv: list[str], python: Path | None) -> list[str]:
     return argv
 
 
-def smoke_test(client: httpx.Client, url: str, requests: list[SmokeRequest]) -> list[SmokeResult]:
-    """Send ``requests`` in order to the app at ``url`` (see ``smoke``)."""
-    return SmokeSession(client).run(url, requests)
-
-
 class _Starter:
     """Starts the app, each time on the data given, and waits until it is healthy."""
 
