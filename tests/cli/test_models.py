@@ -254,3 +254,30 @@ def test_every_command_that_resolves_models_takes_config_and_names_a_missing_fil
     assert result.exit_code == 1, result.output
     error = json.loads(result.stdout)["error"]
     assert str(missing) in error and "no such file" in error
+
+
+@pytest.mark.parametrize("model", ["openai:gpt-4o-mini", "replay:cassette.jsonl"])
+def test_list_works_with_vitco_model_alone_and_shows_it_on_every_tier(
+    home: Path, model: str
+) -> None:
+    result = vitco(home, "models", "list", "--json", VITCO_MODEL=model)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["pinned_by"] == "VITCO_MODEL"
+    assert {tier: [m["model"] for m in data["tiers"][tier]["models"]] for tier in TIERS} == {
+        tier: [model] for tier in TIERS
+    }
+    human = vitco(home, "models", "list", VITCO_MODEL=model)
+    assert human.exit_code == 0 and "VITCO_MODEL names one model" in human.stdout
+
+
+def test_vitco_model_wins_over_the_environments_chains(home: Path) -> None:
+    # what a run does: resolve_model(VITCO_MODEL) pins every tier to that one model
+    data = json.loads(
+        vitco(
+            home, "models", "list", "--json", OPENAI_API_KEY="sk-x", VITCO_MODEL="ollama:q"
+        ).stdout
+    )
+    assert [m["model"] for m in data["tiers"]["premium"]["models"]] == ["ollama:q"]
+    unpinned = json.loads(vitco(home, "models", "list", "--json", OPENAI_API_KEY="sk-x").stdout)
+    assert unpinned["pinned_by"] is None

@@ -154,6 +154,7 @@ def describe(settings: Settings, config: ModelConfig) -> dict[str, Any]:
     policy = config.policy
     return {
         "config": config.where,
+        "pinned_by": "VITCO_MODEL" if _pinned(settings) else None,
         "routing": {
             "premium_at": policy.premium_at,
             "standard_at": policy.standard_at,
@@ -165,6 +166,12 @@ def describe(settings: Settings, config: ModelConfig) -> dict[str, Any]:
         "breaker": vars(config.breaker),
         "cache_ttl_s": settings.cache_ttl_s,
     }
+
+
+def _pinned(settings: Settings) -> bool:
+    from vitco.llm.resolve import ROUTER_ID
+
+    return bool(settings.model) and settings.model != ROUTER_ID
 
 
 def _price(price: dict[str, Any]) -> tuple[str, str]:
@@ -180,6 +187,11 @@ def _print_listing(data: dict[str, Any]) -> None:
         f">= {routing['standard_at']} standard, else efficient",
         highlight=False,
     )
+    if data["pinned_by"]:
+        console.print(
+            f"{data['pinned_by']} names one model: every call uses it (unset it to route)",
+            highlight=False,
+        )
     for role, rule in routing["roles"].items():
         console.print(f"  role {role}: {rule}", highlight=False)
     table = Table(title_justify="left")
@@ -203,6 +215,19 @@ def _print_listing(data: dict[str, Any]) -> None:
                 state,
             )
     console.print(table)
+
+
+def pin(config: ModelConfig, model_id: str | None) -> ModelConfig:
+    """``config`` as a run sees it when ``VITCO_MODEL`` names one model: that model on every
+    tier (what ``resolve_model`` builds), whether or not providers are configured."""
+    from dataclasses import replace
+
+    from vitco.llm.model import TIERS
+    from vitco.llm.resolve import ROUTER_ID
+
+    if not model_id or model_id == ROUTER_ID:
+        return config
+    return replace(config, chains={tier: (model_id,) for tier in TIERS}, borrowed={})
 
 
 def check_providers(config: ModelConfig) -> list[dict[str, Any]]:
@@ -242,12 +267,14 @@ def register(app: typer.Typer) -> None:
     )
     app.add_typer(models, name="models")
 
-    def _config(settings: Settings, as_json: bool) -> ModelConfig:
+    def _config(settings: Settings, as_json: bool, *, pinned: bool = False) -> ModelConfig:
         from vitco.llm.config import load_model_config
         from vitco.llm.exceptions import NoModelConfigured
 
         with known_errors(as_json):
             config = load_model_config(settings)
+            if pinned:
+                config = pin(config, settings.model)
             if config.empty:
                 raise NoModelConfigured()
         return config
@@ -256,7 +283,7 @@ def register(app: typer.Typer) -> None:
     def list_models(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
         """Show the tier chains, each model's price and its provider's breaker state."""
         settings = model_settings(as_json, config)
-        data = describe(settings, _config(settings, as_json))
+        data = describe(settings, _config(settings, as_json, pinned=True))
         if as_json:
             emit_json(data)
         else:
