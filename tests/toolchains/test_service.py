@@ -165,3 +165,22 @@ def test_the_plans_variables_reach_the_app_and_vitcos_own_win(tools: Tools, root
 
     assert shipment.ok, shipment.checks
     assert tools.http.get(f"{process.url}/health").json()["greeting"] == "hello"
+
+
+def test_an_app_that_does_not_come_back_after_the_restart_fails_the_restart_check(
+    tools: Tools, root: Path
+) -> None:
+    refuses = 'if os.path.exists(os.path.join(os.environ["DATA_DIR"], "notes.sqlite")):\n'
+    refuses += '    raise SystemExit("cannot open notes.sqlite twice")\n'
+    (root / "notes.py").write_text(NOTES_APP.replace("\n\ndef _db", f"\n{refuses}\n\ndef _db"))
+
+    shipment, process = _ship(tools, root, persistent_data=True)
+
+    [restart] = [c for c in shipment.checks if c.name == "restart"]
+    assert not restart.ok
+    assert restart.detail.startswith("the app did not come back after a restart")
+    assert "cannot open notes.sqlite twice" in restart.detail
+    assert not any(c.name.startswith("after restart") for c in shipment.checks)
+    assert all(c.ok for c in shipment.checks if c.name != "restart")
+    # the live app (empty live data) still serves
+    assert tools.http.get(f"{process.url}/health").status_code == 200
