@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 from tests.workflow.scripted import (  # noqa: E402
     APPROVE,
     DEPLOY,
+    SOUND,
     SPEC,
     calc,
     calc_tests,
@@ -76,6 +77,7 @@ def answers(n: int) -> dict[str, object]:
     ids = [f"T{i}" for i in range(1, n + 1)]
     out: dict[str, object] = {
         "analyst/analyze#1": SPEC,
+        "reviewer/check_spec#1": SOUND,
         "manager/plan#1": plan(*ids),
         "devops/deploy#1": DEPLOY,
     }

@@ -9,7 +9,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from cassette import APPROVE, call, w, write  # noqa: E402
+from cassette import APPROVE, SOUND, call, w, write  # noqa: E402
 
 SPEC = {
     "title": "Greeter API",
@@ -136,6 +136,7 @@ test('unknown paths are 404', async () => {
 
 CALLS = [
     call("analyst", "analyze", SPEC),
+    call("reviewer", "check_spec", SOUND),
     call("manager", "plan", PLAN),
     call(
         "developer",

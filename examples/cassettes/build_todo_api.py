@@ -3,7 +3,9 @@
 Every answer below was written by hand for the brief ``examples/briefs/todo-api.md``, the way a
 strong model would answer each role. Task T2's first attempt has a real bug (POST answers 200
 instead of 201), so QA's tests fail and the developer's second attempt fixes it: the fix loop
-runs on every demo. Run ``python examples/cassettes/build_todo_api.py`` after editing.
+runs on every demo, and so does the spec check (the first draft has an example that breaks
+its own rule; the critic finds it and the analyst fixes it). Run
+``python examples/cassettes/build_todo_api.py`` after editing.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from cassette import APPROVE, call, w, write  # noqa: E402
+from cassette import APPROVE, SOUND, call, w, write  # noqa: E402
 
 SPEC = {
     "title": "Todo API",
@@ -60,6 +62,35 @@ SPEC = {
     "out_of_scope": ["persistence in a database", "authentication", "pagination"],
 }
 
+# The analyst's first draft: an example that breaks its own rule (a 201-character title
+# accepted next to "over 200 characters answers 422"). The critic finds it before planning
+# and the analyst's fix is SPEC: the spec check runs on every demo.
+DRAFT = SPEC | {
+    "user_stories": [
+        SPEC["user_stories"][0]
+        | {
+            "acceptance_criteria": [
+                *SPEC["user_stories"][0]["acceptance_criteria"],
+                "for example, a title of 201 characters is stored as given and answers 201",
+            ]
+        },
+        *SPEC["user_stories"][1:],
+    ]
+}
+CRITIQUE = {
+    "verdict": "revise",
+    "problems": [
+        {
+            "kind": "example_breaks_rule",
+            "stories": ["S1"],
+            "criterion": "for example, a title of 201 characters is stored as given and "
+            "answers 201",
+            "explanation": "S1 also says a title over 200 characters answers 422; the example "
+            "contradicts the rule. Drop the example or make it a title of at most 200 "
+            "characters.",
+        }
+    ],
+}
 PLAN = {
     "tasks": [
         {
@@ -432,7 +463,10 @@ Run it: `python -m uvicorn todo.app:app --port 8000`; test it: `python -m pytest
 REQUIREMENTS = "fastapi>=0.110\npydantic>=2\nuvicorn>=0.29\nhttpx>=0.27\n"
 
 CALLS = [
-    call("analyst", "analyze", SPEC),
+    call("analyst", "analyze", DRAFT),
+    call("reviewer", "check_spec", CRITIQUE),
+    call("analyst", "revise_spec", SPEC),
+    call("reviewer", "check_spec", SOUND, attempt=2),
     call("manager", "plan", PLAN),
     call(
         "developer",

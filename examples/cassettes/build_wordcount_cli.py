@@ -9,7 +9,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from cassette import APPROVE, call, w, write  # noqa: E402
+from cassette import APPROVE, SOUND, call, w, write  # noqa: E402
 
 SPEC = {
     "title": "wordcount",
@@ -180,6 +180,7 @@ def test_missing_file(tmp_path, capsys):
 
 CALLS = [
     call("analyst", "analyze", SPEC),
+    call("reviewer", "check_spec", SOUND),
     call("manager", "plan", PLAN),
     call(
         "developer",

@@ -100,6 +100,12 @@ class Settings(BaseSettings):
     sandbox_user: str = "vitco-sandbox"
 
     max_attempts: int = Field(default=3, ge=1, le=10)
+    spec_checks: int = Field(
+        default=2,
+        ge=1,
+        le=5,
+        description="Critic passes over a spec before planning (the analyst fixes in between).",
+    )
     max_parallel: int = Field(default=4, ge=1, le=64, description="Tasks run at once.")
     test_timeout_s: float = Field(
         default=300.0, gt=0, description="Wall-clock limit of one sandboxed command."

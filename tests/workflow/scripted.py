@@ -127,6 +127,7 @@ def calc_tests(module: str = "calc") -> dict[str, Any]:
 
 
 APPROVE = {"verdict": "approve", "reasons": []}
+SOUND = {"verdict": "sound", "problems": []}
 DEPLOY = {
     "build": [],
     "start": ["python", "-m", "uvicorn", "app:app", "--lifespan", "off", "--fd", "{fd}"],
@@ -156,6 +157,7 @@ def happy_path() -> dict[str, Answer]:
     """Answers for a one-task project delivered on the first attempt (merge changes with |)."""
     return {
         "analyst/analyze#1": SPEC,
+        "reviewer/check_spec#1": SOUND,
         "manager/plan#1": plan("T1"),
         "developer/implement/T1#1": calc(),
         "reviewer/review/T1#1": APPROVE,

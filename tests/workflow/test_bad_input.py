@@ -60,7 +60,7 @@ def test_a_cassette_that_does_not_match_names_the_call(
         settings, write_brief(tmp_path), model_id=f"replay:{cassette}", sandbox=sandbox
     ).report
     assert report["status"] == "needs_attention"
-    assert "manager/plan#1" in report["reason"] and str(cassette) in report["reason"]
+    assert "reviewer/check_spec#1" in report["reason"] and str(cassette) in report["reason"]
     store = open_store(settings)
     assert [a.kind for a in store.artifacts(report["run_id"])] == ["spec"]  # kept
 
@@ -74,7 +74,7 @@ def test_an_answer_invalid_twice_ends_needs_attention(
     ).report
     assert report["status"] == "needs_attention"
     assert "manager answered with an invalid Plan after its repair attempt" in report["reason"]
-    assert report["cost"]["calls"] == 3  # analyst, plan, plan repair: all in the ledger
+    assert report["cost"]["calls"] == 4  # analyst, spec check, plan, repair: all in the ledger
 
 
 @pytest.mark.parametrize("path", ["../escape.py", "/etc/evil.py"])

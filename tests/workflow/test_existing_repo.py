@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.workflow.scripted import APPROVE, SPEC, calc_tests, changeset, plan, script, write_brief
+from tests.workflow.scripted import (
+    APPROVE,
+    SOUND,
+    SPEC,
+    calc_tests,
+    changeset,
+    plan,
+    script,
+    write_brief,
+)
 from vitco.bootstrap import start_run
 from vitco.config import Settings
 from vitco.integrations.git.repo import Repo
@@ -36,6 +45,7 @@ def test_fix_bug_fixes_a_copy_and_deploys_nothing(
 ) -> None:
     answers = {
         "analyst/analyze#1": SPEC,
+        "reviewer/check_spec#1": SOUND,
         "manager/plan#1": plan("T1"),
         "developer/implement/T1#1": changeset({"calc.py": FIXED}, "Fix add"),
         "reviewer/review/T1#1": APPROVE,
@@ -55,7 +65,8 @@ def test_fix_bug_fixes_a_copy_and_deploys_nothing(
     assert report["url"] is None and report["commits"] == 1
     analyst = model.requests[0].messages[-1].content
     assert "## Existing code" in analyst and "return a - b" in analyst
-    assert "calc.py" in model.requests[1].messages[-1].content  # the manager saw the files
+    manager = next(r for r in model.requests if r.key.role == "manager")
+    assert "calc.py" in manager.messages[-1].content  # the manager saw the files
     assert not any(r.key.role == "devops" for r in model.requests)
     log = Repo(Path(report["repo"])).git("log", "--format=%s", "main").splitlines()
     assert log == ["Fix add", "Client's calculator"]

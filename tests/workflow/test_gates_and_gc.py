@@ -41,7 +41,11 @@ def test_a_gate_pauses_until_approved(
     ).report
     assert paused["status"] == "awaiting_approval"
     assert paused["reason"] == "Plan OK?"
-    assert [r.key.label() for r in model.requests] == ["analyst/analyze#1", "manager/plan#1"]
+    assert [r.key.label() for r in model.requests] == [
+        "analyst/analyze#1",
+        "reviewer/check_spec#1",
+        "manager/plan#1",
+    ]
     with pytest.raises(NothingToResume, match="awaiting approval"):
         resume_run(settings, paused["run_id"], model=model, sandbox=sandbox)
 

@@ -41,7 +41,8 @@ flows:
       commit: {type: tool, step: commit}
       give_up: {type: tool, step: give_up}
     edges:
-      - {from: implement, to: test}
+      - {from: implement, to: test, when: done}
+      - {from: implement, to: test, when: disputed}
       - {from: test, to: commit, when: pass}
       - {from: test, to: implement, when: retry, max: max_attempts}
       - {from: test, to: give_up, when: give_up}
@@ -96,7 +97,7 @@ def test_a_good_template_has_no_problems() -> None:
         (
             "when: retry, max: max_attempts}",
             "when: retry}",
-            26,
+            27,
             "unbounded loop implement -> test -> implement",
         ),
         ("role: analyst}", "role: astrologer}", 4, "unknown role 'astrologer'"),
@@ -117,7 +118,7 @@ def test_a_good_template_has_no_problems() -> None:
         ("      - {from: give_up, to: end}\n", "", 22, "node 'give_up' has no edge out"),
         ("start: analyze", "start: analyse", 2, "start 'analyse' is not a node"),
         ("flow: task}", "flow: tsk}", 6, "map runs flow 'tsk'"),
-        ("max: 2}", "max: max_nonsense}", 29, "max 'max_nonsense' is not"),
+        ("max: 2}", "max: max_nonsense}", 30, "max 'max_nonsense' is not"),
         (
             "plan: {type: agent, role: manager}",
             "plan: {type: agent, role: manager}\n  plan: {type: tool}",

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
-from tests.workflow.scripted import APPROVE, SPEC, changeset, plan, script, write_brief
+from tests.workflow.scripted import APPROVE, SOUND, SPEC, changeset, plan, script, write_brief
 from vitco.bootstrap import start_run
 from vitco.config import Settings
 from vitco.integrations.git.repo import Repo
@@ -173,6 +173,7 @@ def test_a_toolchain_registered_from_outside_is_chosen_and_delivers(
     test = '. ./lib.sh\n[ "$(greet ada)" = "hello ada" ]\n'
     answers = {
         "analyst/analyze#1": SPEC,
+        "reviewer/check_spec#1": SOUND,
         "manager/plan#1": planner,
         "developer/implement/T1#1": changeset({"lib.sh": lib}),
         "reviewer/review/T1#1": APPROVE,

@@ -17,7 +17,10 @@ _NAMES = {
     "QaTests": "vitco.agents.outputs",
     "Review": "vitco.agents.outputs",
     "Role": "vitco.agents.role",
+    "Ruling": "vitco.agents.outputs",
     "Spec": "vitco.agents.outputs",
+    "SpecCritique": "vitco.agents.outputs",
+    "TestDispute": "vitco.agents.outputs",
     "ask": "vitco.agents.agent",
     "load_role": "vitco.agents.role",
     "role_names": "vitco.agents.role",
@@ -44,7 +47,16 @@ if TYPE_CHECKING:
         Review as Review,
     )
     from vitco.agents.outputs import (
+        Ruling as Ruling,
+    )
+    from vitco.agents.outputs import (
         Spec as Spec,
+    )
+    from vitco.agents.outputs import (
+        SpecCritique as SpecCritique,
+    )
+    from vitco.agents.outputs import (
+        TestDispute as TestDispute,
     )
     from vitco.agents.role import Role as Role
     from vitco.agents.role import load_role as load_role

@@ -277,6 +277,23 @@ FileChanges = Annotated[
 """The files of one changeset: 1 to ``MAX_FILES``, each path once, ``MAX_CHANGESET_BYTES``."""
 
 
+MAX_DISPUTES = 10
+"""Tests one changeset may contest: more means the tests were not read, or the spec is wrong."""
+
+
+class TestDispute(BaseModel):
+    """A developer contesting one of QA's tests: the test demands what the spec does not."""
+
+    __test__ = False  # not a pytest class, whatever its name
+
+    file: RepoPath = Field(min_length=1, max_length=MAX_PATH_CHARS, description="The test file.")
+    test: Line = Field(min_length=1, max_length=200, description="The test's name.")
+    criterion: Text = Field(
+        min_length=3, description="The acceptance criterion the test contradicts, quoted."
+    )
+    reason: Text = Field(min_length=10, description="Why the test is wrong, concretely.")
+
+
 class Changeset(BaseModel):
     """A change to the repository: whole files to write or delete, exact search/replace edits
     on existing files, and a commit message."""
@@ -296,6 +313,12 @@ class Changeset(BaseModel):
         description="Exact search/replace blocks on existing files (for changes to big files).",
     )
     message: CommitMessage = Field(min_length=_MIN_MESSAGE_CHARS, description="Commit message.")
+    disputes: list[TestDispute] = Field(
+        default_factory=list,
+        max_length=MAX_DISPUTES,
+        description="QA's tests you contest (leave empty when none is wrong); QA rules on each "
+        "before your change is tested.",
+    )
 
     @model_validator(mode="after")
     def _some_change(self) -> Changeset:
@@ -370,6 +393,18 @@ class DeveloperAnswer(BaseModel):
         return self
 
 
+def _only_tests(files: list[FileChange], info: ValidationInfo) -> list[FileChange]:
+    # The toolchain says where tests live (validation context ``test_paths``).
+    roots = tuple((info.context or {}).get("test_paths", ("tests/",)))
+    for f in files:
+        path = PurePosixPath(f.path).as_posix()
+        if not any(path.startswith(r) or path == r.rstrip("/") for r in roots):
+            raise ValueError(
+                f"qa may only write test files under {', '.join(roots)}, not {f.path!r}"
+            )
+    return files
+
+
 class QaTests(BaseModel):
     """QA's tests for one task: test files only."""
 
@@ -378,15 +413,68 @@ class QaTests(BaseModel):
     @field_validator("files")
     @classmethod
     def _only_tests(cls, files: list[FileChange], info: ValidationInfo) -> list[FileChange]:
-        # The toolchain says where tests live (validation context ``test_paths``).
-        roots = tuple((info.context or {}).get("test_paths", ("tests/",)))
-        for f in files:
-            path = PurePosixPath(f.path).as_posix()
-            if not any(path.startswith(r) or path == r.rstrip("/") for r in roots):
-                raise ValueError(
-                    f"qa may only write test files under {', '.join(roots)}, not {f.path!r}"
-                )
-        return files
+        return _only_tests(files, info)
+
+
+class Ruling(BaseModel):
+    """QA's ruling on the tests a developer contests, made with the spec in hand."""
+
+    decision: Literal["tests_stand", "tests_rewritten", "spec_contradiction"] = Field(
+        description="tests_stand: the tests follow the spec and stay; tests_rewritten: they "
+        "were wrong and 'files' holds the corrected test files; spec_contradiction: the spec's "
+        "criteria contradict each other, so the analyst must amend it ('criteria')."
+    )
+    reason: Text = Field(min_length=10, description="Why, for the developer and the report.")
+    files: list[FileChange] = Field(
+        default_factory=list,
+        max_length=MAX_FILES,
+        description="With tests_rewritten: each corrected test file in full (or a delete); "
+        "they replace your earlier files of the same path.",
+    )
+    criteria: list[Text] = Field(
+        default_factory=list,
+        description="With spec_contradiction: the acceptance criteria that contradict each "
+        "other, quoted.",
+    )
+
+    @field_validator("files")
+    @classmethod
+    def _test_files(cls, files: list[FileChange], info: ValidationInfo) -> list[FileChange]:
+        return _only_tests(_one_changeset(files), info)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Ruling:
+        if self.decision == "tests_rewritten" and not self.files:
+            raise ValueError("tests_rewritten needs the corrected test files in 'files'")
+        if self.decision != "tests_rewritten" and self.files:
+            raise ValueError(f"{self.decision} rewrites nothing: leave 'files' empty")
+        if self.decision == "spec_contradiction" and not self.criteria:
+            raise ValueError("spec_contradiction needs the contradicting criteria in 'criteria'")
+        return self
+
+
+class SpecProblem(BaseModel):
+    """One flaw the critic found in a spec."""
+
+    kind: Literal["contradiction", "example_breaks_rule", "untestable", "ambiguous"]
+    stories: list[Line] = Field(default_factory=list, description="Ids of the stories concerned.")
+    criterion: Text = Field(min_length=3, description="The criterion at fault, quoted.")
+    explanation: Text = Field(min_length=10, description="What is wrong and what would fix it.")
+
+
+class SpecCritique(BaseModel):
+    """The critic's check of a spec before planning: sound, or the problems to fix."""
+
+    verdict: Literal["sound", "revise"]
+    problems: list[SpecProblem] = Field(default_factory=list, max_length=30)
+
+    @model_validator(mode="after")
+    def _problems_for_revise(self) -> SpecCritique:
+        if self.verdict == "revise" and not self.problems:
+            raise ValueError("revise needs at least one problem")
+        if self.verdict == "sound" and self.problems:
+            raise ValueError("a sound spec has no problems: answer revise, or list none")
+        return self
 
 
 class Review(BaseModel):
@@ -402,5 +490,16 @@ class Review(BaseModel):
 
 OUTPUT_TYPES: dict[str, type[BaseModel]] = {
     m.__name__: m
-    for m in (Spec, Plan, Changeset, DeveloperAnswer, QaTests, Review, DeployPlan, CommandPlan)
+    for m in (
+        Spec,
+        Plan,
+        Changeset,
+        DeveloperAnswer,
+        QaTests,
+        Review,
+        Ruling,
+        SpecCritique,
+        DeployPlan,
+        CommandPlan,
+    )
 }

@@ -19,12 +19,16 @@ _NAMES = {
     "Snapshot": "vitco.context.snapshot",
     "analyst": _ROLES,
     "developer": _ROLES,
+    "dispute_notes": "vitco.context.disputes",
+    "environment": _ROLES,
     "develop": "vitco.context.loop",
     "devops": _ROLES,
     "manager": _ROLES,
     "qa": _ROLES,
+    "qa_files": "vitco.context.disputes",
     "repository_map": "vitco.context.repomap",
     "resolve_edits": "vitco.context.edits",
+    "restored": "vitco.context.disputes",
     "reviewer": _ROLES,
     "run_tool": "vitco.context.tools",
     "task_view": _ROLES,
@@ -33,6 +37,9 @@ __all__ = sorted(_NAMES)
 __getattr__ = exports(__name__, _NAMES)
 
 if TYPE_CHECKING:
+    from vitco.context.disputes import dispute_notes as dispute_notes
+    from vitco.context.disputes import qa_files as qa_files
+    from vitco.context.disputes import restored as restored
     from vitco.context.edits import resolve_edits as resolve_edits
     from vitco.context.environment import RunClock as RunClock
     from vitco.context.exceptions import ContextError as ContextError
@@ -42,6 +49,7 @@ if TYPE_CHECKING:
     from vitco.context.roles import analyst as analyst
     from vitco.context.roles import developer as developer
     from vitco.context.roles import devops as devops
+    from vitco.context.roles import environment as environment
     from vitco.context.roles import manager as manager
     from vitco.context.roles import qa as qa
     from vitco.context.roles import reviewer as reviewer

@@ -53,6 +53,6 @@ def resolve_edits(view: Snapshot, changeset: Changeset) -> Changeset:
         raise EditsFailed(problems)
     files = [*changeset.files, *(FileChange(path=p, content=c) for p, c in contents.items())]
     try:
-        return Changeset(files=files, message=changeset.message)
+        return Changeset(files=files, message=changeset.message, disputes=changeset.disputes)
     except ValidationError as exc:
         raise EditsFailed([str(e["msg"]) for e in exc.errors()]) from exc

@@ -119,9 +119,10 @@ def task_changes(
     artifacts: Iterable[ArtifactRow], task: str
 ) -> tuple[list[list[FileChange]], list[FileChange]]:
     """A task's stored work as the test step applies it: every changeset since its last merge
-    conflict, in order, and QA's test files."""
+    conflict, in order, and QA's test files (a later QA artifact, such as the tests a ruling
+    rewrote, supersedes the earlier ones path by path)."""
     changesets: list[list[FileChange]] = []
-    tests: list[FileChange] = []
+    tests: dict[str, FileChange] = {}
     for a in artifacts:
         if a.task != task:
             continue
@@ -131,10 +132,11 @@ def task_changes(
             changesets.append(Changeset.model_validate(a.content).files)
         elif a.kind == "qa":
             try:
-                tests = _FILES.validate_python(a.content.get("files", []))
+                files = _FILES.validate_python(a.content.get("files", []))
             except ValidationError:
-                tests = []
-    return changesets, tests
+                files = []
+            tests.update((normal(f.path), f) for f in files)
+    return changesets, list(tests.values())
 
 
 def task_snapshot(base: Snapshot, artifacts: Iterable[ArtifactRow], task: str) -> Snapshot:

@@ -3,8 +3,9 @@
 Nodes run the registered steps (``steps``); a ``map`` becomes a scheduler node that fans the
 items of its collection out with ``Send`` to the compiled sub-flow (and comes back until none
 is left); a ``gate`` pauses with ``interrupt``; a bounded loop passes a counter per target, and
-once the target's passes are spent the flow goes to a limit node instead of looping again
-(``max: 3`` on the edges into ``implement``: at most three attempts in all).
+once the target's passes are spent the flow goes to the edge's ``exhausted`` node, or to a
+limit node that gives up, instead of looping again (``max: 3`` on the edges into
+``implement``: at most three attempts in all).
 
 The graph holds no run: each invocation hands in its ``Runtime`` as LangGraph's runtime
 context (``graph.invoke(..., context=rt)``), which reaches every node, sub-flow and route. So a
@@ -132,7 +133,7 @@ class _Compiler:
 
         def limit(state: Any) -> dict[str, Any]:
             if task_level:  # the loops of a task are its attempts
-                made = max(1, int(state.get("attempt", 2)) - 1)
+                made = int(state.get("attempt", 1))
                 last = state.get("reason") or "a loop reached its limit"
                 why = f"{made} attempts exhausted; last {last}"
                 return give_up.run(_rt(), cast(TaskState, {**state, "reason": why}))
@@ -175,7 +176,12 @@ class _Compiler:
             return
         routes = {e.when: target(e) for e in edges}
         bounded = {e.when: e.max for e in edges if e.max is not None}
-        destinations = sorted(set(routes.values()) | {LIMIT})
+        spent = {
+            e.when: END if e.exhausted == END_NAME else (e.exhausted or LIMIT)
+            for e in edges
+            if e.max is not None
+        }
+        destinations = sorted(set(routes.values()) | set(spent.values()) | {LIMIT})
         items = self.collections[node.over].items if node.type == "map" and node.over else None
 
         def route(state: Any) -> Any:
@@ -190,7 +196,7 @@ class _Compiler:
             if outcome in bounded:
                 passes = resolve_max(bounded[outcome], _rt().settings) or 0
                 if state.get("loops", {}).get(dest, 0) + 1 >= passes:
-                    return LIMIT
+                    return spent[outcome]
             return dest
 
         if node.type == "map":

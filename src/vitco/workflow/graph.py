@@ -2,10 +2,13 @@
 
 ``deliver-project`` (``templates/deliver-project.yaml``) is::
 
-    analyze -> plan -> tasks (map: task flow per ready task, in parallel) -> integrate
-            -> deploy -> deliver;  tasks blocked -> stuck;  integration failed -> end
+    analyze -> check_spec -> plan -> tasks (map: task flow per ready task, in parallel)
+            -> integrate -> deploy -> deliver;  tasks blocked -> stuck;  integration failed -> end
+    check_spec: problems -> revise_spec -> check_spec (max: spec_checks) | spent: plan
     task flow (templates/flows/task.yaml): implement -> review -> write_tests -> test -> commit
+               implement: disputed -> rule (qa) -> review | amend_spec (analyst) -> review
                review / test / merge conflict -> implement (max: max_attempts) | limit: give up
+               (a review on the last attempt: spent -> write_tests, the tests decide)
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from vitco.toolchains import (
 )
 from vitco.workflow.delivery_mail import Delivered, delivery_mail
 from vitco.workflow.runtime import Runtime
-from vitco.workflow.state import RunState
+from vitco.workflow.state import RunState, current_spec
 from vitco.workflow.steps import collection, step
 
 Update = dict[str, Any]
@@ -103,8 +103,9 @@ def ready_tasks(rt: Runtime, state: RunState) -> list[dict[str, Any]] | str:
         if t.id not in done | blocked and all(d in done for d in t.depends_on)
     ]
     if ready:
+        spec = current_spec(state)  # a dispute in an earlier task may have amended it
         return [
-            {"run_id": state["run_id"], "task": t, "spec": state["spec"], "plan": state["plan"]}
+            {"run_id": state["run_id"], "task": t, "spec": spec, "plan": state["plan"]}
             for t in ready[: rt.settings.max_parallel]
         ]
     return "all_done" if len(done) == len(plan.tasks) else "blocked"
@@ -214,7 +215,7 @@ def deliver(rt: Runtime, state: RunState) -> Update:
 
 
 def _delivered(rt: Runtime, state: RunState, tag: str, name: str, email: str) -> Delivered:
-    spec = Spec.model_validate(rt.store.get_artifact(state["spec"]))
+    spec = Spec.model_validate(rt.store.get_artifact(current_spec(state)))
     tests = TestReport.model_validate(rt.store.get_artifact(state["tests"]))
     shipment, plan = None, None
     if state.get("deploy"):  # fix-bug delivers without deploying

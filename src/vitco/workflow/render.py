@@ -38,6 +38,9 @@ def _mermaid_flow(flow: FlowSpec, prefix: str, lines: list[str]) -> None:
         label = _label(edge.when, edge.max)
         arrow = f"-- {label} -->" if label else "-->"
         lines.append(f"  {ref(edge.source)} {arrow} {target}")
+        if edge.exhausted is not None:
+            spent = ref("__end") if edge.exhausted == END else ref(edge.exhausted)
+            lines.append(f"  {ref(edge.source)} -. {edge.when or ''} / max spent .-> {spent}")
 
 
 def mermaid(template: Template) -> str:
@@ -67,6 +70,10 @@ def _dot_flow(flow: FlowSpec, prefix: str, lines: list[str]) -> None:
         target = f"{prefix}end" if edge.to == END else f"{prefix}{edge.to}"
         label = _label(edge.when, edge.max)
         lines.append(f'  "{prefix}{edge.source}" -> "{target}" [label="{label}"];')
+        if edge.exhausted is not None:
+            spent = f"{prefix}end" if edge.exhausted == END else f"{prefix}{edge.exhausted}"
+            tail = f"{edge.when} / max spent" if edge.when else "max spent"
+            lines.append(f'  "{prefix}{edge.source}" -> "{spent}" [style=dashed label="{tail}"];')
 
 
 def dot(template: Template) -> str:

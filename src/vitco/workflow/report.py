@@ -39,6 +39,65 @@ def cost_summary(calls: Iterable[ModelCall]) -> dict[str, Any]:
     return total | {"by_role": by_role, "by_tier": by_tier, "model_s": round(model_s, 3)}
 
 
+def test_summary(store: Store, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The tests of a run: the whole suite's last run on the branch when there was one
+    (``scope: main``), else the last run of each task's tests (``scope: tasks``), so a run
+    that failed before integration still shows what ran; and every test run, in order."""
+    runs: list[dict[str, Any]] = []
+    last_main: dict[str, Any] | None = None
+    last_of_task: dict[str, dict[str, Any]] = {}
+    for a in store.artifacts(run_id, "test_report"):
+        c = a.content
+        row = {"task": a.task, "attempt": a.attempt, "passed": c["passed"]}
+        row |= {"failed": c["failed"] + c["errors"]}
+        runs.append(row)
+        if a.task is None:
+            last_main = row
+        else:
+            last_of_task[a.task] = row
+    if last_main is not None:
+        return {"passed": last_main["passed"], "failed": last_main["failed"]}, runs
+    if not last_of_task:
+        return {"passed": 0, "failed": 0}, runs
+    rows = last_of_task.values()
+    passed, failed = sum(r["passed"] for r in rows), sum(r["failed"] for r in rows)
+    return {"passed": passed, "failed": failed, "scope": "tasks"}, runs
+
+
+def team_record(store: Store, run_id: str) -> dict[str, Any]:
+    """How the team reached the result: the critic's spec checks, every amendment of the
+    spec, the disputes over tests with QA's rulings, and the reviewer's objections to work
+    that was merged because its tests passed on the last attempt."""
+    checks = [
+        {"round": a.content["round"], "verdict": a.content["verdict"]}
+        | {"problems": a.content["problems"]}
+        for a in store.artifacts(run_id, "spec_critique")
+    ]
+    amendments = [
+        {"task": a.task, "by": a.content["by"], "spec": a.content["spec"], "why": a.content["why"]}
+        for a in store.artifacts(run_id, "amendment")
+    ]
+    disputes = [
+        {"task": a.task, "attempt": a.attempt, "disputes": a.content["disputes"]}
+        | {"decision": a.content["decision"], "reason": a.content["reason"]}
+        for a in store.artifacts(run_id, "ruling")
+    ]
+    done = {t.key: t.attempts for t in store.tasks(run_id) if t.status == "done"}
+    objections = [
+        {"task": a.task, "attempt": a.attempt, "reasons": a.content["reasons"]}
+        for a in store.artifacts(run_id, "review")
+        if a.task in done
+        and a.attempt == done[a.task]
+        and a.content["verdict"] == "request_changes"
+    ]
+    return {
+        "spec_checks": checks,
+        "amendments": amendments,
+        "disputes": disputes,
+        "objections": objections,
+    }
+
+
 def build_report(store: Store, run_id: str) -> dict[str, Any]:
     """The report of a run, as stored so far (works for unfinished runs too)."""
     run = store.get_run(run_id)
@@ -49,11 +108,7 @@ def build_report(store: Store, run_id: str) -> dict[str, Any]:
         commits = Repo(Path(project.repo_path)).commit_count(span)
     except RepoError:  # a repository moved or removed since: the report still reads
         commits = 0
-    tests = {"passed": 0, "failed": 0}
-    reports = [a for a in store.artifacts(run_id, "test_report") if a.task is None]
-    if reports:
-        last = reports[-1].content
-        tests = {"passed": last["passed"], "failed": last["failed"] + last["errors"]}
+    tests, test_runs = test_summary(store, run_id)
     deployments = store.artifacts(run_id, "deployment")
     # None until something was deployed: "smoke not ok" would say a check failed
     smoke_ok = bool(deployments[-1].content.get("smoke_ok")) if deployments else None
@@ -82,11 +137,13 @@ def build_report(store: Store, run_id: str) -> dict[str, Any]:
             for t in tasks
         ],
         "tests": tests,
+        "test_runs": test_runs,
         "toolchain": toolchain,
         "url": run.url,
         "smoke_ok": smoke_ok,
         "delivery": delivery,
         "mail": mails[-1].content["path"] if mails else None,
+        **team_record(store, run_id),
         "cost": cost_summary(store.calls(run_id=run_id)),
         "budget_usd": project.budget_usd,
         "duration_s": duration,

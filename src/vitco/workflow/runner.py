@@ -10,6 +10,7 @@ run's state stays in the store and the checkpoint, resumable.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import traceback
@@ -223,6 +224,8 @@ def execute(
             store.update_run(run_id, status=status, reason=reason or None)
             if status != "delivered":
                 _stop_tasks(store, run_id, status)
+            if status not in RESUMING:
+                _remove_task_trees(rt)
             rt.emit("run", f"run {run_id} {status}" + (f": {reason}" if reason else ""))
             if not keep_running or status != "delivered":
                 rt.stop_processes()
@@ -233,6 +236,23 @@ def execute(
     }
     store.update_run(run_id, report=report)
     return Outcome(report=report, processes=list(rt.processes))
+
+
+RESUMING = ("interrupted", "awaiting_approval")
+"""Statuses a run pauses in, to go on from where it stood: its task worktrees stay."""
+
+
+def _remove_task_trees(rt: Runtime) -> None:
+    """A finished run (delivered, needs attention, failed...) leaves no task worktree on disk;
+    each task's branch keeps its commits, and a resumed task rebuilds its tree from the
+    store (``task_steps._materialize``)."""
+    try:
+        for task in rt.store.tasks(rt.run_id):
+            rt.repo.remove_worktree(f"{rt.run_id}/{task.key}")
+    except RepoError as exc:  # a repository removed meanwhile: nothing left to clean
+        rt.emit("cleanup", f"task worktrees not removed: {exc}")
+    with contextlib.suppress(OSError):  # the run's folder of task trees, once empty
+        rt.repo.task_tree_path(rt.run_id).rmdir()
 
 
 def _stop_tasks(store: Store, run_id: str, status: str) -> None:

@@ -39,6 +39,7 @@ class Step:
     outcomes: tuple[str, ...]
     role: str | None
     run: StepFn
+    primary: bool = True  # the step an agent node naming only its role runs
 
 
 @dataclass(frozen=True)
@@ -69,13 +70,20 @@ _collections: dict[str, Collection] = {}
 
 
 def step(
-    name: str, *, level: Level, outcomes: tuple[str, ...] = (), role: str | None = None
+    name: str,
+    *,
+    level: Level,
+    outcomes: tuple[str, ...] = (),
+    role: str | None = None,
+    primary: bool = True,
 ) -> Callable[[StepFn], StepFn]:
-    """Register the decorated function as step ``name`` (a later registration replaces it)."""
+    """Register the decorated function as step ``name`` (a later registration replaces it).
+    A role's further steps (the reviewer's spec check beside its review) are not ``primary``:
+    a template names them (``{type: agent, role: reviewer, step: check_spec}``)."""
 
     def register(fn: StepFn) -> StepFn:
         with _lock:
-            _steps[name] = Step(name, level, outcomes, role, fn)
+            _steps[name] = Step(name, level, outcomes, role, fn, primary)
         return fn
 
     return register
@@ -94,7 +102,9 @@ def collection(name: str, *, outcomes: tuple[str, ...]) -> Callable[[CollectionF
 
 def _builtins() -> None:
     # Imported here, not at the top: the step modules import this one to register.
+    import vitco.workflow.dispute_steps
     import vitco.workflow.project_steps
+    import vitco.workflow.spec_steps
     import vitco.workflow.task_steps  # noqa: F401
 
 
@@ -112,8 +122,8 @@ def collections() -> dict[str, Collection]:
 
 
 def step_of_role(role: str) -> Step | None:
-    """The one step ``role`` performs (an agent node naming only a role runs it)."""
-    matches = [s for s in steps().values() if s.role == role]
+    """The one primary step ``role`` performs (an agent node naming only a role runs it)."""
+    matches = [s for s in steps().values() if s.role == role and s.primary]
     return matches[0] if len(matches) == 1 else None
 
 

@@ -11,6 +11,7 @@
     edges:
       - {from: analyze, to: plan}
       - {from: review, to: implement, when: retry, max: max_attempts}   # a bounded loop
+      - {from: test, to: implement, when: retry, max: max_attempts, exhausted: give_up}
     gates:
       - {after: plan, question: Approve the plan?}                     # pause for a person
     flows:
@@ -20,8 +21,10 @@
 Node types: ``agent`` (a role answers; its step comes from the role), ``tool`` (a platform step),
 ``map`` (run a flow for every ready item, in parallel), ``gate`` (wait for approval). Edges
 leaving a node that has outcomes carry ``when: <outcome>``; an edge that closes a cycle needs
-``max`` (a number or a setting such as ``max_attempts``), so no loop is unbounded. ``end`` ends
-the flow. ``extends: NAME`` starts from another template (e.g. to add gates).
+``max`` (a number or a setting such as ``max_attempts``), so no loop is unbounded; once its
+passes are spent the flow goes to the edge's ``exhausted`` node (by default it gives up: the
+task needs attention, or the run does). ``end`` ends the flow. ``extends: NAME`` starts from
+another template (e.g. to add gates).
 ``needs_repo: true`` says a run changes an existing repository, so it needs ``--repo PATH``.
 
 ``validate`` reports every problem with its file and line. PyYAML's node tree gives the lines;
@@ -63,6 +66,7 @@ class EdgeSpec(BaseModel):
     to: str
     when: str | None = None
     max: int | str | None = None
+    exhausted: str | None = None  # where a bounded edge leads once its passes are spent
 
 
 class GateSpec(BaseModel):

@@ -87,6 +87,11 @@ class _Checker:
                 self.add(where, f"{edge.source!r} has no outcome {edge.when!r} (outcomes: {have})")
             if edge.max is not None and resolve_max(edge.max) is None:
                 self.add(where, f"max {edge.max!r} is not a positive number or integer setting")
+            if edge.exhausted is not None:
+                if edge.max is None:
+                    self.add(where, "exhausted: names where a bounded edge goes; add a max")
+                elif edge.exhausted != END and edge.exhausted not in names:
+                    self.add(where, f"exhausted: {edge.exhausted!r} is not a node (or 'end')")
         for name, node in flow.nodes.items():
             edges = [flow.edges[i] for i in outgoing.get(name, [])]
             outcomes = outcomes_of(node)
@@ -145,6 +150,8 @@ class _Checker:
         for i, e in enumerate(flow.edges):
             if e.max is None and e.to in flow.nodes:
                 graph.setdefault(e.source, []).append((e.to, i))
+            if e.exhausted in flow.nodes:  # taken once the passes are spent: counts nothing
+                graph.setdefault(e.source, []).append((e.exhausted, i))
         state: dict[str, int] = {}  # 1: on the current path, 2: done
 
         def visit(node: str, path: list[str]) -> None:
@@ -174,6 +181,7 @@ class _Checker:
                 continue
             seen.add(node)
             todo.extend(e.to for e in flow.edges if e.source == node)
+            todo.extend(e.exhausted for e in flow.edges if e.source == node and e.exhausted)
         for name in flow.nodes:
             if name not in seen and flow.start in flow.nodes:
                 self.add((*prefix, "nodes", name), f"node {name!r} cannot be reached from start")
