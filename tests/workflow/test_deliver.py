@@ -59,6 +59,7 @@ def test_one_task_project_is_delivered(
         "devops",
     }
     assert outcome.processes == []  # the app was stopped when the run ended
+    assert not repo.task_tree_path(f"{report['run_id']}/T1").exists()  # worktree removed
 
 
 def test_a_brief_without_a_client_is_delivered_without_a_mail_and_says_so(
@@ -129,6 +130,15 @@ def test_a_task_that_never_passes_ends_needs_attention(
     store = open_store(settings)
     run = store.get_run(report["run_id"])
     assert run.status == "needs_attention" and run.reason == report["reason"]
+    # the report shows the tests that ran (both failed, each attempt), not "0 and 0"
+    assert report["test_runs"] == [
+        {"task": "T1", "attempt": n, "passed": 0, "failed": 2} for n in (1, 2, 3)
+    ]
+    assert report["tests"] == {"passed": 0, "failed": 2, "scope": "tasks"}
+    # the task's worktree is gone; its branch stays
+    repo = Repo(Path(report["repo"]))
+    assert not repo.task_tree_path(f"{run.id}/T1").exists()
+    assert repo.git("branch", "--list", f"task/{run.id}/T1")
 
 
 def test_review_changes_are_sent_back_to_the_developer(
@@ -166,3 +176,37 @@ def test_dependent_tasks_run_in_order_and_each_gets_a_commit(
     assert "calc.py" in t2.messages[-1].content
     log = Repo(Path(report["repo"])).git("log", "--format=%s", "main")
     assert log.splitlines()[:2] == ["Add calc2", "Implement the task"]
+
+
+def test_an_objection_on_the_last_attempt_goes_into_the_report(
+    settings: Settings, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """The reviewer still objects on the last attempt: the tests run all the same, pass, and
+    the task is merged with the objection reported instead of ending needs_attention."""
+    objection = {"verdict": "request_changes", "reasons": ["add() lacks type hints"]}
+    answers = happy_path() | {
+        "reviewer/review/T1#1": objection,
+        "developer/implement/T1#2": calc(),
+        "reviewer/review/T1#2": objection,
+    }
+    model = script(answers)
+    report = start_run(
+        settings.model_copy(update={"max_attempts": 2}),
+        write_brief(tmp_path),
+        model=model,
+        sandbox=sandbox,
+    ).report
+    assert report["status"] == "delivered", report["reason"]
+    assert report["tasks"][0]["status"] == "done" and report["tasks"][0]["attempts"] == 2
+    assert report["tests"] == {"passed": 2, "failed": 0}
+    assert report["objections"] == [
+        {"task": "T1", "attempt": 2, "reasons": ["add() lacks type hints"]}
+    ]
+    labels = [r.key.label() for r in model.requests]
+    assert labels.index("reviewer/review/T1#2") < labels.index("qa/write_tests/T1#1")
+    assert "developer/implement/T1#3" not in labels
+    # the reviewer knew which attempt it was reading
+    review = next(r for r in model.requests if r.key.label() == "reviewer/review/T1#2")
+    assert "## Attempt\n\n2" in review.messages[-1].content
+    events = [(e.kind, e.message) for e in open_store(settings).events(report["run_id"])]
+    assert any(k == "objection" and "add() lacks type hints" in m for k, m in events)
