@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.workflow.scripted import SPEC, changeset, plan, script, write_brief
+from tests.workflow.scripted import SOUND, SPEC, changeset, plan, script, write_brief
 from vitco.bootstrap import start_run
 from vitco.config import Settings
 from vitco.llm.model import ModelRequest
@@ -70,6 +70,7 @@ def test_every_role_sees_what_it_needs_and_nothing_secret(
     model = script(
         {
             "analyst/analyze#1": SPEC,
+            "reviewer/check_spec#1": SOUND,
             "manager/plan#1": plan("T1"),
             "developer/implement/T1#1": _work("a - b"),  # a bug: QA's test fails
             "reviewer/review/T1#1": review,

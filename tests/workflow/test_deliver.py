@@ -207,6 +207,6 @@ def test_an_objection_on_the_last_attempt_goes_into_the_report(
     assert "developer/implement/T1#3" not in labels
     # the reviewer knew which attempt it was reading
     review = next(r for r in model.requests if r.key.label() == "reviewer/review/T1#2")
-    assert "## Attempt\n\n2" in review.messages[-1].content
+    assert "This is attempt 2 of at most 2. It is the last attempt." in review.messages[-1].content
     events = [(e.kind, e.message) for e in open_store(settings).events(report["run_id"])]
     assert any(k == "objection" and "add() lacks type hints" in m for k, m in events)

@@ -20,7 +20,6 @@ _NAMES = {
     "analyst": _ROLES,
     "developer": _ROLES,
     "dispute_notes": "vitco.context.disputes",
-    "environment": _ROLES,
     "develop": "vitco.context.loop",
     "devops": _ROLES,
     "manager": _ROLES,
@@ -49,7 +48,6 @@ if TYPE_CHECKING:
     from vitco.context.roles import analyst as analyst
     from vitco.context.roles import developer as developer
     from vitco.context.roles import devops as devops
-    from vitco.context.roles import environment as environment
     from vitco.context.roles import manager as manager
     from vitco.context.roles import qa as qa
     from vitco.context.roles import reviewer as reviewer

@@ -22,7 +22,8 @@ from typing import Any
 from vitco.agents.agent import ask
 from vitco.agents.outputs import Changeset, Ruling, Spec
 from vitco.agents.role import load_role
-from vitco.context import environment, qa_files
+from vitco.context.disputes import qa_files
+from vitco.context.roles import environment
 from vitco.llm.model import CallKey
 from vitco.workflow.runtime import Runtime
 from vitco.workflow.spec_steps import amend

@@ -20,7 +20,7 @@ from typing import Any
 from vitco.agents.agent import ask
 from vitco.agents.outputs import Spec, SpecCritique
 from vitco.agents.role import load_role
-from vitco.context import environment
+from vitco.context.roles import environment
 from vitco.llm.model import CallKey
 from vitco.workflow.runtime import Runtime
 from vitco.workflow.state import RunState
