@@ -117,6 +117,7 @@ def answers(deploy: dict[str, Any] | None = None) -> dict[str, Any | Callable[..
     """The scripted team (labels as in ``tests.workflow.scripted.script``)."""
     script: dict[str, Any] = {
         "analyst/analyze#1": SPEC,
+        "reviewer/check_spec#1": {"verdict": "sound", "problems": []},
         "manager/plan#1": {
             "tasks": [
                 {
