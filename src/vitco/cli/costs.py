@@ -94,7 +94,14 @@ def register(app: typer.Typer) -> None:
         ]
         columns = (group, "calls", "tokens in", "tokens out", "cache hits", "retries", "USD")
         for column, footer in zip(columns, footers, strict=True):
-            table.add_column(column, footer=footer, justify="left" if column == group else "right")
+            # an id or model name is never cut: folded only when even a terminal is too narrow
+            table.add_column(
+                column,
+                footer=footer,
+                justify="left" if column == group else "right",
+                no_wrap=True,
+                overflow="fold",
+            )
         for r in rows:
             table.add_row(
                 r["key"],

@@ -96,7 +96,7 @@ def register(app: typer.Typer) -> None:
         table = Table(title=f"checkpoints of {run_id}", title_justify="left")
         for column in ("checkpoint", "step", "after", "next", "time", "done", "cost $"):
             wrap = column in ("after", "next", "done")
-            table.add_column(column, no_wrap=not wrap, overflow="fold" if wrap else "ellipsis")
+            table.add_column(column, no_wrap=not wrap, overflow="fold")
         for r in rows:
             table.add_row(
                 r["checkpoint_id"][:length],

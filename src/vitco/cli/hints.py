@@ -31,7 +31,7 @@ def headline(report: dict[str, Any]) -> str:
     reason = first_line(report.get("reason"))
     if reason and status != "interrupted":
         text += f": {reason}"
-    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "?", "!")) else ".")
 
 
 def first_line(text: Any) -> str:

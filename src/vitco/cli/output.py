@@ -47,9 +47,13 @@ class PipeConsole(Console):
     take their natural width; on a terminal, rich's own width rules apply.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._chosen_width = kwargs.get("width") is not None  # not rich's reading of $COLUMNS
+
     @property
     def size(self) -> ConsoleDimensions:
-        if self.is_terminal or self._width is not None:
+        if self.is_terminal or self._chosen_width:
             return super().size
         return ConsoleDimensions(PIPE_WIDTH, super().size.height)
 

@@ -35,7 +35,7 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
     if "\n" in reason.strip():
         console.print(reason.strip(), highlight=False, markup=False)
     tasks = Table(title="tasks", show_edge=False, title_justify="left")
-    tasks.add_column("id", no_wrap=True)
+    tasks.add_column("id", no_wrap=True, overflow="fold")
     tasks.add_column("title", overflow="fold")
     tasks.add_column("status", no_wrap=True)
     tasks.add_column("attempts", no_wrap=True)

@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
             emit_json({"workflows": rows})
             return
         table = Table(title="workflow templates", title_justify="left")
-        table.add_column("name")
+        table.add_column("name", no_wrap=True, overflow="fold")
         table.add_column("description")
         for r in rows:
             table.add_row(r["name"], r["description"])

@@ -106,7 +106,7 @@ def build_report(store: Store, run_id: str) -> dict[str, Any]:
     try:  # the team's commits on the run's branch since it started (or forked)
         span = f"{run.base_sha}..{run.branch}" if run.base_sha else run.branch
         commits = Repo(Path(project.repo_path)).commit_count(span)
-    except RepoError:  # a repository moved or removed since: the report still reads
+    except (RepoError, OSError):  # a repository moved or removed since: the report still reads
         commits = 0
     tests, test_runs = test_summary(store, run_id)
     deployments = store.artifacts(run_id, "deployment")
