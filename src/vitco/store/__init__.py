@@ -17,20 +17,31 @@ from vitco.store.db import (
     open_store,
     schema_revision,
 )
-from vitco.store.exceptions import AmbiguousId, NotFound, SchemaOutdated, SchemaTooNew, StoreError
+from vitco.store.exceptions import (
+    AlreadyExists,
+    AmbiguousId,
+    NotFound,
+    SchemaOutdated,
+    SchemaTooNew,
+    StoreError,
+)
 from vitco.store.repo import Store
 
 _LAZY = {
+    "AccessStore": "vitco.store.access",
     "LLMBreaker": "vitco.store.llm_state",
     "LLMCachedResponse": "vitco.store.llm_state",
 }
 __getattr__ = exports(__name__, _LAZY)
 
 if TYPE_CHECKING:
+    from vitco.store.access import AccessStore as AccessStore
     from vitco.store.llm_state import LLMBreaker as LLMBreaker
     from vitco.store.llm_state import LLMCachedResponse as LLMCachedResponse
 
 __all__ = [
+    "AccessStore",
+    "AlreadyExists",
     "AmbiguousId",
     "LLMBreaker",
     "LLMCachedResponse",

@@ -5,6 +5,7 @@
     StoreError
     ├── NotFound              no row of that kind with that id (carries kind and id)
     │   └── AmbiguousId       a prefix that starts several ids (carries kind, prefix, candidates)
+    ├── AlreadyExists         a row of that kind with that key is there already (kind, key)
     ├── SandboxSlotContended  other processes kept taking the free sandbox slot first
     │                         (carries project_id and attempts)
     ├── SchemaTooNew          the database was migrated by a newer vitco: its revision is not
@@ -25,6 +26,13 @@ class NotFound(StoreError):
         self.kind = kind
         self.key = key
         super().__init__(f"no {kind} {key!r}")
+
+
+class AlreadyExists(StoreError):
+    def __init__(self, kind: str, key: str) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"{kind} {key!r} exists already")
 
 
 class AmbiguousId(NotFound):
