@@ -22,6 +22,7 @@ from typing import Any, Literal, Self
 from pydantic import Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -168,6 +169,17 @@ class Settings(BaseSettings):
             del kept["models"]
             return type(self)(**(kept | dict(update)))
         return super().model_copy(update=update, deep=deep)
+
+    @classmethod
+    def config_target(cls, config_file: Path | None = None) -> Path:
+        """Where the model configuration file is or would be: ``config_file``, else
+        ``VITCO_CONFIG_FILE``, else ``<VITCO_HOME>/vitco.toml``; found without reading it, nor
+        any other setting (``vitco init`` writes one, also over a broken one)."""
+        given = EnvSettingsSource(cls)()
+        named = config_file or given.get("config_file")
+        if named:
+            return Path(named).expanduser()
+        return Path(given.get("home") or _default_home()).expanduser() / CONFIG_NAME
 
     @property
     def models_file(self) -> Path | None:

@@ -28,6 +28,7 @@ from vitco.cli import (
     db,
     doctor,
     durable,
+    init,
     logs,
     models,
     run,
@@ -170,6 +171,7 @@ workflow.register(app)
 worker.register(app)
 sandbox.register(app)
 doctor.register(app)
+init.register(app)
 models.register(app)
 costs.register(app)
 budget.register(app)

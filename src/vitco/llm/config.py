@@ -19,36 +19,8 @@ and either could ship a ``vitco.toml`` that points ``openai`` at a collector for
 the CLI says when a ``./vitco.toml`` is there and ignored.
 
 A file may say as little as it wants; what it leaves out keeps its default (a file with only
-``[prices]`` still gets the environment's chains). Example::
-
-    [providers.box]                 # a name of your own for an OpenAI-compatible server
-    kind = "vllm"
-    base_url = "http://gpu-box:8000/v1"
-    api_key_env = "BOX_KEY"         # the variable that holds its key (keys never go in files)
-    timeout = 120
-
-    [tiers]                         # ordered chains: the router falls back along them
-    premium = ["anthropic:claude-opus-5-5", "openai:gpt-4.1"]
-    standard = ["anthropic:claude-sonnet-5-5", "box:qwen2.5-coder-32b"]
-    efficient = ["openai:gpt-4.1-nano", "ollama:llama3.2"]
-
-    [prices]                        # USD per million tokens; overrides genai-prices
-    "box:qwen2.5-coder-32b" = { input = 0.2, output = 0.6 }
-
-    [roles]                         # per role: a fixed tier, or bounds on the computed one
-    reviewer = "efficient"
-    developer = { min_tier = "standard" }
-
-    [routing]
-    premium_at = 8                  # complexity >= 8: premium; >= standard_at: standard
-    standard_at = 5
-
-    [retry]
-    attempts = 3
-    base_delay_s = 0.5
-    [breaker]
-    failures = 5
-    cooldown_s = 30
+``[prices]`` still gets the environment's chains). The format, key by key, is documented for
+users in ``docs/configuration.md``; ``vitco init`` writes a commented file.
 
 A tier without a chain borrows the nearest chain above it (else below). A bad file raises
 ``ModelConfigError`` naming the file, the key and the problem, when ``Settings`` is built
