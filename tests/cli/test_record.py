@@ -16,6 +16,7 @@ from tests.fakes import FakeOpenAI
 from tests.workflow.scripted import (
     APPROVE,
     DEPLOY,
+    SOUND,
     SPEC,
     calc,
     calc_tests,
@@ -30,8 +31,9 @@ KEY = "sk-record-secret-0123456789abcdef"
 ANSWERS: dict[str, Any] = {
     # a model that echoes the key it was sent: the recorder must scrub it
     "Spec": SPEC | {"summary": f"A function that adds two numbers (debug: {KEY})."},
+    "SpecCritique": SOUND,
     "Plan": plan("T1"),
-    "Changeset": calc(),
+    "DeveloperAnswer": calc(),
     "Review": APPROVE,
     "QaTests": calc_tests(),
     "DeployPlan": DEPLOY,
@@ -69,14 +71,14 @@ def test_a_recorded_run_has_no_secret_and_replays(
     report = json.loads(live.stdout)
     assert report["status"] == "delivered"
     assert report["cost"]["usd"] > 0  # priced at gpt-4.1 rates
-    assert len(fake.requests) == 6
+    assert len(fake.requests) == 7
     assert all(r.headers["authorization"] == f"Bearer {KEY}" for r in fake.requests)
 
     text = cassette.read_text(encoding="utf-8")
     lines = [json.loads(line) for line in text.splitlines()]
     assert lines[0]["vitco_cassette"] == 1 and lines[0]["recorded_with"] == "router"
     assert [e["key"]["role"] for e in lines[1:]] == [
-        "analyst", "manager", "developer", "reviewer", "qa", "devops"
+        "analyst", "reviewer", "manager", "developer", "reviewer", "qa", "devops"
     ]  # fmt: skip
     assert KEY not in text and KEY[3:] not in text and "[REDACTED]" in text
     assert all(e["response"]["model"].startswith("openai:gpt-4.1") for e in lines[1:])
@@ -85,8 +87,8 @@ def test_a_recorded_run_has_no_secret_and_replays(
 
     assert replay.exit_code == 0, replay.output[-3000:]
     again = json.loads(replay.stdout)
-    assert again["status"] == "delivered" and again["cost"]["calls"] == 6
-    assert len(fake.requests) == 6  # nothing went to the provider
+    assert again["status"] == "delivered" and again["cost"]["calls"] == 7
+    assert len(fake.requests) == 7  # nothing went to the provider
 
 
 def test_a_replay_miss_names_the_call(short_home: Path, tmp_path: Path) -> None:
@@ -102,7 +104,7 @@ def test_a_replay_miss_names_the_call(short_home: Path, tmp_path: Path) -> None:
     assert result.exit_code == 1
     report = json.loads(result.stdout)
     assert report["status"] == "needs_attention"
-    assert "no recorded answer for call manager/plan#1" in report["reason"]
+    assert "no recorded answer for call reviewer/check_spec#1" in report["reason"]
 
 
 def test_run_with_a_budget_below_one_call_pauses_before_calling(

@@ -141,7 +141,10 @@ class Runtime:
         )
 
     def started(self, process: Process) -> None:
-        """A delivered app runs: stop it when the run ends, even on a failure."""
+        """A delivered app runs: stop it when the run ends, even on a failure. Apps that
+        have stopped (the scratch copy smoke ran on) are dropped, so ``processes`` holds
+        only what still serves."""
+        self.processes[:] = [p for p in self.processes if p.poll() is None]
         self.processes.append(process)
         self.fault("mid-deploy")
 
