@@ -118,6 +118,11 @@ class Settings(BaseSettings):
     )
     health_timeout_s: float = Field(default=30.0, gt=0)
     budget_usd: float | None = Field(default=None, ge=0)
+    allow_unpriced: bool = Field(
+        default=False,
+        description="Under a budget, call models with no known price anyway (their spend "
+        "is not metered in USD). Default: refuse them; give them a price in vitco.toml.",
+    )
     checkpoint_days: float = Field(
         default=7.0, ge=0, description="Keep a finished run's checkpoints this long (vitco gc)."
     )

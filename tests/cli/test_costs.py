@@ -176,7 +176,7 @@ def test_budget_takes_a_run_id_and_says_how_to_resume_it(ledger: tuple[Path, str
 def test_a_cleared_cap_stays_cleared(tmp_path: Path) -> None:
     """The default cap (VITCO_BUDGET_USD, --budget) is the project's from its creation; a cap
     removed with `vitco budget --clear` is not put back when the run resumes."""
-    from vitco.llm.budget import BudgetedModel
+    from vitco.llm.budget import Budget
     from vitco.llm.testing import TestModel
     from vitco.workflow.brief import parse_brief
     from vitco.workflow.runner import create_run
@@ -195,10 +195,10 @@ def test_a_cleared_cap_stays_cleared(tmp_path: Path) -> None:
             model=TestModel(), store=store, run_id=run_id, project_id=project,
             http=None, repo_path=tmp_path, **kw,
         )  # fmt: skip
-        return rt.model.inner  # type: ignore[attr-defined]  # inside the journal
+        return rt.model.inner.meter.budget  # type: ignore[attr-defined]  # inside the journal
 
-    assert isinstance(model_of(), BudgetedModel)
+    assert isinstance(model_of(), Budget) and model_of().cap_usd == 0.25
     result = vitco(settings.home, "budget", run_id, "--clear", "--json")
     assert json.loads(result.stdout)["budget_usd"] is None
-    assert not isinstance(model_of(), BudgetedModel)
+    assert model_of() is None
     assert store.get_project(project).budget_usd is None

@@ -281,3 +281,58 @@ def test_vitco_model_wins_over_the_environments_chains(home: Path) -> None:
     assert [m["model"] for m in data["tiers"]["premium"]["models"]] == ["ollama:q"]
     unpinned = json.loads(vitco(home, "models", "list", "--json", OPENAI_API_KEY="sk-x").stdout)
     assert unpinned["pinned_by"] is None
+
+
+# -- structured-output modes and prices --------------------------------------------------------
+
+
+def _box(tmp_path: Path, base_url: str, extra: str = "") -> Path:
+    config = tmp_path / "box.toml"
+    config.write_text(
+        f'[providers.box]\nkind = "openai-compat"\nbase_url = "{base_url}"\n'
+        f'[tiers]\nstandard = ["box:local"]\n{extra}',
+        encoding="utf-8",
+    )
+    return config
+
+
+def test_check_says_which_structured_mode_works_and_remembers_it(
+    home: Path, tmp_path: Path
+) -> None:
+    # a server that refuses json_schema as llama.cpp's does (HTTP 500, pydantic's message)
+    with FakeOpenAI(
+        response_formats={"text", "json_object"}, responder=lambda _: Reply({"ok": True})
+    ) as server:
+        config = _box(tmp_path, server.base_url)
+        result = vitco(home, "models", "check", "--json", VITCO_CONFIG_FILE=str(config))
+        assert result.exit_code == 0, result.output
+        [box] = json.loads(result.stdout)["providers"]
+        assert box["ok"] is True and box["structured"] == "tool"
+        [refusal] = box["refused"]
+        assert refusal["mode"] == "json_schema" and "500" in refusal["error"]
+        assert "Input should be" in refusal["error"]
+
+        # the next check (and the next run) starts with the mode that works: no refusal
+        sent = len(server.requests)
+        human = vitco(home, "models", "check", VITCO_CONFIG_FILE=str(config), COLUMNS="200")
+        assert human.exit_code == 0, human.output
+        assert "structured output: tool" in human.stdout
+        assert len(server.requests) == sent + 1 and "tools" in server.last.json
+
+
+def test_list_flags_unpriced_models_and_names_both_fixes(home: Path, tmp_path: Path) -> None:
+    config = _box(tmp_path, "http://box:8000/v1")
+    data = json.loads(vitco(home, "models", "list", "--json", VITCO_CONFIG_FILE=str(config)).stdout)
+    assert data["unpriced"] == ["box:local"] and data["allow_unpriced"] is False
+    row = data["tiers"]["standard"]["models"][0]
+    assert row["priced"] is False and row["price_per_mtok"]["source"] == "unknown"
+
+    human = vitco(home, "models", "list", VITCO_CONFIG_FILE=str(config), COLUMNS="200")
+    assert human.exit_code == 0, human.output
+    assert "unpriced" in human.stdout
+    assert "no known price: box:local" in human.stdout
+    assert "[prices]" in human.stdout and "VITCO_ALLOW_UNPRICED=1" in human.stdout
+
+    priced = _box(tmp_path, "http://box:8000/v1", '[prices]\n"box:local" = [0.2, 0.6]\n')
+    data = json.loads(vitco(home, "models", "list", "--json", VITCO_CONFIG_FILE=str(priced)).stdout)
+    assert data["unpriced"] == [] and data["tiers"]["standard"]["models"][0]["priced"] is True

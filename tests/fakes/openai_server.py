@@ -12,6 +12,12 @@ Answers look like OpenAI's: a ``chat.completion`` object, or with ``"stream": tr
 ``text/event-stream`` of ``chat.completion.chunk`` objects ending in ``data: [DONE]``, with
 a final usage chunk (empty ``choices``) when ``stream_options.include_usage`` is set.
 A reply is a tool call when the request forced one through ``tool_choice``.
+
+Like a real "compatible" server, it may refuse ways of asking for typed output:
+``FakeOpenAI(response_formats={"text", "json_object"})`` answers a ``json_schema``
+``response_format`` with llama-cpp-python's HTTP 500 ("response_format.type: Input should be
+'text' or 'json_object'"), and ``tools=False`` refuses forced tool calls as llama.cpp's server
+does without ``--jinja``. A refused request is recorded but consumes no scripted behaviour.
 """
 
 from __future__ import annotations
@@ -62,6 +68,17 @@ class FakeOpenAI(FakeVendorServer):
 
     vendor = "openai"
 
+    def __init__(
+        self,
+        *,
+        response_formats: set[str] | None = None,
+        tools: bool = True,
+        **kw: Any,
+    ) -> None:
+        super().__init__(**kw)
+        self.response_formats = response_formats
+        self.tools = tools
+
     @property
     def base_url(self) -> str:
         """What to pass as ``base_url`` to ``openai.OpenAI``."""
@@ -69,10 +86,10 @@ class FakeOpenAI(FakeVendorServer):
 
     def check_auth(self, request: RecordedRequest) -> Response | None:
         if self.api_key is None:
-            return None
+            return self._refusal(request)
         given = request.headers.get("authorization", "")
         if given == f"Bearer {self.api_key}":
-            return None
+            return self._refusal(request)
         # OpenAI echoes (part of) the key it got; echo all of it to test redaction.
         key = given.removeprefix("Bearer ")
         return self._error(
@@ -82,6 +99,28 @@ class FakeOpenAI(FakeVendorServer):
             kind="invalid_request_error",
             code="invalid_api_key",
         )
+
+    def _refusal(self, request: RecordedRequest) -> Response | None:
+        """The server's error for a structured-output request it does not take, if any."""
+        try:
+            payload = request.json
+        except ValueError:
+            return None
+        if not isinstance(payload, dict):
+            return None
+        wanted = (payload.get("response_format") or {}).get("type")
+        if wanted and self.response_formats is not None and wanted not in self.response_formats:
+            allowed = " or ".join(f"'{kind}'" for kind in sorted(self.response_formats))
+            return self._error(
+                500,
+                "1 validation error for CreateChatCompletionRequest\nresponse_format.type\n"
+                f"  Input should be {allowed} [type=literal_error, input_value='{wanted}', "
+                "input_type=str]",
+                kind="internal_server_error",
+            )
+        if payload.get("tools") and not self.tools:
+            return self._error(500, "tools param requires --jinja flag", kind="server_error")
+        return None
 
     def render_error(self, status: int, kind: str, message: str) -> Response:
         return self._error(status, message, kind=kind)

@@ -9,7 +9,9 @@ from typing import Any
 
 from vitco.llm.breaker import BreakerBoard, BreakerPolicy
 from vitco.llm.config import TierPolicy
-from vitco.llm.model import CallKey, Message, ModelRequest, ModelResponse, Tier, Usage
+from vitco.llm.meter import Meter, MeteredModel
+from vitco.llm.model import CallKey, Message, Model, ModelRequest, ModelResponse, Tier, Usage
+from vitco.llm.pricing import PriceOverrides
 from vitco.llm.retry import RetryPolicy
 from vitco.llm.router import Route, Router
 
@@ -130,3 +132,22 @@ def make_router(
         clock=clock,
         **kw,
     )
+
+
+class Priced:
+    """A model metered at the given prices, as the router meters its own routes (a plain
+    model is metered on its id, and the test models are free)."""
+
+    def __init__(self, inner: Model, prices: PriceOverrides) -> None:
+        self.inner = inner
+        self.prices = prices
+
+    @property
+    def id(self) -> str:
+        return self.inner.id
+
+    def request(self, request: ModelRequest) -> ModelResponse:
+        raise AssertionError("only ever used metered")
+
+    def metered(self, meter: Meter) -> MeteredModel:
+        return MeteredModel(self.inner, meter, prices=self.prices)

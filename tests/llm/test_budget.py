@@ -1,75 +1,99 @@
-"""The budget guard: refuse before a call that could cross the cap; never overshoot by more
-than one call; parallel calls cannot share the last dollar; journaled calls are never blocked."""
+"""The budget guard: every request (each retry, fallback and repair, not only each ask) is
+admitted before it is sent; a request that could cross the cap is refused; spend never passes
+the cap by more than one request; parallel requests cannot share the last dollar; journaled
+calls are never blocked; a model with no known price is refused unless accepted."""
 
 from __future__ import annotations
 
 import random
 import threading
-from pathlib import Path
 
 import pytest
 
-from tests.llm.routing import FakeClock, Scripted, make_request, make_router
-from vitco.llm.budget import BudgetedModel, estimator_for
-from vitco.llm.cassette import CassetteRecorder
-from vitco.llm.exceptions import BudgetExceeded
-from vitco.llm.ledger import JournaledModel
+from tests.llm.routing import FakeClock, Priced, Scripted, make_request, make_router
+from vitco.llm.budget import Budget
+from vitco.llm.exceptions import BadResponse, BudgetExceeded, UnpricedModel
+from vitco.llm.ledger import journaled
+from vitco.llm.meter import Attempt, Meter, MeteredModel
 from vitco.llm.model import ModelRequest, ModelResponse, Usage
-from vitco.llm.pricing import estimate_cost
+from vitco.llm.pricing import Cost, estimate_cost
 from vitco.llm.testing import FunctionModel
 
 
-def costing(cost: float) -> FunctionModel:
-    return FunctionModel(lambda r: ModelResponse(content="{}", model="m", cost_usd=cost))
+def usd(amount: float) -> Cost:
+    return Cost(usd=amount, known=True, source="override")
 
 
-def test_a_call_that_fits_is_made_and_one_that_would_cross_is_refused_before() -> None:
-    inner = costing(0.4)
+# the arithmetic -----------------------------------------------------------------------------
+
+
+def test_a_request_that_fits_is_admitted_and_one_that_would_cross_is_refused() -> None:
     ledger = [0.0]
-    model = BudgetedModel(inner, 1.0, spent=lambda: ledger[0], estimate=lambda r: 0.5)
-
-    model.request(make_request())
+    budget = Budget(1.0, lambda: ledger[0])
+    budget.settle(budget.admit("m", usd(0.5)), 0.4)
     ledger[0] += 0.4
-    model.request(make_request())  # 0.4 spent + 0.5 estimated fits under 1.0
+    budget.settle(budget.admit("m", usd(0.5)), 0.4)  # 0.4 spent + 0.5 estimated fits in 1.0
     ledger[0] += 0.4
     with pytest.raises(BudgetExceeded) as info:  # 0.8 + 0.5 would not
-        model.request(make_request())
-    assert len(inner.requests) == 2  # the third was refused before it was sent
+        budget.admit("m", usd(0.5))
     error = info.value
     assert error.spent_usd == pytest.approx(0.8)
     assert error.cap_usd == 1.0 and error.next_call_usd == 0.5
     assert "budget exceeded" in str(error)
 
 
-def test_answers_not_yet_in_the_ledger_still_count() -> None:
-    inner = costing(0.4)
-    model = BudgetedModel(inner, 1.0, spent=lambda: 0.0, estimate=lambda r: 0.3)
-    model.request(make_request())
-    model.request(make_request())  # 0.4 known + 0.3 <= 1.0
+def test_settled_spend_not_yet_in_the_ledger_still_counts() -> None:
+    budget = Budget(1.0, lambda: 0.0)
+    budget.settle(budget.admit("m", usd(0.3)), 0.4)
+    budget.settle(budget.admit("m", usd(0.3)), 0.4)  # 0.4 known + 0.3 <= 1.0
     with pytest.raises(BudgetExceeded):  # 0.8 + 0.3 > 1.0 though the ledger says 0
-        model.request(make_request())
-    assert model.spent_usd() == pytest.approx(0.8)
+        budget.admit("m", usd(0.3))
+    assert budget.spent_usd() == pytest.approx(0.8)
 
 
-def test_spend_never_exceeds_the_cap_by_more_than_one_call() -> None:
+def test_an_unpriced_model_is_refused_naming_it_and_both_fixes() -> None:
+    unknown = Cost(usd=0.0, known=False, source="unknown")
+    with pytest.raises(UnpricedModel) as info:
+        Budget(5.0, lambda: 0.0).admit("box:qwen2.5", unknown)
+    message = str(info.value)
+    assert info.value.model_id == "box:qwen2.5" and info.value.cap_usd == 5.0
+    assert "box:qwen2.5" in message and "$5.00" in message
+    assert '[prices] "box:qwen2.5"' in message and "VITCO_ALLOW_UNPRICED=1" in message
+    # accepted explicitly: admitted (at 0: the cap cannot limit it, as the user was told)
+    assert Budget(5.0, lambda: 0.0, allow_unpriced=True).admit("box:qwen2.5", unknown) == 0.0
+
+
+# through a model ----------------------------------------------------------------------------
+
+# $250 per million output tokens: a request with max_tokens=1000 is estimated at $0.25 (plus
+# its input, priced at 0)
+PRICES = {"test:function": (0.0, 250.0, 0.0)}
+
+
+def test_spend_never_exceeds_the_cap_by_more_than_one_request() -> None:
     rng = random.Random(3)
     costs: list[float] = []
 
     def answer(request: ModelRequest) -> ModelResponse:
-        cost = rng.uniform(0.0, 0.2)  # sometimes more than the estimate
+        cost = rng.uniform(0.0, 0.4)  # sometimes more than the estimate
         costs.append(cost)
         return ModelResponse(content="{}", model="m", cost_usd=cost)
 
     spent = [0.0]
-    model = BudgetedModel(FunctionModel(answer), 2.0, lambda: spent[0], lambda r: 0.1)
+    attempts: list[Attempt] = []
+    budget = Budget(2.0, lambda: spent[0])
+    model = MeteredModel(
+        FunctionModel(answer), Meter(attempts.append, budget=budget), prices=PRICES
+    )
     with pytest.raises(BudgetExceeded):
         for _ in range(1000):
             spent[0] += model.request(make_request()).cost_usd
     assert sum(costs) <= 2.0 + max(costs)
-    assert sum(costs) > 2.0 - 0.2  # it did use the budget
+    assert sum(costs) > 2.0 - 0.5  # it did use the budget
+    assert [a.cost_usd for a in attempts] == pytest.approx(costs)  # every request recorded
 
 
-def test_parallel_calls_reserve_their_estimates() -> None:
+def test_parallel_requests_reserve_their_estimates() -> None:
     release = threading.Event()
     started = threading.Semaphore(0)
 
@@ -78,7 +102,9 @@ def test_parallel_calls_reserve_their_estimates() -> None:
         release.wait(5)
         return ModelResponse(content="{}", model="m", cost_usd=0.25)
 
-    model = BudgetedModel(FunctionModel(slow), 1.0, lambda: 0.0, lambda r: 0.25)
+    budget = Budget(1.0, lambda: 0.0)
+    model = MeteredModel(FunctionModel(slow), Meter(budget=budget), prices=PRICES)
+    assert estimate_cost(make_request(), "test:function", PRICES).usd == pytest.approx(0.25)
     outcomes: list[str] = []
     lock = threading.Lock()
 
@@ -100,29 +126,35 @@ def test_parallel_calls_reserve_their_estimates() -> None:
     for t in threads:
         t.join(timeout=5)
     assert sorted(outcomes) == ["ok"] * 4 + ["refused"] * 2
-    assert model.spent_usd() == pytest.approx(1.0)
+    assert budget.spent_usd() == pytest.approx(1.0)
 
 
-def test_a_failed_call_gives_its_reservation_back() -> None:
+def test_a_request_that_was_never_answered_gives_its_reservation_back() -> None:
     def boom(request: ModelRequest) -> ModelResponse:
-        raise RuntimeError("provider exploded")
+        raise RuntimeError("a defect, not a provider's answer")
 
-    model = BudgetedModel(FunctionModel(boom), 1.0, lambda: 0.0, lambda r: 0.9)
-    for _ in range(3):
+    budget = Budget(1.0, lambda: 0.0)
+    attempts: list[Attempt] = []
+    model = MeteredModel(FunctionModel(boom), Meter(attempts.append, budget=budget), prices=PRICES)
+    for _ in range(6):  # 6 x 0.25 reserved would cross 1.0 if they were kept
         with pytest.raises(RuntimeError):
             model.request(make_request())
-    assert model.spent_usd() == 0.0
+    assert budget.spent_usd() == 0.0 and attempts == []
 
 
 class MemoryLedger:
     def __init__(self) -> None:
-        self.rows: dict[str, ModelResponse] = {}
+        self.rows: dict[str, Attempt] = {}
 
     def lookup(self, request: ModelRequest) -> ModelResponse | None:
-        return self.rows.get(request.key.label() + request.fingerprint())
+        row = self.rows.get(request.key.label() + request.fingerprint())
+        return ModelResponse(content=row.content, model=row.model) if row else None
 
-    def record(self, request: ModelRequest, response: ModelResponse) -> None:
-        self.rows[request.key.label() + request.fingerprint()] = response
+    def record(self, attempt: Attempt) -> None:
+        self.rows[attempt.request.key.label() + attempt.request.fingerprint()] = attempt
+
+    def reject(self, request: ModelRequest, reason: str) -> None:
+        pass
 
     def total(self) -> float:
         return sum(r.cost_usd for r in self.rows.values())
@@ -130,54 +162,52 @@ class MemoryLedger:
 
 def test_journaled_calls_are_free_and_never_blocked() -> None:
     ledger = MemoryLedger()
-    inner = costing(0.6)
-    first = JournaledModel(BudgetedModel(inner, 1.0, ledger.total, lambda r: 0.6), ledger)
+    inner = FunctionModel(lambda r: ModelResponse(content="{}", model="m", cost_usd=0.6))
+    priced = Priced(inner, {"test:function": (0.0, 600.0, 0.0)})  # estimated at $0.60
+
+    first = journaled(priced, ledger, budget=Budget(1.0, ledger.total))
     done = first.request(make_request(text="one"))
     with pytest.raises(BudgetExceeded):
         first.request(make_request(text="two"))
 
     # resumed with the same cap: the recorded call is answered, the new one still refused
-    again = JournaledModel(BudgetedModel(inner, 1.0, ledger.total, lambda r: 0.6), ledger)
+    again = journaled(priced, ledger, budget=Budget(1.0, ledger.total))
     assert again.request(make_request(text="one")).content == done.content
     with pytest.raises(BudgetExceeded):
         again.request(make_request(text="two"))
     # raised cap: the new call goes through, the old one is still not repeated
-    raised = JournaledModel(BudgetedModel(inner, 2.0, ledger.total, lambda r: 0.6), ledger)
+    raised = journaled(priced, ledger, budget=Budget(2.0, ledger.total))
     raised.request(make_request(text="one"))
     raised.request(make_request(text="two"))
     assert [r.messages[-1].content for r in inner.requests] == ["one", "two"]
 
 
-def test_the_estimator_is_found_through_the_wrappers(tmp_path: Path) -> None:
-    router = make_router({"premium": [Scripted("p:big")]}, FakeClock())
-    recorder = CassetteRecorder(router, tmp_path / "c.jsonl")
-    wrapped = JournaledModel(recorder, MemoryLedger())
-    request = make_request(complexity=9)
-    assert estimator_for(wrapped)(request) == router.estimate(request) > 0
+# through the router: each try is a request ---------------------------------------------------
 
 
-def test_without_a_router_the_model_is_priced_on_its_own_id() -> None:
-    model = FunctionModel(lambda r: "{}", model_id="x")
-    assert estimator_for(model)(make_request()) == 0.0  # test:x has no price: 0, said so
-
-    class Priced(FunctionModel):
-        @property
-        def id(self) -> str:
-            return "openai:gpt-4.1"
-
-    request = make_request(max_tokens=1000)
-    priced = estimator_for(Priced(lambda r: "{}"))(request)
-    assert priced == estimate_cost(request, "openai:gpt-4.1").usd
-    assert priced >= 1000 * 8e-6  # gpt-4.1 output: $8/M, all 1000 allowed tokens
-
-
-def test_a_router_call_inside_the_budget_is_priced_by_usage() -> None:
+def test_the_router_admits_each_try_and_refuses_the_retry_that_would_cross() -> None:
     clock = FakeClock()
-    big = Scripted("p:big", usage=Usage(input_tokens=100, output_tokens=100))
-    router = make_router({"premium": [big]}, clock)
-    spent = [0.0]
-    model = BudgetedModel(router, 0.05, lambda: spent[0], router.estimate)
+    usage = Usage(input_tokens=100, output_tokens=100)
+    billed = BadResponse("p", "the response has no content", usage=usage)  # a 200, billed
+    big = Scripted("p:big", [billed], usage=usage)
+    attempts: list[Attempt] = []
     request = make_request(complexity=9, max_tokens=1000)
-    response = model.request(request)
-    assert response.cost_usd == pytest.approx(100 * 10e-6 + 100 * 20e-6)
-    assert router.estimate(request) > response.cost_usd
+    estimate = estimate_cost(request, "p:big", make_router({"premium": [big]}, clock).prices).usd
+    paid = 100 * 10e-6 + 100 * 20e-6
+    # room for one request and what the failed one cost, not for the retry's estimate on top
+    budget = Budget(estimate + paid / 2, lambda: sum(a.cost_usd for a in attempts))
+    router = make_router({"premium": [big]}, clock).metered(Meter(attempts.append, budget=budget))
+    with pytest.raises(BudgetExceeded):
+        router.request(request)
+    assert big.calls == 1  # the retry was refused before it was sent
+    assert [(a.outcome, a.cost_usd) for a in attempts] == [("bad_response", pytest.approx(paid))]
+    assert budget.spent_usd() == pytest.approx(paid)
+
+    roomy = Budget(10.0, lambda: 0.0)
+    attempts.clear()
+    big.script.append(billed)
+    answer = make_router({"premium": [big]}, clock).metered(Meter(attempts.append, budget=roomy))
+    response = answer.request(request)
+    assert [a.outcome for a in attempts] == ["bad_response", "ok"]
+    assert response.cost_usd == pytest.approx(paid)
+    assert roomy.spent_usd() == pytest.approx(2 * paid)  # both requests were paid for

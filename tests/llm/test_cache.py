@@ -9,7 +9,7 @@ import pytest
 from tests.llm.routing import FakeClock, Scripted, make_request, make_router
 from vitco.config import Settings
 from vitco.llm.cache import MemoryResponseCache, StoreResponseCache, cache_key
-from vitco.llm.ledger import JournaledModel
+from vitco.llm.ledger import journaled
 from vitco.llm.model import MAX_ANSWER_BYTES, CallKey, ModelResponse, Usage
 from vitco.store import Store, open_database
 from vitco.store.db import open_engine
@@ -98,7 +98,7 @@ def test_cache_hits_are_marked_in_the_ledger(settings: Settings, tmp_path: Path)
         cache=MemoryResponseCache(clock=clock),
         cache_ttl_s=DAY,
     )
-    model = JournaledModel(router, StoreLedger(store, run_id, project.id))
+    model = journaled(router, StoreLedger(store, run_id, project.id))
 
     model.request(make_request())
     # the same question asked by another call of the run (the journal does not know it)

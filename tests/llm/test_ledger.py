@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.llm.routing import Priced
 from vitco.config import Settings
-from vitco.llm.exceptions import AnswerTooLarge, LLMError, ProviderError
-from vitco.llm.ledger import MAX_ANSWER_BYTES, JournaledModel
+from vitco.llm.exceptions import AnswerTooLarge, AnswerTruncated, LLMError, ProviderError
+from vitco.llm.ledger import MAX_ANSWER_BYTES, journaled
+from vitco.llm.meter import Attempt
 from vitco.llm.model import CallKey, Message, ModelRequest, ModelResponse, Usage
 from vitco.llm.testing import FunctionModel
 from vitco.store import Store, open_database
@@ -55,9 +57,9 @@ def test_a_repeated_request_is_answered_from_the_ledger(store: Store, tmp_path: 
     run_id = _run(store, project.id)
     inner = _counting_model()
 
-    first = JournaledModel(inner, StoreLedger(store, run_id, project.id)).request(_request())
+    first = journaled(inner, StoreLedger(store, run_id, project.id)).request(_request())
     # a resumed step builds a new model over the same run's ledger
-    again = JournaledModel(inner, StoreLedger(store, run_id, project.id)).request(_request())
+    again = journaled(inner, StoreLedger(store, run_id, project.id)).request(_request())
 
     assert len(inner.requests) == 1
     assert again.content == first.content == '{"answer": 1}'
@@ -85,7 +87,7 @@ def test_a_changed_request_or_another_key_calls_the_model(store: Store, tmp_path
     project = store.create_project("p", str(tmp_path))
     run_id = _run(store, project.id)
     inner = _counting_model()
-    model = JournaledModel(inner, StoreLedger(store, run_id, project.id))
+    model = journaled(inner, StoreLedger(store, run_id, project.id))
 
     contents = [
         model.request(r).content
@@ -102,7 +104,7 @@ def test_another_run_does_not_reuse_the_answers(store: Store, tmp_path: Path) ->
     inner = _counting_model()
 
     for run_id in (_run(store, project.id), _run(store, project.id)):
-        JournaledModel(inner, StoreLedger(store, run_id, project.id)).request(_request())
+        journaled(inner, StoreLedger(store, run_id, project.id)).request(_request())
 
     assert len(inner.requests) == 2
     assert store.spent_usd(project.id) == pytest.approx(0.03)
@@ -115,14 +117,50 @@ def test_a_failed_call_is_not_recorded(store: Store, tmp_path: Path) -> None:
     def boom(_: ModelRequest) -> str:
         raise RuntimeError("provider down")
 
-    model = JournaledModel(
-        FunctionModel(boom, model_id="down"), StoreLedger(store, run_id, project.id)
-    )
+    model = journaled(FunctionModel(boom, model_id="down"), StoreLedger(store, run_id, project.id))
     with pytest.raises(RuntimeError):
         model.request(_request())
 
-    assert store.calls(run_id=run_id) == []
+    assert store.calls(run_id=run_id) == []  # not a provider's answer: nothing to bill
     assert model.id == "test:down"
+
+
+def test_a_request_a_provider_failed_is_recorded_with_what_it_cost(
+    store: Store, tmp_path: Path
+) -> None:
+    # a 200 whose answer could not be used is billed: its usage and outcome are in the ledger,
+    # it counts in the project's spend, and the journal never serves it
+    project = store.create_project("p", str(tmp_path))
+    run_id = _run(store, project.id)
+    answers = iter(
+        [
+            AnswerTruncated(
+                "openai", "cut", limit=10, usage=Usage(input_tokens=9, output_tokens=10)
+            ),
+            '{"ok": true}',
+        ]
+    )
+
+    def answer(_: ModelRequest) -> str:
+        step = next(answers)
+        if isinstance(step, Exception):
+            raise step
+        return step
+
+    prices = {"test:cut": (1_000_000.0, 1_000_000.0, 0.0)}  # $1 a token: easy to read
+    inner = FunctionModel(answer, model_id="cut")
+    ledger = StoreLedger(store, run_id, project.id)
+    model = journaled(Priced(inner, prices), ledger)
+    with pytest.raises(AnswerTruncated):
+        model.request(_request())
+    assert model.request(_request()).content == '{"ok": true}'  # asked again: not journaled
+
+    truncated, ok = store.calls(run_id=run_id)
+    assert (truncated.outcome, truncated.response, truncated.max_tokens) == ("truncated", "", None)
+    assert (truncated.input_tokens, truncated.output_tokens) == (9, 10)
+    assert truncated.cost_usd == pytest.approx(19.0) and "cut" in (truncated.error or "")
+    assert ok.outcome == "ok" and ok.response == '{"ok": true}'
+    assert store.spent_usd(project.id) == pytest.approx(19.0 + ok.cost_usd)
 
 
 def test_a_journaled_answer_keeps_the_tier_it_was_answered_on(store: Store, tmp_path: Path) -> None:
@@ -131,7 +169,9 @@ def test_a_journaled_answer_keeps_the_tier_it_was_answered_on(store: Store, tmp_
     run_id = _run(store, project.id)
     ledger = StoreLedger(store, run_id, project.id)
     request = _request()
-    ledger.record(request, ModelResponse(content="{}", model="x:y", tier="efficient"))
+    ledger.record(
+        Attempt(request=request, model="x:y", outcome="ok", tier="efficient", content="{}")
+    )
     found = ledger.lookup(request)
     assert found is not None and found.tier == "efficient"
 
@@ -148,8 +188,12 @@ class ListLedger:
     def lookup(self, request: ModelRequest) -> ModelResponse | None:
         return None
 
-    def record(self, request: ModelRequest, response: ModelResponse) -> None:
-        self.recorded.append((request, response))
+    def record(self, attempt: Attempt) -> None:
+        response = ModelResponse(content=attempt.content, model=attempt.model)
+        self.recorded.append((attempt.request, response))
+
+    def reject(self, request: ModelRequest, reason: str) -> None:
+        raise AssertionError("nothing is rejected here")
 
 
 def test_an_answer_over_the_limit_is_refused_and_recorded_without_its_content() -> None:
@@ -157,7 +201,7 @@ def test_an_answer_over_the_limit_is_refused_and_recorded_without_its_content() 
     head, tail = '{"files": [{"path": "a.py", "content": "', '"}], "message": "Add a"}'
     huge = head + "x" * (2_000_001 - len(head) - len(tail)) + tail  # one byte over
     assert MAX_ANSWER_BYTES == 2_000_000
-    model = JournaledModel(FunctionModel(lambda _: huge), ledger)
+    model = journaled(FunctionModel(lambda _: huge), ledger)
 
     with pytest.raises(AnswerTooLarge) as info:
         model.request(_request())
@@ -182,7 +226,7 @@ def test_an_answer_over_the_limit_is_refused_and_recorded_without_its_content() 
 def test_the_limit_counts_utf8_bytes_and_an_answer_at_the_limit_is_recorded() -> None:
     ledger = ListLedger()
     answers = iter(["x" * 2_000_000, "é" * 1_000_001])  # the second is 1_000_001 characters
-    model = JournaledModel(FunctionModel(lambda _: next(answers)), ledger)
+    model = journaled(FunctionModel(lambda _: next(answers)), ledger)
 
     assert len(model.request(_request()).content) == 2_000_000
     with pytest.raises(AnswerTooLarge) as info:
@@ -198,7 +242,7 @@ def test_the_limit_counts_utf8_bytes_and_an_answer_at_the_limit_is_recorded() ->
 
 def test_the_limit_is_a_keyword_argument() -> None:
     ledger = ListLedger()
-    model = JournaledModel(FunctionModel(lambda _: "0123456789"), ledger, max_answer_bytes=9)
+    model = journaled(FunctionModel(lambda _: "0123456789"), ledger, max_answer_bytes=9)
 
     with pytest.raises(AnswerTooLarge) as info:
         model.request(_request())
@@ -214,7 +258,7 @@ def test_an_answer_refused_for_its_size_is_asked_again_not_served_from_the_journ
 
     ledger = Journal()
     answers = iter(["0123456789", "ok"])
-    model = JournaledModel(FunctionModel(lambda _: next(answers)), ledger, max_answer_bytes=9)
+    model = journaled(FunctionModel(lambda _: next(answers)), ledger, max_answer_bytes=9)
     with pytest.raises(AnswerTooLarge):
         model.request(_request())
     assert model.request(_request()).content == "ok"  # a resumed run asks again

@@ -13,8 +13,8 @@ from vitco.llm.model import CallKey, Message, Model, ModelRequest, ModelResponse
 from vitco.llm.testing import FunctionModel, TestModel, generate
 
 # Their own validators ask for more than a schema can say (content for a write, a tests/ path,
-# a '{fd}' argument), so a generated value only has the right shape.
-CUSTOM_VALIDATED = {"Changeset", "QaTests", "DeployPlan"}
+# a '{fd}' argument, a path for a read tool call), so a generated value only has the right shape.
+CUSTOM_VALIDATED = {"Changeset", "DeveloperAnswer", "QaTests", "DeployPlan"}
 
 
 def _request(output: type[BaseModel], text: str = "hello") -> ModelRequest:
@@ -57,6 +57,7 @@ def test_test_model_fixed_outputs_cover_custom_validated_types(name: str) -> Non
         "Changeset": {"files": [{"path": "app.py", "content": "x = 1\n"}], "message": "Add"},
         "QaTests": {"files": [{"path": "tests/test_a.py", "content": "def test_a(): pass\n"}]},
         "DeployPlan": {"start": ["python", "-m", "uvicorn", "app:app", "--fd", "{fd}"]},
+        "DeveloperAnswer": {"tools": [{"tool": "read", "path": "app.py"}]},
     }
     output = OUTPUT_TYPES[name]
     model = TestModel(outputs={name: fixed[name]})

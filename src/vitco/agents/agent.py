@@ -120,12 +120,13 @@ def ask(
     try:
         return Answer(parse_output(output_type, first.content, context), (first,))
     except ValidationError as exc:
-        errors = describe_errors(exc)
-    second = model.request(repair_request(request, key.repair + 1, first.content, errors))
+        errors = _rejected(model, request, exc)
+    second_request = repair_request(request, key.repair + 1, first.content, errors)
+    second = model.request(second_request)
     try:
         return Answer(parse_output(output_type, second.content, context), (first, second))
     except ValidationError as exc:
-        errors = describe_errors(exc)
+        errors = _rejected(model, second_request, exc)
     up = tier_above(second.tier) if second.tier is not None else None
     if up is None:
         raise OutputInvalid(role.name, key.label(), request.output_name, errors)
@@ -134,9 +135,18 @@ def ask(
     try:
         return Answer(parse_output(output_type, third.content, context), (first, second, third))
     except ValidationError as exc:
-        raise OutputInvalid(
-            role.name, key.label(), request.output_name, describe_errors(exc)
-        ) from exc
+        errors = _rejected(model, escalated, exc)
+        raise OutputInvalid(role.name, key.label(), request.output_name, errors) from exc
+
+
+def _rejected(model: Model, request: ModelRequest, error: ValidationError) -> str:
+    """The errors of an answer that failed validation, told to the model's ledger (when it
+    keeps one) so that the request is recorded as ``invalid``, not ``ok``."""
+    errors = describe_errors(error)
+    reject = getattr(model, "reject", None)
+    if callable(reject):
+        reject(request, errors)
+    return errors
 
 
 def repair_request(

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from vitco.cli.output import console, emit_json, err_console, known_errors, load_settings
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from vitco.config import Settings
     from vitco.llm.config import ModelConfig
     from vitco.llm.model import ModelRequest
+    from vitco.llm.modes import ModeMemory
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 ConfigOpt = Annotated[
@@ -131,7 +133,8 @@ def describe(settings: Settings, config: ModelConfig) -> dict[str, Any]:
                 {
                     "model": model_id,
                     "provider": provider,
-                    "price_per_mtok": _per_mtok(model_id, config),
+                    "price_per_mtok": (price := _per_mtok(model_id, config)),
+                    "priced": price["input"] is not None,
                     "breaker": {
                         "state": status.state,
                         "failures": status.failures,
@@ -141,6 +144,9 @@ def describe(settings: Settings, config: ModelConfig) -> dict[str, Any]:
                 }
             )
         tiers[tier] = {"borrowed_from": config.borrowed.get(tier), "models": rows}
+    unpriced = sorted(
+        {row["model"] for entry in tiers.values() for row in entry["models"] if not row["priced"]}
+    )
     providers = {
         name: {
             "kind": p.kind,
@@ -161,6 +167,8 @@ def describe(settings: Settings, config: ModelConfig) -> dict[str, Any]:
             "roles": {r: rule.model_dump(exclude_none=True) for r, rule in policy.roles.items()},
         },
         "tiers": tiers,
+        "unpriced": unpriced,
+        "allow_unpriced": settings.allow_unpriced,
         "providers": providers,
         "retry": vars(config.retry),
         "breaker": vars(config.breaker),
@@ -176,7 +184,7 @@ def _pinned(settings: Settings) -> bool:
 
 def _price(price: dict[str, Any]) -> tuple[str, str]:
     if price["input"] is None:
-        return "?", "?"
+        return "[yellow]unpriced[/]", "[yellow]unpriced[/]"
     return f"{price['input']:g}", f"{price['output']:g}"
 
 
@@ -215,6 +223,21 @@ def _print_listing(data: dict[str, Any]) -> None:
                 state,
             )
     console.print(table)
+    if data["unpriced"]:
+        names = ", ".join(data["unpriced"])
+        if data["allow_unpriced"]:
+            consequence = "VITCO_ALLOW_UNPRICED is set: a budget cannot limit their spend"
+        else:
+            consequence = (
+                "a run under a budget refuses them; give each a price in vitco.toml "
+                '([prices] "provider:model" = { input = ..., output = ... }, USD per million '
+                "tokens) or accept the risk with VITCO_ALLOW_UNPRICED=1"
+            )
+        console.print(
+            f"[yellow]no known price:[/] {escape(f'{names}: {consequence}')}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def pin(config: ModelConfig, model_id: str | None) -> ModelConfig:
@@ -230,11 +253,17 @@ def pin(config: ModelConfig, model_id: str | None) -> ModelConfig:
     return replace(config, chains={tier: (model_id,) for tier in TIERS}, borrowed={})
 
 
-def check_providers(config: ModelConfig) -> list[dict[str, Any]]:
-    """Ping each provider of the chains once with its cheapest model; never raises."""
-    from vitco.llm.exceptions import LLMError
+def check_providers(config: ModelConfig, modes: ModeMemory | None = None) -> list[dict[str, Any]]:
+    """Ping each provider of the chains once with its cheapest model; never raises.
+
+    An OpenAI-compatible provider starts in the structured-output mode ``modes`` remembers
+    for it; a mode its server refuses is followed by the next one (and remembered), and the
+    result says which mode worked (``structured``) and which were refused.
+    """
+    from vitco.llm.exceptions import LLMError, StructuredModeRefused
     from vitco.llm.model import TIERS
-    from vitco.llm.resolve import build_route
+    from vitco.llm.resolve import build_route, start_in_remembered_mode
+    from vitco.llm.router import MAX_MODE_SWITCHES
 
     first_model: dict[str, str] = {}
     for tier in TIERS:  # efficient first: the cheapest model of each provider
@@ -244,10 +273,22 @@ def check_providers(config: ModelConfig) -> list[dict[str, Any]]:
     for provider, model_id in first_model.items():
         started = time.monotonic()
         result: dict[str, Any] = {"provider": provider, "model": model_id}
+        refused: list[dict[str, str]] = []
         try:
             route = build_route(config, model_id)
+            if modes is not None:
+                start_in_remembered_mode(route, modes)
             try:
-                route.model.request(ping())
+                for _ in range(MAX_MODE_SWITCHES + 1):
+                    try:
+                        route.model.request(ping())
+                        break
+                    except StructuredModeRefused as exc:
+                        refused.append({"mode": exc.mode, "error": str(exc)})
+                        if exc.fallback is None:
+                            raise
+                        if modes is not None:
+                            modes.remember(route.provider, exc.fallback, str(exc))
             finally:
                 close = getattr(route.model, "close", None)
                 if callable(close):
@@ -256,8 +297,25 @@ def check_providers(config: ModelConfig) -> list[dict[str, Any]]:
             result |= {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         else:
             result |= {"ok": True, "latency_s": round(time.monotonic() - started, 3)}
+            structured = getattr(route.model, "structured", None)
+            if structured is not None:
+                result["structured"] = structured
+        if refused:
+            result["refused"] = refused
         results.append(result)
     return results
+
+
+def _check_line(r: dict[str, Any]) -> str:
+    if not r["ok"]:
+        return f"[red]fail[/] {r['provider']:<12} {r['model']}  {r['error']}"
+    line = f"[green]ok[/]   {r['provider']:<12} {r['model']}  {r['latency_s'] * 1000:.0f} ms"
+    if "structured" in r:
+        line += f"  structured output: {r['structured']}"
+        if r.get("refused"):
+            modes = ", ".join(refusal["mode"] for refusal in r["refused"])
+            line += f" (refused: {modes}; remembered for the next runs)"
+    return line
 
 
 def register(app: typer.Typer) -> None:
@@ -291,23 +349,19 @@ def register(app: typer.Typer) -> None:
 
     @models.command("check")
     def check(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
-        """Send one tiny request to each configured provider: latency, or the exact error."""
+        """Send one tiny request to each configured provider: latency and the structured-output
+        mode that works, or the exact error."""
+        from vitco.llm.resolve import mode_memory
+
         settings = model_settings(as_json, config)
-        results = check_providers(_config(settings, as_json))
+        models_config = _config(settings, as_json)
+        with known_errors(as_json):
+            memory = mode_memory(settings)
+        results = check_providers(models_config, memory)
         if as_json:
             emit_json({"providers": results})
         else:
             for r in results:
-                if r["ok"]:
-                    console.print(
-                        f"[green]ok[/]   {r['provider']:<12} {r['model']}  "
-                        f"{r['latency_s'] * 1000:.0f} ms",
-                        highlight=False,
-                    )
-                else:
-                    console.print(
-                        f"[red]fail[/] {r['provider']:<12} {r['model']}  {r['error']}",
-                        highlight=False,
-                    )
+                console.print(_check_line(r), highlight=False)
         if not all(r["ok"] for r in results):
             raise typer.Exit(1)

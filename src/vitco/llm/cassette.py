@@ -15,6 +15,7 @@ recorder also scrubs known secret values from responses.
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from vitco.llm.exceptions import CassetteError, ReplayMiss
+from vitco.llm.meter import Meter, metered
 from vitco.llm.model import CallKey, Model, ModelRequest, ModelResponse, Usage
 
 
@@ -128,6 +130,13 @@ class CassetteRecorder:
             for form in sorted(forms, key=len, reverse=True):
                 text = text.replace(form, "[REDACTED]")
         return text
+
+    def metered(self, meter: Meter) -> CassetteRecorder:
+        """This recorder over ``inner`` metered (the router inside meters each of its tries);
+        it writes to the same file, under the same lock."""
+        twin = copy.copy(self)
+        twin.inner = metered(self.inner, meter)
+        return twin
 
     def request(self, request: ModelRequest) -> ModelResponse:
         response = self.inner.request(request)

@@ -87,6 +87,7 @@ class RetryFile(_Strict):
     max_delay_s: float = Field(default=20.0, ge=0)
     jitter: float = Field(default=0.5, ge=0, le=1)
     max_retry_after_s: float = Field(default=60.0, ge=0)
+    max_output_tokens: int = Field(default=32_768, ge=1)
 
 
 class BreakerFile(_Strict):

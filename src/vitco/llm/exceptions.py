@@ -9,16 +9,26 @@
     ├── ReplayMiss               a cassette has no answer for a request (names the request)
     ├── CassetteError            a cassette file that cannot be read or parsed
     ├── BudgetExceeded           the next call would cross the project's cap
+    ├── UnpricedModel            a budgeted run would call a model with no known price
     ├── AnswerTooLarge           an answer over the size limit; refused before it is stored
     └── ProviderError            a provider failed to answer (vendor errors are translated to these)
         ├── RateLimited          429; carries retry_after seconds when the provider said so
         ├── ProviderTimeout      no answer within the timeout
         ├── ProviderUnavailable  5xx, connection refused, breaker open
         │   └── AllModelsFailed  the router tried every model it could; carries each failure
+        ├── StructuredModeRefused  the server refused how typed output was asked for;
+        │                          carries the refused mode and the one to try next
         └── BadResponse          a body we cannot read (truncated, malformed, no content)
+            └── AnswerTruncated  the answer stopped at the output token limit
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vitco.llm.model import Usage
+    from vitco.llm.modes import StructuredMode
 
 
 class LLMError(Exception):
@@ -80,6 +90,21 @@ class BudgetExceeded(LLMError):
         )
 
 
+class UnpricedModel(LLMError):
+    """A run under a budget was about to call a model vitco has no price for: the budget could
+    not stop it, so the call is refused until the model is priced or the risk accepted."""
+
+    def __init__(self, model_id: str, cap_usd: float) -> None:
+        self.model_id = model_id
+        self.cap_usd = cap_usd
+        super().__init__(
+            f"model {model_id!r} has no known price, so the budget of ${cap_usd:.2f} cannot "
+            f'limit it. Either give it a price in vitco.toml ([prices] "{model_id}" = '
+            "{ input = USD_PER_MTOK, output = USD_PER_MTOK }), or accept unmetered spend with "
+            "VITCO_ALLOW_UNPRICED=1; then resume the run"
+        )
+
+
 class AnswerTooLarge(LLMError):
     """A model answered with more than the journal accepts; the answer was dropped unstored.
 
@@ -98,9 +123,23 @@ class AnswerTooLarge(LLMError):
 
 
 class ProviderError(LLMError):
-    def __init__(self, provider: str, message: str, status: int | None = None) -> None:
+    """A provider did not give a usable answer.
+
+    ``usage`` is what the provider reported when it did answer (HTTP 200) with something
+    unusable: such a request is billed, and the ledger records it.
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        message: str,
+        status: int | None = None,
+        *,
+        usage: Usage | None = None,
+    ) -> None:
         self.provider = provider
         self.status = status
+        self.usage = usage
         super().__init__(f"{provider}: {message}")
 
 
@@ -120,6 +159,38 @@ class ProviderUnavailable(ProviderError):
 
 class BadResponse(ProviderError):
     pass
+
+
+class AnswerTruncated(BadResponse):
+    """The answer stopped at the output token limit (``finish_reason`` length, ``stop_reason``
+    max_tokens) before it was complete. Asking again unchanged gets the same cut: the router
+    raises the limit or moves on. ``limit`` is the ``max_tokens`` sent (None: the server's)."""
+
+    def __init__(
+        self, provider: str, message: str, *, limit: int | None, usage: Usage | None = None
+    ) -> None:
+        super().__init__(provider, message, usage=usage)
+        self.limit = limit
+
+
+class StructuredModeRefused(ProviderError):
+    """The server refused the way typed output was requested (``response_format`` json_schema,
+    forced tools...): e.g. llama.cpp's server answers HTTP 500 "response_format.type: Input
+    should be 'text' or 'json_object'". The model has already switched to ``fallback`` (None:
+    no mode is left), so the same request can be sent again at once."""
+
+    def __init__(
+        self,
+        provider: str,
+        message: str,
+        *,
+        status: int | None,
+        mode: StructuredMode,
+        fallback: StructuredMode | None,
+    ) -> None:
+        super().__init__(provider, message, status=status)
+        self.mode = mode
+        self.fallback = fallback
 
 
 class AllModelsFailed(ProviderUnavailable):

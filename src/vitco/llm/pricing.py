@@ -43,8 +43,9 @@ wins. Without a cache-write price, cache writes are charged at the input price.
 DEFAULT_OUTPUT_CAP = 4096
 """Output tokens assumed by :func:`estimate_cost` when a request sets no ``max_tokens``."""
 
-FREE_PROVIDERS = frozenset({"ollama", "lmstudio", "llamacpp"})
-"""Providers that run on the user's own machine: no per-token price."""
+FREE_PROVIDERS = frozenset({"ollama", "lmstudio", "llamacpp", "replay", "test"})
+"""Providers that run on the user's own machine (no per-token price), and the models with no
+provider behind them at all (a cassette replay, the test models)."""
 
 # vitco prefix -> genai-prices provider id; prefixes not listed (vllm, openai-compat: any
 # server at any price) are unknown unless the override table prices them.

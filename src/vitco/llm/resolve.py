@@ -13,8 +13,9 @@ are tables of the store's database (``llm_response_cache``, ``llm_breakers``), m
 store's migrations, so one versioned schema holds everything vitco keeps and a fleet on
 PostgreSQL shares it; with ``VITCO_REDIS_URL`` set both live in Redis instead, shared by every
 worker on every host without touching the database (see :mod:`vitco.llm.cache` and
-:mod:`vitco.llm.breaker`). The cost ledger is the store's ``model_calls`` table, written by the
-workflow's ledger, not here.
+:mod:`vitco.llm.breaker`). The structured-output mode each provider needs is kept beside them
+(``llm_structured_modes``, or a Redis hash). The cost ledger is the store's ``model_calls``
+table, written by the workflow's meter (every request the router sends), not here.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from vitco.llm.cassette import ReplayModel
 from vitco.llm.config import ModelConfig, load_model_config
 from vitco.llm.exceptions import NoModelConfigured, UnknownModel
 from vitco.llm.model import TIERS, Model
+from vitco.llm.modes import STRUCTURED_MODES, ModeMemory, RedisModes, StoreModes, lower_mode
 from vitco.llm.router import Route, Router
 from vitco.llm.testing import TestModel
 
@@ -41,8 +43,10 @@ __all__ = [
     "breaker_store",
     "build_route",
     "build_router",
+    "mode_memory",
     "resolve_model",
     "response_cache",
+    "start_in_remembered_mode",
 ]
 
 ROUTER_ID = "router"
@@ -90,6 +94,9 @@ def build_router(
                 routes[model_id] = build_route(config, model_id)
     if engine is None and not settings.redis_url:
         engine = _store_engine(settings)
+    modes = mode_memory(settings, engine)
+    for route in routes.values():
+        start_in_remembered_mode(route, modes)
     return Router(
         {tier: [routes[m] for m in chain] for tier, chain in chains.items()},
         policy=config.policy,
@@ -99,7 +106,24 @@ def build_router(
         cache=response_cache(settings, engine),
         cache_ttl_s=settings.cache_ttl_s,
         model_id=only or ROUTER_ID,
+        modes=modes,
     )
+
+
+def mode_memory(settings: Settings, engine: Engine | None = None) -> ModeMemory:
+    """Where the structured-output mode each provider needs is remembered: Redis when the
+    installation has one, else the store's table."""
+    if settings.redis_url:
+        return RedisModes(_redis(settings.redis_url))
+    return StoreModes(engine or _store_engine(settings))
+
+
+def start_in_remembered_mode(route: Route, modes: ModeMemory) -> None:
+    """Start an OpenAI-compatible model in the structured-output mode its provider was found
+    to need (see :mod:`vitco.llm.modes`), when that is further down than its configured one."""
+    current = getattr(route.model, "structured", None)
+    if current in STRUCTURED_MODES:
+        route.model.structured = lower_mode(current, modes.get(route.provider))  # type: ignore[attr-defined]
 
 
 def response_cache(settings: Settings, engine: Engine | None = None) -> ResponseCache:

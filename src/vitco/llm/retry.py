@@ -41,6 +41,8 @@ class RetryPolicy:
         jitter: the fraction of each backoff wait that is random (0 = none, 1 = "full
             jitter"), so that many clients that failed together do not retry together.
         max_retry_after_s: a ``Retry-After`` longer than this is not waited for.
+        max_output_tokens: the ceiling when an answer cut at its output limit is asked again
+            with a higher one (never unchanged: see ``Router``).
     """
 
     attempts: int = 3
@@ -48,6 +50,7 @@ class RetryPolicy:
     max_delay_s: float = 20.0
     jitter: float = 0.5
     max_retry_after_s: float = 60.0
+    max_output_tokens: int = 32_768
 
     def __post_init__(self) -> None:
         if self.attempts < 1:

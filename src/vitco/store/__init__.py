@@ -1,7 +1,7 @@
 """The data layer: SQLAlchemy models, migrations and queries.
 
-The router's tables (``LLMBreaker``, ``LLMCachedResponse``) are re-exported lazily: a command
-that only reads runs (``vitco status``) does not import them.
+The router's tables (``LLMBreaker``, ``LLMCachedResponse``, ``LLMStructuredMode``) are
+re-exported lazily: a command that only reads runs (``vitco status``) does not import them.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ _LAZY = {
     "AccessStore": "vitco.store.access",
     "LLMBreaker": "vitco.store.llm_state",
     "LLMCachedResponse": "vitco.store.llm_state",
+    "LLMStructuredMode": "vitco.store.llm_state",
 }
 __getattr__ = exports(__name__, _LAZY)
 
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from vitco.store.access import AccessStore as AccessStore
     from vitco.store.llm_state import LLMBreaker as LLMBreaker
     from vitco.store.llm_state import LLMCachedResponse as LLMCachedResponse
+    from vitco.store.llm_state import LLMStructuredMode as LLMStructuredMode
 
 __all__ = [
     "AccessStore",
@@ -45,6 +47,7 @@ __all__ = [
     "AmbiguousId",
     "LLMBreaker",
     "LLMCachedResponse",
+    "LLMStructuredMode",
     "Migration",
     "NotFound",
     "SchemaOutdated",

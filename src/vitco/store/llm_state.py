@@ -1,10 +1,11 @@
-"""The model layer's operational state in the store: the response cache and the breakers.
+"""The model layer's operational state in the store: the response cache, the breakers and the
+structured-output mode each provider needs.
 
-Both are disposable (deleting every row costs repeated provider calls and a breaker that has
-to learn again, nothing more), but they live in the store's schema, under its migrations
-(``0004_llm_state``), so that there is one database to version, back up and point a fleet at;
-with Redis configured the model layer keeps them there instead (see ``vitco.llm.cache`` and
-``vitco.llm.breaker``).
+All are disposable (deleting every row costs repeated provider calls, a breaker that has
+to learn again and one refused request per provider, nothing more), but they live in the
+store's schema, under its migrations (``0004_llm_state``, ``0005_metering``), so that there is
+one database to version, back up and point a fleet at; with Redis configured the model layer
+keeps the first two there instead (see ``vitco.llm.cache`` and ``vitco.llm.breaker``).
 
 Times are epoch seconds as floats, not ``DateTime`` columns: they come from the clock the model
 layer is given (tests pass a fake one) and are only compared with it.
@@ -23,7 +24,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from vitco.store.models import Base
 
-__all__ = ["LLMBreaker", "LLMCachedResponse", "breakers_table", "cache_table", "upsert"]
+__all__ = [
+    "LLMBreaker",
+    "LLMCachedResponse",
+    "LLMStructuredMode",
+    "breakers_table",
+    "cache_table",
+    "modes_table",
+    "upsert",
+]
 
 
 class LLMCachedResponse(Base):
@@ -52,6 +61,18 @@ class LLMBreaker(Base):
     updated_at: Mapped[float] = mapped_column(Float)
 
 
+class LLMStructuredMode(Base):
+    """The structured-output mode a provider was found to need (its server refused the ones
+    before it; see ``vitco.llm.modes``), and the refusal that showed it."""
+
+    __tablename__ = "llm_structured_modes"
+
+    provider: Mapped[str] = mapped_column(String(100), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
 def _table(model: type[Base]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
@@ -60,6 +81,7 @@ def _table(model: type[Base]) -> Table:
 
 cache_table = _table(LLMCachedResponse)
 breakers_table = _table(LLMBreaker)
+modes_table = _table(LLMStructuredMode)
 
 
 @functools.cache

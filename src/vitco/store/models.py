@@ -150,7 +150,9 @@ class Event(Base):
 
 
 class ModelCall(Base):
-    """One row of the cost ledger; also the journal that makes a resumed call free."""
+    """One row of the cost ledger: one request that reached a provider (or the response
+    cache), whatever its ``outcome`` (see ``vitco.llm.meter.OUTCOMES``); the answered ones
+    (``response`` not empty) are also the journal that makes a resumed call free."""
 
     __tablename__ = "model_calls"
     __table_args__ = (Index("ix_model_calls_run_key", "run_id", "call_key"),)
@@ -175,6 +177,9 @@ class ModelCall(Base):
     cache_hit: Mapped[bool] = mapped_column(default=False)
     retries: Mapped[int] = mapped_column(Integer, default=0)
     response: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(16), default="ok", server_default="ok")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    max_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -346,7 +346,10 @@ class Store:
         step: str | None = None,
         task: str | None = None,
         data: dict[str, Any] | None = None,
+        now: bool = False,
     ) -> Event:
+        """Add an event; inside a step it is written with the step's writes, unless ``now``
+        (something that happened whatever becomes of the step, like a paid model request)."""
         values = {
             "run_id": run_id,
             "ts": utcnow(),
@@ -357,7 +360,9 @@ class Store:
             "data": data,
         }
         event = Event(**values)
-        if self._pending() is not None:  # its id is known once the step is written
+        if now:
+            self._write([_Write(_INSERT_EVENT, values, on_id=lambda k: setattr(event, "id", k))])
+        elif self._pending() is not None:  # its id is known once the step is written
             self._hold(_Write(_INSERT_EVENT, values))
         else:
             self._hold(_Write(_INSERT_EVENT, values, on_id=lambda key: setattr(event, "id", key)))
@@ -375,7 +380,8 @@ class Store:
             s.add(call)
 
     def find_call(self, run_id: str, call_key: str, fingerprint: str) -> ModelCall | None:
-        """The completed call with this key and request fingerprint, if any (resume journal)."""
+        """The answered call with this key and request fingerprint, if any (resume journal):
+        the ledger's requests that failed carry no answer."""
         with self.sessions() as s:
             q = (
                 select(ModelCall)
@@ -383,10 +389,20 @@ class Store:
                     ModelCall.run_id == run_id,
                     ModelCall.call_key == call_key,
                     ModelCall.fingerprint == fingerprint,
+                    ModelCall.response != "",
                 )
                 .order_by(ModelCall.id.desc())
             )
             return s.scalars(q).first()
+
+    def mark_call(self, run_id: str, call_key: str, fingerprint: str, *, outcome: str) -> None:
+        """Change the outcome of the latest answered request of a call (an answer found
+        invalid after it was recorded)."""
+        found = self.find_call(run_id, call_key, fingerprint)
+        if found is None:
+            return
+        with self.sessions.begin() as s:
+            s.execute(update(ModelCall).where(ModelCall.id == found.id).values(outcome=outcome))
 
     def calls(self, *, run_id: str | None = None, project_id: str | None = None) -> list[ModelCall]:
         with self.sessions() as s:

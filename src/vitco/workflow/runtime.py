@@ -1,8 +1,9 @@
 """What the workflow's steps run with: the store, the model, the sandbox, the mailer.
 
 A ``Runtime`` is built once per run by the runner and closed over by the graph's nodes; the
-graph state itself only carries ids. ``StoreLedger`` writes the cost ledger (and serves the
-resume journal) from the ``model_calls`` table.
+graph state itself only carries ids. ``StoreLedger`` writes the cost ledger (every request
+the run's model sends, as it ends, with a ``model`` event) and serves the resume journal from
+the ``model_calls`` table.
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import httpx
 
 from vitco.config import Settings
 from vitco.integrations.git.repo import Repo
 from vitco.integrations.mail import Mailer
-from vitco.llm.budget import BudgetedModel, estimator_for
-from vitco.llm.ledger import JournaledModel
+from vitco.llm.budget import Budget
+from vitco.llm.ledger import journaled
+from vitco.llm.meter import Attempt
 from vitco.llm.model import Model, ModelRequest, ModelResponse, Tier, Usage
 from vitco.sandbox.protocol import Limits, Process, Sandbox
 from vitco.store import Store
@@ -31,13 +33,24 @@ from vitco.toolchains import Tools
 EventSink = Callable[[Event], None]
 
 
-class StoreLedger:
-    """The ledger of one run, in the database."""
+class EventEmitter(Protocol):
+    def __call__(
+        self, kind: str, message: str, *, task: str | None, data: dict[str, Any]
+    ) -> None: ...
 
-    def __init__(self, store: Store, run_id: str, project_id: str) -> None:
+
+class StoreLedger:
+    """The ledger of one run, in the database: every request the run's model sends is a row
+    (written at once, never held back with the step's writes: a step that fails or is
+    stopped later still paid for it) and a ``model`` event as it happens."""
+
+    def __init__(
+        self, store: Store, run_id: str, project_id: str, emit: EventEmitter | None = None
+    ) -> None:
         self.store = store
         self.run_id = run_id
         self.project_id = project_id
+        self.emit = emit
 
     def lookup(self, request: ModelRequest) -> ModelResponse | None:
         row = self.store.find_call(self.run_id, request.key.label(), request.fingerprint())
@@ -50,8 +63,9 @@ class StoreLedger:
             tier=cast(Tier | None, row.tier),  # escalation after a resume needs the tier
         )
 
-    def record(self, request: ModelRequest, response: ModelResponse) -> None:
-        key = request.key
+    def record(self, attempt: Attempt) -> None:
+        """Write one request (see ``vitco.llm.meter``) and say so."""
+        key = attempt.request.key
         self.store.record_call(
             ModelCall(
                 run_id=self.run_id,
@@ -62,19 +76,65 @@ class StoreLedger:
                 task=key.task,
                 attempt=key.attempt,
                 repair=key.repair,
-                tier=response.tier or request.tier,
-                model=response.model,
-                fingerprint=request.fingerprint(),
-                input_tokens=response.usage.input_tokens,
-                output_tokens=response.usage.output_tokens,
-                cache_read_tokens=response.usage.cache_read_tokens,
-                cost_usd=response.cost_usd,
-                latency_s=response.latency_s,
-                cache_hit=response.cached,
-                retries=response.retries,
-                response=response.content,
+                tier=attempt.tier or attempt.request.tier,
+                model=attempt.model,
+                fingerprint=attempt.request.fingerprint(),
+                input_tokens=attempt.usage.input_tokens,
+                output_tokens=attempt.usage.output_tokens,
+                cache_read_tokens=attempt.usage.cache_read_tokens,
+                cost_usd=attempt.cost_usd,
+                latency_s=attempt.latency_s,
+                cache_hit=attempt.cached,
+                retries=attempt.retries,
+                response=attempt.content,
+                outcome=attempt.outcome,
+                error=attempt.error,
+                max_tokens=attempt.max_tokens,
             )
         )
+        if self.emit is not None:
+            self.emit("model", model_event(attempt), task=key.task, data=event_data(attempt))
+
+    def reject(self, request: ModelRequest, reason: str) -> None:
+        key = request.key.label()
+        self.store.mark_call(self.run_id, key, request.fingerprint(), outcome="invalid")
+        if self.emit is not None:
+            data = {"call": key, "role": request.key.role, "outcome": "invalid", "error": reason}
+            self.emit(
+                "model", f"{key}: answer rejected, repair asked", task=request.key.task, data=data
+            )
+
+
+def model_event(attempt: Attempt) -> str:
+    """The line of a ``model`` event: call, model, tier, outcome, tokens, cost, time."""
+    usage = attempt.usage
+    where = f"{attempt.model} [{attempt.tier}]" if attempt.tier else attempt.model
+    text = (
+        f"{attempt.request.key.label()}: {where} {attempt.outcome}, "
+        f"{usage.input_tokens}+{usage.output_tokens} tokens, ${attempt.cost_usd:.4f}, "
+        f"{attempt.latency_s:.1f}s"
+    )
+    if attempt.error:
+        text += f" ({attempt.error[:200]})"
+    return text
+
+
+def event_data(attempt: Attempt) -> dict[str, Any]:
+    key = attempt.request.key
+    return {
+        "call": key.label(),
+        "role": key.role,
+        "step": key.step,
+        "tier": attempt.tier,
+        "model": attempt.model,
+        "outcome": attempt.outcome,
+        "input_tokens": attempt.usage.input_tokens,
+        "output_tokens": attempt.usage.output_tokens,
+        "cost_usd": attempt.cost_usd,
+        "latency_s": round(attempt.latency_s, 3),
+        "max_tokens": attempt.max_tokens,
+        "error": attempt.error,
+    }
 
 
 @dataclass
@@ -114,17 +174,24 @@ class Runtime:
     def for_run(
         cls, *, model: Model, store: Store, run_id: str, project_id: str, **kw: Any
     ) -> Runtime:
-        # The budget sits inside the journal: a resumed run's recorded calls are free and
-        # never refused; every new call is priced before it is made.
-        # The cap is the project's, set when it was created (VITCO_BUDGET_USD, --budget) and
-        # changed only by `vitco budget`: one cleared there stays cleared.
+        """The runtime of one run: its model metered (every request to a provider priced
+        against the project's budget before it is sent, and written to the ledger with an
+        event when it ends) inside the journal (a resumed run's answered calls are free and
+        never refused).
+
+        The cap is the project's, set when it was created (VITCO_BUDGET_USD, --budget) and
+        changed only by `vitco budget`: one cleared there stays cleared."""
+        settings: Settings | None = kw.get("settings")
         cap = store.get_project(project_id).budget_usd
+        rt = cls(model=model, store=store, run_id=run_id, project_id=project_id, **kw)
+        budget = None
         if cap is not None:
-            model = BudgetedModel(
-                model, cap, lambda: store.spent_usd(project_id), estimator_for(model)
-            )
-        journaled = JournaledModel(model, StoreLedger(store, run_id, project_id))
-        return cls(model=journaled, store=store, run_id=run_id, project_id=project_id, **kw)
+            allow = settings is not None and settings.allow_unpriced
+            budget = Budget(cap, lambda: store.spent_usd(project_id), allow_unpriced=allow)
+        rt.model = journaled(
+            model, StoreLedger(store, run_id, project_id, emit=rt.emit_now), budget=budget
+        )
+        return rt
 
     @property
     def tools(self) -> Tools:
@@ -184,13 +251,22 @@ class Runtime:
         step: str | None = None,
         task: str | None = None,
         data: dict[str, Any] | None = None,
+        now: bool = False,
     ) -> None:
-        event = self.store.add_event(self.run_id, kind, message, step=step, task=task, data=data)
+        """Record an event (with the step's writes, or at once when ``now``) and show it."""
+        event = self.store.add_event(
+            self.run_id, kind, message, step=step, task=task, data=data, now=now
+        )
         if self.on_event is not None:
             try:
                 self.on_event(event)
             except Exception:  # a broken display (closed pipe) must not stop the run
                 self.on_event = None
+
+    def emit_now(self, kind: str, message: str, *, task: str | None, data: dict[str, Any]) -> None:
+        """An event written at once, not with the step (a request's: it happened whatever
+        becomes of the step)."""
+        self.emit(kind, message, task=task, data=data, now=True)
 
     def add_time(self, bucket: str, seconds: float) -> None:
         with self._lock:

@@ -10,12 +10,14 @@ import pytest
 
 from tests.llm.providers.conftest import Spec
 from vitco.llm.exceptions import (
+    AnswerTruncated,
     BadResponse,
     ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
 )
+from vitco.llm.model import Usage
 from vitco.llm.providers._common import (
     import_sdk,
     is_strict_compatible,
@@ -84,8 +86,21 @@ def test_json_text(text: str, expected: str | None) -> None:
 def test_output_text_rules() -> None:
     with pytest.raises(BadResponse, match="no content"):
         output_text("p", "  ", truncated=False, limit=None)
-    with pytest.raises(BadResponse, match="max_tokens=10"):
+    with pytest.raises(AnswerTruncated, match="max_tokens=10") as cut:
+        output_text(
+            "p",
+            '{"a": ',
+            truncated=True,
+            at_limit=True,
+            limit=10,
+            usage=Usage(input_tokens=1, output_tokens=10),
+        )
+    assert cut.value.limit == 10 and cut.value.usage == Usage(
+        input_tokens=1, output_tokens=10
+    )  # billed: usage kept
+    with pytest.raises(BadResponse, match="cut off early") as early:
         output_text("p", '{"a": ', truncated=True, limit=10)
+    assert not isinstance(early.value, AnswerTruncated)
     assert output_text("p", "prose", truncated=False, limit=None) == "prose"
     assert output_text("p", '{"a": 1}', truncated=True, limit=10) == '{"a":1}'
 

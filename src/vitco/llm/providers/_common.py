@@ -20,12 +20,14 @@ from types import ModuleType, TracebackType
 from typing import Any, Self
 
 from vitco.llm.exceptions import (
+    AnswerTruncated,
     BadResponse,
     ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
 )
+from vitco.llm.model import Usage
 
 REDACTED = "[REDACTED]"
 
@@ -155,25 +157,53 @@ def dump_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def output_text(provider: str, text: str | None, *, truncated: bool, limit: int | None) -> str:
+def output_text(
+    provider: str,
+    text: str | None,
+    *,
+    truncated: bool,
+    limit: int | None,
+    usage: Usage | None = None,
+    at_limit: bool = False,
+) -> str:
     """Turn a model's raw output into the ``ModelResponse.content`` we return.
 
-    Empty output is a ``BadResponse``. Output cut off at the token limit that is not JSON is a
-    ``BadResponse`` too (repairing half an answer is pointless). Complete output that is not
+    Empty output is a ``BadResponse``. Output cut off at the token limit (``at_limit``: the
+    provider said so) that is not JSON is ``AnswerTruncated``, so that it is not asked for
+    again unchanged; output that ended early for another reason (a stream without a finish)
+    is a ``BadResponse`` (repairing half an answer is pointless). Complete output that is not
     JSON is returned verbatim: the agent layer validates it and asks the model to repair it,
-    which needs the model's own words.
+    which needs the model's own words. Errors carry ``usage``: the request was billed.
     """
     if text is None or not text.strip():
-        raise BadResponse(provider, "the response has no content")
+        if at_limit:
+            raise truncation(provider, limit, 0, usage)
+        raise BadResponse(provider, "the response has no content", usage=usage)
     parsed = json_text(text)
     if parsed is not None:
         return parsed
+    if at_limit:
+        raise truncation(provider, limit, len(text), usage)
     if truncated:
-        where = f"max_tokens={limit}" if limit is not None else "the output token limit"
         raise BadResponse(
-            provider, f"the output was cut off at {where} and is not valid JSON ({len(text)} chars)"
+            provider,
+            f"the output was cut off early and is not valid JSON ({len(text)} chars)",
+            usage=usage,
         )
     return text
+
+
+def truncation(
+    provider: str, limit: int | None, chars: int, usage: Usage | None
+) -> AnswerTruncated:
+    """The error of an answer cut at the output token limit."""
+    where = f"max_tokens={limit}" if limit is not None else "the output token limit"
+    return AnswerTruncated(
+        provider,
+        f"the output was cut off at {where} and is not valid JSON ({chars} chars)",
+        limit=limit,
+        usage=usage,
+    )
 
 
 _SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties")

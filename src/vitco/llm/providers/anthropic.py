@@ -27,6 +27,7 @@ from vitco.llm.providers._common import (
     redact,
     tool_name,
     translate_sdk_error,
+    truncation,
     typed_error,
 )
 
@@ -130,15 +131,20 @@ class AnthropicModel(OwnsClient):
             raise self._translate(exc) from (
                 None if isinstance(exc, self._sdk.APIStatusError) else exc
             )
+        limit = params["max_tokens"]
         if stop == "refusal":
-            raise BadResponse(self.provider, "the model refused to answer")
+            raise BadResponse(self.provider, "the model refused to answer", usage=usage)
         if stop in _TRUNCATED and from_tool:
             # A cut-off tool input can still parse (as a prefix object); never trust it.
-            raise BadResponse(
-                self.provider, f"the output was cut off at max_tokens={params['max_tokens']}"
-            )
-        truncated = stop is None or stop in _TRUNCATED
-        content = output_text(self.provider, text, truncated=truncated, limit=params["max_tokens"])
+            raise truncation(self.provider, limit, len(text or ""), usage)
+        content = output_text(
+            self.provider,
+            text,
+            truncated=stop is None,
+            at_limit=stop in _TRUNCATED,
+            limit=limit,
+            usage=usage,
+        )
         return ModelResponse(
             content=content, usage=usage, model=self.id, latency_s=time.monotonic() - started
         )

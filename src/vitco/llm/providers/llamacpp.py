@@ -110,13 +110,17 @@ class LlamaCppModel:
             usage = completion.get("usage") or {}
         except (KeyError, IndexError, TypeError) as exc:
             raise BadResponse(PROVIDER, f"unexpected completion shape: {exc}") from exc
-        content = output_text(PROVIDER, text, truncated=finish == "length", limit=limit)
+        counts = Usage(
+            input_tokens=int(usage.get("prompt_tokens") or 0),
+            output_tokens=int(usage.get("completion_tokens") or 0),
+        )
+        at_limit = finish == "length"
+        content = output_text(
+            PROVIDER, text, truncated=at_limit, at_limit=at_limit, limit=limit, usage=counts
+        )
         return ModelResponse(
             content=content,
-            usage=Usage(
-                input_tokens=int(usage.get("prompt_tokens") or 0),
-                output_tokens=int(usage.get("completion_tokens") or 0),
-            ),
+            usage=counts,
             model=self.id,
             latency_s=time.monotonic() - started,
         )

@@ -13,12 +13,15 @@ router owns retrying, backoff and fallback. Every vendor error is translated her
 
 from __future__ import annotations
 
+import re
+import threading
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from vitco.llm.exceptions import BadResponse, ProviderError
+from vitco.llm.exceptions import BadResponse, ProviderError, StructuredModeRefused
 from vitco.llm.model import Message, ModelRequest, ModelResponse, Usage
+from vitco.llm.modes import StructuredMode, next_mode
 from vitco.llm.providers._common import (
     OwnsClient,
     dump_json,
@@ -42,7 +45,6 @@ __all__ = [
     "openai_client",
 ]
 
-StructuredMode = Literal["json_schema", "tool", "json_object"]
 MaxTokensParam = Literal["max_tokens", "max_completion_tokens"]
 
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -80,9 +82,11 @@ class OpenAIModel(OwnsClient):
         client: a sync ``openai.OpenAI`` client (see :func:`openai_client`).
         model_name: the model as the server names it, e.g. ``gpt-4o-mini`` or ``llama3.2``.
         provider: the prefix of :attr:`id` (``openai``, ``ollama``, ``groq``...).
-        structured: how to ask for typed output: ``json_schema`` (``response_format``),
-            ``tool`` (a forced function call) or ``json_object`` (JSON mode plus the schema
-            in the system prompt).
+        structured: how to ask for typed output first: ``json_schema``
+            (``response_format``), ``tool`` (a forced function call), ``json_object`` (JSON
+            mode plus the schema in the system prompt) or ``prompt`` (the schema in the
+            prompt only). When the server refuses it, the model moves to the next mode in
+            that order and raises ``StructuredModeRefused`` (see :mod:`vitco.llm.modes`).
         stream: stream the answer (``stream_options.include_usage`` keeps token counts).
         strict: OpenAI strict schema mode; ``None`` turns it on only for schemas that
             already satisfy it.
@@ -114,6 +118,7 @@ class OpenAIModel(OwnsClient):
         self.max_tokens_param: MaxTokensParam = max_tokens_param
         self.send_temperature = send_temperature
         self._owns_client = owns_client
+        self._lock = threading.Lock()
 
     @classmethod
     def connect(
@@ -137,42 +142,69 @@ class OpenAIModel(OwnsClient):
 
     def request(self, request: ModelRequest) -> ModelResponse:
         """Ask for one typed answer; raise a ``ProviderError`` subclass on any failure."""
-        params = self._params(request)
+        mode = self.structured
+        params = self._params(request, mode)
         started = time.monotonic()
         try:
             if self.stream:
-                text, finish, usage = self._streamed(params, request.output_name)
+                text, finish, usage = self._streamed(params, request.output_name, mode)
             else:
-                text, finish, usage = self._single(params, request.output_name)
+                text, finish, usage = self._single(params, request.output_name, mode)
         except ProviderError:
             raise
         except Exception as exc:
             translated = translate_sdk_error(self.provider, exc, self._sdk, [self._client.api_key])
             if translated is None:
                 raise
+            if refuses_mode(translated, mode):
+                translated = self._refused(translated, mode)
             raise translated from (None if isinstance(exc, self._sdk.APIStatusError) else exc)
         if finish == "content_filter":
-            raise BadResponse(self.provider, "the answer was withheld by the content filter")
-        truncated = finish in ("length", None)
-        content = output_text(self.provider, text, truncated=truncated, limit=request.max_tokens)
+            raise BadResponse(
+                self.provider, "the answer was withheld by the content filter", usage=usage
+            )
+        content = output_text(
+            self.provider,
+            text,
+            truncated=finish is None,
+            at_limit=finish == "length",
+            limit=request.max_tokens,
+            usage=usage,
+        )
         return ModelResponse(
             content=content, usage=usage, model=self.id, latency_s=time.monotonic() - started
         )
 
+    def _refused(self, error: ProviderError, mode: StructuredMode) -> StructuredModeRefused:
+        """Move to the mode after ``mode`` (unless another call already moved further)."""
+        fallback = next_mode(mode)
+        with self._lock:
+            if fallback is not None and self.structured == mode:
+                self.structured = fallback
+        detail = str(error).removeprefix(f"{self.provider}: ")
+        return StructuredModeRefused(
+            self.provider,
+            f"structured mode {mode} refused ({detail})"
+            + (f"; trying {fallback}" if fallback else "; no other mode to try"),
+            status=error.status,
+            mode=mode,
+            fallback=fallback,
+        )
+
     # -- request ---------------------------------------------------------------------------
 
-    def _params(self, request: ModelRequest) -> dict[str, Any]:
+    def _params(self, request: ModelRequest, mode: StructuredMode) -> dict[str, Any]:
         schema = request.output_schema
         name = tool_name(request.output_name)
         strict = is_strict_compatible(schema) if self.strict is None else self.strict
         messages = list(request.messages)
         params: dict[str, Any] = {"model": self.model_name}
-        if self.structured == "json_schema":
+        if mode == "json_schema":
             params["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": name, "schema": schema, "strict": strict},
             }
-        elif self.structured == "tool":
+        elif mode == "tool":
             function: dict[str, Any] = {
                 "name": name,
                 "description": schema.get("description") or f"Record the {request.output_name}.",
@@ -183,7 +215,8 @@ class OpenAIModel(OwnsClient):
             params["tools"] = [{"type": "function", "function": function}]
             params["tool_choice"] = {"type": "function", "function": {"name": name}}
         else:
-            params["response_format"] = {"type": "json_object"}
+            if mode == "json_object":
+                params["response_format"] = {"type": "json_object"}
             messages = _with_schema_instruction(messages, schema)
         params["messages"] = [{"role": m.role, "content": m.content} for m in messages]
         if self.send_temperature:
@@ -198,7 +231,7 @@ class OpenAIModel(OwnsClient):
     # -- response --------------------------------------------------------------------------
 
     def _single(
-        self, params: dict[str, Any], output_name: str
+        self, params: dict[str, Any], output_name: str, mode: StructuredMode
     ) -> tuple[str | None, str | None, Usage]:
         completion: ChatCompletion = self._client.chat.completions.create(**params)
         try:
@@ -210,7 +243,7 @@ class OpenAIModel(OwnsClient):
             if message.refusal:
                 raise BadResponse(self.provider, f"the model refused: {message.refusal[:300]}")
             text = message.content
-            if self.structured == "tool":
+            if mode == "tool":
                 arguments = [
                     call.function.arguments
                     for call in message.tool_calls or []
@@ -223,7 +256,7 @@ class OpenAIModel(OwnsClient):
             raise BadResponse(self.provider, f"unexpected response shape: {exc}") from exc
 
     def _streamed(
-        self, params: dict[str, Any], output_name: str
+        self, params: dict[str, Any], output_name: str, mode: StructuredMode
     ) -> tuple[str | None, str | None, Usage]:
         content: list[str] = []
         refusal: list[str] = []
@@ -257,13 +290,32 @@ class OpenAIModel(OwnsClient):
         if refusal:
             raise BadResponse(self.provider, f"the model refused: {''.join(refusal)[:300]}")
         text: str | None = "".join(content) if content else None
-        if self.structured == "tool":
+        if mode == "tool":
             wanted = (tool_name(output_name), output_name)
             for names, arguments in calls.values():
                 if "".join(names) in wanted:
                     text = "".join(arguments)
                     break
         return text, finish, usage
+
+
+# What a server says when it does not take a mode's request fields. llama.cpp's server:
+# "response_format.type: Input should be 'text' or 'json_object'"; others name the field, or
+# say tools or tool_choice are not supported.
+_MODE_WORDS = {
+    "json_schema": re.compile(r"response_format|json_schema", re.IGNORECASE),
+    "tool": re.compile(r"\btools?\b|tool_choice|function", re.IGNORECASE),
+    "json_object": re.compile(r"response_format|json_object", re.IGNORECASE),
+}
+
+
+def refuses_mode(error: ProviderError, mode: StructuredMode) -> bool:
+    """True when ``error`` is the server refusing how ``mode`` asks for typed output: a 400,
+    422, 500 or 501 whose message names the fields that mode sends."""
+    words = _MODE_WORDS.get(mode)
+    if words is None or error.status not in (400, 422, 500, 501):
+        return False
+    return words.search(str(error)) is not None
 
 
 def _with_schema_instruction(messages: list[Message], schema: dict[str, Any]) -> list[Message]:
