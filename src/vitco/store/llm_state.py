@@ -3,7 +3,7 @@ structured-output mode each provider needs.
 
 All are disposable (deleting every row costs repeated provider calls, a breaker that has
 to learn again and one refused request per provider, nothing more), but they live in the
-store's schema, under its migrations (``0004_llm_state``, ``0005_metering``), so that there is
+store's schema, under its migrations (``0004_llm_state``, ``0006_metering``), so that there is
 one database to version, back up and point a fleet at; with Redis configured the model layer
 keeps the first two there instead (see ``vitco.llm.cache`` and ``vitco.llm.breaker``).
 

@@ -5,8 +5,8 @@
 ``max_tokens`` it was sent with (the router raises it after a truncated answer).
 ``llm_structured_modes`` remembers the structured-output mode each provider needs.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
