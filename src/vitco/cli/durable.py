@@ -19,7 +19,7 @@ from vitco.cli.output import (
     load_settings,
     store_of,
 )
-from vitco.cli.progress import RunProgress
+from vitco.cli.progress import RunProgress, ledger_spent
 from vitco.cli.run import JsonOpt, ServeOpt, finish
 
 if TYPE_CHECKING:
@@ -42,11 +42,12 @@ def full_run_id(settings: Settings, ident: str, as_json: bool) -> str:
         return store_of(settings).resolve_id("run", ident)
 
 
-def _drive(as_json: bool, serve: bool, call: Any) -> None:
+def _drive(settings: Settings, as_json: bool, serve: bool, call: Any) -> None:
     enabled = not as_json or err_console.is_terminal
+    out = err_console if as_json else console
     with (
         known_errors(as_json),
-        RunProgress(err_console if as_json else console, enabled=enabled) as p,
+        RunProgress(out, enabled=enabled, spent=ledger_spent(settings)) as p,
     ):
         outcome: Outcome = call(p)
     finish(outcome, as_json=as_json, serve=serve)
@@ -71,6 +72,7 @@ def register(app: typer.Typer) -> None:
         settings = model_settings(as_json, config)
         full = full_run_id(settings, run_id, as_json)
         _drive(
+            settings,
             as_json,
             serve,
             lambda p: resume_run(settings, full, model_id=model, on_event=p, keep_running=serve),
@@ -168,6 +170,7 @@ def register(app: typer.Typer) -> None:
                 highlight=False,
             )
         _drive(
+            settings,
             as_json,
             serve,
             lambda p: resume_run(
@@ -193,6 +196,7 @@ def register(app: typer.Typer) -> None:
             )
         answer = {"approved": approved, "reason": reason}
         _drive(
+            settings,
             as_json,
             serve,
             lambda p: resume_run(settings, run_id, on_event=p, keep_running=serve, resume=answer),

@@ -13,7 +13,7 @@ from rich.panel import Panel
 import vitco
 from vitco.cli.models import ConfigOpt, model_settings
 from vitco.cli.output import console, emit_json, err_console, fail, known_errors, verbosity
-from vitco.cli.progress import RunProgress
+from vitco.cli.progress import RunProgress, ledger_spent
 from vitco.cli.summary import print_report, with_next
 
 if TYPE_CHECKING:
@@ -85,7 +85,11 @@ def deliver(
     elif note and err_console.is_terminal:
         err_console.print(Panel(note, title="vitco demo", border_style="cyan", expand=False))
     enabled = not as_json or err_console.is_terminal
-    with known_errors(as_json), RunProgress(progress_console, enabled=enabled) as progress:
+    spent = ledger_spent(settings)
+    with (
+        known_errors(as_json),
+        RunProgress(progress_console, enabled=enabled, spent=spent) as progress,
+    ):
         model = recording(settings, model_id, record) if record is not None else None
         outcome = start_run(
             settings,
