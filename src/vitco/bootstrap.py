@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from vitco.config import Settings
     from vitco.llm.model import Model
     from vitco.sandbox.protocol import Sandbox
@@ -87,3 +89,35 @@ def resume_run(
     from vitco.workflow.runner import resume
 
     return resume(build(settings, model=model, sandbox=sandbox), run_id, model=model, **options)
+
+
+def build_api(
+    settings: Settings, *, model: Model | None = None, sandbox: Sandbox | None = None
+) -> FastAPI:
+    """The app of ``vitco serve`` in the embedded mode: the store of ``settings``, the run
+    queue in it and one worker thread in this process that executes the queued runs (it
+    starts and stops with the app)."""
+    from vitco.api import Authenticator, create_app
+    from vitco.api.deps import ApiContext
+    from vitco.api.limits import TokenBuckets
+    from vitco.jobs.embedded import EmbeddedWorker, execute_job
+    from vitco.jobs.queue import StoreRunQueue
+    from vitco.store import AccessStore
+
+    services = build(settings, model=model, sandbox=sandbox)
+    store = services.store
+    access = AccessStore(store.sessions)
+    queue = StoreRunQueue(store.sessions)
+    worker = EmbeddedWorker(queue, store, lambda job: execute_job(services, job))
+    return create_app(
+        ApiContext(
+            settings=settings,
+            store=store,
+            access=access,
+            queue=queue,
+            runs=worker,
+            models=services.models,
+            authenticator=Authenticator(access),
+            buckets=TokenBuckets(settings.api_rate_per_s, settings.api_rate_burst),
+        )
+    )

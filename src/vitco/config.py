@@ -144,6 +144,26 @@ class Settings(BaseSettings):
         default=7 * 24 * 3600.0, ge=0, description="LLM response cache TTL; 0 turns it off."
     )
 
+    api_cors_origins: list[str] = Field(
+        default_factory=list,
+        description="vitco serve: origins a browser may call the API from (JSON list); none "
+        "by default, and '*' only when set so.",
+    )
+    api_max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="vitco serve: the largest request body."
+    )
+    api_rate_per_s: float = Field(
+        default=10.0, gt=0, description="vitco serve: requests a second per API key (sustained)."
+    )
+    api_rate_burst: int = Field(
+        default=60, ge=1, description="vitco serve: requests an API key may make at once."
+    )
+    api_models: list[str] = Field(
+        default_factory=list,
+        description="vitco serve: model ids a caller may pick for a run, besides VITCO_MODEL "
+        "(the default); a caller never names any other (a replay: id names a server file).",
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

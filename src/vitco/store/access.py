@@ -21,6 +21,7 @@ from vitco.store.exceptions import AlreadyExists, NotFound
 from vitco.store.models import (
     ApiKey,
     AuditEntry,
+    Brief,
     Event,
     Project,
     Run,
@@ -216,6 +217,18 @@ class AccessStore:
             if project.archived_at is None:
                 project.archived_at = utcnow()
             return project
+
+    def latest_brief(self, project_id: str) -> Brief:
+        q = (
+            select(Brief)
+            .where(Brief.project_id == project_id)
+            .order_by(Brief.created_at.desc(), Brief.id.desc())
+        )
+        with self.sessions() as s:
+            brief = s.scalars(q).first()
+        if brief is None:
+            raise NotFound("brief", project_id)
+        return brief
 
     def run(self, tenant_id: str, run_id: str) -> Run:
         q = (

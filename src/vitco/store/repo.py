@@ -425,10 +425,15 @@ class Store:
     COST_GROUPS = ("project", "run", "role", "tier", "model", "day")
 
     def cost_breakdown(
-        self, *, by: str = "role", project_id: str | None = None, run_id: str | None = None
+        self,
+        *,
+        by: str = "role",
+        project_id: str | None = None,
+        run_id: str | None = None,
+        tenant_id: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Ledger totals grouped by one of :attr:`COST_GROUPS`, optionally for one project
-        or one run.
+        """Ledger totals grouped by one of :attr:`COST_GROUPS`, optionally for one project,
+        one run or one tenant's projects.
 
         Each row: ``key``, ``calls``, ``input_tokens``, ``output_tokens``, ``usd``,
         ``cache_hits``, ``retries``, ``model_s``; ordered by key.
@@ -462,6 +467,10 @@ class Store:
             q = q.where(ModelCall.project_id == project_id)
         if run_id:
             q = q.where(ModelCall.run_id == run_id)
+        if tenant_id:
+            q = q.join(Project, Project.id == ModelCall.project_id).where(
+                Project.tenant_id == tenant_id
+            )
         names = ("calls", "input_tokens", "output_tokens", "usd", "cache_hits", "retries")
         with self.sessions() as s:
             rows = []

@@ -33,6 +33,7 @@ from vitco.sandbox.exceptions import SandboxError
 from vitco.sandbox.protocol import Process
 from vitco.store import Store
 from vitco.store.models import new_id
+from vitco.store.repo import DEFAULT_TENANT
 from vitco.toolchains import ToolchainError
 from vitco.workflow import stop
 from vitco.workflow.brief import BriefText, load_brief
@@ -128,19 +129,34 @@ def create_run(
     workflow: str = DEFAULT_WORKFLOW,
     source: Path | None = None,
 ) -> str:
+    project_id, brief_id, base_sha = create_project(store, settings, brief, source=source)
+    return store.create_run(project_id, brief_id, model_id, workflow, base_sha=base_sha).id
+
+
+def create_project(
+    store: Store,
+    settings: Settings,
+    brief: BriefText,
+    *,
+    tenant_id: str = DEFAULT_TENANT,
+    source: Path | None = None,
+) -> tuple[str, str, str]:
+    """A project of ``tenant_id`` for ``brief`` (its repository a copy of ``source``, or new)
+    and the brief stored; returns the project's id, the brief's and the repository's head."""
     project_id = new_id("p")
     repo_path = settings.projects_dir / f"{_slug(brief.title)}-{project_id.removeprefix('p-')}"
     base_sha = (Repo.clone(source, repo_path) if source else Repo.init(repo_path)).head()
     project = store.create_project(
         brief.title,
         str(repo_path),
+        tenant_id=tenant_id,
         project_id=project_id,
         client=formataddr((brief.client_name, brief.client_email)),
     )
     if settings.budget_usd is not None:  # the project keeps the cap it started with
         store.set_budget(project.id, settings.budget_usd)
     stored = store.create_brief(project.id, brief.source, brief.text)
-    return store.create_run(project.id, stored.id, model_id, workflow, base_sha=base_sha).id
+    return project.id, stored.id, base_sha
 
 
 def execute(

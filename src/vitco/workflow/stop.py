@@ -38,6 +38,12 @@ def request() -> None:
     stop_all()
 
 
+def clear() -> None:
+    """Forget a stop request: a service's worker does before and after each run it executes,
+    so a run cancelled on request does not stop the next one."""
+    _requested.clear()
+
+
 def requested() -> bool:
     return _requested.is_set()
 

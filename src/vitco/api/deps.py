@@ -1,0 +1,77 @@
+"""What routes receive: the built parts (``ApiContext``) and the caller, as ``Annotated``
+aliases.
+
+``authorize`` is the one dependency every endpoint takes: it authenticates the key, takes a
+token from the key's bucket (429 when empty) and looks the endpoint up in the permission
+matrix (403 when the role may not). Routes then only ever query with ``caller.tenant_id``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Protocol
+
+from fastapi import Depends, Request
+
+from vitco.api.exceptions import Forbidden, TooManyRequests
+from vitco.api.keys import Authenticator, Caller
+from vitco.api.limits import TokenBuckets
+from vitco.api.permissions import allowed, endpoint
+from vitco.config import Settings
+from vitco.jobs.queue import RunQueue
+from vitco.llm.model import Model
+from vitco.store import Store
+from vitco.store.access import AccessStore
+
+
+class Runs(Protocol):
+    """The executor of queued runs, as the API sees it (the embedded worker, or nothing
+    where workers run elsewhere)."""
+
+    def start(self) -> None: ...
+
+    def notify(self) -> None: ...
+
+    def cancel(self, run_id: str) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    """The parts the API uses, built by the composition root (``vitco.bootstrap``)."""
+
+    settings: Settings
+    store: Store
+    access: AccessStore
+    queue: RunQueue
+    runs: Runs
+    models: Callable[[str | None], Model]
+    authenticator: Authenticator
+    buckets: TokenBuckets
+
+
+def context(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.vitco
+    return ctx
+
+
+Ctx = Annotated[ApiContext, Depends(context)]
+
+
+def authorize(request: Request, ctx: Ctx) -> Caller:
+    caller = ctx.authenticator.authenticate(request.headers.get("authorization"))
+    request.state.caller = caller
+    wait = ctx.buckets.take(caller.key_id)
+    if wait > 0:
+        raise TooManyRequests(wait)
+    route = request.scope.get("route")
+    key = endpoint(request.method, getattr(route, "path", request.url.path))
+    request.state.endpoint = key
+    if not allowed(caller.role, key):
+        raise Forbidden(caller.role, key)
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(authorize)]

@@ -1,0 +1,20 @@
+"""One router per resource; ``ROUTERS`` is every one of them, in the order the app mounts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from vitco.api.routes import audit, costs, events, keys, me, projects, runs, users
+
+ROUTERS: tuple[APIRouter, ...] = (
+    me.router,
+    projects.router,
+    runs.router,
+    events.router,
+    costs.router,
+    keys.router,
+    users.router,
+    audit.router,
+)
+
+__all__ = ["ROUTERS"]

@@ -1,0 +1,167 @@
+"""``/v1/projects/{id}/runs`` and ``/v1/runs``: start a project's run, follow and steer it.
+
+Starting, resuming and answering a gate queue a job (the worker executes it) and answer 202
+with the run as it is then; the run's status and events tell how it goes on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from vitco.api.deps import ApiContext, CallerDep, Ctx
+from vitco.api.exceptions import Conflict, Unprocessable
+from vitco.api.paging import CursorParam, Limit, decode, page, tagged
+from vitco.api.schemas import (
+    CheckpointPublic,
+    GateAnswer,
+    ItemsPublic,
+    PagePublic,
+    RunCreate,
+    RunPublic,
+    TaskPublic,
+)
+from vitco.integrations.git.repo import Repo
+from vitco.llm.exceptions import LLMError
+from vitco.store.models import Run
+from vitco.workflow.runner import check_workflow
+
+router = APIRouter(prefix="/v1", tags=["runs"])
+
+ACTIVE = frozenset({"queued", "running", "awaiting_approval"})
+RESUMABLE = frozenset({"interrupted", "needs_attention", "failed", "budget_exceeded", "cancelled"})
+
+
+def _model_id(ctx: ApiContext, wanted: str | None) -> str:
+    """The id of the model a run uses: one the server allows (its default when none is
+    asked for), resolved now so that a bad one costs nothing."""
+    settings = ctx.settings
+    allowed = [m for m in (settings.model, *settings.api_models) if m]
+    chosen = wanted or settings.model
+    if not chosen:
+        raise Unprocessable("no model is configured on this server and none was asked for")
+    if chosen not in allowed:
+        raise Unprocessable(
+            f"model {chosen!r} is not one this server lets callers choose",
+            {"field": "body.model"},
+        )
+    try:
+        return ctx.models(chosen).id
+    except LLMError as exc:
+        raise Unprocessable(f"model {chosen!r} cannot be used: {exc}") from exc
+
+
+@router.post("/projects/{project_id}/runs", response_model=RunPublic, status_code=202)
+def start(project_id: str, body: RunCreate, caller: CallerDep, ctx: Ctx) -> RunPublic:
+    """Queue a run of the project with a workflow template, a model and a budget."""
+    project = ctx.access.project(caller.tenant_id, project_id)
+    if project.archived_at is not None:
+        raise Conflict(f"project {project_id} is archived")
+    busy = [r.id for r in ctx.access.runs(caller.tenant_id, project_id=project.id).items
+            if r.status in ACTIVE]  # fmt: skip
+    if busy:
+        raise Conflict(f"project {project_id} has a run going: {busy[0]}", {"run_id": busy[0]})
+    repo = Path(project.repo_path)
+    check_workflow(ctx.settings, body.workflow, repo)
+    model_id = _model_id(ctx, body.model)
+    if body.budget_usd is not None:
+        ctx.store.set_budget(project.id, body.budget_usd)
+    brief = ctx.access.latest_brief(project.id)
+    run = ctx.store.create_run(
+        project.id, brief.id, model_id, body.workflow, base_sha=Repo(repo).head()
+    )
+    ctx.queue.enqueue(run.id, "start")
+    ctx.runs.notify()
+    return RunPublic.model_validate(run)
+
+
+@router.get("/runs", response_model=PagePublic[RunPublic])
+def list_runs(
+    request: Request,
+    caller: CallerDep,
+    ctx: Ctx,
+    limit: Limit = 50,
+    cursor: CursorParam = None,
+    project_id: Annotated[str | None, Query(max_length=64)] = None,
+    status: Annotated[str | None, Query(max_length=32)] = None,
+) -> Response:
+    """The tenant's runs, newest first; by project and status."""
+    rows = ctx.access.runs(
+        caller.tenant_id, project_id=project_id, status=status, limit=limit, after=decode(cursor)
+    )
+    return tagged(request, page(rows, RunPublic), PagePublic[RunPublic])
+
+
+@router.get("/runs/{run_id}", response_model=RunPublic)
+def get(request: Request, run_id: str, caller: CallerDep, ctx: Ctx) -> Response:
+    return tagged(request, RunPublic.model_validate(ctx.access.run(caller.tenant_id, run_id)))
+
+
+@router.post("/runs/{run_id}/cancel", response_model=RunPublic, status_code=202)
+def cancel(run_id: str, caller: CallerDep, ctx: Ctx) -> RunPublic:
+    """Stop a run: a queued one at once, a running one at its next step (resumable later)."""
+    run = ctx.access.run(caller.tenant_id, run_id)
+    if run.status not in ACTIVE:
+        raise Conflict(f"run {run_id} is {run.status}: there is nothing to cancel")
+    ctx.queue.cancel(run.id)
+    if not ctx.runs.cancel(run.id):  # not executing here: it is stopped where it stands
+        run = ctx.store.update_run(run.id, status="cancelled", reason="cancelled on request")
+        ctx.store.add_event(run.id, "run", f"run {run.id} cancelled")
+    return RunPublic.model_validate(ctx.access.run(caller.tenant_id, run_id))
+
+
+def _queue(ctx: ApiContext, run: Run, action: str, payload: dict[str, Any] | None) -> Run:
+    ctx.store.update_run(run.id, status="queued", reason=None)
+    ctx.queue.enqueue(run.id, "resume" if action == "resume" else "answer", payload)
+    ctx.runs.notify()
+    return ctx.store.get_run(run.id)
+
+
+@router.post("/runs/{run_id}/resume", response_model=RunPublic, status_code=202)
+def resume(run_id: str, caller: CallerDep, ctx: Ctx) -> RunPublic:
+    """Continue a stopped run from its last checkpoint (nothing done is done again)."""
+    run = ctx.access.run(caller.tenant_id, run_id)
+    if run.status not in RESUMABLE:
+        raise Conflict(f"run {run_id} is {run.status}: it cannot be resumed")
+    return RunPublic.model_validate(_queue(ctx, run, "resume", None))
+
+
+def _answer(
+    run_id: str, approved: bool, body: GateAnswer | None, caller: CallerDep, ctx: Ctx
+) -> RunPublic:
+    run = ctx.access.run(caller.tenant_id, run_id)
+    if run.status != "awaiting_approval":
+        raise Conflict(f"run {run_id} is {run.status}, not awaiting approval")
+    answer = {"approved": approved, "reason": body.reason if body else None}
+    return RunPublic.model_validate(_queue(ctx, run, "answer", answer))
+
+
+@router.post("/runs/{run_id}/approve", response_model=RunPublic, status_code=202)
+def approve(run_id: str, caller: CallerDep, ctx: Ctx, body: GateAnswer | None = None) -> RunPublic:
+    """Approve what a run waiting at a gate asks for: it goes on."""
+    return _answer(run_id, True, body, caller, ctx)
+
+
+@router.post("/runs/{run_id}/reject", response_model=RunPublic, status_code=202)
+def reject(run_id: str, caller: CallerDep, ctx: Ctx, body: GateAnswer | None = None) -> RunPublic:
+    """Reject what a run waiting at a gate asks for: it stops."""
+    return _answer(run_id, False, body, caller, ctx)
+
+
+@router.get("/runs/{run_id}/history", response_model=ItemsPublic[CheckpointPublic])
+def history(request: Request, run_id: str, caller: CallerDep, ctx: Ctx) -> Response:
+    """The run's checkpoints: step, node, time and the cost so far."""
+    from vitco.workflow.timetravel import checkpoints
+
+    run = ctx.access.run(caller.tenant_id, run_id)
+    rows = checkpoints(ctx.settings, ctx.store, run.id)
+    return tagged(request, {"items": rows}, ItemsPublic[CheckpointPublic])
+
+
+@router.get("/runs/{run_id}/tasks", response_model=ItemsPublic[TaskPublic])
+def tasks(request: Request, run_id: str, caller: CallerDep, ctx: Ctx) -> Response:
+    """The run's tasks (the plan), with status, attempts and commit."""
+    run = ctx.access.run(caller.tenant_id, run_id)
+    return tagged(request, {"items": ctx.store.tasks(run.id)}, ItemsPublic[TaskPublic])

@@ -1,0 +1,216 @@
+"""The typed contract: a pydantic model for every request and answer (``XCreate`` in,
+``XPublic`` out), from which the OpenAPI document is generated.
+
+Answers carry what a client may see and nothing of the host: no repository paths, no
+workspace paths, no key hashes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import PurePosixPath
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from vitco.api.permissions import Role
+from vitco.workflow.brief import MAX_BRIEF_BYTES
+
+T = TypeVar("T")
+
+WORKFLOW_NAME = r"^[a-z][a-z0-9-]{0,62}$"
+"""A template is named, never a path: a caller does not choose files on the server."""
+
+
+def _no_host_path(model_id: str) -> str:
+    """A replayed model's id names a file of the server: callers see its name only."""
+    provider, sep, path = model_id.partition(":")
+    if sep and provider.startswith("replay"):
+        return f"{provider}:{PurePosixPath(path).name}"
+    return model_id
+
+
+class Public(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class PagePublic(BaseModel, Generic[T]):
+    """A page of a list; ``next_cursor`` (None on the last page) asks for the next one."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class ItemsPublic(BaseModel, Generic[T]):
+    """A list that is short by nature (a run's tasks, its checkpoints): not paged."""
+
+    items: list[T]
+
+
+class Me(Public):
+    tenant_id: str
+    key_id: str
+    user_id: str | None
+    role: str
+
+
+class ProjectCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    brief: str = Field(
+        min_length=1,
+        max_length=MAX_BRIEF_BYTES,
+        description="The client's brief: Markdown, optionally with front matter (docs/briefs.md).",
+    )
+    source: str = Field(
+        default="api", max_length=200, pattern=r"^[\w .-]+$", description="Where it came from."
+    )
+    budget_usd: float | None = Field(default=None, ge=0, description="The project's cap.")
+
+
+class ProjectPublic(Public):
+    id: str
+    name: str
+    client: str
+    budget_usd: float | None
+    created_at: datetime
+    archived_at: datetime | None
+
+
+class RunCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    workflow: str = Field(default="deliver-project", pattern=WORKFLOW_NAME)
+    model: str | None = Field(
+        default=None,
+        max_length=300,
+        description="A model id this server allows (its default when left out).",
+    )
+    budget_usd: float | None = Field(default=None, ge=0, description="Sets the project's cap.")
+
+
+class GateAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class RunPublic(Public):
+    id: str
+    project_id: str
+    workflow: str
+    model: Annotated[str, AfterValidator(_no_host_path)]
+    status: str
+    reason: str | None
+    url: str | None
+    parent_run_id: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class CheckpointPublic(BaseModel):
+    checkpoint_id: str
+    step: int
+    after: str | None
+    next: list[str]
+    time: str
+    done: list[str]
+    cost_usd: float
+
+
+class TaskPublic(Public):
+    key: str
+    title: str
+    role: str
+    complexity: int
+    depends_on: list[Any]
+    status: str
+    attempts: int
+    commit_sha: str | None
+    reason: str | None
+
+
+class EventPublic(BaseModel):
+    """One event of a run; ``seq`` orders every event and ``since=SEQ`` resumes after it."""
+
+    seq: int
+    run_id: str
+    ts: datetime
+    kind: str
+    step: str | None
+    task: str | None
+    message: str
+    data: dict[str, Any] | None
+
+
+class CostRow(BaseModel):
+    key: str
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    usd: float
+    cache_hits: int
+    retries: int
+    model_s: float
+
+
+class CostsPublic(BaseModel):
+    by: str
+    project_id: str | None
+    run_id: str | None
+    rows: list[CostRow]
+    total_usd: float
+
+
+class KeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    name: str = Field(default="", max_length=200)
+    user_id: str | None = Field(default=None, max_length=64)
+    expires_in_days: float | None = Field(default=None, gt=0, le=3650)
+
+
+class KeyPublic(Public):
+    id: str
+    prefix: str
+    name: str
+    role: str
+    user_id: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class KeyCreated(KeyPublic):
+    key: str = Field(description="The key itself: shown this once, stored only as a hash.")
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    name: str = Field(default="", max_length=200)
+    role: Role
+
+
+class UserPublic(Public):
+    id: str
+    email: str
+    name: str
+    role: str
+    created_at: datetime
+
+
+class AuditPublic(Public):
+    id: int
+    key_id: str | None
+    user_id: str | None
+    ts: datetime
+    method: str
+    path: str
+    action: str
+    status: int
+    request_id: str
