@@ -149,3 +149,10 @@ def test_other_errors_use_the_same_schema(tmp_path: Path) -> None:
     TypeAdapter(ErrorJSON).validate_python(payload, strict=True)
     assert set(payload) == set(ErrorJSON.__annotations__)
     assert payload["code"] == "NotFound" and "r-nope" in payload["error"]
+
+
+def test_verbose_shows_where_a_known_error_was_raised() -> None:
+    plain, verbose = vitco("report", "r-nope"), vitco("-v", "report", "r-nope")
+    assert plain.exit_code == verbose.exit_code == 1
+    assert "Traceback" not in plain.stderr and "no run 'r-nope'" in plain.stderr
+    assert "Traceback" in verbose.stderr and "NotFound" in verbose.stderr

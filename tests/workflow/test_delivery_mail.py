@@ -55,7 +55,7 @@ def test_a_service_mail_says_how_to_get_run_and_try_it() -> None:
     assert "Build: python -m compileall -q todo" in text
     assert "Start: python -m uvicorn todo.app:app --fd '{fd}'" in text
     assert "file descriptor {fd}" in text
-    assert "Try it: http://127.0.0.1:8123/health" in text
+    assert "Try it: http://127.0.0.1:8123/health (while vitco serves it)" in text
     assert "Tests: 21 passed, 0 failed, 0 errors" in text
     assert "Delivery: serving at http://127.0.0.1:8123 (checks passed)" in text
 

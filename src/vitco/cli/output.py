@@ -138,6 +138,8 @@ def known_errors(as_json: bool) -> Iterator[None]:
     try:
         yield
     except known_error_types() as exc:  # evaluated only once something was raised
+        if verbosity() > 0:  # vitco -v: where it was raised, too
+            err_console.print_exception()
         fail(str(exc), as_json=as_json, hint=getattr(exc, "fix", None), code=type(exc).__name__)
 
 

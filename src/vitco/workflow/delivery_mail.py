@@ -57,7 +57,8 @@ def how_to_run(d: Delivered) -> list[str]:
             "{fd}; serve it on a port of your own by changing that argument)"
         )
     if d.shipment is not None and d.shipment.url:
-        lines.append(f"Try it: {d.shipment.url}{plan.get('health_path') or ''}")
+        url = f"{d.shipment.url}{plan.get('health_path') or ''}"
+        lines.append(f"Try it: {url} (while vitco serves it)")
     for check in plan.get("checks") or []:
         lines.append(f"Try it: {shlex.join(check['argv'])}")
     if d.shipment is not None:
