@@ -33,8 +33,10 @@ from vitco.cli import (
     models,
     run,
     sandbox,
+    serve,
     show,
     status,
+    tenants,
     worker,
     workflow,
 )
@@ -176,6 +178,8 @@ models.register(app)
 costs.register(app)
 budget.register(app)
 db.register(app)
+serve.register(app)
+tenants.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,41 @@
+"""`vitco serve`: the REST API (``/v1``, OpenAPI at ``/v1/openapi.json``) with an in-process
+worker that executes the runs it is asked for (the embedded mode: the SQLite store of the
+data dir, nothing else to start)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from vitco.cli.models import ConfigOpt, model_settings
+from vitco.cli.output import err_console, known_errors
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def serve(
+        host: Annotated[
+            str, typer.Option("--host", help="Address to listen on (default: this machine only).")
+        ] = "127.0.0.1",
+        port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port.")] = 8420,
+        config: ConfigOpt = None,
+    ) -> None:
+        """Serve the REST API and execute the runs it starts, until Ctrl-C.
+
+        Callers need an API key: vitco tenants create NAME, then
+        vitco keys create --tenant NAME --role admin.
+        """
+        import uvicorn
+
+        from vitco.bootstrap import build_api
+
+        settings = model_settings(False, config)
+        with known_errors(False):
+            app = build_api(settings)
+        err_console.print(
+            f"vitco serve on http://{host}:{port}/v1 (OpenAPI: /v1/openapi.json); "
+            f"data dir {settings.home}",
+            highlight=False,
+        )
+        uvicorn.run(app, host=host, port=port, log_level="warning", ws="none")
