@@ -70,6 +70,7 @@ REST = """\
 # max_delay_s = 20
 # jitter = 0.5
 # max_retry_after_s = 60
+# max_output_tokens = 32768    # an answer cut at its limit is asked again, up to this
 
 # [breaker]                     # per provider
 # failures = 5
