@@ -155,13 +155,7 @@ class AccessStore:
 
     def revoke_key(self, tenant_id: str, key_id: str) -> ApiKey:
         """Revoke a key of the tenant (again: nothing changes)."""
-        with self.sessions.begin() as s:
-            key = s.get(ApiKey, key_id)
-            if key is None or key.tenant_id != tenant_id:
-                raise NotFound("key", key_id)
-            if key.revoked_at is None:
-                key.revoked_at = utcnow()
-            return key
+        return self._stamp(ApiKey, tenant_id, key_id, "key", "revoked_at")
 
     def touch_key(self, key_id: str, when: datetime) -> None:
         with self.sessions.begin() as s:
@@ -210,13 +204,8 @@ class AccessStore:
             return _page(s, _newest_first(q, Project, after), _created_key, limit)
 
     def archive_project(self, tenant_id: str, project_id: str) -> Project:
-        with self.sessions.begin() as s:
-            project = s.get(Project, project_id)
-            if project is None or project.tenant_id != tenant_id:
-                raise NotFound("project", project_id)
-            if project.archived_at is None:
-                project.archived_at = utcnow()
-            return project
+        """Archive a project of the tenant (again: nothing changes)."""
+        return self._stamp(Project, tenant_id, project_id, "project", "archived_at")
 
     def latest_brief(self, project_id: str) -> Brief:
         q = (
@@ -284,6 +273,18 @@ class AccessStore:
             q = q.where(Event.task == task)
         with self.sessions() as s:
             return _page(s, q, lambda row: ("", str(row.id)), limit)
+
+    def _stamp(
+        self, model: type[Owned], tenant_id: str, ident: str, kind: str, field: str
+    ) -> Owned:
+        """Set the time ``field`` of a row of the tenant, unless it is set already."""
+        with self.sessions.begin() as s:
+            row = s.get(model, ident)
+            if row is None or row.tenant_id != tenant_id:
+                raise NotFound(kind, ident)
+            if getattr(row, field) is None:
+                setattr(row, field, utcnow())
+            return row
 
     def _scoped(self, model: type[Owned], tenant_id: str, ident: str, kind: str) -> Owned:
         with self.sessions() as s:
