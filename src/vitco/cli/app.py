@@ -5,8 +5,9 @@ The conventions every command shares are set here, once:
 - ``-h`` as well as ``--help``, on every command (click passes ``help_option_names`` down);
 - ``--version``; shell completion (``--install-completion``, ``--show-completion``);
 - ``-v/--verbose`` and ``-q/--quiet`` before the command (``vitco -q run BRIEF``): more detail
-  (vitco's log records on stderr; ``-vv`` adds the libraries' too) or only results and errors
-  (no progress, no notes); :func:`vitco.cli.output.verbosity` tells a command which;
+  (vitco's log records and where an error was raised, on stderr; ``-vv`` adds the libraries'
+  records) or only results and errors (no progress, no notes);
+  :func:`vitco.cli.output.verbosity` tells a command which;
 - a usage error (a missing argument, an unknown option, a bad value) of a command called with
   ``--json`` is printed as the one JSON error object (:data:`vitco.cli.output.ErrorJSON`) on
   stdout, with exit code 2, like every other error under ``--json``.
