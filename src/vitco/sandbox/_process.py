@@ -17,7 +17,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +89,15 @@ def _die_with(parent: int) -> Callable[[], None]:
     return hook
 
 
+def _kill_unclaimed(future: Future[subprocess.Popen[bytes]]) -> None:
+    """Kill and reap a child whose spawner's caller was interrupted before it got it."""
+    if future.cancelled() or future.exception() is not None:
+        return
+    proc = future.result()
+    _kill_group(proc)
+    proc.wait()
+
+
 def spawn(
     argv: Sequence[str],
     *,
@@ -107,21 +116,25 @@ def spawn(
     short-lived worker thread (LangGraph runs steps on a pool) survived ``kill -9`` of vitco
     (measured); one forked from a thread that lives as long as the process dies with it.
     """
+    future = _SPAWNER.submit(
+        subprocess.Popen,
+        list(argv),
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=stderr,
+        start_new_session=True,
+        close_fds=True,
+        pass_fds=(*pass_fds, *((pidns.write_fd,) if pidns else ())),
+        preexec_fn=_die_with(os.getpid()),
+    )
     try:
-        proc = _SPAWNER.submit(
-            subprocess.Popen,
-            list(argv),
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=stderr,
-            start_new_session=True,
-            close_fds=True,
-            pass_fds=(*pass_fds, *((pidns.write_fd,) if pidns else ())),
-            preexec_fn=_die_with(os.getpid()),
-        ).result()
+        proc = future.result()
     except BaseException:
+        # Ctrl-C (or any stop) while the spawner forks: the child may still start after this
+        # thread gave up on it, and nobody would know to kill it. Whoever finishes last kills it.
+        future.add_done_callback(_kill_unclaimed)
         if pidns is not None:
             pidns.abandon()
         raise
