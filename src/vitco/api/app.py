@@ -76,7 +76,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         CORSMiddleware,
         allow_origins=list(settings.api_cors_origins),
         allow_credentials=False,
-        allow_methods=["GET", "POST", "DELETE"],
+        allow_methods=["GET", "POST", "PUT", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "If-None-Match"],
         expose_headers=["ETag", "Retry-After", "X-Request-Id"],
     )

@@ -58,9 +58,18 @@ def tagged(request: Request, body: BaseModel | dict[str, Any], model: Any = None
     if isinstance(body, dict) and model is not None:
         body = model.model_validate(body, from_attributes=True)
     assert isinstance(body, BaseModel)
-    content = body.model_dump_json().encode()
+    return tagged_bytes(request, body.model_dump_json().encode(), "application/json")
+
+
+def tagged_bytes(request: Request, content: bytes, media_type: str) -> Response:
+    """A read's body with an ``ETag`` (a hash of it), or 304 when the client has it."""
     etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
-    wanted = request.headers.get("if-none-match", "")
-    if etag in {tag.strip().removeprefix("W/") for tag in wanted.split(",")} or wanted == "*":
+    if fresh(request, etag):
         return Response(status_code=304, headers={"ETag": etag})
-    return Response(content, media_type="application/json", headers={"ETag": etag})
+    return Response(content, media_type=media_type, headers={"ETag": etag})
+
+
+def fresh(request: Request, etag: str) -> bool:
+    """Whether the client's ``If-None-Match`` names ``etag`` (it has the body: answer 304)."""
+    wanted = request.headers.get("if-none-match", "")
+    return etag in {tag.strip().removeprefix("W/") for tag in wanted.split(",")} or wanted == "*"

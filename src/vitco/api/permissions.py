@@ -8,9 +8,10 @@ table (``tests/api/test_permissions.py`` keeps the two equal).
 The roles, from most to least:
 
 - ``admin``: everything in the tenant, including API keys, users and the audit log;
-- ``manager``: runs the work: projects, runs (start, cancel, resume, gates), reads users;
+- ``manager``: runs the work: projects, runs (start, cancel, resume, fork, gates), budgets,
+  reads users;
 - ``client``: the customer: submits briefs (creates projects), answers approval gates, reads;
-- ``viewer``: reads projects, runs, tasks, events and costs.
+- ``viewer``: reads projects, runs, tasks, events, artifacts, costs and budgets.
 """
 
 from __future__ import annotations
@@ -41,7 +42,16 @@ MATRIX: dict[str, frozenset[Role]] = {
     "GET /v1/runs/{run_id}/history": _ALL,
     "GET /v1/runs/{run_id}/tasks": _ALL,
     "GET /v1/runs/{run_id}/events": _ALL,
+    "POST /v1/runs/{run_id}/fork": _WORK,
+    "GET /v1/runs/{run_id}/report": _ALL,
+    "GET /v1/runs/{run_id}/artifacts": _ALL,
+    "GET /v1/runs/{run_id}/repo": _ALL,
+    "GET /v1/runs/{run_id}/mail": _ALL,
+    "GET /v1/runs/{run_id}/logs": _ALL,
     "GET /v1/costs": _ALL,
+    "GET /v1/projects/{project_id}/budget": _ALL,
+    "PUT /v1/projects/{project_id}/budget": _WORK,
+    "DELETE /v1/projects/{project_id}/budget": _WORK,
     "GET /v1/keys": _ADMIN,
     "POST /v1/keys": _ADMIN,
     "DELETE /v1/keys/{key_id}": _ADMIN,

@@ -214,3 +214,82 @@ class AuditPublic(Public):
     action: str
     status: int
     request_id: str
+
+
+class BudgetSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    budget_usd: float = Field(ge=0, le=1_000_000, description="The project's new cap in USD.")
+
+
+class BudgetPublic(BaseModel):
+    """A project's model budget and what its runs have spent of it."""
+
+    project_id: str
+    budget_usd: float | None = Field(description="The cap; None: the server's default applies.")
+    spent_usd: float
+    remaining_usd: float | None
+
+
+class ForkCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    at: str = Field(
+        min_length=1,
+        max_length=64,
+        description="A step number or a unique prefix of a checkpoint id (GET .../history).",
+    )
+    edits: dict[str, Any] = Field(
+        default_factory=dict,
+        max_length=50,
+        description='State edits by dotted path: {"plan.tasks.0.title": "New title"}.',
+    )
+    drop_tasks: list[Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=list, max_length=50, description="Tasks to remove from the plan."
+    )
+    model: str | None = Field(
+        default=None, max_length=300, description="A model id this server allows."
+    )
+
+
+class ArtifactPublic(Public):
+    """A typed output of a step (the spec, the plan, a test report, a review...)."""
+
+    id: str
+    kind: str
+    task: str | None
+    attempt: int | None
+    created_at: datetime
+    content: dict[str, Any]
+
+
+class ReportPublic(BaseModel):
+    """The delivery report of a run (what ``vitco status RUN --json`` prints), with the host's
+    paths replaced by where the API serves the same things: ``repo`` is the repository's
+    tar.gz, ``mail`` the delivery mail, ``delivery.artifacts`` are file names."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: str
+    reason: str | None
+    project_id: str
+    run_id: str
+    repo: str
+    branch: str
+    workflow: str
+    commits: int
+    tasks: list[dict[str, Any]]
+    tests: dict[str, Any]
+    test_runs: list[dict[str, Any]]
+    toolchain: str | None
+    url: str | None
+    smoke_ok: bool | None
+    delivery: dict[str, Any] | None
+    mail: str | None
+    spec_checks: list[dict[str, Any]]
+    amendments: list[dict[str, Any]]
+    disputes: list[dict[str, Any]]
+    objections: list[dict[str, Any]]
+    cost: dict[str, Any]
+    budget_usd: float | None
+    duration_s: float | None

@@ -115,14 +115,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """A run's spec, plan and each task's last test output, with its report and what to do
         next (a project: its latest run)."""
-        from vitco.cli.status import stored_report
-        from vitco.workflow.report import build_report
+        from vitco.workflow.report import run_report
 
         settings = load_settings(as_json)
         with known_errors(as_json):
             store = store_of(settings)
             run = find_run(store, ident)
-            report = stored_report(run, build_report(store, run.id))
+            report = run_report(store, run.id)
             parts = gather(store, run.id)
         if as_json:
             emit_json({"report": with_next(report)} | parts)

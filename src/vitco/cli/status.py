@@ -12,7 +12,7 @@ from vitco.cli.output import console, emit_json, known_errors, load_settings, st
 from vitco.cli.summary import print_report, with_next
 
 if TYPE_CHECKING:
-    from vitco.store.models import Event, Run
+    from vitco.store.models import Event
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 RECENT_EVENTS = 30
@@ -76,10 +76,10 @@ def register(app: typer.Typer) -> None:
                     )
                 console.print(table)
                 return
-            from vitco.workflow.report import build_report
+            from vitco.workflow.report import run_report
 
             run = find_run(store, ident)
-            report = stored_report(run, build_report(store, run.id))
+            report = run_report(store, run.id)
             events = store.events(run.id)
         if as_json:
             emit_json(with_next(report) | {"events": [event_row(e) for e in events]})
@@ -103,21 +103,13 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """The delivery report of a run (or a project's latest run)."""
-        from vitco.workflow.report import build_report
+        from vitco.workflow.report import run_report
 
         settings = load_settings(as_json)
         with known_errors(as_json):
             store = store_of(settings)
-            run = find_run(store, ident)
-            data = stored_report(run, build_report(store, run.id))
+            data = run_report(store, find_run(store, ident).id)
         if as_json:
             emit_json(with_next(data))
         else:
             print_report(console, data)
-
-
-def stored_report(run: Run, fresh: dict[str, Any]) -> dict[str, Any]:
-    """The report as the store has it now, with what only the runner knew when the run last
-    stopped (its timings, whether it can be resumed, the fix for its cause)."""
-    kept = {k: v for k, v in (run.report or {}).items() if k in ("timings", "resumable", "fix")}
-    return fresh | kept if run.status not in ("running", "created") else fresh

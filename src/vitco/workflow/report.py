@@ -9,7 +9,7 @@ from typing import Any
 from vitco.integrations.git import RepoError
 from vitco.integrations.git.repo import Repo
 from vitco.store import Store
-from vitco.store.models import ModelCall
+from vitco.store.models import ModelCall, Run
 
 
 def _bucket() -> dict[str, Any]:
@@ -148,3 +148,16 @@ def build_report(store: Store, run_id: str) -> dict[str, Any]:
         "budget_usd": project.budget_usd,
         "duration_s": duration,
     }
+
+
+def stored_report(run: Run, fresh: dict[str, Any]) -> dict[str, Any]:
+    """The report as the store has it now (``fresh``, from :func:`build_report`), with what only
+    the runner knew when the run last stopped (its timings, whether it can be resumed, the fix
+    for its cause)."""
+    kept = {k: v for k, v in (run.report or {}).items() if k in ("timings", "resumable", "fix")}
+    return fresh | kept if run.status not in ("running", "created") else fresh
+
+
+def run_report(store: Store, run_id: str) -> dict[str, Any]:
+    """The report of a run as ``vitco status`` and the API show it (:func:`stored_report`)."""
+    return stored_report(store.get_run(run_id), build_report(store, run_id))

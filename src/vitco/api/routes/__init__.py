@@ -4,12 +4,27 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from vitco.api.routes import audit, costs, events, keys, me, projects, runs, users
+from vitco.api.routes import (
+    artifacts,
+    audit,
+    budgets,
+    costs,
+    events,
+    forks,
+    keys,
+    me,
+    projects,
+    runs,
+    users,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     me.router,
     projects.router,
     runs.router,
+    forks.router,
+    artifacts.router,
+    budgets.router,
     events.router,
     costs.router,
     keys.router,

@@ -34,7 +34,7 @@ ACTIVE = frozenset({"queued", "running", "awaiting_approval"})
 RESUMABLE = frozenset({"interrupted", "needs_attention", "failed", "budget_exceeded", "cancelled"})
 
 
-def _model_id(ctx: ApiContext, wanted: str | None) -> str:
+def choose_model(ctx: ApiContext, wanted: str | None) -> str:
     """The id of the model a run uses: one the server allows (its default when none is
     asked for), resolved now so that a bad one costs nothing."""
     settings = ctx.settings
@@ -53,19 +53,24 @@ def _model_id(ctx: ApiContext, wanted: str | None) -> str:
         raise Unprocessable(f"model {chosen!r} cannot be used: {exc}") from exc
 
 
+def refuse_if_busy(ctx: ApiContext, tenant_id: str, project_id: str) -> None:
+    """409 when the project has a run going: one run of a project at a time."""
+    busy = [r.id for r in ctx.access.runs(tenant_id, project_id=project_id).items
+            if r.status in ACTIVE]  # fmt: skip
+    if busy:
+        raise Conflict(f"project {project_id} has a run going: {busy[0]}", {"run_id": busy[0]})
+
+
 @router.post("/projects/{project_id}/runs", response_model=RunPublic, status_code=202)
 def start(project_id: str, body: RunCreate, caller: CallerDep, ctx: Ctx) -> RunPublic:
     """Queue a run of the project with a workflow template, a model and a budget."""
     project = ctx.access.project(caller.tenant_id, project_id)
     if project.archived_at is not None:
         raise Conflict(f"project {project_id} is archived")
-    busy = [r.id for r in ctx.access.runs(caller.tenant_id, project_id=project.id).items
-            if r.status in ACTIVE]  # fmt: skip
-    if busy:
-        raise Conflict(f"project {project_id} has a run going: {busy[0]}", {"run_id": busy[0]})
+    refuse_if_busy(ctx, caller.tenant_id, project.id)
     repo = Path(project.repo_path)
     check_workflow(ctx.settings, body.workflow, repo)
-    model_id = _model_id(ctx, body.model)
+    model_id = choose_model(ctx, body.model)
     if body.budget_usd is not None:
         ctx.store.set_budget(project.id, body.budget_usd)
     brief = ctx.access.latest_brief(project.id)

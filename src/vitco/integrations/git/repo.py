@@ -57,6 +57,7 @@ class TreeEntry(NamedTuple):
     path: str
     sha: str
     size: int
+    executable: bool = False
 
 
 class ChangedFile(Protocol):
@@ -210,7 +211,8 @@ class Repo:
             meta, _, path = record.partition("\t")
             fields = meta.split()
             if len(fields) == 4 and fields[0] in ("100644", "100755") and fields[1] == "blob":
-                entries.append(TreeEntry(path, fields[2], int(fields[3])))
+                executable = fields[0] == "100755"
+                entries.append(TreeEntry(path, fields[2], int(fields[3]), executable))
         return entries
 
     def read_blobs(self, shas: Iterable[str]) -> dict[str, bytes]:
