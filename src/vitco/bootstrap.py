@@ -100,9 +100,11 @@ def build_api(
     from vitco.api import Authenticator, create_app
     from vitco.api.deps import ApiContext
     from vitco.api.limits import TokenBuckets
+    from vitco.api.live import Live
     from vitco.jobs.embedded import EmbeddedWorker, execute_job
     from vitco.jobs.queue import StoreRunQueue
     from vitco.store import AccessStore
+    from vitco.store.feed import EventFeed
 
     services = build(settings, model=model, sandbox=sandbox)
     store = services.store
@@ -119,5 +121,6 @@ def build_api(
             models=services.models,
             authenticator=Authenticator(access),
             buckets=TokenBuckets(settings.api_rate_per_s, settings.api_rate_burst),
+            live=Live(EventFeed(store.sessions)),
         )
     )

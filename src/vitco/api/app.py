@@ -46,6 +46,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         try:
             yield
         finally:
+            await ctx.live.aclose()
             ctx.runs.close()
 
     app = FastAPI(

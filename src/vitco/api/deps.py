@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
 
 from vitco.api.exceptions import Forbidden, TooManyRequests
 from vitco.api.keys import Authenticator, Caller
 from vitco.api.limits import TokenBuckets
+from vitco.api.live import Live
 from vitco.api.permissions import allowed, endpoint
 from vitco.config import Settings
 from vitco.jobs.queue import RunQueue
@@ -50,6 +52,7 @@ class ApiContext:
     models: Callable[[str | None], Model]
     authenticator: Authenticator
     buckets: TokenBuckets
+    live: Live
 
 
 def context(request: Request) -> ApiContext:
@@ -61,14 +64,19 @@ Ctx = Annotated[ApiContext, Depends(context)]
 
 
 def authorize(request: Request, ctx: Ctx) -> Caller:
-    caller = ctx.authenticator.authenticate(request.headers.get("authorization"))
-    request.state.caller = caller
+    route = request.scope.get("route")
+    return admit(ctx, request, endpoint(request.method, getattr(route, "path", request.url.path)))
+
+
+def admit(ctx: ApiContext, connection: HTTPConnection, key: str) -> Caller:
+    """The caller of ``connection`` (a request, or a WebSocket before it is accepted) if its
+    key is valid, has a token left and its role may call the endpoint ``key``."""
+    caller = ctx.authenticator.authenticate(connection.headers.get("authorization"))
+    connection.state.caller = caller
+    connection.state.endpoint = key
     wait = ctx.buckets.take(caller.key_id)
     if wait > 0:
         raise TooManyRequests(wait)
-    route = request.scope.get("route")
-    key = endpoint(request.method, getattr(route, "path", request.url.path))
-    request.state.endpoint = key
     if not allowed(caller.role, key):
         raise Forbidden(caller.role, key)
     return caller

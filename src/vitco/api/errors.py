@@ -72,6 +72,14 @@ def _answer(
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
+    return refusal(exc)
+
+
+def refusal(exc: ApiError | NotFound) -> JSONResponse:
+    """The answer to a refused request, for where no handler runs (a WebSocket refused
+    before it is accepted)."""
+    if isinstance(exc, NotFound):
+        return _answer(404, "not_found", f"no {exc.kind} {exc.key!r}", {"kind": exc.kind})
     headers = None
     if isinstance(exc, TooManyRequests):
         headers = {"Retry-After": str(max(1, round(exc.retry_after + 0.499)))}
@@ -105,7 +113,7 @@ async def _invalid(request: Request, exc: Exception) -> JSONResponse:
 
 async def _not_found(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, NotFound)
-    return _answer(404, "not_found", f"no {exc.kind} {exc.key!r}", {"kind": exc.kind})
+    return refusal(exc)
 
 
 async def _exists(request: Request, exc: Exception) -> JSONResponse:

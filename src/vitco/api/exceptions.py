@@ -11,6 +11,9 @@
     ├── Unprocessable     422: well-formed but refused (a model or template this server refuses)
     └── TooManyRequests   429: the key's rate limit; ``retry_after`` seconds (Retry-After)
 
+    Lagging               a live stream's client fell too far behind and is dropped (``last``:
+                          the last seq it received, where it resumes with ``since``)
+
 Errors of the layers below are translated by the handlers in ``vitco.api.errors`` (a row
 that is not there or is another tenant's: 404; a brief or template the workflow refuses: 422).
 """
@@ -68,3 +71,12 @@ class TooManyRequests(ApiError):
             f"too many requests with this key; retry after {retry_after:.1f} s",
             {"retry_after_s": round(retry_after, 3)},
         )
+
+
+class Lagging(Exception):
+    """A live subscription fell too far behind its events and was dropped: its client
+    resumes with ``since=last`` and loses nothing."""
+
+    def __init__(self, last: int) -> None:
+        self.last = last
+        super().__init__(f"the client fell behind; resume with since={last}")

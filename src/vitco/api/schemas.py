@@ -144,6 +144,12 @@ class EventPublic(BaseModel):
     data: dict[str, Any] | None
 
 
+class LiveEvent(EventPublic):
+    """An event as the live streams (``/v1/events``) send it: with its run's project."""
+
+    project_id: str
+
+
 class CostRow(BaseModel):
     key: str
     calls: int

@@ -38,4 +38,4 @@ def register(app: typer.Typer) -> None:
             f"data dir {settings.home}",
             highlight=False,
         )
-        uvicorn.run(app, host=host, port=port, log_level="warning", ws="none")
+        uvicorn.run(app, host=host, port=port, log_level="warning", ws="websockets-sansio")

@@ -10,7 +10,7 @@ from typing import Any, Literal, Self
 
 import httpx
 
-from vitco.api.routes.events import EventPage
+from vitco.api.routes.events import EventPage, LivePage
 from vitco.api.schemas import (
     ArtifactPublic,
     AuditPublic,
@@ -206,6 +206,20 @@ class VitcoClient:
             since = page.next_since
             if not page.more:
                 return
+
+    @operation("GET /v1/events")
+    def tenant_events(
+        self,
+        *,
+        since: int = 0,
+        limit: int = 100,
+        project_id: str | None = None,
+        run_id: str | None = None,
+    ) -> LivePage:
+        """A page of the tenant's events (or one project's or run's) after ``since``; the
+        same URL streams them live (WebSocket, or SSE with ``Accept: text/event-stream``)."""
+        params = {"since": since, "limit": limit, "project_id": project_id, "run_id": run_id}
+        return self._get(LivePage, "/v1/events", **params)
 
     # what a run produced -----------------------------------------------------------------------
 
