@@ -19,8 +19,10 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from vitco.config import Settings
+    from vitco.integrations.webhooks import Outbound
     from vitco.llm.model import Model
     from vitco.sandbox.protocol import Sandbox
+    from vitco.store.webhooks import WebhookStore
     from vitco.workflow.runner import Outcome
     from vitco.workflow.services import Services
 
@@ -105,12 +107,14 @@ def build_api(
     from vitco.jobs.queue import StoreRunQueue
     from vitco.store import AccessStore
     from vitco.store.feed import EventFeed
+    from vitco.store.webhooks import WebhookStore
 
     services = build(settings, model=model, sandbox=sandbox)
     store = services.store
     access = AccessStore(store.sessions)
     queue = StoreRunQueue(store.sessions)
     worker = EmbeddedWorker(queue, store, lambda job: execute_job(services, job))
+    hooks = WebhookStore(store.sessions)
     return create_app(
         ApiContext(
             settings=settings,
@@ -122,5 +126,27 @@ def build_api(
             authenticator=Authenticator(access),
             buckets=TokenBuckets(settings.api_rate_per_s, settings.api_rate_burst),
             live=Live(EventFeed(store.sessions)),
+            hooks=hooks,
+            outbound=build_outbound(settings, hooks),
         )
+    )
+
+
+def build_outbound(settings: Settings, hooks: WebhookStore) -> Outbound:
+    """The sender of outbound webhooks, with its own HTTP client (closed with it)."""
+    import httpx
+
+    from vitco.integrations.webhooks import Outbound
+
+    client = httpx.Client(follow_redirects=False, trust_env=False)
+    return Outbound(
+        hooks,
+        client,
+        workers=settings.webhook_workers,
+        queue_size=settings.webhook_queue_size,
+        timeout_s=settings.webhook_timeout_s,
+        max_attempts=settings.webhook_max_attempts,
+        backoff_s=settings.webhook_backoff_s,
+        allow_private=settings.webhook_allow_private,
+        owns_client=True,
     )

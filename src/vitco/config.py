@@ -164,6 +164,39 @@ class Settings(BaseSettings):
         "(the default); a caller never names any other (a replay: id names a server file).",
     )
 
+    hook_tolerance_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="vitco serve: how far from now a signed webhook's timestamp may be "
+        "(generic, stripe); older ones are refused as replays.",
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0, description="vitco serve: how long one outbound delivery may take."
+    )
+    webhook_max_attempts: int = Field(
+        default=6, ge=1, le=20, description="vitco serve: tries of an outbound delivery."
+    )
+    webhook_backoff_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="vitco serve: the wait after a delivery's first failure (doubling, "
+        "with jitter, up to an hour).",
+    )
+    webhook_workers: int = Field(
+        default=4, ge=1, le=64, description="vitco serve: outbound deliveries sent at once."
+    )
+    webhook_queue_size: int = Field(
+        default=64,
+        ge=1,
+        le=10_000,
+        description="vitco serve: due deliveries held in memory (the rest wait in the store).",
+    )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="vitco serve: let subscribers' URLs point at private, loopback or "
+        "link-local addresses (off: vitco never calls into its own network for a tenant).",
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -31,6 +31,9 @@ ALLOWED = {
     "GET /v1/runs/{run_id}/repo": 409,  # the fixture's project has no repository
     "GET /v1/runs/{run_id}/mail": 404,  # nor a delivery mail
     "PUT /v1/projects/{project_id}/budget": 422,
+    "PUT /v1/hooks/{source}/secret": 422,
+    "DELETE /v1/hooks/{source}/secret": 404,  # no secret set: nothing deleted
+    "POST /v1/webhooks": 422,
 }
 BAD_BODY = {"unknown_field": True}
 
@@ -45,7 +48,11 @@ def _fixtures(server: Server) -> dict[str, str]:
     store.update_run(run.id, status="delivered")
     user = access.create_user("acme", "u@example.com", "viewer")
     victim = access.add_key("acme", prefix="000000000000", hashed="x", role="viewer")
-    return {"project_id": project.id, "run_id": run.id, "user_id": user.id, "key_id": victim.id}
+    hook = server.app.state.vitco.hooks.add_webhook("acme", "https://example.com/h", ["*"], "s")
+    return {
+        "project_id": project.id, "run_id": run.id, "user_id": user.id, "key_id": victim.id,
+        "source": "stripe", "webhook_id": hook.id,
+    }  # fmt: skip
 
 
 def test_every_role_gets_what_the_matrix_says_on_every_endpoint(server: Server) -> None:

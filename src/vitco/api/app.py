@@ -32,8 +32,11 @@ from vitco.api.limits import BodyLimit
 from vitco.api.permissions import MATRIX, endpoint
 from vitco.api.routes import ROUTERS
 
-OPEN = frozenset({"/v1/openapi.json", "/v1/docs", "/v1/docs/oauth2-redirect", "/v1/health"})
-"""Endpoints without a key: the contract, its docs, and the health check."""
+OPEN = frozenset(
+    {"/v1/openapi.json", "/v1/docs", "/v1/docs/oauth2-redirect", "/v1/health", "/v1/hooks/{source}"}
+)
+"""Endpoints without a key: the contract, its docs, the health check, and inbound webhooks
+(their signature is the credential: ``vitco.api.hooks``)."""
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options", "trace"})
 
 
@@ -43,10 +46,12 @@ def create_app(ctx: ApiContext) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx.runs.start()
+        ctx.outbound.start()
         try:
             yield
         finally:
             await ctx.live.aclose()
+            ctx.outbound.close()
             ctx.runs.close()
 
     app = FastAPI(

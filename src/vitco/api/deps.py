@@ -25,6 +25,15 @@ from vitco.jobs.queue import RunQueue
 from vitco.llm.model import Model
 from vitco.store import Store
 from vitco.store.access import AccessStore
+from vitco.store.webhooks import WebhookStore
+
+
+class Service(Protocol):
+    """Something that runs beside the API while it serves (the outbound webhook sender)."""
+
+    def start(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class Runs(Protocol):
@@ -53,6 +62,8 @@ class ApiContext:
     authenticator: Authenticator
     buckets: TokenBuckets
     live: Live
+    hooks: WebhookStore
+    outbound: Service
 
 
 def context(request: Request) -> ApiContext:

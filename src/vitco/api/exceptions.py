@@ -6,6 +6,7 @@
 
     ApiError              an answer other than success (carries status, code, message, details)
     ├── Unauthorized      401: no key, an unknown, revoked or expired one (one message for all)
+    ├── Unsigned          401: a webhook whose signature is missing or wrong (or no such tenant)
     ├── Forbidden         403: the key's role may not call this endpoint
     ├── Conflict          409: the resource is not in a state that allows it (carries details)
     ├── Unprocessable     422: well-formed but refused (a model or template this server refuses)
@@ -39,6 +40,14 @@ class Unauthorized(ApiError):
 
     def __init__(self) -> None:
         super().__init__("a valid API key is required: Authorization: Bearer <key>")
+
+
+class Unsigned(ApiError):
+    status = 401
+    code = "unauthorized"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the webhook is refused: {reason}")
 
 
 class Forbidden(ApiError):

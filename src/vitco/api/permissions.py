@@ -7,9 +7,10 @@ table (``tests/api/test_permissions.py`` keeps the two equal).
 
 The roles, from most to least:
 
-- ``admin``: everything in the tenant, including API keys, users and the audit log;
+- ``admin``: everything in the tenant, including API keys, users, the audit log, webhook
+  secrets and subscriptions (they send the tenant's data out);
 - ``manager``: runs the work: projects, runs (start, cancel, resume, fork, gates), budgets,
-  reads users;
+  reads users and webhooks in and out;
 - ``client``: the customer: submits briefs (creates projects), answers approval gates, reads;
 - ``viewer``: reads projects, runs, tasks, events, artifacts, costs and budgets.
 """
@@ -60,6 +61,15 @@ MATRIX: dict[str, frozenset[Role]] = {
     "POST /v1/users": _ADMIN,
     "GET /v1/users/{user_id}": _WORK,
     "GET /v1/audit": _ADMIN,
+    "GET /v1/hooks": _WORK,
+    "PUT /v1/hooks/{source}/secret": _ADMIN,
+    "DELETE /v1/hooks/{source}/secret": _ADMIN,
+    "GET /v1/hooks/deliveries": _WORK,
+    "POST /v1/webhooks": _ADMIN,
+    "GET /v1/webhooks": _WORK,
+    "GET /v1/webhooks/{webhook_id}": _WORK,
+    "GET /v1/webhooks/{webhook_id}/deliveries": _WORK,
+    "DELETE /v1/webhooks/{webhook_id}": _ADMIN,
 }
 """``"METHOD /path/{param}"`` -> the roles that may call it."""
 

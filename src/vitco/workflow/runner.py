@@ -140,10 +140,12 @@ def create_project(
     *,
     tenant_id: str = DEFAULT_TENANT,
     source: Path | None = None,
+    project_id: str | None = None,
 ) -> tuple[str, str, str]:
     """A project of ``tenant_id`` for ``brief`` (its repository a copy of ``source``, or new)
-    and the brief stored; returns the project's id, the brief's and the repository's head."""
-    project_id = new_id("p")
+    and the brief stored; returns the project's id, the brief's and the repository's head.
+    ``project_id``: the id to give it (an inbound webhook picks it before making it)."""
+    project_id = project_id or new_id("p")
     repo_path = settings.projects_dir / f"{_slug(brief.title)}-{project_id.removeprefix('p-')}"
     base_sha = (Repo.clone(source, repo_path) if source else Repo.init(repo_path)).head()
     project = store.create_project(

@@ -16,6 +16,7 @@ from vitco.api.routes import (
     projects,
     runs,
     users,
+    webhooks,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -30,6 +31,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     keys.router,
     users.router,
     audit.router,
+    webhooks.router,
 )
 
 __all__ = ["ROUTERS"]

@@ -25,7 +25,7 @@ from vitco.api.schemas import (
 )
 from vitco.integrations.git.repo import Repo
 from vitco.llm.exceptions import LLMError
-from vitco.store.models import Run
+from vitco.store.models import Project, Run
 from vitco.workflow.runner import check_workflow
 
 router = APIRouter(prefix="/v1", tags=["runs"])
@@ -65,9 +65,15 @@ def refuse_if_busy(ctx: ApiContext, tenant_id: str, project_id: str) -> None:
 def start(project_id: str, body: RunCreate, caller: CallerDep, ctx: Ctx) -> RunPublic:
     """Queue a run of the project with a workflow template, a model and a budget."""
     project = ctx.access.project(caller.tenant_id, project_id)
+    return RunPublic.model_validate(queue_run(ctx, project, body))
+
+
+def queue_run(ctx: ApiContext, project: Project, body: RunCreate, run_id: str | None = None) -> Run:
+    """Queue a run of ``project`` (the tenant's: the caller checked) on its latest brief, as
+    ``body`` asks; ``run_id``: the id to give it (an inbound webhook picks it first)."""
     if project.archived_at is not None:
-        raise Conflict(f"project {project_id} is archived")
-    refuse_if_busy(ctx, caller.tenant_id, project.id)
+        raise Conflict(f"project {project.id} is archived")
+    refuse_if_busy(ctx, project.tenant_id, project.id)
     repo = Path(project.repo_path)
     check_workflow(ctx.settings, body.workflow, repo)
     model_id = choose_model(ctx, body.model)
@@ -75,11 +81,11 @@ def start(project_id: str, body: RunCreate, caller: CallerDep, ctx: Ctx) -> RunP
         ctx.store.set_budget(project.id, body.budget_usd)
     brief = ctx.access.latest_brief(project.id)
     run = ctx.store.create_run(
-        project.id, brief.id, model_id, body.workflow, base_sha=Repo(repo).head()
+        project.id, brief.id, model_id, body.workflow, run_id=run_id, base_sha=Repo(repo).head()
     )
     ctx.queue.enqueue(run.id, "start")
     ctx.runs.notify()
-    return RunPublic.model_validate(run)
+    return run
 
 
 @router.get("/runs", response_model=PagePublic[RunPublic])

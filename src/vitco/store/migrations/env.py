@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-import vitco.store.llm_state  # noqa: F401  (its tables are part of the metadata)
+import vitco.store.llm_state
+import vitco.store.webhook_models  # noqa: F401  (their tables are part of the metadata)
 from vitco.store.models import Base
 
 target_metadata = Base.metadata

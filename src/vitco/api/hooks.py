@@ -1,0 +1,311 @@
+"""Inbound webhooks: ``POST /v1/hooks/{source}?tenant=T``, no API key; the signature is the
+credential, with the secret tenant ``T`` shares with that source.
+
+The boundary, in order:
+
+1. The signature is checked over the exact bytes received, before anything is parsed or
+   stored: missing, malformed, wrong, too old (stripe, generic), an unknown tenant or one
+   with no secret for the source are all the same 401 and nothing is written.
+2. The payload is parsed (a 422 names the field at fault; nothing is written) and what to do
+   is decided (``Action``), still without writing.
+3. The delivery id is claimed (``WebhookStore.claim``): a replay of one accepted or ignored
+   before is answered 200 with what it did then (``duplicate``), nothing is done again.
+4. The project and run are made under the ids the claim picked, and the delivery marked
+   ``accepted``; each write is committed before the answer, so a 2xx means it is stored. A
+   crash in between leaves the delivery ``received``: the sender's redelivery (after the
+   claim's lease) makes the same ids, skipping what exists.
+
+Sources:
+
+- ``generic`` (Standard Webhooks headers, see ``vitco.integrations.webhooks.signing``): a
+  brief (``HookBrief``) becomes a project and, unless ``start`` is false, a queued run.
+- ``github`` (``X-Hub-Signature-256``, ``X-GitHub-Event``, ``X-GitHub-Delivery``): an
+  ``issues`` event that labels an issue ``vitco`` (or opens one with that label). The first
+  such issue of a repository makes a project from the issue; later ones, while that project
+  stands, are ``fix-bug`` runs on it. Anything else (``ping``, other events) is ignored.
+- ``stripe`` (``Stripe-Signature``; the event id is the delivery id): a paid checkout,
+  payment intent or invoice whose metadata names ``vitco_project_id`` (a project of the
+  tenant) is recorded on the project (a ``payment`` event of its latest run). Others: ignored.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from vitco.api.deps import ApiContext
+from vitco.api.exceptions import Conflict
+from vitco.api.routes.runs import queue_run
+from vitco.api.schemas import RunCreate
+from vitco.api.webhook_schemas import (
+    GithubIssueEvent,
+    HookAnswer,
+    HookBrief,
+    Source,
+    StripeEvent,
+)
+from vitco.integrations.webhooks import BadSignature, verify_hub, verify_standard
+from vitco.integrations.webhooks.signing import verify_timestamped
+from vitco.store.exceptions import NotFound
+from vitco.store.webhook_models import HookDelivery
+from vitco.workflow.brief import MAX_BRIEF_BYTES, parse_brief
+from vitco.workflow.runner import create_project
+
+LABEL = "vitco"
+PAID = frozenset({"checkout.session.completed", "payment_intent.succeeded", "invoice.paid"})
+
+
+@dataclass(frozen=True)
+class NewProject:
+    brief: str
+    source: str
+    workflow: str = "deliver-project"
+    budget_usd: float | None = None
+    start: bool = True
+
+
+@dataclass(frozen=True)
+class Payment:
+    project_id: str
+    amount: int | None
+    currency: str | None
+
+
+@dataclass(frozen=True)
+class Ignore:
+    reason: str
+
+
+Action = NewProject | Payment | Ignore
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A delivery whose signature verified, and what to do about it."""
+
+    source: Source
+    delivery_id: str
+    event: str
+    ref: str | None
+    action: Action
+
+
+class Invalid(ValueError):
+    """A payload that is not what the source sends (422, field paths in ``errors``)."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        self.errors = errors
+        super().__init__(str(errors))
+
+
+def _parse(model: type[BaseModel], body: bytes) -> Any:
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        raise Invalid(
+            [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors(include_url=False)]
+        ) from exc
+
+
+def _check(source: Source, secret: str | None, body: bytes, headers: Mapping[str, str],
+           now: float, tolerance_s: float) -> str | None:  # fmt: skip
+    """Verify the signature; the delivery id when the scheme signs it (generic)."""
+    # without a secret (no such tenant, or none for this source) a wrong one is checked, so
+    # that the answer and its time say nothing about which it was
+    key = secret if secret is not None else "\0no secret"
+    signed_id = None
+    if source == "generic":
+        signed_id = verify_standard(key, body, headers, now=now, tolerance_s=tolerance_s)
+    elif source == "github":
+        verify_hub(key, body, headers.get("x-hub-signature-256"), scheme="github")
+    else:
+        verify_timestamped(
+            key, body, headers.get("stripe-signature"), now=now, tolerance_s=tolerance_s,
+            scheme="stripe",
+        )  # fmt: skip
+    if secret is None:
+        raise BadSignature(source, "does not match the body")
+    return signed_id
+
+
+def read(
+    source: Source,
+    secret: str | None,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    now: float | None = None,
+    tolerance_s: float = 300.0,
+) -> Delivery:
+    """Verify and parse a delivery (``headers`` with lower-case names). Raises
+    ``BadSignature`` (401) or ``Invalid`` (422); writes nothing."""
+    signed_id = _check(source, secret, body, headers, time.time() if now is None else now,
+                       tolerance_s)  # fmt: skip
+    if source == "generic":
+        hook: HookBrief = _parse(HookBrief, body)
+        action = NewProject(hook.brief, hook.source, hook.workflow, hook.budget_usd, hook.start)
+        return Delivery(source, str(signed_id), "brief", None, action)
+    if source == "github":
+        return _github(body, headers)
+    return _stripe(body)
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    value = headers.get(name, "").strip()
+    if not value or len(value) > 200:
+        raise Invalid([{"loc": ("header", name), "msg": "missing or too long", "type": "value"}])
+    return value
+
+
+def _github(body: bytes, headers: Mapping[str, str]) -> Delivery:
+    delivery_id = _header(headers, "x-github-delivery")
+    event = _header(headers, "x-github-event")
+    if event != "issues":
+        return Delivery(
+            "github", delivery_id, event, None, Ignore(f"{event} events are not acted on")
+        )
+    issue_event: GithubIssueEvent = _parse(GithubIssueEvent, body)
+    issue, repo = issue_event.issue, issue_event.repository.full_name
+    labels = {label.name.lower() for label in issue.labels}
+    labelled = issue_event.action == "labeled" and (
+        issue_event.label is not None and issue_event.label.name.lower() == LABEL
+    )
+    opened = issue_event.action in ("opened", "reopened") and LABEL in labels
+    name = f"issues.{issue_event.action}"
+    if not (labelled or opened):
+        return Delivery("github", delivery_id, name, repo, Ignore(f"not labelled {LABEL!r}"))
+    text = f"# {issue.title.strip() or 'Issue'}\n\n{(issue.body or '').strip()}\n"
+    text = text[: MAX_BRIEF_BYTES - 500] + f"\n\nGitHub issue {repo}#{issue.number}"
+    if issue.html_url:
+        text += f": {issue.html_url}"
+    return Delivery("github", delivery_id, name, repo, NewProject(text, f"github {repo}"))
+
+
+def _stripe(body: bytes) -> Delivery:
+    event: StripeEvent = _parse(StripeEvent, body)
+    paid = event.data.object
+    project_id = paid.metadata.get("vitco_project_id")
+    if event.type not in PAID:
+        return Delivery("stripe", event.id, event.type, None, Ignore("not a payment vitco reads"))
+    if not project_id:
+        return Delivery("stripe", event.id, event.type, None, Ignore("no vitco_project_id"))
+    amount = next(
+        (a for a in (paid.amount_total, paid.amount_received, paid.amount_paid) if a is not None),
+        None,
+    )
+    return Delivery(
+        "stripe", event.id, event.type, project_id, Payment(project_id, amount, paid.currency)
+    )
+
+
+def accept(ctx: ApiContext, tenant_id: str, delivery: Delivery) -> tuple[int, HookAnswer]:
+    """Claim ``delivery`` and act on it, durably, before the caller answers (module
+    docstring): 202 accepted, 200 ignored or a replay."""
+    claim = ctx.hooks.claim(
+        tenant_id, delivery.source, delivery.delivery_id, delivery.event, ref=delivery.ref
+    )
+    row = claim.delivery
+    if claim.state == "done":
+        return 200, _answer(row, duplicate=True)
+    if claim.state == "busy":
+        raise Conflict(
+            f"delivery {delivery.delivery_id} is being accepted; send it again later",
+            {"delivery_id": delivery.delivery_id},
+        )
+    try:
+        status, detail, project_id, run_id = _act(ctx, tenant_id, row, delivery)
+    except Exception as exc:
+        ctx.hooks.finish(row.id, "refused", f"{type(exc).__name__}: {exc}"[:2000])
+        raise
+    done = ctx.hooks.finish(row.id, status, detail, project_id=project_id, run_id=run_id)
+    return (202 if status == "accepted" else 200), _answer(done, duplicate=False)
+
+
+def _act(
+    ctx: ApiContext, tenant_id: str, row: HookDelivery, delivery: Delivery
+) -> tuple[str, str | None, str | None, str | None]:
+    action = delivery.action
+    if isinstance(action, Ignore):
+        return "ignored", action.reason, None, None
+    if isinstance(action, Payment):
+        return _payment(ctx, tenant_id, action)
+    assert row.project_id is not None and row.run_id is not None
+    linked = None
+    if delivery.source == "github" and delivery.ref:
+        linked = ctx.hooks.linked_project(tenant_id, "github", delivery.ref)
+    if linked is not None and linked != row.project_id:  # a bug report on its project
+        project = ctx.access.project(tenant_id, linked)
+        if not _exists_run(ctx, tenant_id, row.run_id):
+            ctx.store.create_brief(project.id, action.source[:200], action.brief)
+        run = _start(ctx, project.id, tenant_id, row.run_id, "fix-bug", None)
+        return "accepted", f"fix-bug run on {project.id}", project.id, run
+    try:
+        project = ctx.access.project(tenant_id, row.project_id)
+    except NotFound:
+        brief = parse_brief(action.brief, action.source)
+        create_project(
+            ctx.store, ctx.settings, brief, tenant_id=tenant_id, project_id=row.project_id
+        )
+        project = ctx.access.project(tenant_id, row.project_id)
+        if action.budget_usd is not None:
+            ctx.store.set_budget(project.id, action.budget_usd)
+    if not action.start:
+        return "accepted", "project made; no run started", project.id, None
+    run = _start(ctx, project.id, tenant_id, row.run_id, action.workflow, action.budget_usd)
+    return "accepted", None, project.id, run
+
+
+def _exists_run(ctx: ApiContext, tenant_id: str, run_id: str) -> bool:
+    try:
+        ctx.access.run(tenant_id, run_id)
+    except NotFound:
+        return False
+    return True
+
+
+def _start(
+    ctx: ApiContext, project_id: str, tenant_id: str, run_id: str, workflow: str,
+    budget_usd: float | None,
+) -> str:  # fmt: skip
+    """Queue run ``run_id`` of the project, unless an earlier try did."""
+    if _exists_run(ctx, tenant_id, run_id):
+        if not ctx.hooks.has_job(run_id):
+            ctx.queue.enqueue(run_id, "start")
+            ctx.runs.notify()
+        return run_id
+    project = ctx.access.project(tenant_id, project_id)
+    body = RunCreate(workflow=workflow, budget_usd=budget_usd)
+    return queue_run(ctx, project, body, run_id=run_id).id
+
+
+def _payment(
+    ctx: ApiContext, tenant_id: str, paid: Payment
+) -> tuple[str, str | None, str | None, str | None]:
+    try:
+        project = ctx.access.project(tenant_id, paid.project_id)
+    except NotFound:
+        return "ignored", f"no project {paid.project_id!r}", None, None
+    amount = "an amount not given" if paid.amount is None else f"{paid.amount / 100:.2f}"
+    what = f"payment received: {amount} {(paid.currency or '').upper()}".strip()
+    runs = ctx.access.runs(tenant_id, project_id=project.id, limit=1).items
+    if runs:
+        data = {"amount": paid.amount, "currency": paid.currency}
+        ctx.store.add_event(runs[0].id, "payment", what, data=data, now=True)
+    return "accepted", what, project.id, runs[0].id if runs else None
+
+
+def _answer(row: HookDelivery, *, duplicate: bool) -> HookAnswer:
+    status = "accepted" if row.status == "accepted" else "ignored"
+    return HookAnswer(
+        source=row.source,
+        delivery_id=row.delivery_id,
+        status=status,
+        duplicate=duplicate,
+        project_id=row.project_id if status == "accepted" else None,
+        run_id=row.run_id if status == "accepted" else None,
+        detail=row.detail,
+    )
