@@ -29,13 +29,14 @@ from vitco.api.schemas import (
     UserPublic,
 )
 from vitco.client.transport import M, Transport, operation
+from vitco.client.webhooks import WebhookMethods
 
 MOVING = frozenset({"queued", "running", "created"})
 """Statuses a run leaves by itself; ``wait`` returns at any other."""
 By = Literal["project", "run", "role", "tier", "model", "day"]
 
 
-class VitcoClient:
+class VitcoClient(WebhookMethods):
     """A client of one server with one API key (see ``vitco.client``)."""
 
     def __init__(self, http: httpx.Client, *, sleep: Callable[[float], None] = time.sleep) -> None:

@@ -85,12 +85,13 @@ class WebhookStore:
             row = s.get(HookSecret, (tenant_id, source))
         return None if row is None else self.box.open(row.secret)
 
-    def delete_secret(self, tenant_id: str, source: str) -> None:
+    def delete_secret(self, tenant_id: str, source: str) -> HookSecret:
         with self.sessions.begin() as s:
             row = s.get(HookSecret, (tenant_id, source))
             if row is None:
                 raise NotFound("hook secret", source)
             s.delete(row)
+            return row
 
     def sources(self, tenant_id: str) -> list[HookSecret]:
         q = select(HookSecret).where(HookSecret.tenant_id == tenant_id).order_by(HookSecret.source)

@@ -125,11 +125,10 @@ def set_secret(
     )  # fmt: skip
 
 
-@router.delete("/hooks/{source}/secret", status_code=204)
-def delete_secret(source: SourcePath, caller: CallerDep, ctx: Ctx) -> Response:
+@router.delete("/hooks/{source}/secret", response_model=HookSourcePublic)
+def delete_secret(source: SourcePath, caller: CallerDep, ctx: Ctx) -> HookSourcePublic:
     """Forget the secret of ``source``: its deliveries are refused (401) from now on."""
-    ctx.hooks.delete_secret(caller.tenant_id, source)
-    return Response(status_code=204)
+    return HookSourcePublic.model_validate(ctx.hooks.delete_secret(caller.tenant_id, source))
 
 
 @router.get("/hooks/deliveries", response_model=PagePublic[HookDeliveryPublic])
