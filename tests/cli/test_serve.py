@@ -1,5 +1,6 @@
 """`vitco tenants create`, `vitco keys create` and `vitco serve` as a user runs them: separate
-processes on one data dir, the server on a free port of 127.0.0.1."""
+processes on one data dir, the server on a free port of 127.0.0.1; a server stopped while a
+live event stream is open still exits."""
 
 from __future__ import annotations
 
@@ -53,6 +54,11 @@ def test_a_key_made_on_the_command_line_calls_the_served_api(short_home: Path) -
             me = client.get("/v1/me", headers={"Authorization": f"Bearer {key}"})
             assert me.json()["tenant_id"] == "acme" and me.json()["role"] == "manager"
             assert client.get("/v1/me").status_code == 401
+            live = {"Authorization": f"Bearer {key}", "Accept": "text/event-stream"}
+            with client.stream("GET", "/v1/events", headers=live) as stream:
+                assert stream.status_code == 200  # a stream that never ends by itself...
+                server.terminate()
+                assert server.wait(30) is not None  # ...does not keep the server up
     finally:
         server.terminate()
         assert server.wait(30) is not None

@@ -11,6 +11,8 @@ import typer
 from vitco.cli.models import ConfigOpt, model_settings
 from vitco.cli.output import err_console, known_errors
 
+SHUTDOWN_S = 3  # how long Ctrl-C waits for open requests (an SSE stream is one) to end
+
 
 def register(app: typer.Typer) -> None:
     @app.command()
@@ -38,4 +40,12 @@ def register(app: typer.Typer) -> None:
             f"data dir {settings.home}",
             highlight=False,
         )
-        uvicorn.run(app, host=host, port=port, log_level="warning", ws="websockets-sansio")
+        # live event streams never end by themselves: give them a moment, then close them
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            ws="websockets-sansio",
+            timeout_graceful_shutdown=SHUTDOWN_S,
+        )
