@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TextIO
+
     from fastapi import FastAPI
 
     from vitco.config import Settings
@@ -149,4 +152,23 @@ def build_outbound(settings: Settings, hooks: WebhookStore) -> Outbound:
         backoff_s=settings.webhook_backoff_s,
         allow_private=settings.webhook_allow_private,
         owns_client=True,
+    )
+
+
+def configure_logging(settings: Settings, stream: TextIO | None = None) -> Callable[[], None]:
+    """Structured log lines on ``stream`` (stderr) as ``settings`` say (``log_format``,
+    ``log_level``), with every key of the model configuration and the environment and the
+    metrics token redacted (``vitco.observability.logging``); returns the undo."""
+    from vitco.llm.config import load_model_config
+    from vitco.observability.logging import configure
+
+    token = settings.metrics_token
+    return configure(
+        level=settings.log_level,
+        json=settings.log_format == "json",
+        secrets=[
+            *load_model_config(settings).secrets(),
+            token.get_secret_value() if token else None,
+        ],
+        stream=stream,
     )

@@ -163,6 +163,18 @@ class Settings(BaseSettings):
         description="vitco serve: model ids a caller may pick for a run, besides VITCO_MODEL "
         "(the default); a caller never names any other (a replay: id names a server file).",
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="vitco serve: the bearer token a Prometheus scrape of /metrics must send; "
+        "unset, /metrics answers whoever reaches the server.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="vitco serve: the lowest level of vitco's log lines."
+    )
+    log_format: Literal["json", "console"] = Field(
+        default="json",
+        description="vitco serve: log lines as JSON objects (one a line) or as text.",
+    )
 
     hook_tolerance_s: float = Field(
         default=300.0,

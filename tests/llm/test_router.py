@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from tests.llm.routing import FakeClock, Scripted, make_request, make_router
+from vitco.llm.cache import MemoryResponseCache
 from vitco.llm.config import RoleRule, TierPolicy
 from vitco.llm.exceptions import (
     AllModelsFailed,
@@ -17,6 +18,7 @@ from vitco.llm.exceptions import (
     ProviderUnavailable,
     RateLimited,
 )
+from vitco.llm.meter import Meter
 from vitco.llm.model import Usage
 from vitco.llm.pricing import estimate_cost
 from vitco.llm.retry import RetryPolicy, retry_delay
@@ -271,25 +273,36 @@ def test_the_router_is_safe_to_share_between_threads() -> None:
     assert flaky.calls + steady.calls == 40 + 20  # every scripted failure was met exactly once
 
 
-def test_calls_retries_and_cost_are_metrics() -> None:
+def test_calls_tokens_retries_and_cost_are_metrics() -> None:
+    """A metered router counts every request in the metrics, by provider, model, tier and
+    role: the failed try, the answer, its tokens and cost, then the same ask from the cache."""
+
     def sample(name: str, **labels: str) -> float:
         return REGISTRY.get_sample_value(name, labels) or 0.0
 
-    before = (
-        sample("vitco_model_calls_total", model="q:small", tier="efficient", outcome="ok"),
-        sample("vitco_model_retries_total", model="q:small"),
-        sample("vitco_model_cost_usd_total", model="q:small"),
-    )
+    call = {"provider": "q", "model": "q:small", "tier": "efficient", "role": "tester"}
+    names = [
+        ("vitco_model_calls_total", {**call, "outcome": "ok"}),
+        ("vitco_model_calls_total", {**call, "outcome": "timeout"}),
+        ("vitco_model_calls_total", {**call, "outcome": "cached"}),
+        ("vitco_model_cache_hits_total", call),
+        ("vitco_model_tokens_total", {**call, "direction": "input"}),
+        ("vitco_model_tokens_total", {**call, "direction": "output"}),
+        ("vitco_model_retries_total", {"model": "q:small"}),
+        ("vitco_model_cost_usd_total", call),
+    ]
+    before = [sample(name, **labels) for name, labels in names]
     small = Scripted("q:small", [ProviderTimeout("q", "slow")])
-    make_router({"efficient": [small]}, FakeClock()).request(make_request(complexity=1))
-    after = (
-        sample("vitco_model_calls_total", model="q:small", tier="efficient", outcome="ok"),
-        sample("vitco_model_retries_total", model="q:small"),
-        sample("vitco_model_cost_usd_total", model="q:small"),
+    router = make_router(
+        {"efficient": [small]}, FakeClock(), cache=MemoryResponseCache(), cache_ttl_s=60
     )
-    assert after[0] - before[0] == 1
-    assert after[1] - before[1] == 1
-    assert after[2] - before[2] == pytest.approx(1000 * 0.5e-6 + 500 * 1e-6)
+    metered = router.metered(Meter())
+    metered.request(make_request(role="tester", complexity=1))
+    metered.request(make_request(role="tester", complexity=1))
+    after = [sample(name, **labels) for name, labels in names]
+    deltas = [b - a for a, b in zip(before, after, strict=True)]
+    assert deltas[:-1] == [1, 1, 1, 1, 1000, 500, 1]
+    assert deltas[-1] == pytest.approx(1000 * 0.5e-6 + 500 * 1e-6)
 
 
 def test_a_router_needs_a_model() -> None:

@@ -6,6 +6,7 @@ builds them from ``Settings``) and builds nothing itself. It wires, outermost fi
 
 - CORS, strict: only the origins ``Settings.api_cors_origins`` names (none by default);
 - request ids and the audit log of mutating requests (``vitco.api.audit``);
+- HTTP metrics and the access log line (``vitco.api.metrics``, which also serves ``/metrics``);
 - the body size limit (``Settings.api_max_body_bytes``; 413);
 - the routers (``vitco.api.routes``), each endpoint behind ``deps.authorize``: the key, its
   rate limit (429 + Retry-After) and the permission matrix (``vitco.api.permissions``);
@@ -25,7 +26,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 import vitco
-from vitco.api import errors
+from vitco.api import errors, metrics
 from vitco.api.audit import RequestLog
 from vitco.api.deps import ApiContext
 from vitco.api.limits import BodyLimit
@@ -76,7 +77,10 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
     check_matrix(app)
     settings = ctx.settings
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    metrics.install(app, ctx.store, token)
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(metrics.Observe)
     app.add_middleware(RequestLog, access=ctx.access)
     app.add_middleware(
         CORSMiddleware,

@@ -16,6 +16,7 @@ import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vitco.api.keys import Caller
+from vitco.observability.logging import bound
 from vitco.store.access import AccessStore
 from vitco.store.models import utcnow
 
@@ -47,7 +48,8 @@ class RequestLog:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            with bound(request_id=request_id):  # on every log line of the request
+                await self.app(scope, receive, send_with_id)
         finally:
             if scope["method"] in MUTATING:
                 await self._record(scope, request_id, status)

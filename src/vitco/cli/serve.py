@@ -1,6 +1,7 @@
 """`vitco serve`: the REST API (``/v1``, OpenAPI at ``/v1/openapi.json``) with an in-process
 worker that executes the runs it is asked for (the embedded mode: the SQLite store of the
-data dir, nothing else to start)."""
+data dir, nothing else to start). Its log lines are JSON on stderr (``VITCO_LOG_FORMAT``,
+``VITCO_LOG_LEVEL``; see ``vitco.observability.logging``)."""
 
 from __future__ import annotations
 
@@ -30,22 +31,26 @@ def register(app: typer.Typer) -> None:
         """
         import uvicorn
 
-        from vitco.bootstrap import build_api
+        from vitco.bootstrap import build_api, configure_logging
 
         settings = model_settings(False, config)
         with known_errors(False):
+            undo = configure_logging(settings)
             app = build_api(settings)
         err_console.print(
             f"vitco serve on http://{host}:{port}/v1 (OpenAPI: /v1/openapi.json); "
             f"data dir {settings.home}",
             highlight=False,
         )
-        # live event streams never end by themselves: give them a moment, then close them
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            log_level="warning",
-            ws="websockets-sansio",
-            timeout_graceful_shutdown=SHUTDOWN_S,
-        )
+        try:  # live event streams never end by themselves: give them a moment, then close
+            uvicorn.run(
+                app,
+                host=host,
+                port=port,
+                log_level="warning",
+                ws="websockets-sansio",
+                timeout_graceful_shutdown=SHUTDOWN_S,
+                log_config=None,
+            )
+        finally:
+            undo()

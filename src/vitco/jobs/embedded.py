@@ -17,7 +17,8 @@ import threading
 from collections.abc import Callable
 
 from vitco.jobs.queue import Job, RunQueue
-from vitco.store import Store
+from vitco.observability.logging import bound
+from vitco.store import Store, StoreError
 from vitco.workflow import stop
 from vitco.workflow.exceptions import WorkflowError
 from vitco.workflow.runner import execute, resume
@@ -105,6 +106,20 @@ class EmbeddedWorker:
             self._run(job)
 
     def _run(self, job: Job) -> None:
+        with bound(**self._ids(job.run_id)):  # on every log line of the run, steps' too
+            logger.info("job %s: %s run", job.id, job.action, extra={"job_id": job.id})
+            status = self._execute(job)
+            logger.info("job %s: %s", job.id, status, extra={"job_id": job.id})
+
+    def _ids(self, run_id: str) -> dict[str, str | None]:
+        try:
+            project_id = self.store.get_run(run_id).project_id
+            tenant_id = self.store.get_project(project_id).tenant_id
+        except StoreError:
+            return {"run_id": run_id}
+        return {"run_id": run_id, "project_id": project_id, "tenant_id": tenant_id}
+
+    def _execute(self, job: Job) -> str:
         with self._lock:
             self._current, self._cancelled = job, None
         stop.clear()
@@ -127,3 +142,4 @@ class EmbeddedWorker:
                 self.store.update_run(job.run_id, status="cancelled", reason="cancelled on request")
                 self.store.add_event(job.run_id, "run", f"run {job.run_id} cancelled")
             self.queue.finish(job.id, status)
+        return status

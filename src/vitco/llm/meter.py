@@ -35,6 +35,7 @@ from vitco.llm.exceptions import (
 )
 from vitco.llm.model import Model, ModelRequest, ModelResponse, Tier, Usage
 from vitco.llm.pricing import Cost, PriceOverrides, cost_usd, estimate_cost
+from vitco.observability.metrics import record_model_call
 
 __all__ = [
     "OUTCOMES",
@@ -176,7 +177,17 @@ class Meter:
         return self.budget.admit(model_id, estimate) if self.budget is not None else 0.0
 
     def record(self, attempt: Attempt) -> None:
-        """Write one attempt; its reservation (``estimate_usd``) becomes its actual cost."""
+        """Write one attempt; its reservation (``estimate_usd``) becomes its actual cost.
+        Counted in the process's metrics too (``vitco_model_*``)."""
+        record_model_call(
+            model=attempt.model,
+            tier=attempt.tier,
+            role=attempt.request.key.role,
+            outcome=attempt.outcome,
+            input_tokens=attempt.usage.input_tokens,
+            output_tokens=attempt.usage.output_tokens,
+            cost_usd=attempt.cost_usd,
+        )
         try:
             if self.sink is not None:
                 self.sink(attempt)

@@ -59,7 +59,7 @@ from vitco.llm.model import MAX_ANSWER_BYTES, TIERS, Model, ModelRequest, ModelR
 from vitco.llm.modes import ModeMemory, StructuredMode
 from vitco.llm.pricing import DEFAULT_OUTPUT_CAP, PriceOverrides, cost_usd, estimate_cost
 from vitco.llm.retry import RetryPolicy, counts_against_provider, retry_delay
-from vitco.observability.metrics import MODEL_CALLS, MODEL_COST, MODEL_RETRIES
+from vitco.observability.metrics import MODEL_RETRIES
 
 __all__ = ["MAX_MODE_SWITCHES", "Route", "Router"]
 
@@ -179,7 +179,6 @@ class Router:
             if key is not None and self.cache is not None:
                 hit = self.cache.get(key)
                 if hit is not None:
-                    MODEL_CALLS.labels(route.id, tier, "cache_hit").inc()
                     answer = hit.model_copy(
                         update={
                             "model": route.id,
@@ -235,7 +234,6 @@ class Router:
                 response = route.model.request(sent)
             except ProviderError as exc:
                 self._record_failure(request, sent, tier, route, exc, reserved, began, failures)
-                MODEL_CALLS.labels(route.id, tier, "error").inc()
                 failures.append((route.id, str(exc)))
                 if isinstance(exc, StructuredModeRefused):
                     breaker.release()  # the server is fine; the way we asked was not
@@ -281,8 +279,6 @@ class Router:
                     "latency_s": self._clock() - began,
                 }
             )
-            MODEL_CALLS.labels(route.id, tier, "ok").inc()
-            MODEL_COST.labels(route.id).inc(answer.cost_usd)
             self._record(request, answer, sent=sent, reserved=reserved, retries=len(failures))
             return answer
 

@@ -1,11 +1,33 @@
-"""Metrics (Prometheus counters and histograms the router and the runs update)."""
+"""Observability: Prometheus metrics (``metrics``) and structured JSON logs (``logging``)."""
 
 from vitco.observability.metrics import (
     BREAKER_STATE,
+    HTTP_DURATION,
+    HTTP_REQUESTS,
+    MODEL_CACHE_HITS,
     MODEL_CALLS,
     MODEL_COST,
     MODEL_RETRIES,
+    MODEL_TOKENS,
     REGISTRY,
+    STEP_DURATION,
+    Joined,
+    StoreCollector,
+    record_model_call,
 )
 
-__all__ = ["BREAKER_STATE", "MODEL_CALLS", "MODEL_COST", "MODEL_RETRIES", "REGISTRY"]
+__all__ = [
+    "BREAKER_STATE",
+    "HTTP_DURATION",
+    "HTTP_REQUESTS",
+    "MODEL_CACHE_HITS",
+    "MODEL_CALLS",
+    "MODEL_COST",
+    "MODEL_RETRIES",
+    "MODEL_TOKENS",
+    "REGISTRY",
+    "STEP_DURATION",
+    "Joined",
+    "StoreCollector",
+    "record_model_call",
+]

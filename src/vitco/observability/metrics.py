@@ -1,41 +1,87 @@
-"""Prometheus metrics: one registry for vitco, and the series the model layer keeps.
+"""Prometheus metrics: one registry for vitco, the series this process keeps, and the
+collector that reads the state of the store at scrape time.
 
 A registry of our own (not prometheus-client's global one) so that an embedding application's
-metrics and ours never collide, and so an API can expose exactly vitco's series with
-``prometheus_client.generate_latest(REGISTRY)``.
+metrics and ours never collide, and so ``vitco serve`` exposes exactly vitco's series
+(``/metrics``, see ``vitco.api.metrics``).
 
-Series:
+Counted where it happens, in this process:
 
-- ``vitco_model_calls_total{model, tier, outcome}``: answered calls (``ok``, ``cache_hit``)
-  and failed tries (``error``) per model;
+- ``vitco_model_calls_total{provider, model, tier, role, outcome}``: every request that
+  reached a provider or the response cache (``outcome`` as in ``vitco.llm.meter.OUTCOMES``);
+  counted by the run's meter, the one place every request passes (``record_model_call``);
+- ``vitco_model_tokens_total{provider, model, tier, role, direction}``: input and output tokens
+  a provider processed (a cached answer's are not counted);
+- ``vitco_model_cost_usd_total{provider, model, tier, role}``: spend;
+- ``vitco_model_cache_hits_total{provider, model, tier, role}``: answers from the cache;
 - ``vitco_model_retries_total{model}``: failed tries that were followed by another try;
-- ``vitco_model_cost_usd_total{model}``: spend;
-- ``vitco_breaker_state{provider}``: 0 closed, 1 half-open, 2 open.
+- ``vitco_breaker_state{provider}``: 0 closed, 1 half-open, 2 open;
+- ``vitco_step_duration_seconds{node}``: how long each workflow node's step took;
+- ``vitco_http_requests_total{method, route, status}`` and
+  ``vitco_http_request_duration_seconds{method, route}``: the API's requests, by route template
+  (``/v1/runs/{run_id}``, never the raw path: an id per series would grow without bound).
+
+Read from the store when scraped (``StoreCollector``), so they are right whichever process
+changed them: ``vitco_runs{status}`` (runs by status) and ``vitco_queue_depth`` (jobs waiting
+for a worker).
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
-__all__ = ["BREAKER_STATE", "MODEL_CALLS", "MODEL_COST", "MODEL_RETRIES", "REGISTRY"]
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+__all__ = [
+    "BREAKER_STATE",
+    "HTTP_DURATION",
+    "HTTP_REQUESTS",
+    "MODEL_CACHE_HITS",
+    "MODEL_CALLS",
+    "MODEL_COST",
+    "MODEL_RETRIES",
+    "MODEL_TOKENS",
+    "REGISTRY",
+    "STEP_DURATION",
+    "Joined",
+    "StoreCollector",
+    "record_model_call",
+]
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
+_CALL = ["provider", "model", "tier", "role"]
+
 MODEL_CALLS = Counter(
     "vitco_model_calls",
-    "Model calls by model, tier and outcome (ok, cache_hit, error).",
-    ["model", "tier", "outcome"],
+    "Requests to a provider or the response cache, by outcome (ok, cached, rate_limited...).",
+    [*_CALL, "outcome"],
+    registry=REGISTRY,
+)
+MODEL_TOKENS = Counter(
+    "vitco_model_tokens",
+    "Tokens of model requests, by direction (input, output).",
+    [*_CALL, "direction"],
+    registry=REGISTRY,
+)
+MODEL_COST = Counter(
+    "vitco_model_cost_usd",
+    "Spend on model requests in USD.",
+    _CALL,
+    registry=REGISTRY,
+)
+MODEL_CACHE_HITS = Counter(
+    "vitco_model_cache_hits",
+    "Model answers served from the response cache (no provider request, no cost).",
+    _CALL,
     registry=REGISTRY,
 )
 MODEL_RETRIES = Counter(
     "vitco_model_retries",
     "Failed model tries that were followed by another try.",
-    ["model"],
-    registry=REGISTRY,
-)
-MODEL_COST = Counter(
-    "vitco_model_cost_usd",
-    "Spend on model calls in USD.",
     ["model"],
     registry=REGISTRY,
 )
@@ -45,3 +91,87 @@ BREAKER_STATE = Gauge(
     ["provider"],
     registry=REGISTRY,
 )
+STEP_DURATION = Histogram(
+    "vitco_step_duration_seconds",
+    "How long a workflow node's step took (failed steps included).",
+    ["node"],
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600),
+    registry=REGISTRY,
+)
+HTTP_REQUESTS = Counter(
+    "vitco_http_requests",
+    "API requests by method, route template and status.",
+    ["method", "route", "status"],
+    registry=REGISTRY,
+)
+HTTP_DURATION = Histogram(
+    "vitco_http_request_duration_seconds",
+    "How long the API took to answer, by method and route template.",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+    registry=REGISTRY,
+)
+
+
+def record_model_call(
+    *,
+    model: str,
+    tier: str | None,
+    role: str,
+    outcome: str,
+    input_tokens: int,
+    output_tokens: int,
+    cost_usd: float,
+) -> None:
+    """Count one request to ``model`` (a ``provider:name`` id) made for ``role``. Tokens are
+    those a provider processed: a cached answer's are not counted again."""
+    labels = (model.partition(":")[0] or model, model, tier or "", role)
+    MODEL_CALLS.labels(*labels, outcome).inc()
+    if outcome == "cached":
+        MODEL_CACHE_HITS.labels(*labels).inc()
+        return
+    if input_tokens:
+        MODEL_TOKENS.labels(*labels, "input").inc(input_tokens)
+    if output_tokens:
+        MODEL_TOKENS.labels(*labels, "output").inc(output_tokens)
+    if cost_usd:
+        MODEL_COST.labels(*labels).inc(cost_usd)
+
+
+class StoreCollector(Collector):
+    """The series read from the store when scraped: runs by status and the queue's depth.
+
+    ``runs_by_status`` and ``queue_depth`` are the store's queries (``vitco.store.stats``),
+    passed in so that this layer opens nothing itself.
+    """
+
+    def __init__(
+        self,
+        runs_by_status: Callable[[], Mapping[str, int]],
+        queue_depth: Callable[[], int],
+    ) -> None:
+        self.runs_by_status = runs_by_status
+        self.queue_depth = queue_depth
+
+    def collect(self) -> Iterator[Metric]:
+        runs = GaugeMetricFamily("vitco_runs", "Runs by status, as stored.", labels=["status"])
+        for status, count in sorted(self.runs_by_status().items()):
+            runs.add_metric([status], count)
+        yield runs
+        yield GaugeMetricFamily(
+            "vitco_queue_depth",
+            "Run jobs queued and not yet taken by a worker.",
+            value=self.queue_depth(),
+        )
+
+
+class Joined(Collector):
+    """Several registries or collectors scraped as one (this process's ``REGISTRY`` and an
+    app's ``StoreCollector``)."""
+
+    def __init__(self, *sources: Collector | CollectorRegistry) -> None:
+        self.sources: Iterable[Collector | CollectorRegistry] = sources
+
+    def collect(self) -> Iterator[Metric]:
+        for source in self.sources:
+            yield from source.collect()

@@ -15,7 +15,9 @@ inspecting a run's history needs no runtime at all.
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
@@ -24,6 +26,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import get_runtime
 from langgraph.types import Send, interrupt
 
+from vitco.observability.metrics import STEP_DURATION
 from vitco.workflow import stop
 from vitco.workflow.exceptions import TemplateInvalid
 from vitco.workflow.runtime import Runtime
@@ -33,6 +36,8 @@ from vitco.workflow.template import END as END_NAME
 from vitco.workflow.template import EdgeSpec, FlowSpec, GateSpec, NodeSpec, Problem, Template, find
 from vitco.workflow.template import load as load_template
 from vitco.workflow.validate import resolve_max, step_of, validate
+
+logger = logging.getLogger("vitco.workflow")
 
 Node = Callable[[Any], dict[str, Any]]
 MAP_ITEM = "_each"  # suffix of the node that runs a map's flow for one item
@@ -45,15 +50,23 @@ def _rt() -> Runtime:
 
 
 def _node(name: str, defn: Step) -> Node:
-    """A node running ``defn``, passing the fault points ``before:<name>``/``after:<name>``."""
+    """A node running ``defn``, passing the fault points ``before:<name>``/``after:<name>``;
+    how long each step took is the ``vitco_step_duration_seconds{node}`` histogram and a
+    log line."""
 
     def node(state: Any) -> dict[str, Any]:
         rt = _rt()
         rt.fault(f"before:{name}")
         stop.check()
-        with rt.store.step():  # the step's events, artifacts and task rows: one commit
-            update = run_step(defn, rt, state)
-            stop.check()  # stopped meanwhile: what it saw was cut short, do not record it
+        started = time.perf_counter()
+        try:
+            with rt.store.step():  # the step's events, artifacts and task rows: one commit
+                update = run_step(defn, rt, state)
+                stop.check()  # stopped meanwhile: what it saw was cut short, do not record it
+        finally:
+            took = time.perf_counter() - started
+            STEP_DURATION.labels(name).observe(took)
+        logger.info("step %s done", name, extra={"node": name, "seconds": round(took, 3)})
         rt.fault(f"after:{name}")
         return update
 
