@@ -100,15 +100,19 @@ def build_api(
     settings: Settings, *, model: Model | None = None, sandbox: Sandbox | None = None
 ) -> FastAPI:
     """The app of ``vitco serve`` in the embedded mode: the store of ``settings``, the run
-    queue in it and one worker thread in this process that executes the queued runs (it
-    starts and stops with the app)."""
+    queue in it, one worker thread in this process that executes the queued runs and the
+    supervisor that keeps their deployed apps up (both start and stop with the app)."""
+    import dataclasses
+
     from vitco.api import Authenticator, create_app
     from vitco.api.deps import ApiContext
     from vitco.api.limits import TokenBuckets
     from vitco.api.live import Live
+    from vitco.deployments import Supervisor
     from vitco.jobs.embedded import EmbeddedWorker, execute_job
     from vitco.jobs.queue import StoreRunQueue
     from vitco.store import AccessStore
+    from vitco.store.deployments import DeploymentStore
     from vitco.store.feed import EventFeed
     from vitco.store.webhooks import WebhookStore
 
@@ -116,6 +120,11 @@ def build_api(
     store = services.store
     access = AccessStore(store.sessions)
     queue = StoreRunQueue(store.sessions)
+    supervisor = Supervisor(
+        settings, store, DeploymentStore(store.sessions), services.sandbox, services.http
+    )
+    # the worker's runs hand the apps they deploy to the supervisor, which keeps them up
+    services = dataclasses.replace(services, deployments=supervisor)
     worker = EmbeddedWorker(queue, store, lambda job: execute_job(services, job))
     hooks = WebhookStore(store.sessions)
     return create_app(
@@ -125,6 +134,7 @@ def build_api(
             access=access,
             queue=queue,
             runs=worker,
+            supervisor=supervisor,
             models=services.models,
             authenticator=Authenticator(access),
             buckets=TokenBuckets(settings.api_rate_per_s, settings.api_rate_burst),

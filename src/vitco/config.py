@@ -19,7 +19,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -158,6 +158,12 @@ class Settings(BaseSettings):
     api_rate_burst: int = Field(
         default=60, ge=1, description="vitco serve: requests an API key may make at once."
     )
+    deploy_ports: tuple[int, int] = Field(
+        default=(20000, 29999),
+        description="vitco serve: the range (first, last; JSON list) a deployment's stable port "
+        "on 127.0.0.1 is picked from, once; below Linux's ephemeral ports, so no outgoing "
+        "connection takes one while vitco serve is down.",
+    )
     api_models: list[str] = Field(
         default_factory=list,
         description="vitco serve: model ids a caller may pick for a run, besides VITCO_MODEL "
@@ -208,6 +214,14 @@ class Settings(BaseSettings):
         description="vitco serve: let subscribers' URLs point at private, loopback or "
         "link-local addresses (off: vitco never calls into its own network for a tenant).",
     )
+
+    @field_validator("deploy_ports")
+    @classmethod
+    def _port_range(cls, value: tuple[int, int]) -> tuple[int, int]:
+        first, last = value
+        if not 1024 <= first <= last <= 65535:
+            raise ValueError("give two ports, first <= last, between 1024 and 65535")
+        return value
 
     @classmethod
     def settings_customise_sources(

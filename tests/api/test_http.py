@@ -11,6 +11,7 @@ from tests.api.server import Server
 from vitco.api.keys import issue
 from vitco.api.limits import TokenBuckets
 from vitco.api.permissions import MATRIX
+from vitco.store.deployments import DeploymentStore
 from vitco.store.models import utcnow
 
 
@@ -23,9 +24,12 @@ def _rows_of(server: Server, tenant: str) -> dict[str, str]:
     user = access.create_user(tenant, "s@example.com", "viewer")
     key = access.add_key(tenant, prefix="111111111111", hashed="x", role="viewer")
     hook = server.app.state.vitco.hooks.add_webhook(tenant, "https://example.com/", ["*"], "s")
+    deployment = DeploymentStore(store.sessions).save(
+        project.id, run.id, port=2, root="/nowhere", toolchain="python-service", plan=None
+    )
     return {
         "project_id": project.id, "run_id": run.id, "user_id": user.id, "key_id": key.id,
-        "webhook_id": hook.id,
+        "webhook_id": hook.id, "deployment_id": deployment.id,
     }  # fmt: skip
 
 
@@ -40,7 +44,7 @@ def test_another_tenants_key_sees_nothing_not_even_by_guessing_ids(server: Serve
     server.key("acme", "admin")
     ids = _rows_of(server, "acme")
     other = server.client(server.key("other", "admin"))
-    for path in ("/v1/projects", "/v1/runs", "/v1/users"):
+    for path in ("/v1/projects", "/v1/runs", "/v1/users", "/v1/deployments"):
         assert other.get(path).json()["items"] == [], path
     assert [k["role"] for k in other.get("/v1/keys").json()["items"]] == ["admin"]  # its own
     assert other.get("/v1/costs", params={"by": "project"}).json()["rows"] == []
@@ -59,6 +63,7 @@ def test_another_tenants_key_sees_nothing_not_even_by_guessing_ids(server: Serve
         assert other.get("/v1/costs", params=query).status_code == 404
     assert server.access.get_key("acme", ids["key_id"]).revoked_at is None
     assert server.app.state.vitco.hooks.webhook("acme", ids["webhook_id"]).deleted_at is None
+    assert DeploymentStore(server.access.sessions).get(ids["deployment_id"]).stopped_at is None
 
 
 def test_keys_are_shown_once_refused_when_revoked_or_expired(server: Server) -> None:

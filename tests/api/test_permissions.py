@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from tests.api.server import Server
 from vitco.api.app import check_matrix, routes
 from vitco.api.permissions import MATRIX, ROLES, markdown
+from vitco.store.deployments import DeploymentStore
 
 DOCS = Path(__file__).parents[2] / "docs" / "api.md"
 
@@ -49,9 +50,12 @@ def _fixtures(server: Server) -> dict[str, str]:
     user = access.create_user("acme", "u@example.com", "viewer")
     victim = access.add_key("acme", prefix="000000000000", hashed="x", role="viewer")
     hook = server.app.state.vitco.hooks.add_webhook("acme", "https://example.com/h", ["*"], "s")
+    deployment = DeploymentStore(store.sessions).save(
+        project.id, run.id, port=1, root="/nowhere", toolchain="python-service", plan=None
+    )  # made after the server started: no app, stopping it only marks it
     return {
         "project_id": project.id, "run_id": run.id, "user_id": user.id, "key_id": victim.id,
-        "source": "stripe", "webhook_id": hook.id,
+        "source": "stripe", "webhook_id": hook.id, "deployment_id": deployment.id,
     }  # fmt: skip
 
 

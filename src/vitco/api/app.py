@@ -12,7 +12,8 @@ builds them from ``Settings``) and builds nothing itself. It wires, outermost fi
   rate limit (429 + Retry-After) and the permission matrix (``vitco.api.permissions``);
 - one error body for every failure (``vitco.api.errors``).
 
-The worker that executes queued runs starts and stops with the app (its lifespan). Later
+The worker that executes queued runs and the supervisor that keeps delivered apps up
+(``vitco.deployments``) start and stop with the app (its lifespan). Later
 parts slot in beside the routers: the WebSocket/SSE event streams (reading the same event
 sequence numbers as ``GET /v1/runs/{id}/events``), inbound webhooks, /metrics.
 """
@@ -46,6 +47,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx.supervisor.start()  # the deployments come back before any run can deploy
         ctx.runs.start()
         ctx.outbound.start()
         try:
@@ -54,6 +56,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
             await ctx.live.aclose()
             ctx.outbound.close()
             ctx.runs.close()
+            ctx.supervisor.close()
 
     app = FastAPI(
         title="vitco",

@@ -21,6 +21,7 @@ from vitco.api.limits import TokenBuckets
 from vitco.api.live import Live
 from vitco.api.permissions import allowed, endpoint
 from vitco.config import Settings
+from vitco.deployments import Supervisor
 from vitco.jobs.queue import RunQueue
 from vitco.llm.model import Model
 from vitco.store import Store
@@ -58,6 +59,7 @@ class ApiContext:
     access: AccessStore
     queue: RunQueue
     runs: Runs
+    supervisor: Supervisor
     models: Callable[[str | None], Model]
     authenticator: Authenticator
     buckets: TokenBuckets

@@ -10,9 +10,10 @@ The roles, from most to least:
 - ``admin``: everything in the tenant, including API keys, users, the audit log, webhook
   secrets and subscriptions (they send the tenant's data out);
 - ``manager``: runs the work: projects, runs (start, cancel, resume, fork, gates), budgets,
-  reads users and webhooks in and out;
-- ``client``: the customer: submits briefs (creates projects), answers approval gates, reads;
-- ``viewer``: reads projects, runs, tasks, events, artifacts, costs and budgets.
+  deployments (stop), reads users and webhooks in and out;
+- ``client``: the customer: submits briefs (creates projects), answers approval gates, reads
+  (also its apps' logs);
+- ``viewer``: reads projects, runs, tasks, events, artifacts, costs, budgets and deployments.
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ MATRIX: dict[str, frozenset[Role]] = {
     "GET /v1/projects/{project_id}/budget": _ALL,
     "PUT /v1/projects/{project_id}/budget": _WORK,
     "DELETE /v1/projects/{project_id}/budget": _WORK,
+    "GET /v1/deployments": _ALL,
+    "GET /v1/deployments/{deployment_id}": _ALL,
+    "GET /v1/deployments/{deployment_id}/logs": _CLIENT,
+    "POST /v1/deployments/{deployment_id}/stop": _WORK,
     "GET /v1/keys": _ADMIN,
     "POST /v1/keys": _ADMIN,
     "DELETE /v1/keys/{key_id}": _ADMIN,

@@ -109,6 +109,25 @@ class RunPublic(Public):
     finished_at: datetime | None
 
 
+class DeploymentPublic(Public):
+    """A project's app kept up by vitco serve, at its stable URL."""
+
+    id: str
+    project_id: str
+    run_id: str = Field(description="The run that deployed what serves now.")
+    url: str = Field(description="The stable URL: the same across restarts and deploys.")
+    status: str = Field(description="starting, running, restarting or stopped.")
+    restarts: int = Field(description="Times it was started again after it stopped by itself.")
+    last_error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    stopped_at: datetime | None = Field(description="When it was stopped on request.")
+
+
+class LogPublic(BaseModel):
+    lines: list[str] = Field(description="The end of the app's output, control characters escaped.")
+
+
 class CheckpointPublic(BaseModel):
     checkpoint_id: str
     step: int

@@ -27,6 +27,7 @@ from vitco.cli import (
     budget,
     costs,
     db,
+    deployments,
     doctor,
     durable,
     init,
@@ -181,6 +182,7 @@ budget.register(app)
 db.register(app)
 serve.register(app)
 tenants.register(app)
+deployments.register(app)
 
 
 def main() -> None:

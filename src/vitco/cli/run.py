@@ -44,12 +44,22 @@ REPLAY_NOTE = (
 )
 
 
+STOPS_WITH_RUN = (
+    "The app at {url} stopped with this command: --serve keeps it up until Ctrl-C, and "
+    "under vitco serve delivered apps stay up, supervised, at stable URLs."
+)
+
+
 def _serve(outcome: Outcome, as_json: bool) -> None:
     url = outcome.report.get("url")
     if not outcome.processes or not url:
         return
     out = err_console if as_json else console
-    out.print(f"Serving at [bold]{url}[/] — press Ctrl-C to stop.", highlight=False)
+    out.print(
+        f"Serving at [bold]{url}[/] — press Ctrl-C to stop; the app stops with vitco "
+        "(vitco serve keeps delivered apps up, supervised, at stable URLs).",
+        highlight=False,
+    )
     try:
         while True:
             time.sleep(1)
@@ -127,6 +137,9 @@ def finish(outcome: Outcome, *, as_json: bool, serve: bool) -> dict[str, Any]:
         print_report(console, report)
     if serve and report["status"] == "delivered":
         _serve(outcome, as_json)
+    elif report["status"] == "delivered" and report.get("url"):
+        out = err_console if as_json else console
+        out.print(STOPS_WITH_RUN.format(url=report.get("url")), highlight=False)
     outcome.stop()
     if report["status"] == "interrupted":
         if as_json:  # stdout is for programs; say it to the person too

@@ -300,7 +300,9 @@ def launch(
     bridge = Bridge(app.dial)
     kill, poll = stopper(proc, pidns)
     stopped = threading.Event()
-    process = Process(pid=proc.pid, url=bridge.url, log_path=app.log_path, _poll=poll)
+    process = Process(
+        pid=proc.pid, url=bridge.url, log_path=app.log_path, _poll=poll, _dial=app.dial
+    )
 
     def stop() -> None:
         stopped.set()

@@ -28,12 +28,13 @@ class Bridge:
     connects a fresh unix socket to it.
 
     Each connection dials when accepted, and is closed if nothing answers there. ``close``
-    stops accepting and cuts open connections.
+    stops accepting and cuts open connections. ``port``: the port to bind (0, the default:
+    one the kernel picks; a deployment's stable URL names its own, ``OSError`` if taken).
     """
 
-    def __init__(self, dial: Callable[[socket.socket], None]) -> None:
+    def __init__(self, dial: Callable[[socket.socket], None], *, port: int = 0) -> None:
         self.dial = dial
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener = socket.create_server(("127.0.0.1", port))
         self.port: int = self._listener.getsockname()[1]
         self._closed = threading.Event()
         self._lock = threading.Lock()

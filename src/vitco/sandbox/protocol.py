@@ -12,6 +12,7 @@ scratch directory (its ``/tmp``, where it leaves files for ``collect``), and, fo
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,7 +92,9 @@ class Process:
 
     ``url`` is where the host reaches it (a 127.0.0.1 bridge to the listening socket vitco
     handed in); ``log_path`` is its stdout and stderr, in a directory vitco owns.
-    ``limit_hit`` says which limit made the host stop it, if one did.
+    ``limit_hit`` says which limit made the host stop it, if one did. ``dial`` connects a
+    fresh unix socket to the app's listening socket (what the bridge does; a supervisor's
+    stable URL dials through it).
     """
 
     pid: int
@@ -100,6 +103,14 @@ class Process:
     limit_hit: LimitName | None = None
     _stop: Callable[[], None] | None = field(default=None, repr=False)
     _poll: Callable[[], int | None] | None = field(default=None, repr=False)
+    _dial: Callable[[socket.socket], None] | None = field(default=None, repr=False)
+
+    def dial(self, sock: socket.socket) -> None:
+        """Connect ``sock`` (a unix stream socket) to the app; ``ConnectionRefusedError`` if
+        it was started without one."""
+        if self._dial is None:
+            raise ConnectionRefusedError("this process serves no socket")
+        self._dial(sock)
 
     def stop(self) -> None:
         """Stop the process and everything it started; idempotent."""

@@ -1,5 +1,5 @@
 """SQLAlchemy 2 models: tenants, projects, briefs, runs, tasks, events, model calls, artifacts;
-and for ``vitco serve``: users, API keys, the audit log and the run queue.
+and for ``vitco serve``: users, API keys, the audit log, the run queue and deployments.
 
 Workflow state (the LangGraph checkpoint) holds ids that point here; texts and code live in
 ``Artifact`` rows, the cost ledger in ``ModelCall`` rows, and side effects that must happen once
@@ -276,3 +276,41 @@ class RunJob(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Deployment(Base):
+    """A delivered app that ``vitco serve`` keeps running: one per project, at a stable URL
+    (``http://127.0.0.1:<port>``, the port kept for good) whatever run deployed it last.
+
+    ``root``, ``toolchain`` and ``plan`` say how to start it again (the checkout it runs from,
+    the toolchain and DevOps' plan). ``status``: ``starting``, ``running``, ``restarting``
+    (it crashed or could not start; tried again), ``stopped`` (on request: never brought
+    back; ``stopped_at`` says when). ``pid`` and ``log_path`` are the current process's.
+    """
+
+    __tablename__ = "deployments"
+    __table_args__ = (
+        UniqueConstraint("project_id", name="uq_deployments_project_id"),
+        UniqueConstraint("port", name="uq_deployments_port"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"))
+    port: Mapped[int] = mapped_column(Integer)
+    root: Mapped[str] = mapped_column(Text)
+    toolchain: Mapped[str] = mapped_column(String(64))
+    plan: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="starting")
+    restarts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    log_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"

@@ -22,6 +22,7 @@ from typing import Literal, Protocol
 import httpx
 from pydantic import BaseModel, Field
 
+from vitco.config import Settings
 from vitco.sandbox.protocol import Limits, Process, Sandbox
 from vitco.toolchains.report import TestReport
 
@@ -48,6 +49,35 @@ class Tools:
     health_timeout_s: float = 30.0
     on_started: Callable[[Process], None] | None = None
     data: Path | None = None
+
+
+def project_limits(settings: Settings) -> Limits:
+    """The limits of a project's sandboxed commands (from the settings)."""
+    return Limits(wall_s=settings.test_timeout_s, disk_mb=settings.sandbox_disk_mb)
+
+
+def project_tools(
+    settings: Settings,
+    sandbox: Sandbox,
+    http: httpx.Client,
+    *,
+    run_id: str,
+    project_id: str,
+    on_started: Callable[[Process], None] | None = None,
+) -> Tools:
+    """What a toolchain works with for one run of a project: the data dir's caches, the
+    run's delivery folder, the project's app data (a run's steps and a deployment's restarts
+    both build it here)."""
+    return Tools(
+        sandbox=sandbox,
+        http=http,
+        caches=settings.cache_dir,
+        out=settings.deliveries_dir / run_id,
+        limits=project_limits(settings),
+        health_timeout_s=settings.health_timeout_s,
+        on_started=on_started,
+        data=settings.sandbox_state_dir / "data" / project_id,
+    )
 
 
 class Contract(BaseModel):

@@ -19,6 +19,7 @@ from vitco.agents.agent import ask
 from vitco.agents.outputs import Plan, Spec, topological_order
 from vitco.agents.role import load_role
 from vitco.llm.model import CallKey
+from vitco.sandbox.protocol import Process
 from vitco.toolchains import (
     DeployPlan,
     Shipment,
@@ -164,8 +165,10 @@ def ship(rt: Runtime, toolchain: Toolchain, plan: BaseModel | None) -> str:
     """Deliver and check the run's branch with ``toolchain``; returns the delivery
     artifact's id (also used to bring a delivered run's app back up)."""
     began = time.monotonic()
-    shipment, _process = toolchain.ship(rt.tools, rt.base.path, plan)  # in rt.processes
+    shipment, process = toolchain.ship(rt.tools, rt.base.path, plan)  # in rt.processes
     rt.add_time("deploy", time.monotonic() - began)
+    if process is not None and shipment.ok and rt.deployments is not None:
+        shipment = _supervised(rt, toolchain, plan, shipment, process)
     content = shipment.model_dump() | {
         "smoke_ok": shipment.ok,
         "toolchain": toolchain.name,
@@ -176,6 +179,28 @@ def ship(rt: Runtime, toolchain: Toolchain, plan: BaseModel | None) -> str:
         rt.store.update_run(rt.run_id, url=shipment.url)
     rt.emit("deploy", shipment.summary, step="deploy")
     return ref
+
+
+def _supervised(
+    rt: Runtime, toolchain: Toolchain, plan: BaseModel | None, shipment: Shipment, process: Process
+) -> Shipment:
+    """Under ``vitco serve``: the app that passed its checks is handed to the supervisor,
+    which keeps it up at the project's stable URL from now on (the run no longer stops it);
+    the delivery (and so the report and the mail) names that URL."""
+    assert rt.deployments is not None
+    url = rt.deployments.adopt(
+        project_id=rt.project_id,
+        run_id=rt.run_id,
+        root=rt.base.path,
+        toolchain=toolchain.name,
+        plan=plan.model_dump() if plan is not None else None,
+        process=process,
+    )
+    if url is None:
+        return shipment
+    rt.disown(process)
+    summary = shipment.summary.replace(shipment.url, url) if shipment.url else shipment.summary
+    return shipment.model_copy(update={"url": url, "summary": summary})
 
 
 def restart_app(rt: Runtime) -> str | None:

@@ -198,6 +198,7 @@ def execute(
             base_path=None if run.branch == "main" else Repo(repo_path).run_tree_path(run_id),
             crash_at=settings.crash_at,
             on_event=on_event,
+            deployments=services.deployments,
         )
         resuming = inputs is None
         store.update_run(run_id, status="running", reason=None)

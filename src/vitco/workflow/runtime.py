@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import httpx
 
@@ -29,6 +29,10 @@ from vitco.sandbox.protocol import Limits, Process, Sandbox
 from vitco.store import Store
 from vitco.store.models import Event, ModelCall
 from vitco.toolchains import Tools
+from vitco.toolchains.protocol import project_limits, project_tools
+
+if TYPE_CHECKING:
+    from vitco.workflow.services import Deployments
 
 EventSink = Callable[[Event], None]
 
@@ -154,6 +158,7 @@ class Runtime:
     base_path: Path | None = None  # where the run's branch is checked out (default: repo_path)
     crash_at: str | None = None
     on_event: EventSink | None = None
+    deployments: Deployments | None = None
     processes: list[Process] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -196,15 +201,13 @@ class Runtime:
     @property
     def tools(self) -> Tools:
         """What the run's toolchain works with."""
-        return Tools(
-            sandbox=self.sandbox,
-            http=self.http,
-            caches=self.settings.cache_dir,
-            out=self.settings.deliveries_dir / self.run_id,
-            limits=self.limits,
-            health_timeout_s=self.settings.health_timeout_s,
+        return project_tools(
+            self.settings,
+            self.sandbox,
+            self.http,
+            run_id=self.run_id,
+            project_id=self.project_id,
             on_started=self.started,
-            data=self.settings.sandbox_state_dir / "data" / self.project_id,
         )
 
     def started(self, process: Process) -> None:
@@ -218,7 +221,7 @@ class Runtime:
     @property
     def limits(self) -> Limits:
         """The limits of the run's sandboxed commands (from the settings)."""
-        return Limits(wall_s=self.settings.test_timeout_s, disk_mb=self.settings.sandbox_disk_mb)
+        return project_limits(self.settings)
 
     @property
     def repo(self) -> Repo:
@@ -271,6 +274,10 @@ class Runtime:
     def add_time(self, bucket: str, seconds: float) -> None:
         with self._lock:
             self.timings[bucket] = self.timings.get(bucket, 0.0) + seconds
+
+    def disown(self, process: Process) -> None:
+        """``process`` is someone else's now (the supervisor's): the run no longer stops it."""
+        self.processes[:] = [p for p in self.processes if p is not process]
 
     def stop_processes(self) -> None:
         for process in self.processes:

@@ -6,14 +6,36 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
 
 import httpx
 
 from vitco.config import Settings
 from vitco.integrations.mail import Mailer
 from vitco.llm.model import Model
-from vitco.sandbox.protocol import Sandbox
+from vitco.sandbox.protocol import Process, Sandbox
 from vitco.store import Store
+
+
+class Deployments(Protocol):
+    """Where a delivered app goes to stay up: ``vitco serve``'s supervisor
+    (``vitco.deployments.Supervisor``). Without one, a run's app stops with the run."""
+
+    def adopt(
+        self,
+        *,
+        project_id: str,
+        run_id: str,
+        root: Path,
+        toolchain: str,
+        plan: dict[str, Any] | None,
+        process: Process,
+    ) -> str | None:
+        """Take ``process`` (the app just deployed from ``root``) over: keep it up, start it
+        again from ``toolchain`` and ``plan`` when it crashes or serve restarts; returns the
+        project's stable URL (``None``: not taken, the caller keeps owning it)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -22,6 +44,7 @@ class Services:
 
     ``models(id)`` gives the model for an id (``None``: the configured default); ``http()``
     makes the HTTP client a run checks its deliveries with (closed when the run ends).
+    ``deployments``: who keeps delivered apps up (``vitco serve``), if anyone.
     """
 
     settings: Settings
@@ -30,3 +53,4 @@ class Services:
     mailer: Mailer
     models: Callable[[str | None], Model]
     http: Callable[[], httpx.Client]
+    deployments: Deployments | None = None
