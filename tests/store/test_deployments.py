@@ -1,4 +1,4 @@
-"""The deployments table (migration 0007) and its queries, on SQLite and PostgreSQL."""
+"""The deployments table (migration 0008) and its queries, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -72,11 +72,11 @@ def test_reads_are_scoped_to_a_tenant_and_ids_found_by_prefix(database_url: str)
     assert [r.id for r in rows.all()] == [theirs.id, mine.id]
 
 
-def test_migration_0007_adds_the_table_and_downgrades(database_url: str) -> None:
+def test_migration_0008_adds_the_table_and_downgrades(database_url: str) -> None:
     store, rows = _setup(database_url)
     rows.save(*_run(store, "acme", "a"), port=20001, root="/a", toolchain="t", plan=None)
     engine = open_engine(database_url)
-    _alembic(engine, "downgrade", "0006")
+    _alembic(engine, "downgrade", "0007")
     assert "deployments" not in inspect(engine).get_table_names()
     _alembic(engine, "upgrade", "head")
     assert "deployments" in inspect(engine).get_table_names()
