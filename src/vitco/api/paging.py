@@ -20,6 +20,9 @@ from pydantic import BaseModel
 from vitco.store.access import Cursor, Page
 
 Limit = Annotated[int, Query(ge=1, le=200, description="Rows per page.")]
+MAX_ROW_ID = 2**63 - 1
+"""The largest integer id or sequence number a database holds (SQLite's INTEGER, PostgreSQL's
+BIGINT): a bigger one in a request is a 422, not a database error."""
 CursorParam = Annotated[
     str | None, Query(max_length=500, description="next_cursor of the page before.")
 ]

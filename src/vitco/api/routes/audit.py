@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from vitco.api.deps import CallerDep, Ctx
-from vitco.api.paging import Limit, tagged
+from vitco.api.paging import MAX_ROW_ID, Limit, tagged
 from vitco.api.schemas import AuditPublic, PagePublic
 
 router = APIRouter(prefix="/v1", tags=["audit"])
@@ -19,7 +19,9 @@ def audit(
     caller: CallerDep,
     ctx: Ctx,
     limit: Limit = 50,
-    before: Annotated[int | None, Query(ge=1, description="Entries older than this id.")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_ROW_ID, description="Entries older than this id.")
+    ] = None,
 ) -> Response:
     rows = ctx.access.audit_entries(caller.tenant_id, limit=limit, after=before)
     items = [AuditPublic.model_validate(e) for e in rows.items]

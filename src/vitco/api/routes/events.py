@@ -73,7 +73,9 @@ def events(
     run_id: str,
     caller: CallerDep,
     ctx: Ctx,
-    since: Annotated[int, Query(ge=0, description="Answer the events after this seq.")] = 0,
+    since: Annotated[
+        int, Query(ge=0, le=MAX_SEQ, description="Answer the events after this seq.")
+    ] = 0,
     limit: Limit = 100,
     kind: Annotated[list[str] | None, Query(max_length=20, description="Only these kinds.")] = None,
     step: Annotated[str | None, Query(max_length=64)] = None,
@@ -93,7 +95,7 @@ ProjectFilter = Annotated[
     str | None, Query(max_length=64, description="Only this project's events.")
 ]
 RunFilter = Annotated[str | None, Query(max_length=64, description="Only this run's events.")]
-Since = Annotated[int, Query(ge=0, description="Answer the events after this seq.")]
+Since = Annotated[int, Query(ge=0, le=MAX_SEQ, description="Answer the events after this seq.")]
 
 
 class LivePage(BaseModel):
@@ -135,7 +137,11 @@ def tenant_events(
     limit: Limit = 100,
     last_event_id: Annotated[
         int | None,
-        Header(ge=0, description="The last seq received (EventSource sends it on reconnect)."),
+        Header(
+            ge=0,
+            le=MAX_SEQ,
+            description="The last seq received (EventSource sends it on reconnect).",
+        ),
     ] = None,
 ) -> Response:
     """The events of the key's tenant (or of one project or run of it) after ``since``,

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from vitco.api import hooks
 from vitco.api.deps import CallerDep, Ctx
 from vitco.api.exceptions import Unprocessable, Unsigned
-from vitco.api.paging import CursorParam, Limit, decode, encode, tagged
+from vitco.api.paging import MAX_ROW_ID, CursorParam, Limit, decode, encode, tagged
 from vitco.api.schemas import ItemsPublic, PagePublic
 from vitco.api.webhook_schemas import (
     AttemptPublic,
@@ -54,7 +54,7 @@ def _int_cursor(cursor: str | None) -> int | None:
     after = decode(cursor)
     if after is None:
         return None
-    if not after[1].isdigit():
+    if not after[1].isdigit() or int(after[1]) > MAX_ROW_ID:
         raise RequestValidationError(
             [{"loc": ("query", "cursor"), "msg": "not a cursor this server gave", "type": "value"}]
         )
