@@ -1,4 +1,16 @@
-"""Figures of ``vitco serve``, each part in its own function.
+"""Figures of ``vitco serve``, each part in its own function, each against a ``vitco serve``
+process (embedded mode: SQLite, the in-process worker) on a fresh data dir.
+
+``projects``: ``GET /v1/projects`` (a page of 50 of the tenant's projects) from
+``--concurrency`` clients at once: requests/s and latency p50/p99.
+
+``webhooks``: signed ``POST /v1/hooks/generic`` deliveries (Standard Webhooks), each a brief
+that becomes a project and a run of a trivial durable workflow (one checkpointed step that only
+ends the run as delivered; template ``bench-trivial``, its step registered in the server
+process), sent by ``--concurrency`` clients at once: the accept latency p50/p99 and accepted/s
+(each 202 is durable: project, brief, run and job committed before it), then persisted
+executions/s, from the first delivery until every run is stored finished. The target for this
+kind of machine is 250 persisted executions/s; it is printed next to the figure.
 
 ``fanout``: event fan-out to WebSocket clients. A ``vitco serve`` process (embedded mode, a
 fresh data dir) and, in this process, ``--clients`` (default 100) WebSocket clients of
@@ -9,8 +21,9 @@ then a burst of ``--burst`` events in one transaction (the time until every clie
 of them, as messages per second). The server polls the events table every 50 ms while
 anyone listens (``vitco.api.live.POLL_S``), which bounds the latency's floor.
 
-    python bench/api.py            # a table
-    python bench/api.py --json     # one JSON object
+    python bench/api.py                    # every part, as text
+    python bench/api.py --json             # one JSON object
+    python bench/api.py --only webhooks    # one part
 """
 
 from __future__ import annotations
@@ -32,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import func, select
 from websockets.asyncio.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,6 +56,7 @@ from vitco.api.live import POLL_S  # noqa: E402
 from vitco.cli.run import DEMO_CASSETTE  # noqa: E402
 from vitco.config import Settings  # noqa: E402
 from vitco.store import AccessStore, Store, open_database  # noqa: E402
+from vitco.store.repo import TERMINAL  # noqa: E402
 
 
 def _port() -> int:
@@ -51,17 +66,20 @@ def _port() -> int:
 
 
 @contextlib.contextmanager
-def serving(home: Path) -> Iterator[str]:
-    """``vitco serve`` on a data dir, as its own process, until the block ends."""
+def serving(home: Path, prelude: str = "") -> Iterator[str]:
+    """``vitco serve`` on a data dir, as its own process, until the block ends (``prelude``:
+    Python run in that process first, e.g. to register a step)."""
     port = _port()
     env = {
         **os.environ,
         "VITCO_HOME": str(home),
         "VITCO_MODEL": f"replay:{DEMO_CASSETTE}",
         "VITCO_API_RATE_BURST": "100000",  # the clients share one key
+        "VITCO_LOG_LEVEL": "WARNING",  # an access line a request would measure the terminal
     }
-    command = [sys.executable, "-c", "from vitco.cli.app import main; main()", "serve"]
-    process = subprocess.Popen([*command, "--port", str(port)], env=env)
+    code = f"{prelude}\nfrom vitco.cli.app import main; main()"
+    command = [sys.executable, "-c", code, "serve"]
+    process = subprocess.Popen([*command, "--port", str(port)], env=env, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -94,6 +112,148 @@ def _ms(values: list[float]) -> dict[str, float]:
         "p50_ms": round(statistics.median(values) * 1000, 2),
         "p99_ms": round(_quantile(values, 0.99) * 1000, 2),
         "max_ms": round(max(values) * 1000, 2),
+    }
+
+
+TARGET_EXECUTIONS_PER_S = 250
+"""The issue's target for persisted executions a second on this kind of machine."""
+
+TRIVIAL = """name: bench-trivial
+description: one step that does nothing; what a durable execution costs by itself
+start: noop
+nodes:
+  noop: {type: tool, step: noop}
+edges:
+  - {from: noop, to: end}
+"""
+NOOP_STEP = """
+from vitco.workflow.steps import step
+
+@step("noop", level="project")
+def noop(rt, state):
+    return {"status": "delivered"}
+"""
+
+
+async def _load(send: Any, count: int, concurrency: int) -> tuple[list[float], float, list[int]]:
+    """``send(i)`` for i in range(count), ``concurrency`` at a time: each one's latency, the
+    wall time, and the statuses."""
+    latencies: list[float] = []
+    statuses: list[int] = []
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(count):
+        queue.put_nowait(i)
+
+    async def worker() -> None:
+        while not queue.empty():
+            i = queue.get_nowait()
+            began = time.perf_counter()
+            statuses.append(await send(i))
+            latencies.append(time.perf_counter() - began)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, time.perf_counter() - began, statuses
+
+
+def projects(requests: int, concurrency: int) -> dict[str, Any]:
+    """``GET /v1/projects`` under load (see the module docstring)."""
+    with tempfile.TemporaryDirectory(prefix="vitco-bench-") as tmp:
+        home = Path(tmp) / "home"
+        sessions = open_database(Settings(home=home).resolved_database_url)
+        store, access = Store(sessions), AccessStore(sessions)
+        access.create_tenant("bench", "Bench")
+        key = issue(access, "bench", "viewer")[1]
+        for i in range(60):
+            store.create_project(f"p{i}", str(Path(tmp) / f"r{i}"), tenant_id="bench")
+        with serving(home) as url:
+
+            async def run() -> tuple[list[float], float, list[int]]:
+                headers = {"Authorization": f"Bearer {key}"}
+                limits = httpx.Limits(max_connections=concurrency)
+                async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits) as c:
+                    await c.get("/v1/projects")  # the key verified once (argon2), as in use
+
+                    async def send(i: int) -> int:
+                        return (await c.get("/v1/projects", params={"limit": 50})).status_code
+
+                    return await _load(send, requests, concurrency)
+
+            latencies, wall, statuses = asyncio.run(run())
+    return {
+        "requests": requests,
+        "concurrency": concurrency,
+        "ok": statuses.count(200),
+        "requests_per_s": round(requests / wall, 1),
+        "latency": _ms(latencies),
+    }
+
+
+def webhooks(deliveries: int, concurrency: int) -> dict[str, Any]:
+    """Signed webhooks that start a trivial durable workflow (see the module docstring)."""
+    from vitco.integrations.webhooks.signing import standard_headers
+    from vitco.store.models import Run
+
+    with tempfile.TemporaryDirectory(prefix="vitco-bench-") as tmp:
+        home = Path(tmp) / "home"
+        (home / "workflows").mkdir(parents=True)
+        (home / "workflows" / "bench-trivial.yaml").write_text(TRIVIAL)
+        sessions = open_database(Settings(home=home).resolved_database_url)
+        access = AccessStore(sessions)
+        access.create_tenant("bench", "Bench")
+        key = issue(access, "bench", "admin")[1]
+        with serving(home, prelude=NOOP_STEP) as url:
+            admin = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"})
+            answer = admin.put("/v1/hooks/generic/secret")
+            answer.raise_for_status()
+            secret = answer.json()["secret"]
+
+            async def run() -> tuple[list[float], float, list[int]]:
+                limits = httpx.Limits(max_connections=concurrency)
+                async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as c:
+
+                    async def send(i: int) -> int:
+                        body = json.dumps(
+                            {
+                                "brief": f"# Bench {i}\n\nNothing to build.\n",
+                                "workflow": "bench-trivial",
+                            }
+                        ).encode()
+                        headers = standard_headers(secret, f"bench-{i}", int(time.time()), body)
+                        headers["content-type"] = "application/json"
+                        answer = await c.post(
+                            "/v1/hooks/generic",
+                            params={"tenant": "bench"},
+                            content=body,
+                            headers=headers,
+                        )
+                        return answer.status_code
+
+                    return await _load(send, deliveries, concurrency)
+
+            began = time.perf_counter()
+            latencies, wall, statuses = asyncio.run(run())
+            finished, deadline = 0, time.monotonic() + 600
+            statuses_of_runs: dict[str, int] = {}
+            while time.monotonic() < deadline:
+                with sessions() as s:
+                    rows = s.execute(select(Run.status, func.count()).group_by(Run.status))
+                    statuses_of_runs = {str(k): int(v) for k, v in rows}
+                finished = sum(v for k, v in statuses_of_runs.items() if k in TERMINAL)
+                if finished >= statuses.count(202):
+                    break
+                time.sleep(0.05)
+            executed_s = time.perf_counter() - began
+            admin.close()
+    return {
+        "deliveries": deliveries,
+        "concurrency": concurrency,
+        "accepted": statuses.count(202),
+        "accepted_per_s": round(deliveries / wall, 1),
+        "accept_latency": _ms(latencies),
+        "runs": statuses_of_runs,
+        "persisted_executions_per_s": round(finished / executed_s, 1),
+        "target_executions_per_s": TARGET_EXECUTIONS_PER_S,
     }
 
 
@@ -185,20 +345,52 @@ def fanout(clients: int, events: int, interval: float, burst: int) -> dict[str, 
             return asyncio.run(_fanout(url, key, store, run.id, clients, events, interval, burst))
 
 
+PARTS = ("projects", "webhooks", "fanout")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--only", choices=PARTS, action="append", help="only this part")
+    parser.add_argument("--requests", type=int, default=2000, help="GET /v1/projects requests")
+    parser.add_argument("--deliveries", type=int, default=300, help="signed webhooks sent")
+    parser.add_argument("--concurrency", type=int, default=16, help="requests at once")
     parser.add_argument("--clients", type=int, default=100, help="WebSocket clients")
     parser.add_argument("--events", type=int, default=50, help="events written one at a time")
     parser.add_argument("--interval", type=float, default=0.1, help="seconds between them")
     parser.add_argument("--burst", type=int, default=1000, help="events written at once")
     args = parser.parse_args()
+    parts = args.only or PARTS
     result: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "fanout": fanout(args.clients, args.events, args.interval, args.burst),
     }
+    if "projects" in parts:
+        result["projects"] = projects(args.requests, args.concurrency)
+    if "webhooks" in parts:
+        result["webhooks"] = webhooks(args.deliveries, args.concurrency)
+    if "fanout" in parts:
+        result["fanout"] = fanout(args.clients, args.events, args.interval, args.burst)
     if args.json:
         print(json.dumps(result))
+        return
+    if "projects" in result:
+        p = result["projects"]
+        print(f"GET /v1/projects, {p['concurrency']} at once: {p['requests_per_s']} requests/s")
+        row = p["latency"]
+        print(f"  latency: p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms, max {row['max_ms']} ms")
+    if "webhooks" in result:
+        w = result["webhooks"]
+        print(
+            f"signed webhook -> trivial durable workflow, {w['concurrency']} at once: "
+            f"{w['accepted']}/{w['deliveries']} accepted, {w['accepted_per_s']} accepted/s"
+        )
+        row = w["accept_latency"]
+        print(f"  accept latency: p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms")
+        print(
+            f"  persisted executions: {w['persisted_executions_per_s']}/s "
+            f"(target {w['target_executions_per_s']}/s); runs {w['runs']}"
+        )
+    if "fanout" not in result:
         return
     f = result["fanout"]
     print(
