@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 
 from tests.api.conftest import MakeServer
 from vitco.bootstrap import configure_logging
@@ -50,9 +51,7 @@ def summed(samples: Samples, name: str, **labels: str) -> float:
     return sum(v for (n, lbl), v in samples.items() if n == name and want <= lbl)
 
 
-pytestmark = pytest.mark.slow
-
-
+@pytest.mark.slow
 def test_a_demo_run_shows_in_metrics_and_logs(
     make_server: MakeServer, api_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -182,3 +181,23 @@ def test_a_demo_run_shows_in_metrics_and_logs(
     refused = next(line for line in lines if line["logger"] == "vitco.llm")
     assert "RuntimeError" in refused["exception"]
     assert refused["key"] == "_".join(key.split("_", 2)[:2]) + "_[redacted]"  # prefix stays
+
+
+@pytest.mark.parametrize("token", [None, "scrape-token-0123456789"])
+def test_metrics_needs_the_token_when_one_is_set(
+    make_server: MakeServer, token: str | None
+) -> None:
+    server = make_server(metrics_token=SecretStr(token) if token else None)
+    anonymous = server.client()
+    assert "/metrics" not in anonymous.get("/v1/openapi.json").json()["paths"]
+    plain = anonymous.get("/metrics")
+    if token is None:
+        assert plain.status_code == 200 and "vitco_runs" in plain.text
+        return
+    assert plain.status_code == 401 and plain.json()["error"]["code"] == "unauthorized"
+    wrong = anonymous.get("/metrics", headers={"Authorization": "Bearer scrape-token-01234"})
+    assert wrong.status_code == 401
+    a_key = server.client(server.key("acme", "admin")).get("/metrics")  # an API key is not it
+    assert a_key.status_code == 401
+    good = anonymous.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert good.status_code == 200 and "vitco_queue_depth 0.0" in good.text
