@@ -41,11 +41,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 from websockets.asyncio.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +56,7 @@ from vitco.api.keys import issue  # noqa: E402
 from vitco.api.live import POLL_S  # noqa: E402
 from vitco.cli.run import DEMO_CASSETTE  # noqa: E402
 from vitco.config import Settings  # noqa: E402
-from vitco.store import AccessStore, Store, open_database  # noqa: E402
+from vitco.store import AccessStore, Store, open_database, stats  # noqa: E402
 from vitco.store.repo import TERMINAL  # noqa: E402
 
 
@@ -100,6 +101,32 @@ def serving(home: Path, prelude: str = "") -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@dataclass
+class Bench:
+    """A fresh data dir with tenant ``bench`` and one key of ``role``."""
+
+    tmp: Path
+    home: Path
+    sessions: sessionmaker[Session]
+    store: Store
+    key: str
+
+
+@contextlib.contextmanager
+def data_dir(role: str = "viewer", *, workflows: dict[str, str] | None = None) -> Iterator[Bench]:
+    """A fresh data dir (``workflows``: templates to put in it) until the block ends."""
+    with tempfile.TemporaryDirectory(prefix="vitco-bench-") as tmp:
+        home = Path(tmp) / "home"
+        for name, text in (workflows or {}).items():
+            (home / "workflows").mkdir(parents=True, exist_ok=True)
+            (home / "workflows" / f"{name}.yaml").write_text(text)
+        sessions = open_database(Settings(home=home).resolved_database_url)
+        access = AccessStore(sessions)
+        access.create_tenant("bench", "Bench")
+        key = issue(access, "bench", role)[1]
+        yield Bench(Path(tmp), home, sessions, Store(sessions), key)
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -158,15 +185,11 @@ async def _load(send: Any, count: int, concurrency: int) -> tuple[list[float], f
 
 def projects(requests: int, concurrency: int) -> dict[str, Any]:
     """``GET /v1/projects`` under load (see the module docstring)."""
-    with tempfile.TemporaryDirectory(prefix="vitco-bench-") as tmp:
-        home = Path(tmp) / "home"
-        sessions = open_database(Settings(home=home).resolved_database_url)
-        store, access = Store(sessions), AccessStore(sessions)
-        access.create_tenant("bench", "Bench")
-        key = issue(access, "bench", "viewer")[1]
+    with data_dir() as bench:
+        key = bench.key
         for i in range(60):
-            store.create_project(f"p{i}", str(Path(tmp) / f"r{i}"), tenant_id="bench")
-        with serving(home) as url:
+            bench.store.create_project(f"p{i}", str(bench.tmp / f"r{i}"), tenant_id="bench")
+        with serving(bench.home) as url:
 
             async def run() -> tuple[list[float], float, list[int]]:
                 headers = {"Authorization": f"Bearer {key}"}
@@ -192,17 +215,10 @@ def projects(requests: int, concurrency: int) -> dict[str, Any]:
 def webhooks(deliveries: int, concurrency: int) -> dict[str, Any]:
     """Signed webhooks that start a trivial durable workflow (see the module docstring)."""
     from vitco.integrations.webhooks.signing import standard_headers
-    from vitco.store.models import Run
 
-    with tempfile.TemporaryDirectory(prefix="vitco-bench-") as tmp:
-        home = Path(tmp) / "home"
-        (home / "workflows").mkdir(parents=True)
-        (home / "workflows" / "bench-trivial.yaml").write_text(TRIVIAL)
-        sessions = open_database(Settings(home=home).resolved_database_url)
-        access = AccessStore(sessions)
-        access.create_tenant("bench", "Bench")
-        key = issue(access, "bench", "admin")[1]
-        with serving(home, prelude=NOOP_STEP) as url:
+    with data_dir("admin", workflows={"bench-trivial": TRIVIAL}) as bench:
+        key, sessions = bench.key, bench.sessions
+        with serving(bench.home, prelude=NOOP_STEP) as url:
             admin = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"})
             answer = admin.put("/v1/hooks/generic/secret")
             answer.raise_for_status()
@@ -236,9 +252,7 @@ def webhooks(deliveries: int, concurrency: int) -> dict[str, Any]:
             finished, deadline = 0, time.monotonic() + 600
             statuses_of_runs: dict[str, int] = {}
             while time.monotonic() < deadline:
-                with sessions() as s:
-                    rows = s.execute(select(Run.status, func.count()).group_by(Run.status))
-                    statuses_of_runs = {str(k): int(v) for k, v in rows}
+                statuses_of_runs = stats.runs_by_status(sessions)
                 finished = sum(v for k, v in statuses_of_runs.items() if k in TERMINAL)
                 if finished >= statuses.count(202):
                     break
@@ -332,16 +346,12 @@ async def _fanout(
 
 def fanout(clients: int, events: int, interval: float, burst: int) -> dict[str, Any]:
     """Event fan-out to ``clients`` WebSocket clients (see the module docstring)."""
-    with tempfile.TemporaryDirectory(prefix="vitco-bench-") as tmp:
-        home = Path(tmp) / "home"
-        sessions = open_database(Settings(home=home).resolved_database_url)
-        store, access = Store(sessions), AccessStore(sessions)
-        access.create_tenant("bench", "Bench")
-        key = issue(access, "bench", "viewer")[1]
-        project = store.create_project("bench", str(Path(tmp) / "repo"), tenant_id="bench")
+    with data_dir() as bench:
+        key, store = bench.key, bench.store
+        project = store.create_project("bench", str(bench.tmp / "repo"), tenant_id="bench")
         brief = store.create_brief(project.id, "b.md", "# bench")
         run = store.create_run(project.id, brief.id, "m", "deliver-project")
-        with serving(home) as url:
+        with serving(bench.home) as url:
             return asyncio.run(_fanout(url, key, store, run.id, clients, events, interval, burst))
 
 
