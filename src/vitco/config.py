@@ -181,6 +181,15 @@ class Settings(BaseSettings):
         default="json",
         description="vitco serve: log lines as JSON objects (one a line) or as text.",
     )
+    server: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="The CLI's remote mode: drive the vitco serve at this URL instead of the "
+        "local data dir (vitco --server URL overrides it).",
+    )
+    api_key: SecretStr | None = Field(
+        default=None, description="The CLI's remote mode: the API key it sends to the server."
+    )
 
     hook_tolerance_s: float = Field(
         default=300.0,

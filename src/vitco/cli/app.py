@@ -43,6 +43,7 @@ from vitco.cli import (
     workflow,
 )
 from vitco.cli.output import JSON_META, set_verbosity, usage_error
+from vitco.cli.remote import set_server
 
 
 def _wants_json(args: Sequence[str]) -> bool:
@@ -136,12 +137,24 @@ def root(
         bool,
         typer.Option("--quiet", "-q", help="Only results and errors: no progress, no notes."),
     ] = False,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            metavar="URL",
+            help="Drive the vitco serve at URL instead of the local data dir (run, status, "
+            "show, approve, reject, resume, costs); the key is VITCO_API_KEY. "
+            "Default: VITCO_SERVER.",
+        ),
+    ] = None,
 ) -> None:
     """Global options; they go before the command: ``vitco -q run BRIEF``."""
     if verbose and quiet:
         raise typer.BadParameter("--verbose and --quiet exclude each other", param_hint="-v/-q")
     set_verbosity(-1 if quiet else verbose)
     ctx.call_on_close(lambda: set_verbosity(0))
+    set_server(server)
+    ctx.call_on_close(lambda: set_server(None))
     if verbose:
         _log_to_stderr(ctx, verbose)
 

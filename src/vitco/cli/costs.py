@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from vitco.cli import remote
 from vitco.cli.output import (
     console,
     emit_json,
@@ -63,6 +64,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Model spend from the cost ledger: calls, tokens, USD, cache hits, retries."""
         group = (by or (CostGroup.role if ident else CostGroup.project)).value
+        api = remote.connect(as_json)
+        if api is not None:
+            with api:
+                return remote.costs(api, ident, group, as_json)
         settings = load_settings(as_json)
         project = run_id = None
         with known_errors(as_json):
@@ -71,45 +76,57 @@ def register(app: typer.Typer) -> None:
                 project, run = project_and_run(store, ident)
                 run_id = run.id if run is not None else None
             rows = store.cost_breakdown(by=group, project_id=project, run_id=run_id)
-        for row in rows:
-            row["usd"] = round(row["usd"], 6)
-            row["model_s"] = round(row["model_s"], 3)
-        total = totals(rows)
-        if as_json:
-            data = {"project_id": project, "run_id": run_id, "by": group, "rows": rows}
-            emit_json(data | {"total": total})
-            return
         title = (
             f"model costs of {run_id or project}" if project else f"model costs in {settings.home}"
         )
-        table = Table(title=f"{title}, by {group}", title_justify="left", show_footer=True)
-        footers = [
-            "total",
-            str(total["calls"]),
-            f"{total['input_tokens']:,}",
-            f"{total['output_tokens']:,}",
-            str(total["cache_hits"]),
-            str(total["retries"]),
-            f"{total['usd']:.4f}",
-        ]
-        columns = (group, "calls", "tokens in", "tokens out", "cache hits", "retries", "USD")
-        for column, footer in zip(columns, footers, strict=True):
-            # an id or model name is never cut: folded only when even a terminal is too narrow
-            table.add_column(
-                column,
-                footer=footer,
-                justify="left" if column == group else "right",
-                no_wrap=True,
-                overflow="fold",
-            )
-        for r in rows:
-            table.add_row(
-                r["key"],
-                str(r["calls"]),
-                f"{r['input_tokens']:,}",
-                f"{r['output_tokens']:,}",
-                str(r["cache_hits"]),
-                str(r["retries"]),
-                f"{r['usd']:.4f}",
-            )
-        console.print(table)
+        print_costs(rows, group, project, run_id, title, as_json)
+
+
+def print_costs(
+    rows: list[dict[str, Any]],
+    group: str,
+    project: str | None,
+    run_id: str | None,
+    title: str,
+    as_json: bool,
+) -> None:
+    """The breakdown rows as a table (or JSON) with their total (local or remote)."""
+    for row in rows:
+        row["usd"] = round(row["usd"], 6)
+        row["model_s"] = round(row["model_s"], 3)
+    total = totals(rows)
+    if as_json:
+        data = {"project_id": project, "run_id": run_id, "by": group, "rows": rows}
+        emit_json(data | {"total": total})
+        return
+    table = Table(title=f"{title}, by {group}", title_justify="left", show_footer=True)
+    footers = [
+        "total",
+        str(total["calls"]),
+        f"{total['input_tokens']:,}",
+        f"{total['output_tokens']:,}",
+        str(total["cache_hits"]),
+        str(total["retries"]),
+        f"{total['usd']:.4f}",
+    ]
+    columns = (group, "calls", "tokens in", "tokens out", "cache hits", "retries", "USD")
+    for column, footer in zip(columns, footers, strict=True):
+        # an id or model name is never cut: folded only when even a terminal is too narrow
+        table.add_column(
+            column,
+            footer=footer,
+            justify="left" if column == group else "right",
+            no_wrap=True,
+            overflow="fold",
+        )
+    for r in rows:
+        table.add_row(
+            r["key"],
+            str(r["calls"]),
+            f"{r['input_tokens']:,}",
+            f"{r['output_tokens']:,}",
+            str(r["cache_hits"]),
+            str(r["retries"]),
+            f"{r['usd']:.4f}",
+        )
+    console.print(table)

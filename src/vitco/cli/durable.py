@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
+from vitco.cli import remote
 from vitco.cli.hints import next_steps
 from vitco.cli.ids import abbreviate, pick_checkpoint
 from vitco.cli.models import ConfigOpt, model_settings
@@ -69,6 +70,12 @@ def register(app: typer.Typer) -> None:
         """
         from vitco.bootstrap import resume_run
 
+        api = remote.connect(as_json)
+        if api is not None:
+            if model or serve:
+                fail("--model and --serve work only without --server", as_json=as_json)
+            with api:
+                return remote.resume(api, run_id, as_json)
         settings = model_settings(as_json, config)
         full = full_run_id(settings, run_id, as_json)
         _drive(
@@ -183,6 +190,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from vitco.bootstrap import resume_run
 
+        api = remote.connect(as_json)
+        if api is not None:
+            if serve:
+                fail("--serve works only without --server", as_json=as_json)
+            with api:
+                return remote.answer(api, run_id, approved, reason, as_json)
         settings = model_settings(as_json, config)
         run_id = full_run_id(settings, run_id, as_json)
         with known_errors(as_json):

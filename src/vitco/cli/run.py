@@ -11,6 +11,7 @@ import typer
 from rich.panel import Panel
 
 import vitco
+from vitco.cli import remote
 from vitco.cli.models import ConfigOpt, model_settings
 from vitco.cli.output import console, emit_json, err_console, fail, known_errors, verbosity
 from vitco.cli.progress import RunProgress, ledger_spent
@@ -209,6 +210,15 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
     ) -> None:
         """Deliver the project a brief describes: spec, plan, code, tests, deploy, mail."""
+        api = remote.connect(as_json)
+        if api is not None:
+            local_only = {"--serve": serve, "--record": record, "--repo": repo}
+            for option in (name for name, value in local_only.items() if value):
+                fail(f"{option} works only without --server", as_json=as_json)
+            with api:
+                return remote.run(
+                    api, brief, model=model, budget=budget, workflow=workflow, as_json=as_json
+                )
         deliver(
             brief,
             model,

@@ -3,11 +3,13 @@ task's last test output, the report and what to do next (``--json``: the same da
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import typer
 from rich.markup import escape
 
+from vitco.cli import remote
 from vitco.cli.ids import find_run
 from vitco.cli.output import console, emit_json, known_errors, load_settings, store_of
 from vitco.cli.summary import print_report, with_next
@@ -15,25 +17,38 @@ from vitco.cli.summary import print_report, with_next
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from vitco.store import Store
-
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 MAX_TEST_LINES = 40  # of a task's failure output, in the human view (--json has it all)
 
 
-def gather(store: Store, run_id: str) -> dict[str, Any]:
+class Output(Protocol):
+    """A typed output of a step: a stored ``Artifact``, or one the API answered."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def task(self) -> str | None: ...
+    @property
+    def attempt(self) -> int | None: ...
+    @property
+    def content(self) -> dict[str, Any]: ...
+
+
+SHOWN = ("spec", "plan", "test_report")
+"""The kinds of output ``show`` reads."""
+
+
+def gather(outputs: Iterable[Output]) -> dict[str, Any]:
     """The run's spec and plan (the latest of each) and the last test report of each task
-    (``"main"`` for the whole suite), as stored."""
-    spec = store.artifacts(run_id, "spec")
-    plan = store.artifacts(run_id, "plan")
+    (``"main"`` for the whole suite), from its outputs, oldest first."""
+    latest: dict[str, dict[str, Any]] = {}
     tests: dict[str, dict[str, Any]] = {}
-    for artifact in store.artifacts(run_id, "test_report"):  # oldest first: the last one wins
-        tests[artifact.task or "main"] = artifact.content | {"attempt": artifact.attempt}
-    return {
-        "spec": spec[-1].content if spec else None,
-        "plan": plan[-1].content if plan else None,
-        "tests": tests,
-    }
+    for output in outputs:
+        if output.kind == "test_report":  # the last one of a task wins
+            tests[output.task or "main"] = output.content | {"attempt": output.attempt}
+        elif output.kind in SHOWN:
+            latest[output.kind] = output.content
+    return {"spec": latest.get("spec"), "plan": latest.get("plan"), "tests": tests}
 
 
 def print_spec(out: Console, spec: dict[str, Any] | None) -> None:
@@ -117,16 +132,25 @@ def register(app: typer.Typer) -> None:
         next (a project: its latest run)."""
         from vitco.workflow.report import run_report
 
+        api = remote.connect(as_json)
+        if api is not None:
+            with api:
+                return remote.show(api, ident, as_json)
         settings = load_settings(as_json)
         with known_errors(as_json):
             store = store_of(settings)
             run = find_run(store, ident)
             report = run_report(store, run.id)
-            parts = gather(store, run.id)
-        if as_json:
-            emit_json({"report": with_next(report)} | parts)
-            return
-        print_spec(console, parts["spec"])
-        print_plan(console, parts["plan"], report.get("tasks", []))
-        print_tests(console, parts["tests"])
-        print_report(console, report)
+            parts = gather(store.artifacts(run.id))
+        print_show(report, parts, as_json)
+
+
+def print_show(report: dict[str, Any], parts: dict[str, Any], as_json: bool) -> None:
+    """What ``vitco show`` prints (local or remote)."""
+    if as_json:
+        emit_json({"report": with_next(report)} | parts)
+        return
+    print_spec(console, parts["spec"])
+    print_plan(console, parts["plan"], report.get("tasks", []))
+    print_tests(console, parts["tests"])
+    print_report(console, report)

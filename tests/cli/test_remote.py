@@ -1,0 +1,144 @@
+"""The CLI's remote mode against a real ``vitco serve`` process: ``vitco --server URL run``
+stops at a gate, ``approve`` delivers, and ``status``, ``show`` and ``costs`` print what the
+local mode prints on the same data dir (the same JSON but for the host's paths, which the
+remote mode names by their API address; the same text but for those lines)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE
+
+pytestmark = pytest.mark.slow
+VITCO = [sys.executable, "-m", "vitco.cli"]
+CAREFUL = (
+    "name: careful\nextends: deliver-project\ngates:\n  - {after: plan, question: 'Plan OK?'}\n"
+)
+HOST_PATHS = ("repo", "mail")  # a path of the host locally, the API's address remotely
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def served(short_home: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """A vitco serve on ``short_home`` replaying the demo cassette: its URL and the env of a
+    local vitco on the same data dir."""
+    env = os.environ | {
+        "VITCO_HOME": str(short_home),
+        "VITCO_MODEL": f"replay:{DEMO_CASSETTE}",
+        "COLUMNS": "200",
+    }
+    (short_home / "workflows").mkdir(parents=True)
+    (short_home / "workflows" / "careful.yaml").write_text(CAREFUL)
+    port = _free_port()
+    server = subprocess.Popen(
+        [*VITCO, "serve", "--port", str(port)], env=env, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{url}/v1/health", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.2)
+        yield url, env
+    finally:
+        server.terminate()
+        server.wait(60)
+
+
+def _vitco(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*VITCO, *args], env=env, capture_output=True, text=True, timeout=300)
+
+
+def _json(result: subprocess.CompletedProcess[str]) -> Any:
+    assert result.stdout, result.stderr
+    return json.loads(result.stdout)
+
+
+def _without_paths(report: dict[str, Any]) -> dict[str, Any]:
+    data = {k: v for k, v in report.items() if k not in HOST_PATHS}
+    if data.get("delivery"):
+        data["delivery"] = {k: v for k, v in data["delivery"].items() if k != "artifacts"}
+    return data
+
+
+def test_the_remote_cli_prints_what_the_local_one_prints(
+    served: tuple[str, dict[str, str]],
+) -> None:
+    url, local = served
+    assert _vitco(local, "tenants", "create", "acme").returncode == 0
+    key = _json(_vitco(local, "keys", "create", "--tenant", "acme", "--role", "manager", "--json"))
+    remote = local | {"VITCO_API_KEY": key["key"]}
+
+    # without a key the remote mode says what to set; the flag and the variable both work
+    nokey = _vitco(local, "--server", url, "status", "--json")
+    assert nokey.returncode == 1 and "VITCO_API_KEY" in _json(nokey)["hint"]
+    assert _json(_vitco(remote | {"VITCO_SERVER": url}, "status", "--json")) == {"projects": []}
+
+    started = _vitco(
+        remote, "--server", url, "run", str(DEMO_BRIEF), "--workflow", "careful", "--json"
+    )
+    paused = _json(started)
+    assert started.returncode == 1 and paused["status"] == "awaiting_approval"
+    run_id = paused["run_id"]
+    assert f"vitco approve {run_id}" in [step["command"] for step in paused["next"]]
+
+    approved = _vitco(remote, "--server", url, "approve", run_id, "--json")
+    assert approved.returncode == 0, approved.stdout + approved.stderr
+    assert _json(approved)["status"] == "delivered"
+    assert _json(approved)["repo"] == f"/v1/runs/{run_id}/repo"
+
+    def both(*args: str) -> tuple[Any, Any]:
+        there = _vitco(remote, "--server", url, *args)
+        here = _vitco(local, *args)
+        assert there.returncode == here.returncode == 0, there.stderr + here.stderr
+        return there, here
+
+    there, here = both("status", run_id, "--json")
+    theirs, ours = _json(there), _json(here)
+    assert _without_paths(theirs) == _without_paths(ours)
+    assert theirs["events"] and theirs["status"] == "delivered"
+
+    there, here = both("show", run_id, "--json")
+    theirs, ours = _json(there), _json(here)
+    assert _without_paths(theirs.pop("report")) == _without_paths(ours.pop("report"))
+    assert theirs == ours and theirs["plan"]["tasks"]
+
+    for args in (("costs", run_id, "--by", "model"), ("costs", "--by", "role")):
+        there, here = both(*args, "--json")
+        assert _json(there) == _json(here), args
+    assert _json(there)["total"]["calls"] > 0
+
+    # the human text too, but for the lines that name a host path (or where it runs)
+    there, here = both("status", run_id)
+    assert _lines(there.stdout) == _lines(here.stdout)
+    assert "DELIVERED" in there.stdout and "events" in there.stdout
+    there, here = both("costs", run_id)
+    assert _lines(there.stdout) == _lines(here.stdout)
+
+    listed = _json(_vitco(remote, "--server", url, "status", "--json"))["projects"]
+    assert [(p["run_id"], p["status"]) for p in listed] == [(run_id, "delivered")]
+
+
+def _lines(text: str) -> list[str]:
+    return [ln for ln in text.splitlines() if not ln.strip().startswith(("repository", "mail"))]
