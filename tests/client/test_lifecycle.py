@@ -75,6 +75,10 @@ def test_a_project_lives_its_whole_life_through_the_client(
     mail = email.message_from_bytes(api.mail(run.id))
     assert "Todo API" in str(mail["Subject"])
     assert "delivered" in api.logs(run.id)
+    deployed = api.deployments(project_id=project.id).items
+    assert [d.run_id for d in deployed] == [run.id] and deployed[0].url == report.url
+    assert api.deployment(deployed[0].id).status in ("starting", "running")
+    assert isinstance(api.deployment_logs(deployed[0].id, lines=5).lines, list)
 
     # hostile links in the workspace: one left lying, one committed on the branch
     repo = Repo(Path(store.get_project(project.id).repo_path))

@@ -28,6 +28,7 @@ from vitco.api.schemas import (
     TaskPublic,
     UserPublic,
 )
+from vitco.client.deployments import DeploymentMethods
 from vitco.client.transport import M, Transport, operation
 from vitco.client.webhooks import WebhookMethods
 
@@ -36,7 +37,7 @@ MOVING = frozenset({"queued", "running", "created"})
 By = Literal["project", "run", "role", "tier", "model", "day"]
 
 
-class VitcoClient(WebhookMethods):
+class VitcoClient(DeploymentMethods, WebhookMethods):
     """A client of one server with one API key (see ``vitco.client``)."""
 
     def __init__(self, http: httpx.Client, *, sleep: Callable[[float], None] = time.sleep) -> None:
