@@ -318,3 +318,19 @@ class ReportPublic(BaseModel):
     cost: dict[str, Any]
     budget_usd: float | None
     duration_s: float | None
+
+
+class EventPage(BaseModel):
+    """A page of a run's stored events."""
+
+    items: list[EventPublic]
+    next_since: int  # the sequence number to ask from next
+    more: bool
+
+
+class LivePage(BaseModel):
+    """A page of the events a live stream would send (``GET /v1/events`` without streaming)."""
+
+    items: list[LiveEvent]
+    next_since: int  # the sequence number to ask from next
+    more: bool

@@ -10,16 +10,17 @@ from typing import Any, Literal, Self
 
 import httpx
 
-from vitco.api.routes.events import EventPage, LivePage
 from vitco.api.schemas import (
     ArtifactPublic,
     AuditPublic,
     BudgetPublic,
     CheckpointPublic,
     CostsPublic,
+    EventPage,
     ItemsPublic,
     KeyCreated,
     KeyPublic,
+    LivePage,
     Me,
     PagePublic,
     ProjectPublic,

@@ -26,7 +26,6 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, WebSoc
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from fastapi.sse import KEEPALIVE_COMMENT, format_sse_event
-from pydantic import BaseModel
 from starlette.websockets import WebSocketDisconnect
 
 from vitco.api import errors
@@ -35,7 +34,7 @@ from vitco.api.exceptions import ApiError, Lagging
 from vitco.api.keys import Caller
 from vitco.api.live import Topic, live_event
 from vitco.api.paging import Limit, tagged
-from vitco.api.schemas import EventPublic, LiveEvent
+from vitco.api.schemas import EventPage, EventPublic, LiveEvent, LivePage
 from vitco.store.exceptions import NotFound
 from vitco.store.models import Event
 
@@ -46,12 +45,6 @@ PING_S = 15.0  # an idle SSE stream sends a comment this often (proxies close si
 MAX_SEQ = 2**63 - 1
 
 router = APIRouter(prefix="/v1", tags=["events"])
-
-
-class EventPage(BaseModel):
-    items: list[EventPublic]
-    next_since: int  # the sequence number to ask from next
-    more: bool
 
 
 def public(event: Event) -> EventPublic:
@@ -96,12 +89,6 @@ ProjectFilter = Annotated[
 ]
 RunFilter = Annotated[str | None, Query(max_length=64, description="Only this run's events.")]
 Since = Annotated[int, Query(ge=0, le=MAX_SEQ, description="Answer the events after this seq.")]
-
-
-class LivePage(BaseModel):
-    items: list[LiveEvent]
-    next_since: int  # the sequence number to ask from next
-    more: bool
 
 
 def topic(ctx: ApiContext, caller: Caller, project_id: str | None, run_id: str | None) -> Topic:
