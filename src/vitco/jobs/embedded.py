@@ -6,8 +6,8 @@ start) runs this thread. It takes one job at a time from the ``RunQueue`` and ha
 job was queued, ``cancel`` stops the run it is executing, ``close`` stops it (a run cut short
 is ``interrupted`` and resumable, like a Ctrl-C).
 
-One run at a time: a run already runs its tasks in parallel, and the stop a cancel requests
-(``workflow.stop``) is the process's, so a second concurrent run would be stopped with it.
+A cancel stops only the run it names: each job executes under a stop token of its own
+(``workflow.stop.scope``), which its steps and sandboxed commands see.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ class EmbeddedWorker:
         self._closing = threading.Event()
         self._lock = threading.Lock()
         self._current: Job | None = None
+        self._token: stop.StopToken | None = None
         self._cancelled: str | None = None
         self._thread = threading.Thread(target=self._loop, name=f"vitco-worker-{name}", daemon=True)
 
@@ -75,10 +76,11 @@ class EmbeddedWorker:
     def cancel(self, run_id: str) -> bool:
         """Stop ``run_id`` if this worker is executing it; whether it was."""
         with self._lock:
-            if self._current is None or self._current.run_id != run_id:
+            if self._current is None or self._current.run_id != run_id or self._token is None:
                 return False
             self._cancelled = run_id
-        stop.request()
+            token = self._token
+        token.request("a cancel")
         return True
 
     def close(self, timeout: float = 30.0) -> None:
@@ -86,9 +88,9 @@ class EmbeddedWorker:
         self._closing.set()
         self._wake.set()
         with self._lock:
-            busy = self._current is not None
-        if busy:
-            stop.request()
+            token = self._token
+        if token is not None:
+            token.request("the server stopping")
         if self._thread.is_alive():
             self._thread.join(timeout)
 
@@ -120,12 +122,15 @@ class EmbeddedWorker:
         return {"run_id": run_id, "project_id": project_id, "tenant_id": tenant_id}
 
     def _execute(self, job: Job) -> str:
+        token = stop.StopToken(job.run_id)
         with self._lock:
-            self._current, self._cancelled = job, None
-        stop.clear()
+            self._current, self._token, self._cancelled = job, token, None
+        if self._closing.is_set():  # closed between taking the job and here: stop at once
+            token.request("the server stopping")
         status = "done"
         try:
-            self.execute(job)
+            with stop.scope(token):
+                self.execute(job)
         except WorkflowError as exc:  # nothing to resume, busy elsewhere: the job is void
             status = "failed"
             self.store.add_event(job.run_id, "error", f"{job.action} not done: {exc}")
@@ -135,8 +140,7 @@ class EmbeddedWorker:
         finally:
             with self._lock:
                 cancelled = self._cancelled == job.run_id
-                self._current = self._cancelled = None
-            stop.clear()
+                self._current = self._token = self._cancelled = None
             if cancelled:
                 status = "cancelled"
                 self.store.update_run(job.run_id, status="cancelled", reason="cancelled on request")

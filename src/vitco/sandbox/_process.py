@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import contextvars
 import ctypes
 import os
 import selectors
@@ -16,7 +17,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +32,67 @@ _POLL_S = 0.05
 _DRAIN_S = 0.5
 
 _live: set[subprocess.Popen[bytes]] = set()
+_owner: dict[subprocess.Popen[bytes], Group] = {}
 _SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vitco-sandbox-spawner")
 _live_lock = threading.Lock()
+
+
+class Group:
+    """The sandboxed processes started within one scope (one run), so that stopping the run
+    kills its commands and apps and no other run's. A process started after ``kill`` (a step
+    that spawned while the stop was being requested) is killed as soon as it is registered."""
+
+    def __init__(self) -> None:
+        self._procs: set[subprocess.Popen[bytes]] = set()
+        self.killed = False
+
+    def kill(self) -> None:
+        """Kill every live process of the group, and any started into it from now on."""
+        with _live_lock:  # held while killing: a reaped pid is not killed after reuse
+            self.killed = True
+            for proc in self._procs:
+                if proc.returncode is None:
+                    _kill_group(proc)
+
+    def __len__(self) -> int:
+        with _live_lock:
+            return sum(1 for p in self._procs if p.returncode is None)
+
+
+_group: contextvars.ContextVar[Group | None] = contextvars.ContextVar(
+    "vitco_sandbox_group", default=None
+)
+
+
+@contextlib.contextmanager
+def grouped(group: Group) -> Iterator[Group]:
+    """Processes spawned in this context (and in threads that copy it, as LangGraph's step
+    pool does) belong to ``group``."""
+    token = _group.set(group)
+    try:
+        yield group
+    finally:
+        _group.reset(token)
+
+
+def _register(proc: subprocess.Popen[bytes]) -> None:
+    group = _group.get()
+    with _live_lock:
+        _live.add(proc)
+        if group is not None:
+            group._procs.add(proc)
+            _owner[proc] = group
+        doomed = group is not None and group.killed
+    if doomed:
+        _kill_group(proc)
+
+
+def _forget(proc: subprocess.Popen[bytes]) -> None:
+    with _live_lock:
+        _live.discard(proc)
+        group = _owner.pop(proc, None)
+        if group is not None:
+            group._procs.discard(proc)
 
 
 @dataclass(frozen=True)
@@ -68,8 +128,7 @@ def _reap(proc: subprocess.Popen[bytes]) -> tuple[int, float]:
     _kill_group(proc)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
-    with _live_lock:
-        _live.discard(proc)
+    _forget(proc)
     return proc.returncode, usage.ru_utime + usage.ru_stime
 
 
@@ -138,8 +197,7 @@ def spawn(
         if pidns is not None:
             pidns.abandon()
         raise
-    with _live_lock:
-        _live.add(proc)
+    _register(proc)
     if pidns is not None:
         pidns.started(proc.pid)
     return proc
@@ -225,6 +283,7 @@ def run(
         if proc.returncode is None:
             _kill_group(proc)
             proc.wait()
+            _forget(proc)
     return Finished(
         returncode=returncode,
         stdout=b"".join(chunks["stdout"]),

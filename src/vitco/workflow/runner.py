@@ -179,10 +179,11 @@ def execute(
     project = store.get_project(run.project_id)
     repo_path = Path(project.repo_path)
     with (
+        stop.scope(name=run_id),  # this run's stop switch (a worker's, when it opened one)
         run_lock(settings, run_id),
         open_checkpointer(settings) as saver,
         services.http() as http,
-        stop.signals(),  # Ctrl-C, SIGTERM, SIGHUP: a clean, resumable stop
+        stop.signals(),  # Ctrl-C, SIGTERM, SIGHUP: a clean, resumable stop of every run
     ):
         rt = Runtime.for_run(
             model=model,
