@@ -20,11 +20,13 @@ if TYPE_CHECKING:
     from typing import TextIO
 
     from fastapi import FastAPI
+    from sqlalchemy.orm import Session, sessionmaker
 
     from vitco.config import Settings
     from vitco.integrations.webhooks import Outbound
     from vitco.llm.model import Model
     from vitco.sandbox.protocol import Sandbox
+    from vitco.secrets import Vault
     from vitco.store.webhooks import WebhookStore
     from vitco.workflow.runner import Outcome
     from vitco.workflow.services import Services
@@ -137,7 +139,7 @@ def build_api(
     # the worker's runs hand the apps they deploy to the supervisor, which keeps them up
     services = dataclasses.replace(services, deployments=supervisor)
     worker = EmbeddedWorker(queue, store, lambda job: execute_job(services, job))
-    hooks = WebhookStore(store.sessions)
+    hooks = WebhookStore(store.sessions, build_vault(settings, store.sessions))
     return create_app(
         ApiContext(
             settings=settings,
@@ -154,6 +156,24 @@ def build_api(
             outbound=build_outbound(settings, hooks),
         )
     )
+
+
+def build_vault(settings: Settings, sessions: sessionmaker[Session]) -> Vault:
+    """The box that seals tenants' secrets, with the master key of ``settings`` (loaded, or in
+    the embedded mode made, on first use; ``vitco.secrets.keys``)."""
+    from vitco.secrets import MasterKey, Vault, load_master_key
+
+    def master() -> MasterKey:
+        value = settings.master_key
+        return load_master_key(
+            value.get_secret_value() if value else None, settings.home, embedded=settings.embedded
+        )
+
+    def old() -> MasterKey | None:
+        value = settings.master_key_old
+        return MasterKey.parse(value.get_secret_value(), "VITCO_MASTER_KEY_OLD") if value else None
+
+    return Vault.over(sessions, master, old)
 
 
 def build_outbound(settings: Settings, hooks: WebhookStore) -> Outbound:

@@ -191,6 +191,18 @@ class Settings(BaseSettings):
         default=None, description="The CLI's remote mode: the API key it sends to the server."
     )
 
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="The master key (base64 of 32 random bytes) that wraps each tenant's data "
+        "key (secrets at rest, AES-256-GCM). Unset in the embedded mode: <home>/master.key, "
+        "made once (mode 0600); required with a shared database (VITCO_DATABASE_URL).",
+    )
+    master_key_old: SecretStr | None = Field(
+        default=None,
+        description="The previous master key while rotating: vitco secrets rotate unwraps "
+        "data keys with it and wraps them with VITCO_MASTER_KEY.",
+    )
+
     hook_tolerance_s: float = Field(
         default=300.0,
         gt=0,
@@ -320,6 +332,11 @@ class Settings(BaseSettings):
     def deliveries_dir(self) -> Path:
         """Built artifacts of deliveries (a library's wheel and docs), one folder per run."""
         return self.home / "deliveries"
+
+    @property
+    def embedded(self) -> bool:
+        """No shared database: one host, the data dir is vitco's own."""
+        return self.database_url is None
 
     @property
     def outbox_dir(self) -> Path:

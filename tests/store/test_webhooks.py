@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import inspect, select
 
 from tests.store.test_llm_state import _alembic
+from vitco.secrets import MasterKey, Vault
 from vitco.store import AccessStore, Store, open_database
 from vitco.store.db import open_engine
 from vitco.store.webhook_models import HookSecret
@@ -22,7 +23,8 @@ def _stores(url: str) -> tuple[Store, WebhookStore]:
     access = AccessStore(sessions)
     access.create_tenant("acme", "Acme")
     access.create_tenant("other", "Other")
-    return Store(sessions), WebhookStore(sessions)
+    master = MasterKey.generate()
+    return Store(sessions), WebhookStore(sessions, Vault.over(sessions, lambda: master))
 
 
 def _run(store: Store, tenant: str) -> str:
@@ -48,7 +50,8 @@ def test_secrets_are_sealed_per_tenant_and_source(database_url: str) -> None:
     assert hooks.secret("acme", "github") == "rotated"
     assert hooks.secret("other", "github") is None and hooks.secret("acme", "stripe") is None
     with hooks.sessions() as s:
-        assert s.scalars(select(HookSecret.secret)).one() == "plain:rotated"  # sealed form
+        sealed = s.scalars(select(HookSecret.secret)).one()
+    assert sealed.startswith("v1:") and "rotated" not in sealed  # AES-256-GCM at rest
     assert [row.source for row in hooks.sources("acme")] == ["github"]
     assert hooks.sources("other") == []
 

@@ -35,6 +35,7 @@ from vitco.cli import (
     models,
     run,
     sandbox,
+    secrets,
     serve,
     show,
     status,
@@ -195,6 +196,7 @@ budget.register(app)
 db.register(app)
 serve.register(app)
 tenants.register(app)
+secrets.register(app)
 deployments.register(app)
 
 

@@ -126,10 +126,11 @@ def known_error_types() -> tuple[type[Exception], ...]:
     from vitco.agents.exceptions import AgentError
     from vitco.llm.exceptions import LLMError
     from vitco.sandbox.exceptions import SandboxError
+    from vitco.secrets.exceptions import SecretsError
     from vitco.store.exceptions import StoreError
     from vitco.workflow.exceptions import WorkflowError
 
-    return (LLMError, AgentError, WorkflowError, SandboxError, StoreError)
+    return (LLMError, AgentError, WorkflowError, SandboxError, StoreError, SecretsError)
 
 
 @contextmanager

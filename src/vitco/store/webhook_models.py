@@ -6,8 +6,8 @@ Out: ``Webhook`` (a tenant's subscription of a URL to event types, with its curs
 event sequence), ``WebhookDelivery`` (one event for one subscription, with its status) and
 ``WebhookAttempt`` (each try to send one).
 
-Secrets are stored sealed by a ``vitco.store.secrets.SecretBox`` (``plain:`` today), so that
-encryption at rest slots in without a migration of the columns.
+Secrets are stored sealed by a ``vitco.store.secrets.SecretBox`` (AES-256-GCM, ``v1:...``;
+``plain:`` in rows from before encryption at rest, re-sealed when read).
 """
 
 from __future__ import annotations

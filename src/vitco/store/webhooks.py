@@ -8,7 +8,8 @@ Out: ``dispatch`` turns new events of a tenant into deliveries for each of its s
 at once), ``claim_due`` takes deliveries that are due, ``record`` writes each attempt.
 
 Every read on behalf of a key takes the key's tenant and filters on it in the same query.
-Secrets go through a ``SecretBox`` (sealed in, opened out) and nowhere else.
+Secrets go through a ``SecretBox`` (sealed in, opened out, each bound to its row by name) and
+nowhere else; a value in a form the box no longer writes (``plain:``) is re-sealed when read.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from vitco.store.access import MAX_PAGE, Page
 from vitco.store.exceptions import NotFound
 from vitco.store.models import Event, Project, Run, RunJob, new_id, utcnow
-from vitco.store.secrets import PlainBox, SecretBox
+from vitco.store.secrets import SecretBox, hook_name, webhook_name
 from vitco.store.webhook_models import (
     HookDelivery,
     HookSecret,
@@ -64,9 +65,9 @@ def matches(patterns: list[Any], kind: str) -> bool:
 class WebhookStore:
     """Webhook secrets, deliveries in and out, subscriptions, on the store's sessions."""
 
-    def __init__(self, sessions: sessionmaker[Session], box: SecretBox | None = None) -> None:
+    def __init__(self, sessions: sessionmaker[Session], box: SecretBox) -> None:
         self.sessions = sessions
-        self.box = box or PlainBox()
+        self.box = box
 
     # inbound: secrets -------------------------------------------------------------------------
 
@@ -77,13 +78,25 @@ class WebhookStore:
             if row is None:
                 row = HookSecret(tenant_id=tenant_id, source=source, created_at=utcnow())
                 s.add(row)
-            row.secret, row.created_at = self.box.seal(secret), utcnow()
+            row.secret = self.box.seal(tenant_id, hook_name(source), secret)
+            row.created_at = utcnow()
             return row
 
     def secret(self, tenant_id: str, source: str) -> str | None:
         with self.sessions() as s:
             row = s.get(HookSecret, (tenant_id, source))
-        return None if row is None else self.box.open(row.secret)
+        if row is None:
+            return None
+        value = self.box.open(tenant_id, hook_name(source), row.secret)
+        if self.box.stale(row.secret):
+            with self.sessions.begin() as s:
+                s.execute(
+                    update(HookSecret)
+                    .where(HookSecret.tenant_id == tenant_id, HookSecret.source == source,
+                           HookSecret.secret == row.secret)
+                    .values(secret=self.box.seal(tenant_id, hook_name(source), value))
+                )  # fmt: skip
+        return value
 
     def delete_secret(self, tenant_id: str, source: str) -> HookSecret:
         with self.sessions.begin() as s:
@@ -203,11 +216,13 @@ class WebhookStore:
         self, tenant_id: str, url: str, events: list[str], secret: str, description: str = ""
     ) -> Webhook:
         """Subscribe ``url`` to ``events`` from now on (no earlier event is sent)."""
+        webhook_id = new_id("wh")
+        sealed = self.box.seal(tenant_id, webhook_name(webhook_id), secret)
         with self.sessions.begin() as s:
             last = s.scalar(select(func.max(Event.id))) or 0
             hook = Webhook(
-                id=new_id("wh"), tenant_id=tenant_id, url=url, events=sorted(set(events)),
-                secret=self.box.seal(secret), description=description, after_event=last,
+                id=webhook_id, tenant_id=tenant_id, url=url, events=sorted(set(events)),
+                secret=sealed, description=description, after_event=last,
                 created_at=utcnow(),
             )  # fmt: skip
             s.add(hook)
@@ -250,7 +265,15 @@ class WebhookStore:
             hook = s.get(Webhook, webhook_id)
         if hook is None:
             raise NotFound("webhook", webhook_id)
-        return self.box.open(hook.secret)
+        value = self.box.open(hook.tenant_id, webhook_name(hook.id), hook.secret)
+        if self.box.stale(hook.secret):
+            with self.sessions.begin() as s:
+                s.execute(
+                    update(Webhook)
+                    .where(Webhook.id == hook.id, Webhook.secret == hook.secret)
+                    .values(secret=self.box.seal(hook.tenant_id, webhook_name(hook.id), value))
+                )  # fmt: skip
+        return value
 
     # outbound: deliveries ---------------------------------------------------------------------
 

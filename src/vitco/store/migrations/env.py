@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 import vitco.store.llm_state
+import vitco.store.secret_models
 import vitco.store.webhook_models  # noqa: F401  (their tables are part of the metadata)
 from vitco.store.models import Base
 
