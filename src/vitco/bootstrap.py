@@ -151,7 +151,7 @@ def build_api(
             models=services.models,
             authenticator=Authenticator(access),
             buckets=TokenBuckets(settings.api_rate_per_s, settings.api_rate_burst),
-            live=Live(EventFeed(store.sessions)),
+            live=Live(EventFeed(store.sessions), bus=store.bus, idle_s=settings.live_idle_s),
             hooks=hooks,
             outbound=build_outbound(settings, hooks),
         )

@@ -230,6 +230,14 @@ class Settings(BaseSettings):
         le=10_000,
         description="vitco serve: due deliveries held in memory (the rest wait in the store).",
     )
+    live_idle_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=3600,
+        description="vitco serve: the longest a live event stream waits for a wake-up of the "
+        "event bus (in-process, or Redis with VITCO_REDIS_URL) before it reads the events "
+        "table anyway; a lost wake-up costs at most this much latency.",
+    )
     webhook_allow_private: bool = Field(
         default=False,
         description="vitco serve: let subscribers' URLs point at private, loopback or "

@@ -18,8 +18,12 @@ writers can commit out of order) or one that rolled back: the reader holds back 
 fills or ``gap_s`` passes, and then takes the number for rolled back. SQLite writes one
 transaction at a time, so its numbers have no gaps.
 
-The reader runs while someone listens: one query per ``poll_s`` whatever the number of
-clients; each event is encoded to JSON once, however many clients receive it. A client that
+The reader runs while someone listens, one query per look whatever the number of clients.
+With an event bus (``vitco.events``: in-process, or Redis pub/sub across processes) it looks
+when a writer anywhere says it committed events, and at the latest after ``idle_s`` (a lost
+wake-up costs latency, never an event: the table is the source of truth); while a gap holds it
+back, every ``poll_s``. Without a bus it looks every ``poll_s``. Each event is encoded to JSON
+once, however many clients receive it. A client that
 does not keep up (``buffer`` events waiting) is dropped with ``Lagging`` carrying the last
 number it got; it reconnects with ``since`` and loses nothing.
 """
@@ -35,11 +39,13 @@ from dataclasses import dataclass, field
 
 from vitco.api.exceptions import Lagging
 from vitco.api.schemas import LiveEvent
+from vitco.events.protocol import EventBus, EventListener
 from vitco.store.feed import EventFeed, FeedEvent
 
 logger = logging.getLogger("vitco.api.live")
 
-POLL_S = 0.05  # how often the reader asks for new events while anyone listens
+POLL_S = 0.05  # how often the reader asks for new events (with no bus, or held by a gap)
+IDLE_S = 1.0  # with a bus: the longest the reader waits for a wake-up before it asks anyway
 GAP_S = 3.0  # how long a gap in the numbers holds the reader back
 BATCH = 500  # events the reader reads at once
 BUFFER = 2000  # events a client may have waiting before it is dropped
@@ -100,19 +106,23 @@ class Live:
         self,
         feed: EventFeed,
         *,
+        bus: EventBus | None = None,
         poll_s: float = POLL_S,
+        idle_s: float = IDLE_S,
         gap_s: float = GAP_S,
         batch: int = BATCH,
         buffer: int = BUFFER,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.feed = feed
-        self.poll_s, self.gap_s, self.batch, self.buffer = poll_s, gap_s, batch, buffer
+        self.feed, self.bus = feed, bus
+        self.poll_s, self.idle_s = poll_s, idle_s
+        self.gap_s, self.batch, self.buffer = gap_s, batch, buffer
         self.clock = clock
         self.seen = 0  # the horizon: every event up to it has been fanned out
         self._gap_since: float | None = None
         self._subscriptions: set[_Subscription] = set()
         self._reader: asyncio.Task[None] | None = None
+        self._listener: EventListener | None = None
         self._starting = asyncio.Lock()
 
     @property
@@ -167,9 +177,14 @@ class Live:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
             self._reader = None
+        if self._listener is not None:
+            await self._listener.aclose()
+            self._listener = None
 
     async def _join(self, subscription: _Subscription) -> int:
         async with self._starting:
+            if self.bus is not None and self._listener is None:
+                self._listener = await self.bus.listen()  # before the horizon is read
             if self._reader is None or self._reader.done():
                 self.seen = await asyncio.to_thread(self.feed.head)
                 self._gap_since = None
@@ -179,14 +194,21 @@ class Live:
 
     async def _read(self) -> None:
         while self._subscriptions:
+            listener = self._listener
+            generation = listener.generation if listener is not None else 0
             try:
                 rows = await asyncio.to_thread(self.feed.after, self.seen, self.batch)
             except Exception:  # the database is away for a moment: listeners wait, not end
                 logger.warning("reading the event feed failed; retrying", exc_info=True)
                 await asyncio.sleep(max(self.poll_s, 1.0))
                 continue
-            if self.publish(rows) < self.batch:
+            taken = self.publish(rows)
+            if taken == self.batch:
+                continue  # more is waiting
+            if listener is None or taken < len(rows):  # no bus, or a gap holds us back
                 await asyncio.sleep(self.poll_s)
+            else:  # until a writer says it committed (a wake-up since the read counts)
+                await listener.wait(generation, self.idle_s)
 
     def publish(self, rows: list[FeedEvent]) -> int:
         """Fan out ``rows`` (the feed after ``seen``, in order) as far as they are contiguous

@@ -290,8 +290,11 @@ def close_databases(url: str | None = None) -> None:
 
 def open_store(settings: Settings) -> Store:
     """The store of ``settings``: its data dir made (0700), its database opened, migrated on
-    first use unless ``settings.auto_migrate`` is off (then ``vitco db upgrade`` does it)."""
+    first use unless ``settings.auto_migrate`` is off (then ``vitco db upgrade`` does it), with
+    the event bus of ``settings`` (``vitco.events.open_bus``) that its event writes notify."""
+    from vitco.events import open_bus
     from vitco.store.repo import Store
 
     settings.ensure_dirs()
-    return Store(open_database(settings.resolved_database_url, migrate=settings.auto_migrate))
+    sessions = open_database(settings.resolved_database_url, migrate=settings.auto_migrate)
+    return Store(sessions, bus=open_bus(settings))

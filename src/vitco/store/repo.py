@@ -9,6 +9,9 @@ step ends, whether it ends well or raises: a step costs one commit instead of on
 a write lock is never held while a step waits on a model or the sandbox. Reads inside the block
 see those pending writes. The cost ledger, side effects (``once``) and run rows are never held
 back: they must be on disk before anything is done that depends on them.
+
+After a transaction that wrote events commits, the store notifies its event bus (if it has
+one; ``vitco.events``), so the live streams of every process read them at once.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
     Engine,
@@ -49,6 +52,9 @@ from vitco.store.models import (
     new_id,
     utcnow,
 )
+
+if TYPE_CHECKING:
+    from vitco.events.protocol import EventBus
 
 T = TypeVar("T")
 
@@ -88,8 +94,9 @@ SLOT_LOCK = 0x76_69_74_63_6F_73_6C  # "vitcosl": the advisory lock of the slot p
 class Store:
     """Typed access to vitco's tables."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], *, bus: EventBus | None = None) -> None:
         self.sessions = sessions
+        self.bus = bus
         self._local = threading.local()
 
     # the unit of a step ----------------------------------------------------------------------
@@ -156,6 +163,8 @@ class Store:
                     continue
                 if conn.execute(w.statement, w.params).rowcount == 0:
                     raise w.missing
+        if self.bus is not None and any(w.statement is _INSERT_EVENT for w in writes):
+            self.bus.notify()
 
     # tenants, projects, briefs ---------------------------------------------------------------
 
