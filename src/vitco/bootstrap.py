@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from vitco.config import Settings
+    from vitco.integrations.mail import Mailer
     from vitco.integrations.webhooks import Outbound
     from vitco.llm.model import Model
     from vitco.sandbox.protocol import Sandbox
@@ -43,7 +44,6 @@ def build(
 
     import httpx
 
-    from vitco.integrations.mail import OutboxMailer
     from vitco.llm.resolve import resolve_model
     from vitco.sandbox import get_sandbox
     from vitco.store import open_store
@@ -65,7 +65,7 @@ def build(
         settings=settings,
         store=open_store(settings),
         sandbox=sandbox if sandbox is not None else get_sandbox(settings),
-        mailer=OutboxMailer(settings.outbox_dir),
+        mailer=build_mailer(settings),
         models=models,
         http=http,
     )
@@ -156,6 +156,47 @@ def build_api(
             outbound=build_outbound(settings, hooks),
         )
     )
+
+
+def build_mailer(settings: Settings) -> Mailer:
+    """The outbox, and through it the remote backend ``settings.mail_backend`` names (every
+    mail lands in the outbox first; ``vitco.integrations.mail.relay``)."""
+    from vitco.integrations.mail import OutboxMailer, RelayMailer
+
+    outbox = OutboxMailer(settings.outbox_dir)
+    if settings.mail_backend == "smtp":
+        import smtplib
+        import ssl
+
+        from vitco.integrations.mail import SmtpMailer
+
+        host, port, timeout = settings.smtp_host or "", settings.smtp_port, settings.smtp_timeout_s
+        ca = settings.smtp_ca_file
+        password = settings.smtp_password
+        return RelayMailer(
+            outbox,
+            SmtpMailer(
+                lambda: smtplib.SMTP(host, port, timeout=timeout),
+                starttls=settings.smtp_starttls,
+                tls=ssl.create_default_context(cafile=str(ca) if ca else None),
+                username=settings.smtp_username,
+                password=password.get_secret_value() if password else None,
+            ),
+        )
+    if settings.mail_backend == "sendgrid":
+        import httpx
+
+        from vitco.integrations.mail import SendGridMailer
+
+        key = settings.sendgrid_api_key
+        client = httpx.Client(timeout=HTTP_TIMEOUT_S, follow_redirects=False, trust_env=False)
+        return RelayMailer(
+            outbox,
+            SendGridMailer(
+                client, key.get_secret_value() if key else "", settings.sendgrid_base_url
+            ),
+        )
+    return outbox
 
 
 def build_vault(settings: Settings, sessions: sessionmaker[Session]) -> Vault:

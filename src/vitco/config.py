@@ -19,7 +19,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -191,6 +191,39 @@ class Settings(BaseSettings):
         default=None, description="The CLI's remote mode: the API key it sends to the server."
     )
 
+    mail_backend: Literal["outbox", "smtp", "sendgrid"] = Field(
+        default="outbox",
+        description="Where mails go besides the outbox (which always gets every one): "
+        "'smtp' (VITCO_SMTP_*) or 'sendgrid' (VITCO_SENDGRID_*).",
+    )
+    mail_from: str = Field(
+        default="vitco delivery <delivery@vitco.local>",
+        description="The From of every mail (SendGrid wants a verified sender).",
+    )
+    smtp_host: str | None = Field(default=None, description="The SMTP server (mail_backend smtp).")
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="The SMTP server's port.")
+    smtp_starttls: bool = Field(
+        default=True,
+        description="Upgrade with STARTTLS before AUTH and the message, and refuse a server "
+        "that does not offer it (off only for a relay on this host).",
+    )
+    smtp_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the CA(s) that sign the SMTP server's certificate; default: "
+        "the system's.",
+    )
+    smtp_username: str | None = Field(default=None, description="SMTP AUTH user (if any).")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP AUTH password.")
+    smtp_timeout_s: float = Field(default=30.0, gt=0, description="SMTP connect/read timeout.")
+    sendgrid_api_key: SecretStr | None = Field(
+        default=None, description="SendGrid API key (mail_backend sendgrid)."
+    )
+    sendgrid_base_url: str = Field(
+        default="https://api.sendgrid.com",
+        pattern=r"^https?://",
+        description="SendGrid's API (changed only for a proxy or a test server).",
+    )
+
     master_key: SecretStr | None = Field(
         default=None,
         description="The master key (base64 of 32 random bytes) that wraps each tenant's data "
@@ -243,6 +276,14 @@ class Settings(BaseSettings):
         description="vitco serve: let subscribers' URLs point at private, loopback or "
         "link-local addresses (off: vitco never calls into its own network for a tenant).",
     )
+
+    @model_validator(mode="after")
+    def _mail_backend_configured(self) -> Self:
+        if self.mail_backend == "smtp" and not self.smtp_host:
+            raise ValueError("VITCO_MAIL_BACKEND=smtp needs VITCO_SMTP_HOST")
+        if self.mail_backend == "sendgrid" and self.sendgrid_api_key is None:
+            raise ValueError("VITCO_MAIL_BACKEND=sendgrid needs VITCO_SENDGRID_API_KEY")
+        return self
 
     @field_validator("deploy_ports")
     @classmethod

@@ -12,12 +12,10 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
 from typing import Any
 
+from vitco.integrations.mail.templates import SENDER, compose
 from vitco.toolchains import Shipment
-
-SENDER = formataddr(("vitco delivery", "delivery@vitco.local"))
 
 
 @dataclass(frozen=True)
@@ -66,34 +64,24 @@ def how_to_run(d: Delivered) -> list[str]:
     return lines
 
 
-def delivery_mail(d: Delivered) -> EmailMessage:
-    """The mail to the client (an RFC 5322 message; the outbox writes it)."""
+def delivery_mail(d: Delivered, *, sender: str = SENDER) -> EmailMessage:
+    """The mail to the client (plain text with an HTML alternative, from the ``delivered``
+    template of ``vitco.integrations.mail``; the mailer sends it)."""
     if d.shipment is None:
         delivered = "none in this workflow (nothing is deployed)"
     else:
         checks = "passed" if d.shipment.ok else "FAILED"
         delivered = f"{d.shipment.summary} (checks {checks})"
-    run = "\n".join(f"  {line}" for line in how_to_run(d))
-    message = EmailMessage()
-    message["From"] = SENDER
-    message["To"] = formataddr((d.client_name, d.client_email))
-    message["Subject"] = f"Delivered: {d.title}"
-    message["Message-ID"] = make_msgid(idstring=d.run_id, domain="vitco.local")
-    message.set_content(
-        f"Hello {d.client_name},\n\n"
-        f'your project "{d.title}" is delivered.\n\n'
-        f"{d.summary}\n\n"
-        f"What you get\n"
-        f"  Repository: {d.repo} (branch {d.branch}, tagged {d.tag})\n"
-        f"  Tests: {d.tests}\n"
-        f"  Delivery: {delivered}\n\n"
-        f"How to run it\n{run}\n\n"
-        f"What it cost\n"
-        f"  ${d.usd:.4f} for {d.calls} model calls "
-        f"({d.input_tokens:,} tokens in, {d.output_tokens:,} out)\n\n"
-        f"The report\n"
-        f"  Every task, commit, test and cost of this run: vitco report {d.run_id}\n"
-        f"  (vitco report {d.run_id} --json for the same as data)\n\n"
-        "-- vitco\n"
+    context = {
+        "client_name": d.client_name, "title": d.title, "summary": d.summary, "repo": d.repo,
+        "branch": d.branch, "tag": d.tag, "tests": d.tests, "delivery": delivered,
+        "how_to_run": how_to_run(d), "usd": d.usd, "calls": d.calls,
+        "input_tokens": d.input_tokens, "output_tokens": d.output_tokens, "run_id": d.run_id,
+    }  # fmt: skip
+    return compose(
+        "delivered",
+        context,
+        to=(d.client_name, d.client_email),
+        sender=sender,
+        message_id=d.run_id,
     )
-    return message

@@ -18,6 +18,7 @@ from vitco import context
 from vitco.agents.agent import ask
 from vitco.agents.outputs import Plan, Spec, topological_order
 from vitco.agents.role import load_role
+from vitco.integrations.mail import MailNotRelayed
 from vitco.llm.model import CallKey
 from vitco.sandbox.protocol import Process
 from vitco.toolchains import (
@@ -229,11 +230,22 @@ def deliver(rt: Runtime, state: RunState) -> Update:
             step="deliver",
         )
         return {"status": "delivered"}
-    message = delivery_mail(_delivered(rt, state, tag, client_name, client_email))
+    message = delivery_mail(
+        _delivered(rt, state, tag, client_name, client_email), sender=rt.settings.mail_from
+    )
     rt.fault("before-mail")
     key = f"{rt.run_id}/delivery"
     # journaled as a side effect; the outbox also finds an existing file by its key
-    path = rt.store.once(rt.run_id, key, lambda: {"path": rt.mailer.send(message, key=key)})["path"]
+    try:
+        path = rt.store.once(rt.run_id, key, lambda: {"path": rt.mailer.send(message, key=key)})[
+            "path"
+        ]
+    except MailNotRelayed as exc:  # kept in the outbox, the failure recorded and shown
+        rt.store.put_artifact(rt.run_id, "mail", {"path": exc.path, "to": client_email,
+                                                  "error": str(exc.cause)})  # fmt: skip
+        rt.emit("warning", f"delivery mail not sent: {exc.cause}; kept in {exc.path}",
+                step="deliver")  # fmt: skip
+        return {"mail": exc.path, "status": "delivered"}
     rt.store.put_artifact(rt.run_id, "mail", {"path": path, "to": client_email})
     rt.emit("mail", f"delivery mail written to {path}", step="deliver")
     return {"mail": path, "status": "delivered"}
