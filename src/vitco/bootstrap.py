@@ -123,7 +123,7 @@ def build_api(
     from vitco.api.live import Live
     from vitco.deployments import Supervisor
     from vitco.jobs.embedded import EmbeddedWorker, execute_job
-    from vitco.jobs.queue import StoreRunQueue
+    from vitco.jobs.queue import open_queue
     from vitco.store import AccessStore
     from vitco.store.deployments import DeploymentStore
     from vitco.store.feed import EventFeed
@@ -132,7 +132,7 @@ def build_api(
     services = build(settings, model=model, sandbox=sandbox)
     store = services.store
     access = AccessStore(store.sessions)
-    queue = StoreRunQueue(store.sessions)
+    queue = open_queue(settings, store.sessions)
     supervisor = Supervisor(
         settings, store, DeploymentStore(store.sessions), services.sandbox, services.http
     )

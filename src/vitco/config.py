@@ -89,6 +89,30 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; default: a SQLite file in the data dir."
     )
     redis_url: str | None = None
+    queue: Literal["store", "redis"] | None = Field(
+        default=None,
+        description="Run queue: 'redis' (shared by every worker) or 'store' (the database); "
+        "default: redis when VITCO_REDIS_URL is set, else store.",
+    )
+    queue_prefix: str = Field(
+        default="vitco:queue:",
+        pattern=r"^[A-Za-z0-9:._-]{1,64}$",
+        description="Prefix of the Redis run queue's keys (one installation per prefix).",
+    )
+    queue_lease_s: float = Field(
+        default=60.0,
+        ge=1.0,
+        le=3600.0,
+        description="Visibility timeout of a taken job: a worker that stops renewing it "
+        "(died, hung) loses it to another worker after this long.",
+    )
+    worker_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Runs one worker (vitco worker, or the one inside vitco serve) executes "
+        "at once.",
+    )
     auto_migrate: bool = Field(
         default=True,
         description="Migrate the database on first use; off where `vitco db upgrade` does it.",
@@ -293,6 +317,12 @@ class Settings(BaseSettings):
             raise ValueError("give two ports, first <= last, between 1024 and 65535")
         return value
 
+    @model_validator(mode="after")
+    def _queue_needs_redis(self) -> Self:
+        if self.queue == "redis" and not self.redis_url:
+            raise ValueError("VITCO_QUEUE=redis needs VITCO_REDIS_URL (the Redis server's URL)")
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -353,6 +383,13 @@ class Settings(BaseSettings):
         """:meth:`env_value` for a key: hidden from reprs and logs until it is used."""
         value = self.env_value(name)
         return SecretStr(value) if value is not None else None
+
+    @property
+    def resolved_queue(self) -> Literal["store", "redis"]:
+        """The run queue in use (see ``queue``)."""
+        if self.queue is not None:
+            return self.queue
+        return "redis" if self.redis_url else "store"
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -274,7 +274,7 @@ def _start(
     """Queue run ``run_id`` of the project, unless an earlier try did."""
     if _exists_run(ctx, tenant_id, run_id):
         if not ctx.hooks.has_job(run_id):
-            ctx.queue.enqueue(run_id, "start")
+            ctx.queue.enqueue(run_id, "start", tenant=tenant_id, key=f"start:{run_id}")
             ctx.runs.notify()
         return run_id
     project = ctx.access.project(tenant_id, project_id)

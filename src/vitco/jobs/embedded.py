@@ -16,7 +16,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from vitco.jobs.queue import Job, RunQueue
+from vitco.jobs.queue import Ending, Job, RunQueue
 from vitco.observability.logging import bound
 from vitco.store import Store, StoreError
 from vitco.workflow import stop
@@ -121,13 +121,13 @@ class EmbeddedWorker:
             return {"run_id": run_id}
         return {"run_id": run_id, "project_id": project_id, "tenant_id": tenant_id}
 
-    def _execute(self, job: Job) -> str:
+    def _execute(self, job: Job) -> Ending:
         token = stop.StopToken(job.run_id)
         with self._lock:
             self._current, self._token, self._cancelled = job, token, None
         if self._closing.is_set():  # closed between taking the job and here: stop at once
             token.request("the server stopping")
-        status = "done"
+        status: Ending = "done"
         try:
             with stop.scope(token):
                 self.execute(job)
@@ -145,5 +145,5 @@ class EmbeddedWorker:
                 status = "cancelled"
                 self.store.update_run(job.run_id, status="cancelled", reason="cancelled on request")
                 self.store.add_event(job.run_id, "run", f"run {job.run_id} cancelled")
-            self.queue.finish(job.id, status)
+            self.queue.finish(job, status)
         return status

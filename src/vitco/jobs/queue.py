@@ -1,90 +1,316 @@
 """The run queue: what a worker should do next (start a run, resume it, answer its gate).
 
-``RunQueue`` is the protocol; ``StoreRunQueue`` keeps the queue in the store's ``run_jobs``
-table (the embedded mode, and any single database a fleet shares): a job is taken by an
-``UPDATE ... WHERE status = 'queued'`` that only one worker can win. A Redis queue for the
-distributed mode implements the same three methods.
+``RunQueue`` is the protocol, with two implementations that pass one conformance suite
+(``tests/jobs/test_queue_conformance.py``): ``StoreRunQueue`` keeps the queue in the store's
+``run_jobs`` table (the embedded mode, SQLite or PostgreSQL), ``RedisRunQueue``
+(``vitco.jobs.redis_queue``) in Redis, shared by every worker of a fleet. ``open_queue``
+picks one from ``Settings``.
+
+The semantics both give:
+
+- **Lease**: ``take`` hands a job to one consumer for a visibility timeout (``lease_s``);
+  the consumer ``renew``s it while it works and ``finish``es (acks) it at the end. A lease
+  that runs out (the consumer died, hung or lost its network) makes the job takeable again:
+  another consumer takes it over. Each take counts an ``attempt``, a fencing number: a
+  ``renew``, ``finish`` or ``release`` carrying an older attempt is refused (returns False),
+  so a consumer that wakes up after its lease expired cannot ack the job another one holds.
+- **Order**: a higher ``priority`` first; among jobs of equal priority, tenants take turns
+  (the tenant served longest ago goes first, so one tenant's 100 jobs do not starve
+  another's 1); within a tenant, first in first out.
+- **Cancel** drops the queued jobs of a run; **release** hands a held job back at once (a
+  worker shutting down); an enqueue ``key`` makes enqueueing idempotent (the same key
+  returns the job already queued for it).
+
+The run's own lease (who executes the run) is ``vitco.jobs.lease``'s concern; this lease is
+only the job's, so a dead worker's job reaches a live worker.
 """
 
 from __future__ import annotations
 
+import json
+import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, cast
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, get_args
 
-from sqlalchemy import CursorResult, Update, select, update
+from sqlalchemy import CursorResult, Update, and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from vitco.store.models import RunJob, utcnow
+from vitco.jobs.exceptions import BadJob
+from vitco.store.models import RunJob
+
+if TYPE_CHECKING:
+    from vitco.config import Settings
 
 Action = Literal["start", "resume", "answer"]
 """``start`` a stored run from its beginning, ``resume`` it from its last checkpoint, or
 ``answer`` its approval gate (the payload is the answer)."""
 
+Ending = Literal["done", "failed", "cancelled"]
+
+DEFAULT_TENANT = "default"
+LEASE_S = 60.0
+"""The default visibility timeout: a worker renews every third of it, so a live worker keeps
+its jobs through two missed renewals and a dead one's are taken over within a minute."""
+PRIORITIES = (-100, 100)
+MAX_PAYLOAD = 64 * 1024
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_KEY = re.compile(r"[\x21-\x7e]{1,200}")
+
 
 @dataclass(frozen=True)
 class Job:
+    """A job as one consumer holds it: ``attempt`` is this take's fencing number."""
+
     id: int
     run_id: str
     action: Action
     payload: dict[str, Any] | None
+    tenant: str = DEFAULT_TENANT
+    priority: int = 0
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """What an autoscaler reads: jobs waiting, jobs held by a consumer, and how long the
+    oldest held one has been held (0 when none is)."""
+
+    depth: int
+    taken: int
+    oldest_lease_s: float
 
 
 class RunQueue(Protocol):
-    def enqueue(self, run_id: str, action: Action, payload: dict[str, Any] | None = None) -> int:
-        """Queue work on a run; returns the job's id."""
+    def enqueue(
+        self,
+        run_id: str,
+        action: Action,
+        payload: dict[str, Any] | None = None,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        priority: int = 0,
+        key: str | None = None,
+    ) -> int:
+        """Queue work on a run; returns the job's id (the existing job's, for a known
+        ``key``). Raises ``BadJob`` for arguments it refuses."""
         ...
 
-    def take(self, worker: str) -> Job | None:
-        """The oldest queued job, now the worker's; None when there is none."""
+    def take(self, consumer: str, lease_s: float = LEASE_S) -> Job | None:
+        """The next job (see the module docstring), now ``consumer``'s for ``lease_s``
+        seconds; None when there is none."""
         ...
 
-    def finish(self, job_id: int, status: str = "done") -> None:
-        """Record how a taken job ended (``done``, ``failed``, ``cancelled``)."""
+    def renew(self, job: Job, lease_s: float = LEASE_S) -> bool:
+        """Extend the lease of a held job to ``lease_s`` from now; False if it is no longer
+        this take's (expired and taken over, cancelled, finished)."""
+        ...
+
+    def finish(self, job: Job, status: Ending = "done") -> bool:
+        """Ack a held job with how it ended; False if it is no longer this take's."""
+        ...
+
+    def release(self, job: Job) -> bool:
+        """Hand a held job back to be taken at once; False if it is no longer this take's."""
         ...
 
     def cancel(self, run_id: str) -> int:
-        """Drop the queued (not taken) jobs of a run; returns how many."""
+        """Drop the queued (not held) jobs of a run; returns how many."""
         ...
+
+    def stats(self) -> QueueStats: ...
+
+
+def check_job(
+    run_id: str,
+    action: str,
+    payload: dict[str, Any] | None,
+    tenant: str,
+    priority: int,
+    key: str | None,
+) -> str | None:
+    """Refuse what no queue should hold (``BadJob``); returns the payload as JSON. Names go
+    into Redis keys, so they are held to a plain alphabet."""
+    if not isinstance(run_id, str) or not _NAME.fullmatch(run_id):
+        raise BadJob("run_id", run_id, "1-64 letters, digits, '.', '_' or '-'")
+    if action not in get_args(Action):
+        raise BadJob("action", action, f"one of {', '.join(get_args(Action))}")
+    if not isinstance(tenant, str) or not _NAME.fullmatch(tenant):
+        raise BadJob("tenant", tenant, "1-64 letters, digits, '.', '_' or '-'")
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise BadJob("priority", priority, "an integer")
+    if not PRIORITIES[0] <= priority <= PRIORITIES[1]:
+        raise BadJob("priority", priority, f"between {PRIORITIES[0]} and {PRIORITIES[1]}")
+    if key is not None and (not isinstance(key, str) or not _KEY.fullmatch(key)):
+        raise BadJob("key", key, "1-200 printable ASCII characters without spaces")
+    if payload is None:
+        return None
+    try:
+        text = json.dumps(payload, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise BadJob("payload", type(payload).__name__, f"not JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise BadJob("payload", type(payload).__name__, "a JSON object")
+    if len(text) > MAX_PAYLOAD:
+        raise BadJob("payload", f"{len(text)} bytes", f"at most {MAX_PAYLOAD} bytes")
+    return text
+
+
+def check_lease(lease_s: float) -> None:
+    if not 0 < lease_s <= 24 * 3600:
+        raise BadJob("lease_s", lease_s, "more than 0 and at most a day")
 
 
 class StoreRunQueue:
-    """The queue in the store's database."""
+    """The queue in the store's database (see the module docstring).
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    A take reads the first takeable job (queued, or held with its lease run out) and claims
+    it with an ``UPDATE ... WHERE attempt = <the attempt it read>`` that only one consumer
+    can win (a loser looks again): the same statement on SQLite and PostgreSQL. Tenants'
+    turns come from when each was last served (``max(taken_at)`` per tenant, indexed).
+    Times are this host's clock (``clock``): hosts sharing a database keep NTP time.
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.sessions = sessions
+        self.clock = clock
 
-    def enqueue(self, run_id: str, action: Action, payload: dict[str, Any] | None = None) -> int:
-        job = RunJob(run_id=run_id, action=action, payload=payload, created_at=utcnow())
-        with self.sessions.begin() as s:
-            s.add(job)
-            s.flush()
-            return job.id
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
 
-    def take(self, worker: str) -> Job | None:
-        while True:
+    def enqueue(
+        self,
+        run_id: str,
+        action: Action,
+        payload: dict[str, Any] | None = None,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        priority: int = 0,
+        key: str | None = None,
+    ) -> int:
+        check_job(run_id, action, payload, tenant, priority, key)
+        if key is not None:
+            known = self._keyed(key)
+            if known is not None:
+                return known
+        job = RunJob(
+            run_id=run_id,
+            action=action,
+            payload=payload,
+            tenant_id=tenant,
+            priority=priority,
+            key=key,
+            created_at=self._now(),
+        )
+        try:
             with self.sessions.begin() as s:
-                job = s.scalars(
-                    select(RunJob).where(RunJob.status == "queued").order_by(RunJob.id).limit(1)
+                s.add(job)
+                s.flush()
+                return job.id
+        except IntegrityError:  # another enqueue of the same key won the race
+            known = self._keyed(key) if key is not None else None
+            if known is None:
+                raise
+            return known
+
+    def _keyed(self, key: str) -> int | None:
+        with self.sessions() as s:
+            return s.scalar(select(RunJob.id).where(RunJob.key == key))
+
+    def _takeable(self, now: datetime) -> Any:
+        return or_(
+            RunJob.status == "queued",
+            and_(RunJob.status == "taken", RunJob.lease_until < now),
+        )
+
+    def take(self, consumer: str, lease_s: float = LEASE_S) -> Job | None:
+        check_lease(lease_s)
+        while True:
+            now = self._now()
+            served = (
+                select(RunJob.tenant_id, func.max(RunJob.taken_at).label("served"))
+                .group_by(RunJob.tenant_id)
+                .subquery()
+            )
+            with self.sessions.begin() as s:
+                row = s.execute(
+                    select(RunJob.id, RunJob.attempt)
+                    .outerjoin(served, served.c.tenant_id == RunJob.tenant_id)
+                    .where(self._takeable(now))
+                    .order_by(
+                        RunJob.priority.desc(), served.c.served.asc().nulls_first(), RunJob.id
+                    )
+                    .limit(1)
                 ).first()
-                if job is None:
+                if row is None:
                     return None
+                job_id, attempt = row
                 won = _changed(
                     s,
                     update(RunJob)
-                    .where(RunJob.id == job.id, RunJob.status == "queued")
-                    .values(status="taken", worker=worker, taken_at=utcnow()),
+                    .where(RunJob.id == job_id, RunJob.attempt == attempt, self._takeable(now))
+                    .values(
+                        status="taken",
+                        worker=consumer[:100],
+                        taken_at=now,
+                        lease_until=now + timedelta(seconds=lease_s),
+                        attempt=attempt + 1,
+                    ),
                 )
                 if won:
-                    action: Action = job.action  # type: ignore[assignment]
-                    return Job(job.id, job.run_id, action, job.payload)
-            # another worker took it between the read and the update: look again
+                    job = s.get_one(RunJob, job_id)
+                    return Job(
+                        job.id,
+                        job.run_id,
+                        cast(Action, job.action),
+                        job.payload,
+                        job.tenant_id,
+                        job.priority,
+                        job.attempt,
+                    )
+            # another consumer took it between the read and the update: look again
 
-    def finish(self, job_id: int, status: str = "done") -> None:
+    def _held(self, job: Job) -> Any:
+        return and_(RunJob.id == job.id, RunJob.attempt == job.attempt, RunJob.status == "taken")
+
+    def renew(self, job: Job, lease_s: float = LEASE_S) -> bool:
+        check_lease(lease_s)
+        until = self._now() + timedelta(seconds=lease_s)
         with self.sessions.begin() as s:
-            s.execute(
-                update(RunJob)
-                .where(RunJob.id == job_id)
-                .values(status=status, finished_at=utcnow())
+            return bool(
+                _changed(s, update(RunJob).where(self._held(job)).values(lease_until=until))
+            )
+
+    def finish(self, job: Job, status: Ending = "done") -> bool:
+        if status not in get_args(Ending):
+            raise BadJob("status", status, f"one of {', '.join(get_args(Ending))}")
+        with self.sessions.begin() as s:
+            return bool(
+                _changed(
+                    s,
+                    update(RunJob)
+                    .where(self._held(job))
+                    .values(status=status, finished_at=self._now(), lease_until=None),
+                )
+            )
+
+    def release(self, job: Job) -> bool:
+        with self.sessions.begin() as s:
+            return bool(
+                _changed(
+                    s,
+                    update(RunJob)
+                    .where(self._held(job))
+                    .values(status="queued", worker=None, lease_until=None),
+                )
             )
 
     def cancel(self, run_id: str) -> int:
@@ -93,11 +319,35 @@ class StoreRunQueue:
                 s,
                 update(RunJob)
                 .where(RunJob.run_id == run_id, RunJob.status == "queued")
-                .values(status="cancelled", finished_at=utcnow()),
+                .values(status="cancelled", finished_at=self._now()),
             )
+
+    def stats(self) -> QueueStats:
+        with self.sessions() as s:
+            depth = s.scalar(select(func.count()).where(RunJob.status == "queued")) or 0
+            taken, oldest = s.execute(
+                select(func.count(), func.min(RunJob.taken_at)).where(RunJob.status == "taken")
+            ).one()
+        age = 0.0
+        if oldest is not None:
+            if oldest.tzinfo is None:
+                oldest = oldest.replace(tzinfo=UTC)
+            age = max(0.0, self.clock() - oldest.timestamp())
+        return QueueStats(int(depth), int(taken or 0), age)
 
 
 def _changed(s: Session, statement: Update) -> int:
     """Rows an UPDATE changed."""
     result = cast(CursorResult[Any], s.execute(statement))
     return int(result.rowcount)
+
+
+def open_queue(settings: Settings, sessions: sessionmaker[Session]) -> RunQueue:
+    """The queue ``settings`` choose: Redis (``VITCO_QUEUE=redis``, the default when
+    ``VITCO_REDIS_URL`` is set) or the store's table (``sessions``)."""
+    if settings.resolved_queue == "redis":
+        from vitco.jobs.redis_queue import RedisRunQueue, connect
+
+        assert settings.redis_url is not None  # Settings refuses redis without a URL
+        return RedisRunQueue(connect(settings.redis_url), prefix=settings.queue_prefix)
+    return StoreRunQueue(sessions)

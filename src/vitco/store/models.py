@@ -262,10 +262,16 @@ class AuditEntry(Base):
 
 class RunJob(Base):
     """Work for a worker: start, resume or answer the gate of a run. Taken by one worker at a
-    time (``status`` queued -> taken -> done/cancelled)."""
+    time (``status`` queued -> taken -> done/failed/cancelled) for a lease that ends at
+    ``lease_until`` unless renewed; ``attempt`` counts the takes (a fencing number: an ack of
+    an older take is refused). ``key``: an idempotent enqueue's (one job per key)."""
 
     __tablename__ = "run_jobs"
-    __table_args__ = (Index("ix_run_jobs_status_id", "status", "id"),)
+    __table_args__ = (
+        Index("ix_run_jobs_status_id", "status", "id"),
+        Index("ix_run_jobs_key", "key", unique=True),
+        Index("ix_run_jobs_tenant_taken", "tenant_id", "taken_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), index=True)
@@ -276,6 +282,11 @@ class RunJob(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), default="default", server_default="default")
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    key: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class Deployment(Base):

@@ -38,6 +38,6 @@ def fork(run_id: str, body: ForkCreate, caller: CallerDep, ctx: Ctx) -> RunPubli
     )
     ctx.store.update_run(forked.run_id, status="queued", reason=None)
     ctx.store.add_event(forked.run_id, "run", f"run {forked.run_id} forked from {run.id} at {at}")
-    ctx.queue.enqueue(forked.run_id, "resume")
+    ctx.queue.enqueue(forked.run_id, "resume", tenant=caller.tenant_id)
     ctx.runs.notify()
     return RunPublic.model_validate(ctx.store.get_run(forked.run_id))

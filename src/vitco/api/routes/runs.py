@@ -83,7 +83,7 @@ def queue_run(ctx: ApiContext, project: Project, body: RunCreate, run_id: str | 
     run = ctx.store.create_run(
         project.id, brief.id, model_id, body.workflow, run_id=run_id, base_sha=Repo(repo).head()
     )
-    ctx.queue.enqueue(run.id, "start")
+    ctx.queue.enqueue(run.id, "start", tenant=project.tenant_id, key=f"start:{run.id}")
     ctx.runs.notify()
     return run
 
@@ -123,9 +123,13 @@ def cancel(run_id: str, caller: CallerDep, ctx: Ctx) -> RunPublic:
     return RunPublic.model_validate(ctx.access.run(caller.tenant_id, run_id))
 
 
-def _queue(ctx: ApiContext, run: Run, action: str, payload: dict[str, Any] | None) -> Run:
+def _queue(
+    ctx: ApiContext, tenant_id: str, run: Run, action: str, payload: dict[str, Any] | None
+) -> Run:
     ctx.store.update_run(run.id, status="queued", reason=None)
-    ctx.queue.enqueue(run.id, "resume" if action == "resume" else "answer", payload)
+    ctx.queue.enqueue(
+        run.id, "resume" if action == "resume" else "answer", payload, tenant=tenant_id
+    )
     ctx.runs.notify()
     return ctx.store.get_run(run.id)
 
@@ -136,7 +140,7 @@ def resume(run_id: str, caller: CallerDep, ctx: Ctx) -> RunPublic:
     run = ctx.access.run(caller.tenant_id, run_id)
     if run.status not in RESUMABLE:
         raise Conflict(f"run {run_id} is {run.status}: it cannot be resumed")
-    return RunPublic.model_validate(_queue(ctx, run, "resume", None))
+    return RunPublic.model_validate(_queue(ctx, caller.tenant_id, run, "resume", None))
 
 
 def _answer(
@@ -146,7 +150,7 @@ def _answer(
     if run.status != "awaiting_approval":
         raise Conflict(f"run {run_id} is {run.status}, not awaiting approval")
     answer = {"approved": approved, "reason": body.reason if body else None}
-    return RunPublic.model_validate(_queue(ctx, run, "answer", answer))
+    return RunPublic.model_validate(_queue(ctx, caller.tenant_id, run, "answer", answer))
 
 
 @router.post("/runs/{run_id}/approve", response_model=RunPublic, status_code=202)
