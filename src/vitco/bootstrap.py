@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from vitco.config import Settings
     from vitco.integrations.mail import Mailer
+    from vitco.integrations.storage import ArtifactStore
     from vitco.integrations.webhooks import Outbound
     from vitco.llm.model import Model
     from vitco.sandbox.protocol import Sandbox
@@ -68,6 +69,7 @@ def build(
         mailer=build_mailer(settings),
         models=models,
         http=http,
+        artifacts=build_artifacts(settings),
     )
 
 
@@ -154,6 +156,7 @@ def build_api(
             live=Live(EventFeed(store.sessions), bus=store.bus, idle_s=settings.live_idle_s),
             hooks=hooks,
             outbound=build_outbound(settings, hooks),
+            artifacts=services.artifacts,
         )
     )
 
@@ -197,6 +200,30 @@ def build_mailer(settings: Settings) -> Mailer:
             ),
         )
     return outbox
+
+
+def build_artifacts(settings: Settings) -> ArtifactStore:
+    """The artifact store ``settings.storage_backend`` names: the data dir's, or an
+    S3-compatible bucket through boto3 (the ``s3`` extra)."""
+    from vitco.integrations.storage import LocalArtifactStore, S3ArtifactStore
+
+    if settings.storage_backend == "local":
+        return LocalArtifactStore(settings.artifacts_dir)
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError as exc:  # pragma: no cover - the extra is in dev
+        raise ImportError("the s3 storage backend needs boto3: pip install 'vitco[s3]'") from exc
+    secret = settings.s3_secret_access_key
+    client = boto3.session.Session().client(
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        region_name=settings.s3_region,
+        aws_access_key_id=settings.s3_access_key_id,
+        aws_secret_access_key=secret.get_secret_value() if secret else None,
+        config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10),
+    )
+    return S3ArtifactStore(client, settings.s3_bucket or "", settings.s3_prefix)
 
 
 def build_vault(settings: Settings, sessions: sessionmaker[Session]) -> Vault:

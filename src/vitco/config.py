@@ -248,6 +248,24 @@ class Settings(BaseSettings):
         description="SendGrid's API (changed only for a proxy or a test server).",
     )
 
+    storage_backend: Literal["local", "s3"] = Field(
+        default="local",
+        description="Where run artifacts are kept: 'local' (<home>/artifacts) or 's3' "
+        "(an S3-compatible bucket, VITCO_S3_*; needs the s3 extra).",
+    )
+    s3_bucket: str | None = Field(default=None, description="The bucket (storage_backend s3).")
+    s3_prefix: str = Field(default="", description="Key prefix inside the bucket.")
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="An S3-compatible server (MinIO, Ceph, R2...); default: AWS.",
+    )
+    s3_region: str = Field(default="us-east-1", description="The bucket's region.")
+    s3_access_key_id: str | None = Field(
+        default=None, description="Access key id; unset: boto3's own credential chain."
+    )
+    s3_secret_access_key: SecretStr | None = Field(default=None, description="Its secret.")
+
     master_key: SecretStr | None = Field(
         default=None,
         description="The master key (base64 of 32 random bytes) that wraps each tenant's data "
@@ -307,6 +325,8 @@ class Settings(BaseSettings):
             raise ValueError("VITCO_MAIL_BACKEND=smtp needs VITCO_SMTP_HOST")
         if self.mail_backend == "sendgrid" and self.sendgrid_api_key is None:
             raise ValueError("VITCO_MAIL_BACKEND=sendgrid needs VITCO_SENDGRID_API_KEY")
+        if self.storage_backend == "s3" and not self.s3_bucket:
+            raise ValueError("VITCO_STORAGE_BACKEND=s3 needs VITCO_S3_BUCKET")
         return self
 
     @field_validator("deploy_ports")
@@ -423,6 +443,11 @@ class Settings(BaseSettings):
     def embedded(self) -> bool:
         """No shared database: one host, the data dir is vitco's own."""
         return self.database_url is None
+
+    @property
+    def artifacts_dir(self) -> Path:
+        """Run artifacts of the local artifact store (storage_backend local)."""
+        return self.home / "artifacts"
 
     @property
     def outbox_dir(self) -> Path:

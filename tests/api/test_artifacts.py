@@ -139,3 +139,22 @@ def test_a_budget_is_read_set_and_cleared(server: Server) -> None:
         client.set_budget(project.id, -1)
     assert negative.value.status == 422
     assert negative.value.details[0]["path"] == "body.budget_usd"
+
+
+def test_a_delivered_runs_repository_is_read_through_the_artifact_store(server: Server) -> None:
+    client = _client(server)
+    run, _ = _a_run(server, client)
+    ctx = server.app.state.vitco
+    live = client.repo_archive(run.id)  # not delivered: archived from the branch
+    kept = b"the tarball the deliver step kept"
+    ctx.artifacts.put(f"acme/{run.id}/repo.tar.gz", kept, "application/gzip")
+    ctx.store.put_artifact(
+        run.id, "stored", {"key": f"acme/{run.id}/repo.tar.gz", "commit": "c0ffee"}
+    )
+    assert client.repo_archive(run.id) == kept
+    # a row pointing at another tenant's object is never followed: the branch is archived
+    ctx.artifacts.put(f"other/{run.id}/repo.tar.gz", b"another tenant's", "application/gzip")
+    ctx.store.put_artifact(
+        run.id, "stored", {"key": f"other/{run.id}/repo.tar.gz", "commit": "c0ffee"}
+    )
+    assert client.repo_archive(run.id) == live

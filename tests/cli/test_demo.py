@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,11 @@ def test_demo_delivers_the_todo_api(short_home: Path) -> None:
     assert repo.head("delivered") == repo.head("main")
     assert "todo/app.py" in repo.files()
     assert report["duration_s"] > 0
+    # the delivered tree is kept in the artifact store (the data dir's by default)
+    kept = short_home / "artifacts" / "default" / report["run_id"] / "repo.tar.gz"
+    with tarfile.open(kept, "r:gz") as tar:
+        names = {m.name.split("/", 1)[1] for m in tar.getmembers()}
+    assert names == {e.path for e in repo.tree_entries("delivered")} and "todo/app.py" in names
 
     # Running it again makes a new project, delivered the same way.
     again = json.loads(run_vitco(short_home, "demo", "--json").stdout)

@@ -22,6 +22,7 @@ from vitco.api.live import Live
 from vitco.api.permissions import allowed, endpoint
 from vitco.config import Settings
 from vitco.deployments import Supervisor
+from vitco.integrations.storage import ArtifactStore
 from vitco.jobs.queue import RunQueue
 from vitco.llm.model import Model
 from vitco.store import Store
@@ -66,6 +67,7 @@ class ApiContext:
     live: Live
     hooks: WebhookStore
     outbound: Service
+    artifacts: ArtifactStore | None = None  # delivered files (the repository as delivered)
 
 
 def context(request: Request) -> ApiContext:

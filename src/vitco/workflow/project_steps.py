@@ -8,6 +8,7 @@ when a task needs attention (``blocked``).
 
 from __future__ import annotations
 
+import io
 import time
 from email.utils import parseaddr
 from typing import Any
@@ -18,6 +19,7 @@ from vitco import context
 from vitco.agents.agent import ask
 from vitco.agents.outputs import Plan, Spec, topological_order
 from vitco.agents.role import load_role
+from vitco.integrations.git.archive import archive_prefix, write_archive
 from vitco.integrations.mail import MailNotRelayed
 from vitco.llm.model import CallKey
 from vitco.sandbox.protocol import Process
@@ -217,10 +219,34 @@ def restart_app(rt: Runtime) -> str | None:
     return ship(rt, toolchain, toolchain.plan_type.model_validate(content["plan"]))
 
 
+def repo_key(tenant_id: str, run_id: str) -> str:
+    """Where a delivered run's repository tarball is kept in the artifact store."""
+    return f"{tenant_id}/{run_id}/repo.tar.gz"
+
+
+def publish_repo(rt: Runtime) -> None:
+    """Keep the delivered commit's tree as a ``.tar.gz`` in the artifact store (what the API's
+    ``/runs/{id}/repo`` serves from then on); archived from git's objects, never the working
+    tree, so nothing a model planted there (a link, an untracked file) is shipped. Putting
+    the same key again on a resume replaces it with the same bytes."""
+    if rt.artifacts is None:
+        return
+    project = rt.store.get_project(rt.project_id)
+    buffer = io.BytesIO()
+    commit = write_archive(
+        rt.base, rt.branch, buffer, prefix=archive_prefix(project.name, project.id)
+    )
+    key = repo_key(project.tenant_id, rt.run_id)
+    rt.artifacts.put(key, buffer.getvalue(), "application/gzip")
+    content = {"key": key, "commit": commit, "size": buffer.tell()}
+    rt.store.put_artifact(rt.run_id, "stored", content)
+
+
 @step("deliver", level="project")
 def deliver(rt: Runtime, state: RunState) -> Update:
     tag = "delivered" if rt.branch == "main" else f"delivered-{rt.run_id}"
     rt.base.tag(tag, rt.branch)
+    publish_repo(rt)
     client_name, client_email = parseaddr(rt.store.get_project(rt.project_id).client)
     if not client_email:
         rt.emit(

@@ -200,6 +200,7 @@ def execute(
             crash_at=settings.crash_at,
             on_event=on_event,
             deployments=services.deployments,
+            artifacts=services.artifacts,
         )
         resuming = inputs is None
         store.update_run(run_id, status="running", reason=None)

@@ -32,6 +32,7 @@ from vitco.toolchains import Tools
 from vitco.toolchains.protocol import project_limits, project_tools
 
 if TYPE_CHECKING:
+    from vitco.integrations.storage import ArtifactStore
     from vitco.workflow.services import Deployments
 
 EventSink = Callable[[Event], None]
@@ -159,6 +160,7 @@ class Runtime:
     crash_at: str | None = None
     on_event: EventSink | None = None
     deployments: Deployments | None = None
+    artifacts: ArtifactStore | None = None
     processes: list[Process] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)

@@ -13,6 +13,7 @@ import httpx
 
 from vitco.config import Settings
 from vitco.integrations.mail import Mailer
+from vitco.integrations.storage import ArtifactStore
 from vitco.llm.model import Model
 from vitco.sandbox.protocol import Process, Sandbox
 from vitco.store import Store
@@ -54,3 +55,4 @@ class Services:
     models: Callable[[str | None], Model]
     http: Callable[[], httpx.Client]
     deployments: Deployments | None = None
+    artifacts: ArtifactStore | None = None  # where delivered files are kept (None: nowhere)

@@ -9,7 +9,6 @@ report names where the API serves the repository and the mail instead of the hos
 
 from __future__ import annotations
 
-import re
 from pathlib import Path, PurePosixPath
 from tempfile import SpooledTemporaryFile
 from typing import Annotated, Any, Literal, get_args
@@ -23,8 +22,9 @@ from vitco.api.exceptions import Conflict
 from vitco.api.paging import fresh, tagged, tagged_bytes
 from vitco.api.schemas import ArtifactPublic, ItemsPublic, ReportPublic
 from vitco.integrations.git import RepoError
-from vitco.integrations.git.archive import write_archive
+from vitco.integrations.git.archive import archive_prefix, write_archive
 from vitco.integrations.git.repo import Repo
+from vitco.integrations.storage import ArtifactNotFound
 from vitco.store.exceptions import NotFound
 from vitco.store.models import Event
 from vitco.workspace.paths import read_inside
@@ -89,8 +89,19 @@ def artifacts(
     return tagged(request, {"items": rows}, ItemsPublic[ArtifactPublic])
 
 
-def _slug(name: str, fallback: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.")[:80] or fallback
+def _stored_repo(ctx: Ctx, tenant_id: str, run_id: str) -> tuple[bytes, str] | None:
+    """The tarball the deliver step kept in the artifact store, with its commit; None when
+    there is none (a run not delivered, no store), and then the API archives the branch."""
+    stored = ctx.store.artifacts(run_id, "stored")
+    if ctx.artifacts is None or not stored:
+        return None
+    key, commit = str(stored[-1].content.get("key", "")), str(stored[-1].content.get("commit"))
+    if not key.startswith(f"{tenant_id}/{run_id}/"):  # only this tenant's, this run's
+        return None
+    try:
+        return ctx.artifacts.get(key), commit
+    except ArtifactNotFound:
+        return None
 
 
 @router.get(
@@ -100,20 +111,25 @@ def _slug(name: str, fallback: str) -> str:
 )
 def repo(request: Request, run_id: str, caller: CallerDep, ctx: Ctx) -> Response:
     """The repository as the run left it (its branch), a ``.tar.gz`` of the commit's regular
-    files under one folder named after the project; ``X-Vitco-Commit`` names the commit."""
+    files under one folder named after the project; ``X-Vitco-Commit`` names the commit. A
+    delivered run's is the one its deliver step kept, read from the artifact store."""
     run = ctx.access.run(caller.tenant_id, run_id)
     project = ctx.store.get_project(run.project_id)
+    slug = archive_prefix(project.name, project.id)
+    name = f'attachment; filename="{slug}-{run.id}.tar.gz"'
+    delivered = _stored_repo(ctx, caller.tenant_id, run.id)
+    if delivered is not None:
+        data, commit = delivered
+        headers = {"ETag": f'"{commit}"', "X-Vitco-Commit": commit, "Content-Disposition": name}
+        if fresh(request, headers["ETag"]):
+            return Response(status_code=304, headers={"ETag": headers["ETag"]})
+        return Response(data, media_type="application/gzip", headers=headers)
     git = Repo(Path(project.repo_path))
     try:
         commit = git.head(run.branch)
     except (RepoError, OSError) as exc:
         raise Conflict(f"run {run.id} has no repository to download: {exc}") from exc
-    slug = _slug(project.name, project.id)
-    headers = {
-        "ETag": f'"{commit}"',
-        "X-Vitco-Commit": commit,
-        "Content-Disposition": f'attachment; filename="{slug}-{run.id}.tar.gz"',
-    }
+    headers = {"ETag": f'"{commit}"', "X-Vitco-Commit": commit, "Content-Disposition": name}
     if fresh(request, headers["ETag"]):
         return Response(status_code=304, headers={"ETag": headers["ETag"]})
     spool = SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (closed after sending)

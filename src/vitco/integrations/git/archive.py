@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 import tarfile
 from collections.abc import Iterator
 from pathlib import PurePosixPath
@@ -62,3 +63,9 @@ def write_archive(repo: Repo, ref: str, out: IO[bytes], *, prefix: str) -> str:
                 info.mode = 0o755 if entry.executable else 0o644
                 tar.addfile(info, io.BytesIO(data))
     return commit
+
+
+def archive_prefix(name: str, fallback: str) -> str:
+    """The folder an archive's files are under: ``name`` (a project's) made safe, or
+    ``fallback`` when nothing of it is."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.")[:80] or fallback
