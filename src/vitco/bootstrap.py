@@ -19,11 +19,14 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import TextIO
 
+    import httpx
     from fastapi import FastAPI
     from sqlalchemy.orm import Session, sessionmaker
 
     from vitco.config import Settings
+    from vitco.integrations.git.host import GitHost
     from vitco.integrations.mail import Mailer
+    from vitco.integrations.payments import Payments
     from vitco.integrations.storage import ArtifactStore
     from vitco.integrations.webhooks import Outbound
     from vitco.llm.model import Model
@@ -70,7 +73,51 @@ def build(
         models=models,
         http=http,
         artifacts=build_artifacts(settings),
+        git_host=build_git_host(settings),
+        payments=build_payments(settings),
     )
+
+
+def build_payments(settings: Settings) -> Payments:
+    """The configured payment service (``settings.payments``)."""
+    from vitco.integrations.payments import LocalPayments, PaymentError
+
+    if settings.payments == "local":
+        return LocalPayments(settings.invoices_dir)
+    import stripe
+
+    from vitco.integrations.payments.stripe import StripePayments
+
+    key = settings.stripe_api_key
+    if key is None:
+        raise PaymentError("payments=stripe needs a key: set VITCO_STRIPE_API_KEY")
+    client = stripe.StripeClient(
+        key.get_secret_value(), base_addresses={"api": settings.stripe_api_url},
+        max_network_retries=2,
+    )  # fmt: skip
+    return StripePayments(client)
+
+
+def build_git_host(settings: Settings) -> Callable[[httpx.Client], GitHost] | None:
+    """How a run reaches the configured git host (``settings.git_host``), given its client."""
+    from vitco.integrations.git.exceptions import HostError
+
+    if settings.git_host == "none":
+        return None
+    if settings.git_host == "local":
+        from vitco.integrations.git.local_host import LocalGitHost
+
+        local = LocalGitHost(settings.git_host_dir)
+        return lambda _client: local
+    from vitco.integrations.git.github import GitHubHost
+
+    token = settings.github_token
+    if token is None:
+        raise HostError("git_host=github needs a token: set VITCO_GITHUB_TOKEN")
+    return lambda client: GitHubHost(
+        client, token, api_url=settings.github_api_url, git_url=settings.github_url,
+        org=settings.github_org,
+    )  # fmt: skip
 
 
 def start_run(

@@ -319,6 +319,62 @@ class Settings(BaseSettings):
         "link-local addresses (off: vitco never calls into its own network for a tenant).",
     )
 
+    git_host: Literal["local", "github", "none"] = Field(
+        default="local",
+        description="Where runs publish their repository, one reviewed branch per task: a bare "
+        "repository per project under <home>/git, GitHub (github_* settings), or nowhere.",
+    )
+    github_token: SecretStr | None = Field(
+        default=None, description="git_host=github: the token (repo scope) vitco acts with."
+    )
+    github_api_url: str = Field(
+        default="https://api.github.com",
+        pattern=r"^https?://",
+        description="git_host=github: the REST API's base URL (GitHub Enterprise: .../api/v3).",
+    )
+    github_url: str = Field(
+        default="https://github.com",
+        pattern=r"^https?://",
+        description="git_host=github: the base URL git pushes to (<url>/<owner>/<repo>.git).",
+    )
+    github_org: str | None = Field(
+        default=None,
+        description="git_host=github: the organization repositories are made in; default: "
+        "the token's user.",
+    )
+
+    payments: Literal["local", "stripe"] = Field(
+        default="local",
+        description="Where a payment gate issues a project's invoice: a JSON file in "
+        "<home>/invoices (paid by a manager's approve), or Stripe (stripe_* settings).",
+    )
+    stripe_api_key: SecretStr | None = Field(
+        default=None, description="payments=stripe: the secret key (sk_...) vitco bills with."
+    )
+    stripe_api_url: str = Field(
+        default="https://api.stripe.com",
+        pattern=r"^https?://",
+        description="payments=stripe: the API's base URL.",
+    )
+    quote_usd_per_point: float = Field(
+        default=0.05,
+        ge=0,
+        le=1000,
+        description="The quote: USD per complexity point of the plan's tasks, added to what "
+        "the models cost so far.",
+    )
+    quote_margin: float = Field(
+        default=0.3, ge=0, le=10, description="The quote: the margin on the estimate (0.3: 30 %)."
+    )
+    tenant_margins: dict[str, float] = Field(
+        default_factory=dict,
+        description="The quote: a tenant's own margin, by tenant id (JSON object), instead of "
+        "quote_margin.",
+    )
+    payment_currency: str = Field(
+        default="usd", pattern=r"^[a-z]{3}$", description="The currency invoices are made in."
+    )
+
     @model_validator(mode="after")
     def _mail_backend_configured(self) -> Self:
         if self.mail_backend == "smtp" and not self.smtp_host:
@@ -448,6 +504,16 @@ class Settings(BaseSettings):
     def artifacts_dir(self) -> Path:
         """Run artifacts of the local artifact store (storage_backend local)."""
         return self.home / "artifacts"
+
+    @property
+    def git_host_dir(self) -> Path:
+        """The local git host's bare repositories, one per project."""
+        return self.home / "git"
+
+    @property
+    def invoices_dir(self) -> Path:
+        """The local payment service's invoices."""
+        return self.home / "invoices"
 
     @property
     def outbox_dir(self) -> Path:

@@ -25,7 +25,9 @@ Sources:
   stands, are ``fix-bug`` runs on it. Anything else (``ping``, other events) is ignored.
 - ``stripe`` (``Stripe-Signature``; the event id is the delivery id): a paid checkout,
   payment intent or invoice whose metadata names ``vitco_project_id`` (a project of the
-  tenant) is recorded on the project (a ``payment`` event of its latest run). Others: ignored.
+  tenant) is recorded on the project (a ``payment`` event of its latest run, and the
+  project's payment, once); a run of it waiting at a payment gate goes on (the gate checks
+  the amount against the invoice). Others: ignored.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from pydantic import BaseModel, ValidationError
 
 from vitco.api.deps import ApiContext
 from vitco.api.exceptions import Conflict
-from vitco.api.routes.runs import queue_run
+from vitco.api.routes.runs import queue_answer, queue_run
 from vitco.api.schemas import RunCreate
 from vitco.api.webhook_schemas import (
     GithubIssueEvent,
@@ -53,6 +55,7 @@ from vitco.integrations.webhooks.signing import verify_timestamped
 from vitco.store.exceptions import NotFound
 from vitco.store.webhook_models import HookDelivery
 from vitco.workflow.brief import MAX_BRIEF_BYTES, parse_brief
+from vitco.workflow.payment_steps import WAITING, record_payment
 from vitco.workflow.runner import create_project
 
 LABEL = "vitco"
@@ -73,6 +76,7 @@ class Payment:
     project_id: str
     amount: int | None
     currency: str | None
+    event: str = ""
 
 
 @dataclass(frozen=True)
@@ -182,7 +186,8 @@ def _github(body: bytes, headers: Mapping[str, str]) -> Delivery:
     text = text[: MAX_BRIEF_BYTES - 500] + f"\n\nGitHub issue {repo}#{issue.number}"
     if issue.html_url:
         text += f": {issue.html_url}"
-    return Delivery("github", delivery_id, name, repo, NewProject(text, f"github {repo}"))
+    source = f"github {repo}#{issue.number}"  # the deliver step comments on that issue
+    return Delivery("github", delivery_id, name, repo, NewProject(text, source))
 
 
 def _stripe(body: bytes) -> Delivery:
@@ -198,7 +203,11 @@ def _stripe(body: bytes) -> Delivery:
         None,
     )
     return Delivery(
-        "stripe", event.id, event.type, project_id, Payment(project_id, amount, paid.currency)
+        "stripe",
+        event.id,
+        event.type,
+        project_id,
+        Payment(project_id, amount, paid.currency, event.id),
     )
 
 
@@ -293,8 +302,15 @@ def _payment(
     what = f"payment received: {amount} {(paid.currency or '').upper()}".strip()
     runs = ctx.access.runs(tenant_id, project_id=project.id, limit=1).items
     if runs:
+        run = runs[0]
         data = {"amount": paid.amount, "currency": paid.currency}
-        ctx.store.add_event(runs[0].id, "payment", what, data=data, now=True)
+        ctx.store.add_event(run.id, "payment", what, data=data, now=True)
+        record_payment(ctx.store, run.id, project.id, paid.amount, paid.currency, paid.event)
+        if run.status == "awaiting_approval" and (run.reason or "").startswith(WAITING):
+            queue_answer(
+                ctx, tenant_id, run, {"paid": True, "reason": what}
+            )  # the gate checks the amount
+            what += f"; run {run.id} goes on"
     return "accepted", what, project.id, runs[0].id if runs else None
 
 

@@ -32,6 +32,7 @@ from vitco.toolchains import (
     get_toolchain,
 )
 from vitco.workflow.delivery_mail import Delivered, delivery_mail
+from vitco.workflow.publish import comment_delivery, issue_of
 from vitco.workflow.runtime import Runtime
 from vitco.workflow.state import RunState, current_spec
 from vitco.workflow.steps import collection, step
@@ -247,6 +248,7 @@ def deliver(rt: Runtime, state: RunState) -> Update:
     tag = "delivered" if rt.branch == "main" else f"delivered-{rt.run_id}"
     rt.base.tag(tag, rt.branch)
     publish_repo(rt)
+    _comment(rt, state)
     client_name, client_email = parseaddr(rt.store.get_project(rt.project_id).client)
     if not client_email:
         rt.emit(
@@ -275,6 +277,23 @@ def deliver(rt: Runtime, state: RunState) -> Update:
     rt.store.put_artifact(rt.run_id, "mail", {"path": path, "to": client_email})
     rt.emit("mail", f"delivery mail written to {path}", step="deliver")
     return {"mail": path, "status": "delivered"}
+
+
+def _comment(rt: Runtime, state: RunState) -> None:
+    """Tell the issue the run came from (if it came from one) that it is delivered."""
+    source = rt.store.get_brief(rt.store.get_run(rt.run_id).brief_id).source
+    if issue_of(source) is None:
+        return
+    spec = Spec.model_validate(rt.store.get_artifact(current_spec(state)))
+    tests = TestReport.model_validate(rt.store.get_artifact(state["tests"]))
+
+    def text(url: str) -> str:
+        return (
+            f"Delivered by vitco: {spec.title}\n\nRepository: {url} (branch {rt.branch})\n"
+            f"Tests: {tests.summary()}\nRun: {rt.run_id}"
+        )
+
+    comment_delivery(rt, source, text)
 
 
 def _delivered(rt: Runtime, state: RunState, tag: str, name: str, email: str) -> Delivered:

@@ -201,6 +201,8 @@ def execute(
             on_event=on_event,
             deployments=services.deployments,
             artifacts=services.artifacts,
+            git_host=services.git_host(http) if services.git_host is not None else None,
+            payments=services.payments,
         )
         resuming = inputs is None
         store.update_run(run_id, status="running", reason=None)

@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 import httpx
 
 from vitco.config import Settings
+from vitco.integrations.git.host import GitHost
 from vitco.integrations.git.repo import Repo
 from vitco.integrations.mail import Mailer
+from vitco.integrations.payments import Payments
 from vitco.llm.budget import Budget
 from vitco.llm.ledger import journaled
 from vitco.llm.meter import Attempt
@@ -161,6 +163,8 @@ class Runtime:
     on_event: EventSink | None = None
     deployments: Deployments | None = None
     artifacts: ArtifactStore | None = None
+    git_host: GitHost | None = None
+    payments: Payments | None = None
     processes: list[Process] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)

@@ -12,7 +12,9 @@ from typing import Any, Protocol
 import httpx
 
 from vitco.config import Settings
+from vitco.integrations.git.host import GitHost
 from vitco.integrations.mail import Mailer
+from vitco.integrations.payments import Payments
 from vitco.integrations.storage import ArtifactStore
 from vitco.llm.model import Model
 from vitco.sandbox.protocol import Process, Sandbox
@@ -46,6 +48,9 @@ class Services:
     ``models(id)`` gives the model for an id (``None``: the configured default); ``http()``
     makes the HTTP client a run checks its deliveries with (closed when the run ends).
     ``deployments``: who keeps delivered apps up (``vitco serve``), if anyone.
+    ``git_host(http)``: where a run publishes its branches and reviews (``None``: nowhere),
+    made per run with the run's HTTP client. ``payments``: where a payment gate issues the
+    project's invoice.
     """
 
     settings: Settings
@@ -56,3 +61,5 @@ class Services:
     http: Callable[[], httpx.Client]
     deployments: Deployments | None = None
     artifacts: ArtifactStore | None = None  # where delivered files are kept (None: nowhere)
+    git_host: Callable[[httpx.Client], GitHost] | None = None
+    payments: Payments | None = None

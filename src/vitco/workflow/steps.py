@@ -103,6 +103,7 @@ def collection(name: str, *, outcomes: tuple[str, ...]) -> Callable[[CollectionF
 def _builtins() -> None:
     # Imported here, not at the top: the step modules import this one to register.
     import vitco.workflow.dispute_steps
+    import vitco.workflow.payment_steps
     import vitco.workflow.project_steps
     import vitco.workflow.spec_steps
     import vitco.workflow.task_steps  # noqa: F401

@@ -31,6 +31,7 @@ from vitco.integrations.git.exceptions import CommitIncomplete, MergeConflict
 from vitco.integrations.git.repo import Repo
 from vitco.llm.model import CallKey, Tier, tier_above, tier_for
 from vitco.toolchains import TestReport, Toolchain, get_toolchain
+from vitco.workflow.publish import landing, prepare_base, publish_task
 from vitco.workflow.runtime import Runtime
 from vitco.workflow.state import TaskState
 from vitco.workflow.steps import step
@@ -264,7 +265,10 @@ def commit(rt: Runtime, state: TaskState) -> Update:
             raise CommitIncomplete(task_id, lost)
     rt.fault("after-commit")
     try:
-        sha = rt.repo.integrate(f"{rt.run_id}/{task_id}", into=rt.base)
+        with landing(rt):
+            prepare_base(rt)
+            sha = rt.repo.integrate(f"{rt.run_id}/{task_id}", into=rt.base)
+            publish_task(rt, dict(state), task_context(rt, state)[1].title, sha)
     except MergeConflict as conflict:
         tree.reset_to(rt.branch)  # start over from the work merged meanwhile
         ref = rt.store.put_artifact(

@@ -134,6 +134,11 @@ def _queue(
     return ctx.store.get_run(run.id)
 
 
+def queue_answer(ctx: ApiContext, tenant_id: str, run: Run, answer: dict[str, Any]) -> Run:
+    """Queue ``answer`` to the gate ``run`` waits at (an approval, a payment webhook)."""
+    return _queue(ctx, tenant_id, run, "answer", answer)
+
+
 @router.post("/runs/{run_id}/resume", response_model=RunPublic, status_code=202)
 def resume(run_id: str, caller: CallerDep, ctx: Ctx) -> RunPublic:
     """Continue a stopped run from its last checkpoint (nothing done is done again)."""

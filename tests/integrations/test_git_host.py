@@ -1,0 +1,205 @@
+"""One conformance suite for every ``GitHost``: the local bare repositories (real git) and the
+GitHub adapter against the in-repo fake (REST v3 and git's smart HTTP over 127.0.0.1)."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from tests.fakes.github_server import FakeGitHub
+from vitco.integrations.git import Repo
+from vitco.integrations.git.exceptions import GitError, HostRefused, UnsafeName
+from vitco.integrations.git.github import GitHubHost
+from vitco.integrations.git.host import GitHost, branch_ref, slug
+from vitco.integrations.git.local_host import LocalGitHost
+
+TOKEN = "ghp_conformance_token_0123456789abcdef"
+
+
+class Hosted:
+    """A host under test and where its bare repositories are, to read what it holds."""
+
+    def __init__(self, host: GitHost, bare: Callable[[str], Path]) -> None:
+        self.host = host
+        self.bare = bare
+
+    def _git(self, name: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["git", *args], cwd=self.bare(name), capture_output=True,
+                              text=True, check=False)  # fmt: skip
+
+    def heads(self, name: str, branch: str) -> str | None:
+        out = self._git(name, "rev-parse", "-q", "--verify", f"refs/heads/{branch}")
+        return out.stdout.strip() or None
+
+    def contains(self, name: str, sha: str, branch: str) -> bool:
+        return self._git(name, "merge-base", "--is-ancestor", sha, branch).returncode == 0
+
+
+@pytest.fixture(params=["local", "github"])
+def hosted(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Hosted]:
+    if request.param == "local":
+        local = LocalGitHost(tmp_path / "host")
+        yield Hosted(local, local.path_of)
+        return
+    with FakeGitHub(tmp_path / "github", TOKEN) as fake, httpx.Client(timeout=30) as client:
+        host = GitHubHost(client, SecretStr(TOKEN), api_url=fake.url, git_url=fake.url)
+        yield Hosted(host, lambda name: fake.bare(f"octo/{name}"))
+        assert fake.errors == []
+
+
+def _project(path: Path) -> Repo:
+    repo = Repo.init(path)
+    return repo
+
+
+def _commit(repo: Repo, name: str, text: str) -> str:
+    (repo.path / name).write_text(text, encoding="utf-8")
+    repo.git("add", name)
+    repo.git("commit", "-q", "-m", f"write {name}")
+    return repo.head()
+
+
+def test_a_task_branch_is_pushed_reviewed_and_merged_once(hosted: Hosted, tmp_path: Path) -> None:
+    host = hosted.host
+    repo = _project(tmp_path / "project")
+    made = host.ensure_repo("shop-api", "the shop")
+    assert host.ensure_repo("shop-api").clone_url == made.clone_url  # idempotent
+    host.push(repo, "shop-api", [branch_ref("main")])
+    repo.git("checkout", "-q", "-b", "task/r1/T1")
+    sha = _commit(repo, "app.py", "print('hi')\n")
+    host.push(repo, "shop-api", [branch_ref("task/r1/T1")])
+    host.push(repo, "shop-api", [branch_ref("task/r1/T1")])  # a resumed step pushes again
+    review = host.open_review(
+        "shop-api", branch="task/r1/T1", base="main", title="T1: greet", body="approve: fine"
+    )
+    again = host.open_review(
+        "shop-api", branch="task/r1/T1", base="main", title="T1: greet", body="approve: fine"
+    )
+    assert again.number == review.number and not review.merged
+    assert review.body == "approve: fine" and review.branch == "task/r1/T1"
+    merged = host.merge_review("shop-api", review.number)
+    assert merged.merged and merged.merge_sha
+    assert hosted.heads("shop-api", "main") == merged.merge_sha
+    assert hosted.contains("shop-api", sha, "main")  # the host's main holds the task's work
+    assert host.merge_review("shop-api", review.number).merge_sha == merged.merge_sha
+
+
+def test_a_diverged_review_is_merged_with_both_parents(hosted: Hosted, tmp_path: Path) -> None:
+    host = hosted.host
+    repo = _project(tmp_path / "project")
+    host.ensure_repo("two")
+    repo.git("checkout", "-q", "-b", "task/r1/T2")
+    branch_sha = _commit(repo, "b.txt", "b\n")
+    repo.git("checkout", "-q", "main")
+    main_sha = _commit(repo, "a.txt", "a\n")
+    host.push(repo, "two", [branch_ref("main"), branch_ref("task/r1/T2")])
+    review = host.open_review("two", branch="task/r1/T2", base="main", title="T2", body="ok")
+    merged = host.merge_review("two", review.number)
+    head = hosted.heads("two", "main")
+    assert head == merged.merge_sha and head not in (branch_sha, main_sha)
+
+
+def test_a_push_is_never_forced(hosted: Hosted, tmp_path: Path) -> None:
+    host = hosted.host
+    first = _project(tmp_path / "one")
+    host.ensure_repo("shared")
+    _commit(first, "x.txt", "one\n")
+    host.push(first, "shared", [branch_ref("main")])
+    other = _project(tmp_path / "other")
+    _commit(other, "x.txt", "other\n")
+    with pytest.raises(GitError):
+        host.push(other, "shared", [branch_ref("main")])
+    assert hosted.heads("shared", "main") == first.head()
+
+
+def test_a_comment_is_recorded(hosted: Hosted, tmp_path: Path) -> None:
+    host = hosted.host
+    host.ensure_repo("issues")
+    name = "issues" if isinstance(host, LocalGitHost) else "octo/issues"
+    comment = host.comment(name, 7, "Delivered: see the repository")
+    assert comment.body == "Delivered: see the repository" and comment.url
+    if isinstance(host, LocalGitHost):
+        assert host.comments("issues", 7) == ["Delivered: see the repository"]
+
+
+HOSTILE_NAMES = ["../escape", "a/b", "-oProxyCommand=x", ".git", "..", "x.git", "", "a b",
+                 "name\nsecond", "%2e%2e", "x" * 101]  # fmt: skip
+HOSTILE_REFS = ["refs/heads/-upload-pack=x", "refs/heads/a..b", "refs/remotes/x", "HEAD",
+                "refs/heads/x.lock", "main", "refs/heads/a b", "refs/heads/../../config",
+                "refs/heads/x:refs/heads/y", "+refs/heads/main"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_a_hostile_repository_name_is_refused(hosted: Hosted, name: str, tmp_path: Path) -> None:
+    with pytest.raises(UnsafeName):
+        hosted.host.ensure_repo(name)
+    assert not list(tmp_path.rglob("escape*"))
+
+
+def test_a_hostile_ref_is_refused_before_git_runs(hosted: Hosted, tmp_path: Path) -> None:
+    repo = _project(tmp_path / "project")
+    hosted.host.ensure_repo("refs")
+    for ref in HOSTILE_REFS:
+        with pytest.raises(UnsafeName):
+            hosted.host.push(repo, "refs", [ref])
+    with pytest.raises(UnsafeName):
+        hosted.host.open_review("refs", branch="-x", base="main", title="t", body="b")
+    assert hosted.heads("refs", "main") is None
+
+
+def test_a_local_repository_that_is_a_link_out_is_refused(tmp_path: Path) -> None:
+    host = LocalGitHost(tmp_path / "host")
+    (tmp_path / "host").mkdir()
+    (tmp_path / "elsewhere.git").mkdir()
+    (tmp_path / "host" / "planted.git").symlink_to(tmp_path / "elsewhere.git")
+    with pytest.raises(UnsafeName):
+        host.ensure_repo("planted")
+    assert list((tmp_path / "elsewhere.git").iterdir()) == []
+
+
+def test_github_token_never_lands_in_a_url_config_or_error(tmp_path: Path) -> None:
+    repo = _project(tmp_path / "project")
+    _commit(repo, "a.txt", "a\n")
+    with FakeGitHub(tmp_path / "gh", TOKEN) as fake, httpx.Client(timeout=30) as client:
+        host = GitHubHost(client, SecretStr(TOKEN), api_url=fake.url, git_url=fake.url)
+        host.ensure_repo("secret-check")
+        host.push(repo, "secret-check", [branch_ref("main")])
+        assert fake.head("octo/secret-check", "main") == repo.head()
+        git_calls = [c for c in fake.calls if ".git/" in c.path]
+        assert git_calls and all(c.headers.get("authorization") for c in git_calls[-1:])
+        assert all(TOKEN not in c.path and TOKEN not in str(c.query) for c in fake.calls)
+        config = (repo.path / ".git" / "config").read_text(encoding="utf-8")
+        assert TOKEN not in config and fake.url not in config
+        # a wrong token: the API and git both refuse, and the error never holds the token
+        wrong = GitHubHost(client, SecretStr("ghp_wrong"), api_url=fake.url, git_url=fake.url)
+        with pytest.raises(HostRefused) as refused:
+            wrong.ensure_repo("other")
+        assert refused.value.status == 401 and "ghp_wrong" not in str(refused.value)
+        bad = GitHubHost(client, SecretStr("ghp_wrong"), api_url=fake.url, git_url=fake.url,
+                         org="octo")  # fmt: skip
+        with pytest.raises(GitError) as failed:
+            bad.push(repo, "secret-check", [branch_ref("main")])
+        assert "ghp_wrong" not in str(failed.value)
+
+
+def test_github_pushes_to_the_configured_host_whatever_the_api_answers(tmp_path: Path) -> None:
+    """A hostile API answer naming another clone URL never gets the token sent there."""
+    repo = _project(tmp_path / "project")
+    with FakeGitHub(tmp_path / "gh", TOKEN) as fake, httpx.Client(timeout=30) as client:
+        host = GitHubHost(client, SecretStr(TOKEN), api_url=fake.url, git_url=fake.url)
+        host.ensure_repo("pointed")
+        fake.repos["octo/pointed"]["clone_url"] = "http://127.0.0.1:9/evil.git"
+        made = host.ensure_repo("pointed")
+        assert made.clone_url == f"{fake.url}/octo/pointed.git"
+        host.push(repo, "pointed", [branch_ref("main")])
+        assert fake.head("octo/pointed", "main") == repo.head()
+
+
+def test_slug_makes_a_safe_name() -> None:
+    assert slug("Shop API: v2 / ../../etc") == "shop-api-v2-etc"
+    assert slug("***") == "project"
