@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from vitco.integrations.payments import Payments
     from vitco.integrations.storage import ArtifactStore
     from vitco.integrations.webhooks import Outbound
+    from vitco.jobs.embedded import EmbeddedWorker
     from vitco.llm.model import Model
     from vitco.sandbox.protocol import Sandbox
     from vitco.secrets import Vault
@@ -162,7 +163,8 @@ def build_api(
     settings: Settings, *, model: Model | None = None, sandbox: Sandbox | None = None
 ) -> FastAPI:
     """The app of ``vitco serve`` in the embedded mode: the store of ``settings``, the run
-    queue in it, one worker thread in this process that executes the queued runs and the
+    queue (``VITCO_QUEUE``), a worker in this process that executes queued runs
+    (``VITCO_WORKER_CONCURRENCY`` at once) and the
     supervisor that keeps their deployed apps up (both start and stop with the app)."""
     import dataclasses
 
@@ -187,7 +189,13 @@ def build_api(
     )
     # the worker's runs hand the apps they deploy to the supervisor, which keeps them up
     services = dataclasses.replace(services, deployments=supervisor)
-    worker = EmbeddedWorker(queue, store, lambda job: execute_job(services, job))
+    worker = EmbeddedWorker(
+        queue,
+        store,
+        lambda job: execute_job(services, job),
+        concurrency=settings.worker_concurrency,
+        lease_s=settings.queue_lease_s,
+    )
     hooks = WebhookStore(store.sessions, build_vault(settings, store.sessions))
     return create_app(
         ApiContext(
@@ -289,6 +297,37 @@ def build_vault(settings: Settings, sessions: sessionmaker[Session]) -> Vault:
         return MasterKey.parse(value.get_secret_value(), "VITCO_MASTER_KEY_OLD") if value else None
 
     return Vault.over(sessions, master, old)
+
+
+def build_worker(
+    settings: Settings,
+    *,
+    concurrency: int | None = None,
+    burst: bool = False,
+    poll_s: float = 2.0,
+    model: Model | None = None,
+    sandbox: Sandbox | None = None,
+) -> EmbeddedWorker:
+    """The worker of ``vitco worker``: the queue of ``settings`` (``VITCO_QUEUE``), taken by
+    ``concurrency`` threads (default ``VITCO_WORKER_CONCURRENCY``) named after this host and
+    process, each job executed with the parts built here."""
+    import os
+    import socket
+
+    from vitco.jobs.embedded import EmbeddedWorker, execute_job
+    from vitco.jobs.queue import open_queue
+
+    services = build(settings, model=model, sandbox=sandbox)
+    return EmbeddedWorker(
+        open_queue(settings, services.store.sessions),
+        services.store,
+        lambda job: execute_job(services, job),
+        name=f"{socket.gethostname()}-{os.getpid()}",
+        concurrency=concurrency or settings.worker_concurrency,
+        lease_s=settings.queue_lease_s,
+        poll_s=poll_s,
+        burst=burst,
+    )
 
 
 def build_outbound(settings: Settings, hooks: WebhookStore) -> Outbound:

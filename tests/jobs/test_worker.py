@@ -39,4 +39,4 @@ def test_the_worker_resumes_a_run_whose_process_died(short_home: Path) -> None:
     assert orphaned_runs(settings, store) == []
 
     again = vitco(short_home, "worker", "--burst", "--json")
-    assert json.loads(again.stdout) == {"resumed": []}
+    assert json.loads(again.stdout)["resumed"] == []

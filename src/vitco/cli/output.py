@@ -124,13 +124,14 @@ def known_error_types() -> tuple[type[Exception], ...]:
     """The roots of vitco's own error trees (imported when an error is being handled: the
     store's and the sandbox's packages are not cheap to import)."""
     from vitco.agents.exceptions import AgentError
+    from vitco.jobs.exceptions import QueueError
     from vitco.llm.exceptions import LLMError
     from vitco.sandbox.exceptions import SandboxError
     from vitco.secrets.exceptions import SecretsError
     from vitco.store.exceptions import StoreError
     from vitco.workflow.exceptions import WorkflowError
 
-    return (LLMError, AgentError, WorkflowError, SandboxError, StoreError, SecretsError)
+    return (LLMError, AgentError, WorkflowError, SandboxError, StoreError, SecretsError, QueueError)
 
 
 @contextmanager

@@ -1,13 +1,24 @@
-"""The embedded worker: one thread in the serving process that executes queued runs.
+"""The worker: threads in one process that execute queued runs, up to ``concurrency`` at once.
 
-``vitco serve`` without a separate worker fleet (the embedded mode: SQLite, nothing else to
-start) runs this thread. It takes one job at a time from the ``RunQueue`` and hands it to
-``execute`` (the composition root's, which builds what a run needs); ``notify`` wakes it when a
-job was queued, ``cancel`` stops the run it is executing, ``close`` stops it (a run cut short
-is ``interrupted`` and resumable, like a Ctrl-C).
+``vitco serve`` runs one inside the API process (the embedded mode); ``vitco worker`` runs one
+on its own, on as many hosts as wanted, all taking from the same ``RunQueue``. Each slot thread
+takes a job for the queue's visibility timeout and hands it to ``execute`` (the composition
+root's, which builds what a run needs); one more thread renews the leases of the jobs held,
+every third of the timeout, and notices a run cancelled from another process (its stored
+status turned ``cancelled``). A job whose lease was lost (this process stalled longer than the
+timeout and another worker took it over) is not acked: the other worker owns it now, and the
+run's own lease keeps the two from executing it at once.
 
-A cancel stops only the run it names: each job executes under a stop token of its own
-(``workflow.stop.scope``), which its steps and sandboxed commands see.
+Each job executes under a stop token of its own (``workflow.stop``), so a cancel stops only the
+run it names. Shutting down:
+
+- ``drain()`` (the first SIGTERM): take no more jobs; the steps running now finish, no further
+  step starts, and each run stopped that way hands its job back (``release``) so another
+  worker resumes it at once from its checkpoint.
+- ``hand_back()`` (a second SIGTERM, or ``close``): stop the runs now (their sandboxed commands
+  are killed; a step cut short is done again on resume) and hand their jobs back.
+
+``notify`` wakes the idle slots when a job was queued in this process.
 """
 
 from __future__ import annotations
@@ -15,8 +26,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from vitco.jobs.queue import Ending, Job, RunQueue
+from vitco.jobs.queue import LEASE_S, Ending, Job, RunQueue
 from vitco.observability.logging import bound
 from vitco.store import Store, StoreError
 from vitco.workflow import stop
@@ -27,12 +39,23 @@ from vitco.workflow.services import Services
 logger = logging.getLogger("vitco.jobs")
 
 POLL_S = 2.0  # a job queued by another process is seen within this long
+TAKEN_OVER = ("running", "interrupted")
+"""A run in one of these statuses when its job is taken was being executed by a worker that
+died or handed it back: it is resumed from its checkpoint, whatever the job asked."""
 
 
 def execute_job(services: Services, job: Job) -> None:
-    """Do what ``job`` asks with ``services``; a run's own failure is recorded on the run."""
-    if job.action == "start":
-        run = services.store.get_run(job.run_id)
+    """Do what ``job`` asks with ``services``; a run's own failure is recorded on the run.
+
+    A job taken over (its run ``running`` or ``interrupted``, not ``queued``) resumes the run;
+    a run that has moved on meanwhile (delivered, cancelled, waiting at a gate) is left as is.
+    A gate's answer taken over after the gate consumed it is not asked twice."""
+    run = services.store.get_run(job.run_id)
+    if run.status in TAKEN_OVER:
+        resume(services, job.run_id)
+    elif run.status != "queued":
+        logger.info("job %s: run %s is %s, nothing to do", job.id, job.run_id, run.status)
+    elif job.action == "start":
         model = services.models(run.model)
         execute(services, job.run_id, model=model, inputs={"run_id": job.run_id})
     elif job.action == "resume":
@@ -41,8 +64,34 @@ def execute_job(services: Services, job: Job) -> None:
         resume(services, job.run_id, resume=job.payload or {"approved": False})
 
 
+@dataclass
+class Held:
+    """A job this worker executes, and what happened to it meanwhile."""
+
+    job: Job
+    token: stop.StopToken
+    cancelled: bool = False
+    lost: bool = False
+    handing_back: bool = False
+
+
+@dataclass(frozen=True)
+class Done:
+    """How a job this worker took ended: ``ending`` is what the queue was told (``released``:
+    handed back; ``lost``: another worker owns it now)."""
+
+    job: Job
+    ending: str
+
+
+@dataclass
+class _State:
+    held: dict[int, Held] = field(default_factory=dict)
+    done: list[Done] = field(default_factory=list)
+
+
 class EmbeddedWorker:
-    """Executes queued jobs on a thread of its own (see the module docstring)."""
+    """Executes queued jobs on ``concurrency`` threads (see the module docstring)."""
 
     def __init__(
         self,
@@ -51,23 +100,40 @@ class EmbeddedWorker:
         execute: Callable[[Job], None],
         *,
         name: str = "embedded",
+        concurrency: int = 1,
+        lease_s: float = LEASE_S,
         poll_s: float = POLL_S,
+        burst: bool = False,
     ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, not {concurrency}")
         self.queue = queue
         self.store = store
         self.execute = execute
         self.name = name
+        self.concurrency = concurrency
+        self.lease_s = lease_s
         self.poll_s = poll_s
+        self.burst = burst
         self._wake = threading.Event()
-        self._closing = threading.Event()
+        self._draining = threading.Event()
+        self._stopped = threading.Event()
         self._lock = threading.Lock()
-        self._current: Job | None = None
-        self._token: stop.StopToken | None = None
-        self._cancelled: str | None = None
-        self._thread = threading.Thread(target=self._loop, name=f"vitco-worker-{name}", daemon=True)
+        self._state = _State()
+        self._slots = [
+            threading.Thread(target=self._loop, name=f"vitco-worker-{name}-{i}", daemon=True)
+            for i in range(concurrency)
+        ]
+        self._renewer = threading.Thread(
+            target=self._renew_loop, name=f"vitco-worker-{name}-renew", daemon=True
+        )
+
+    # -- control ------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._slots:
+            thread.start()
+        self._renewer.start()
 
     def notify(self) -> None:
         """A job was queued: look now."""
@@ -76,42 +142,112 @@ class EmbeddedWorker:
     def cancel(self, run_id: str) -> bool:
         """Stop ``run_id`` if this worker is executing it; whether it was."""
         with self._lock:
-            if self._current is None or self._current.run_id != run_id or self._token is None:
-                return False
-            self._cancelled = run_id
-            token = self._token
-        token.request("a cancel")
-        return True
+            found = [h for h in self._state.held.values() if h.job.run_id == run_id]
+            for held in found:
+                held.cancelled = True
+        for held in found:
+            held.token.request("a cancel")
+        return bool(found)
 
-    def close(self, timeout: float = 30.0) -> None:
-        """Stop taking jobs, stop the run in progress (resumable) and wait for the thread."""
-        self._closing.set()
+    def drain(self) -> None:
+        """Take no more jobs; runs in progress stop after their current steps and hand their
+        jobs back."""
+        self._draining.set()
         self._wake.set()
         with self._lock:
-            token = self._token
-        if token is not None:
-            token.request("the server stopping")
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+            helds = list(self._state.held.values())
+            for held in helds:
+                held.handing_back = True
+        for held in helds:
+            held.token.drain("the worker shutting down")
+
+    def hand_back(self) -> None:
+        """Take no more jobs; stop the runs in progress now and hand their jobs back."""
+        self.drain()
+        with self._lock:
+            helds = list(self._state.held.values())
+        for held in helds:
+            held.token.request("the worker shutting down")
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Hand back what is in progress (resumable) and wait for the threads."""
+        self.hand_back()
+        self.wait(timeout)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until every slot has stopped (after ``drain``, or in burst mode once the
+        queue is empty); whether they all have."""
+        for thread in self._slots:
+            if thread.is_alive():
+                thread.join(timeout)
+        finished = not any(t.is_alive() for t in self._slots)
+        if finished:
+            self._stopped.set()
+        return finished
+
+    # -- what it is doing -------------------------------------------------------------------
+
+    @property
+    def draining(self) -> bool:
+        return self._draining.is_set()
+
+    def in_progress(self) -> list[Job]:
+        with self._lock:
+            return [h.job for h in self._state.held.values()]
+
+    def done(self) -> list[Done]:
+        with self._lock:
+            return list(self._state.done)
+
+    # -- the threads -------------------------------------------------------------------------
 
     def _loop(self) -> None:
-        while not self._closing.is_set():
+        while not self._draining.is_set():
             try:
-                job = self.queue.take(self.name)
-            except Exception:  # the database is away: try again later
+                job = self.queue.take(self.name, self.lease_s)
+            except Exception:  # the queue's backend is away: try again later
                 logger.exception("worker %s could not read the queue", self.name)
                 job = None
             if job is None:
+                if self.burst:
+                    return
                 self._wake.wait(self.poll_s)
                 self._wake.clear()
                 continue
             self._run(job)
 
+    def _renew_loop(self) -> None:
+        while not self._stopped.wait(self.lease_s / 3):
+            with self._lock:
+                helds = [h for h in self._state.held.values() if not h.lost]
+            for held in helds:
+                self._renew(held)
+
+    def _renew(self, held: Held) -> None:
+        job = held.job
+        try:
+            kept = self.queue.renew(job, self.lease_s)
+        except Exception:  # a blip: the lease lasts through two missed renewals
+            logger.exception("worker %s could not renew job %s", self.name, job.id)
+            return
+        if not kept:
+            held.lost = True
+            logger.warning(
+                "worker %s lost the lease of job %s to another worker", self.name, job.id
+            )
+        try:
+            cancelled = self.store.get_run(job.run_id).status == "cancelled"
+        except StoreError:
+            return
+        if cancelled and not held.cancelled:  # cancelled by another process (an API instance)
+            held.cancelled = True
+            held.token.request("a cancel")
+
     def _run(self, job: Job) -> None:
         with bound(**self._ids(job.run_id)):  # on every log line of the run, steps' too
             logger.info("job %s: %s run", job.id, job.action, extra={"job_id": job.id})
-            status = self._execute(job)
-            logger.info("job %s: %s", job.id, status, extra={"job_id": job.id})
+            ending = self._execute(job)
+            logger.info("job %s: %s", job.id, ending, extra={"job_id": job.id})
 
     def _ids(self, run_id: str) -> dict[str, str | None]:
         try:
@@ -121,15 +257,16 @@ class EmbeddedWorker:
             return {"run_id": run_id}
         return {"run_id": run_id, "project_id": project_id, "tenant_id": tenant_id}
 
-    def _execute(self, job: Job) -> Ending:
-        token = stop.StopToken(job.run_id)
+    def _execute(self, job: Job) -> str:
+        held = Held(job, stop.StopToken(job.run_id))
         with self._lock:
-            self._current, self._token, self._cancelled = job, token, None
-        if self._closing.is_set():  # closed between taking the job and here: stop at once
-            token.request("the server stopping")
+            self._state.held[job.id] = held
+            if self._draining.is_set():  # drained between the take and here: hand it back
+                held.handing_back = True
+                held.token.drain("the worker shutting down")
         status: Ending = "done"
         try:
-            with stop.scope(token):
+            with stop.scope(held.token):
                 self.execute(job)
         except WorkflowError as exc:  # nothing to resume, busy elsewhere: the job is void
             status = "failed"
@@ -139,11 +276,49 @@ class EmbeddedWorker:
             logger.exception("worker %s: job %s (%s) failed", self.name, job.id, job.action)
         finally:
             with self._lock:
-                cancelled = self._cancelled == job.run_id
-                self._current = self._token = self._cancelled = None
-            if cancelled:
-                status = "cancelled"
-                self.store.update_run(job.run_id, status="cancelled", reason="cancelled on request")
-                self.store.add_event(job.run_id, "run", f"run {job.run_id} cancelled")
-            self.queue.finish(job, status)
+                self._state.held.pop(job.id, None)
+            ending = self._end(held, status)
+            with self._lock:
+                self._state.done.append(Done(job, ending))
+        return ending
+
+    def _end(self, held: Held, status: Ending) -> str:
+        job = held.job
+        if held.cancelled:
+            self.store.update_run(job.run_id, status="cancelled", reason="cancelled on request")
+            self.store.add_event(job.run_id, "run", f"run {job.run_id} cancelled")
+            status = "cancelled"
+        if held.lost:
+            return "lost"
+        try:
+            run_status = self.store.get_run(job.run_id).status
+        except StoreError:
+            run_status = ""
+        try:
+            if held.handing_back and run_status == "interrupted":
+                self.queue.release(job)
+                return "released"
+            if not self.queue.finish(job, status):
+                return "lost"
+        except Exception:  # the queue is away: the lease runs out and another worker retries
+            logger.exception("worker %s could not end job %s", self.name, job.id)
+            return "unacked"
         return status
+
+
+def requeue_orphans(orphans: list[str], store: Store, queue: RunQueue) -> list[str]:
+    """Queue a resume of each run in ``orphans`` (stored as running, its executor gone), once
+    per orphaning: the enqueue key names the run and how far it got (its event count), so
+    every worker that notices the same orphan queues the same job, and a run orphaned again
+    later is queued again. Returns the runs queued."""
+    queued = []
+    for run_id in orphans:
+        try:
+            run = store.get_run(run_id)
+            tenant = store.get_project(run.project_id).tenant_id
+            seen = len(store.events(run_id))
+        except StoreError:
+            continue
+        queue.enqueue(run_id, "resume", tenant=tenant, key=f"recover:{run_id}:{seen}")
+        queued.append(run_id)
+    return queued

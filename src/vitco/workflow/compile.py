@@ -57,7 +57,7 @@ def _node(name: str, defn: Step) -> Node:
     def node(state: Any) -> dict[str, Any]:
         rt = _rt()
         rt.fault(f"before:{name}")
-        stop.check()
+        stop.check_boundary()  # a worker draining lets running steps finish, starts no more
         started = time.perf_counter()
         try:
             with rt.store.step():  # the step's events, artifacts and task rows: one commit

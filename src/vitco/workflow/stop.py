@@ -11,6 +11,9 @@ test run cut short must not count as a failed attempt); the runner turns that in
 resumable status ``interrupted``. A process running several runs at once (a worker with
 ``--concurrency``) cancels one without touching the others.
 
+``StopToken.drain()`` is the gentle stop of a worker shutting down: the steps running now
+finish and are recorded, the next step does not start (``check_boundary``).
+
 ``request_all()`` stops every run of the process: the signal handler of ``signals()`` calls it,
 then the main thread gets ``KeyboardInterrupt``. What was finished stays finished: answered
 model calls are in the ledger, steps are checkpointed, so ``vitco resume RUN`` continues
@@ -49,6 +52,7 @@ class StopToken:
         self.name = name
         self.reason = ""
         self._event = threading.Event()
+        self._draining = threading.Event()
         self.processes = Group()
 
     def request(self, reason: str = "") -> None:
@@ -57,6 +61,17 @@ class StopToken:
             self.reason = reason
         self._event.set()
         self.processes.kill()
+
+    def drain(self, reason: str = "") -> None:
+        """Ask this run to stop at its next step boundary: the steps running now finish
+        (their sandboxed commands are not killed), no further step starts. A worker shutting
+        down gracefully does this, then hands the run's job back."""
+        if not self._draining.is_set() and not self._event.is_set():
+            self.reason = reason
+        self._draining.set()
+
+    def draining(self) -> bool:
+        return self._draining.is_set() or self._event.is_set()
 
     def requested(self) -> bool:
         return self._event.is_set()
@@ -122,6 +137,14 @@ def check() -> None:
     token = _current.get()
     if token is not None:
         token.check()
+
+
+def check_boundary() -> None:
+    """At a step boundary: raise ``RunInterrupted`` if the current run was asked to stop or
+    to stop at its next step (``StopToken.drain``)."""
+    token = _current.get()
+    if token is not None and token.draining():
+        raise RunInterrupted(token.reason)
 
 
 def request_all(reason: str = "") -> int:
