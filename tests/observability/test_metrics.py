@@ -6,7 +6,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from vitco.jobs.queue import StoreRunQueue
+from vitco.jobs.queue import QueueStats, StoreRunQueue
 from vitco.observability.metrics import REGISTRY, Joined, StoreCollector, record_model_call
 from vitco.store import Store, open_database, stats
 
@@ -19,7 +19,7 @@ def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
-def test_runs_by_status_and_queue_depth_are_read_from_the_store(database_url: str) -> None:
+def test_runs_by_status_and_the_queues_signals_are_read_when_scraped(database_url: str) -> None:
     sessions = open_database(database_url)
     store, queue = Store(sessions), StoreRunQueue(sessions)
     project = store.create_project("p", "/r")
@@ -34,16 +34,16 @@ def test_runs_by_status_and_queue_depth_are_read_from_the_store(database_url: st
     assert taken is not None
 
     registry = CollectorRegistry()
-    registry.register(
-        StoreCollector(lambda: stats.runs_by_status(sessions), lambda: stats.queue_depth(sessions))
-    )
+    registry.register(StoreCollector(lambda: stats.runs_by_status(sessions), queue.stats))
     samples = _samples(generate_latest(registry).decode())
     assert samples[("vitco_runs", (("status", "delivered"),))] == 2
     assert samples[("vitco_runs", (("status", "running"),))] == 1
     assert samples[("vitco_runs", (("status", "queued"),))] == 1
     assert samples[("vitco_queue_depth", ())] == 3  # one of the four was taken
 
-    queue.finish(taken.id)
+    assert samples[("vitco_runs_in_progress", ())] == 1
+    assert 0 <= samples[("vitco_queue_oldest_lease_seconds", ())] < 60
+    queue.finish(taken)
     assert queue.cancel(runs[3].id) == 1
     assert _samples(generate_latest(registry).decode())[("vitco_queue_depth", ())] == 2
 
@@ -58,7 +58,7 @@ def test_joined_sources_are_scraped_as_one() -> None:
         output_tokens=3,
         cost_usd=0.25,
     )
-    store = StoreCollector(lambda: {"failed": 5}, lambda: 9)
+    store = StoreCollector(lambda: {"failed": 5}, lambda: QueueStats(9, 2, 4.5))
     samples = _samples(generate_latest(Joined(REGISTRY, store)).decode())
     call = (("model", "acme:big"), ("provider", "acme"), ("role", "joiner"), ("tier", "premium"))
     assert samples[("vitco_runs", (("status", "failed"),))] == 5

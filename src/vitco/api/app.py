@@ -81,7 +81,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     check_matrix(app)
     settings = ctx.settings
     token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
-    metrics.install(app, ctx.store, token)
+    metrics.install(app, ctx.store, ctx.queue, token)
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(metrics.Observe)
     app.add_middleware(RequestLog, access=ctx.access)

@@ -2,9 +2,11 @@
 HTTP metrics and one structured access log line.
 
 ``/metrics`` serves this process's series (``vitco.observability.metrics.REGISTRY``: model
-calls, tokens, cost, cache hits, breakers, step latency, HTTP) joined with the store's (runs by
-status, queue depth), read when scraped. It is outside ``/v1`` and the OpenAPI document, like
-every Prometheus exporter's; it names no tenant, project or key. With
+calls, tokens, cost, cache hits, breakers, step latency, HTTP) joined with the store's runs by
+status and the run queue's depth, runs in progress and oldest lease age (the autoscaling
+signals, from the queue in use: the database's or Redis), read when scraped. It is outside
+``/v1`` and the OpenAPI document, like every Prometheus exporter's; it names no tenant,
+project or key. With
 ``VITCO_METRICS_TOKEN`` set a scrape needs ``Authorization: Bearer <token>`` (401 otherwise);
 unset, it answers anyone who can reach the server (``vitco serve`` listens on 127.0.0.1
 unless told otherwise).
@@ -29,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vitco.api.exceptions import Unauthorized
 from vitco.api.keys import Caller
+from vitco.jobs.queue import RunQueue
 from vitco.observability.metrics import (
     HTTP_DURATION,
     HTTP_REQUESTS,
@@ -46,14 +49,11 @@ per path."""
 PATH_IDS = ("project_id", "run_id", "task_id", "key_id", "user_id")
 
 
-def install(app: FastAPI, store: Store, token: str | None) -> None:
+def install(app: FastAPI, store: Store, queue: RunQueue, token: str | None) -> None:
     """Serve ``GET /metrics`` on ``app`` (see the module docstring)."""
     source = Joined(
         REGISTRY,
-        StoreCollector(
-            lambda: stats.runs_by_status(store.sessions),
-            lambda: stats.queue_depth(store.sessions),
-        ),
+        StoreCollector(lambda: stats.runs_by_status(store.sessions), queue.stats),
     )
     expected = f"Bearer {token}".encode() if token else None
 

@@ -21,14 +21,16 @@ Counted where it happens, in this process:
   ``vitco_http_request_duration_seconds{method, route}``: the API's requests, by route template
   (``/v1/runs/{run_id}``, never the raw path: an id per series would grow without bound).
 
-Read from the store when scraped (``StoreCollector``), so they are right whichever process
-changed them: ``vitco_runs{status}`` (runs by status) and ``vitco_queue_depth`` (jobs waiting
-for a worker).
+Read from the store and the run queue when scraped (``StoreCollector``), so they are right
+whichever process changed them: ``vitco_runs{status}`` (runs by status), and what an autoscaler
+scales workers on: ``vitco_queue_depth`` (jobs waiting for a worker),
+``vitco_runs_in_progress`` (jobs held by a worker) and ``vitco_queue_oldest_lease_seconds``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -138,30 +140,56 @@ def record_model_call(
         MODEL_COST.labels(*labels).inc(cost_usd)
 
 
-class StoreCollector(Collector):
-    """The series read from the store when scraped: runs by status and the queue's depth.
+class QueueCounts(Protocol):
+    """What the run queue reports (``vitco.jobs.QueueStats``)."""
 
-    ``runs_by_status`` and ``queue_depth`` are the store's queries (``vitco.store.stats``),
-    passed in so that this layer opens nothing itself.
+    @property
+    def depth(self) -> int: ...
+
+    @property
+    def taken(self) -> int: ...
+
+    @property
+    def oldest_lease_s(self) -> float: ...
+
+
+class StoreCollector(Collector):
+    """The series read when scraped: runs by status from the store, and the run queue's
+    autoscaling signals (depth, runs in progress, the oldest lease's age) from the queue in
+    use (the database's or Redis).
+
+    ``runs_by_status`` is the store's query (``vitco.store.stats``) and ``queue`` the queue's
+    ``stats``, passed in so that this layer opens nothing itself.
     """
 
     def __init__(
         self,
         runs_by_status: Callable[[], Mapping[str, int]],
-        queue_depth: Callable[[], int],
+        queue: Callable[[], QueueCounts],
     ) -> None:
         self.runs_by_status = runs_by_status
-        self.queue_depth = queue_depth
+        self.queue = queue
 
     def collect(self) -> Iterator[Metric]:
         runs = GaugeMetricFamily("vitco_runs", "Runs by status, as stored.", labels=["status"])
         for status, count in sorted(self.runs_by_status().items()):
             runs.add_metric([status], count)
         yield runs
+        counts = self.queue()
         yield GaugeMetricFamily(
             "vitco_queue_depth",
             "Run jobs queued and not yet taken by a worker.",
-            value=self.queue_depth(),
+            value=counts.depth,
+        )
+        yield GaugeMetricFamily(
+            "vitco_runs_in_progress",
+            "Run jobs held by a worker (runs executing), across every worker.",
+            value=counts.taken,
+        )
+        yield GaugeMetricFamily(
+            "vitco_queue_oldest_lease_seconds",
+            "How long the oldest job held by a worker has been held (0 when none is).",
+            value=counts.oldest_lease_s,
         )
 
 
