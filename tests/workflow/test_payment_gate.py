@@ -34,6 +34,8 @@ def _waiting(settings: Settings, sandbox: Sandbox, tmp_path: Path) -> tuple[str,
     quoted = invoice["request"]["quote"]
     assert quoted["margin"] == 1.0  # the tenant's margin, not the default
     assert invoice["invoice"]["amount_cents"] == quoted["amount_cents"] >= 50
+    (mail,) = settings.outbox_dir.glob("*.eml")  # the invoice, to the brief's client
+    assert b"Invoice local-" in mail.read_bytes() and b"grace@example.com" in mail.read_bytes()
     return run.id, run.project_id, int(quoted["amount_cents"])
 
 

@@ -4,7 +4,8 @@ A template puts ``{type: tool, step: payment}`` where work should wait for the m
 ``deliver-paid-project`` template: after the plan, before any task is built). The step quotes
 the project from its plan (``payments.quote``: what the models cost so far plus a price per
 complexity point, times one plus the tenant's margin), issues the project's invoice once
-(``Store.once``; the service's own idempotency keys cover a crash in between) and, unless the
+(``Store.once``; the service's own idempotency keys cover a crash in between), mails it to the
+client (the ``invoice`` mail template) and, unless the
 project is paid already, pauses the run like an approval gate (``awaiting_approval``, the
 question starting with :data:`WAITING`). A verified ``invoice.paid`` or
 ``checkout.session.completed`` webhook records the payment (:func:`record_payment`, once per
@@ -21,6 +22,7 @@ from typing import Any
 from langgraph.types import interrupt
 
 from vitco.agents.outputs import Plan, Spec
+from vitco.integrations.mail import MailNotRelayed, TemplateError, compose
 from vitco.integrations.payments import Invoice, InvoiceRequest, quote
 from vitco.store import Store
 from vitco.workflow.runtime import Runtime
@@ -75,7 +77,33 @@ def _issue(rt: Runtime, state: RunState) -> Invoice:
     invoice = Invoice.model_validate(issued)
     if not rt.store.artifacts(rt.run_id, "invoice"):
         rt.store.put_artifact(rt.run_id, "invoice", invoice.model_dump() | priced.model_dump())
+        if email:
+            _mail(rt, invoice, spec.title, request.description, (name or email, email))
     return invoice
+
+
+def _mail(rt: Runtime, invoice: Invoice, title: str, line: str, to: tuple[str, str]) -> None:
+    """The invoice to the client, once (the ``invoice`` template; a relay failure keeps the
+    mail in the outbox and says so, the gate waits all the same)."""
+    amount = f"{invoice.amount_cents / 100:.2f}"
+    context = {
+        "client_name": to[0], "invoice_id": invoice.id, "title": title,
+        "lines": [{"description": line, "amount": amount}], "total": amount,
+        "currency": invoice.currency.upper(),
+        "pay_url": invoice.url if invoice.url.startswith(("http://", "https://")) else None,
+    }  # fmt: skip
+    key = f"{rt.run_id}/invoice"
+    try:
+        message = compose("invoice", context, to=to, message_id=f"{rt.run_id}-invoice")
+        sent = rt.store.once(rt.run_id, key, lambda: {"path": rt.mailer.send(message, key=key)})
+    except TemplateError as exc:  # a value the template refuses (a service's odd URL)
+        rt.emit("warning", f"invoice mail not made: {exc}", step="payment")
+        return
+    except MailNotRelayed as exc:
+        rt.emit("warning", f"invoice mail not sent: {exc.cause}; kept in {exc.path}",
+                step="payment")  # fmt: skip
+        return
+    rt.emit("mail", f"invoice mail written to {sent['path']}", step="payment")
 
 
 def _enough(paid: dict[str, Any] | None, invoice: Invoice) -> bool:
