@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what vitco needs from the system: bubblewrap, prlimit/setpriv (util-linux), graphviz
-# (workflow pictures), the dedicated unprivileged user `vitco-sandbox`, and a range of
+# (workflow pictures), chromium (the web pages' browser tests), the dedicated unprivileged user `vitco-sandbox`, and a range of
 # subordinate uids and gids reserved for it, which sandboxed code runs as when vitco itself
 # runs as root.
 #
@@ -155,6 +155,9 @@ command -v bwrap >/dev/null 2>&1 || need_pkgs+=(bubblewrap)
     || need_pkgs+=(util-linux)
 # Graphviz draws workflow pictures (vitco workflow show --png); optional, but tests use it.
 command -v dot >/dev/null 2>&1 || need_pkgs+=(graphviz)
+# Chromium: the web pages' tests drive it through Playwright (tests/web); Playwright's own
+# browser download (`playwright install`) is never used.
+{ command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; } || need_pkgs+=(chromium)
 
 if [ "$(id -u)" -ne 0 ]; then
     if [ "${#need_pkgs[@]}" -gt 0 ]; then

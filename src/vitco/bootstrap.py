@@ -159,6 +159,10 @@ def resume_run(
     return resume(build(settings, model=model, sandbox=sandbox), run_id, model=model, **options)
 
 
+SESSION_KEY = "web-session.key"
+"""The file in the data dir that keeps the browser sessions' signing secret."""
+
+
 def build_api(
     settings: Settings, *, model: Model | None = None, sandbox: Sandbox | None = None
 ) -> FastAPI:
@@ -172,6 +176,7 @@ def build_api(
     from vitco.api.deps import ApiContext
     from vitco.api.limits import TokenBuckets
     from vitco.api.live import Live
+    from vitco.api.sessions import BrowserSessions, load_secret
     from vitco.deployments import Supervisor
     from vitco.jobs.embedded import EmbeddedWorker, execute_job
     from vitco.jobs.queue import open_queue
@@ -179,6 +184,7 @@ def build_api(
     from vitco.store.deployments import DeploymentStore
     from vitco.store.feed import EventFeed
     from vitco.store.webhooks import WebhookStore
+    from vitco.web import install as install_web
 
     services = build(settings, model=model, sandbox=sandbox)
     store = services.store
@@ -197,7 +203,13 @@ def build_api(
         lease_s=settings.queue_lease_s,
     )
     hooks = WebhookStore(store.sessions, build_vault(settings, store.sessions))
-    return create_app(
+    secret = settings.web_session_secret
+    sessions = BrowserSessions(
+        access,
+        secret.get_secret_value().encode() if secret else load_secret(settings.home / SESSION_KEY),
+        max_age_s=settings.web_session_hours * 3600,
+    )
+    app = create_app(
         ApiContext(
             settings=settings,
             store=store,
@@ -212,8 +224,11 @@ def build_api(
             hooks=hooks,
             outbound=build_outbound(settings, hooks),
             artifacts=services.artifacts,
+            sessions=sessions,
         )
     )
+    install_web(app)  # the dashboard at / and the client portal at /portal, over the API
+    return app
 
 
 def build_mailer(settings: Settings) -> Mailer:
@@ -353,17 +368,20 @@ def build_outbound(settings: Settings, hooks: WebhookStore) -> Outbound:
 def configure_logging(settings: Settings, stream: TextIO | None = None) -> Callable[[], None]:
     """Structured log lines on ``stream`` (stderr) as ``settings`` say (``log_format``,
     ``log_level``), with every key of the model configuration and the environment and the
-    metrics token redacted (``vitco.observability.logging``); returns the undo."""
+    metrics token and the web session secret redacted (``vitco.observability.logging``);
+    returns the undo."""
     from vitco.llm.config import load_model_config
     from vitco.observability.logging import configure
 
     token = settings.metrics_token
+    session = settings.web_session_secret
     return configure(
         level=settings.log_level,
         json=settings.log_format == "json",
         secrets=[
             *load_model_config(settings).secrets(),
             token.get_secret_value() if token else None,
+            session.get_secret_value() if session else None,
         ],
         stream=stream,
     )

@@ -198,6 +198,18 @@ class Settings(BaseSettings):
         description="vitco serve: the bearer token a Prometheus scrape of /metrics must send; "
         "unset, /metrics answers whoever reaches the server.",
     )
+    web_session_secret: SecretStr | None = Field(
+        default=None,
+        description="vitco serve: the secret (32 bytes or more) browser session cookies are "
+        "signed with; unset, one is made once in the data dir (web-session.key). Servers "
+        "behind one load balancer share one.",
+    )
+    web_session_hours: float = Field(
+        default=8.0,
+        gt=0,
+        le=24 * 30,
+        description="vitco serve: how long a browser stays logged in after pasting its key.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="vitco serve: the lowest level of vitco's log lines."
     )

@@ -20,6 +20,7 @@ from vitco.api.keys import Authenticator, Caller
 from vitco.api.limits import TokenBuckets
 from vitco.api.live import Live
 from vitco.api.permissions import allowed, endpoint
+from vitco.api.sessions import COOKIE, BrowserSessions
 from vitco.config import Settings
 from vitco.deployments import Supervisor
 from vitco.integrations.storage import ArtifactStore
@@ -68,6 +69,8 @@ class ApiContext:
     hooks: WebhookStore
     outbound: Service
     artifacts: ArtifactStore | None = None  # delivered files (the repository as delivered)
+    sessions: BrowserSessions | None = None
+    """Browser sessions (cookie + CSRF token) for the web pages; None: keys only."""
 
 
 def context(request: Request) -> ApiContext:
@@ -85,8 +88,14 @@ def authorize(request: Request, ctx: Ctx) -> Caller:
 
 def admit(ctx: ApiContext, connection: HTTPConnection, key: str) -> Caller:
     """The caller of ``connection`` (a request, or a WebSocket before it is accepted) if its
-    key is valid, has a token left and its role may call the endpoint ``key``."""
-    caller = ctx.authenticator.authenticate(connection.headers.get("authorization"))
+    key is valid, has a token left and its role may call the endpoint ``key``. Without an
+    ``Authorization`` header, a browser's session cookie stands for its key
+    (``vitco.api.sessions``: CSRF token and origin checked)."""
+    header = connection.headers.get("authorization")
+    if header is None and ctx.sessions is not None and COOKIE in connection.cookies:
+        caller = ctx.sessions.authenticate(connection).caller
+    else:
+        caller = ctx.authenticator.authenticate(header)
     connection.state.caller = caller
     connection.state.endpoint = key
     wait = ctx.buckets.take(caller.key_id)

@@ -8,6 +8,8 @@
     ├── Unauthorized      401: no key, an unknown, revoked or expired one (one message for all)
     ├── Unsigned          401: a webhook whose signature is missing or wrong (or no such tenant)
     ├── Forbidden         403: the key's role may not call this endpoint
+    ├── CsrfRefused       403: a session cookie without its CSRF token, or a WebSocket from
+    │                     another site (``vitco.api.sessions``)
     ├── Conflict          409: the resource is not in a state that allows it (carries details)
     ├── Unprocessable     422: well-formed but refused (a model or template this server refuses)
     └── TooManyRequests   429: the key's rate limit; ``retry_after`` seconds (Retry-After)
@@ -58,6 +60,11 @@ class Forbidden(ApiError):
         super().__init__(
             f"the role {role!r} may not call {endpoint}", {"role": role, "endpoint": endpoint}
         )
+
+
+class CsrfRefused(ApiError):
+    status = 403
+    code = "csrf"
 
 
 class Conflict(ApiError):
