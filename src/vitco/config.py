@@ -317,6 +317,12 @@ class Settings(BaseSettings):
         le=10_000,
         description="vitco serve: due deliveries held in memory (the rest wait in the store).",
     )
+    dependency_wait_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long a run waits for its database (or Redis) to answer again after "
+        "losing it mid-step before it stops (resumable); it then goes on from its checkpoint.",
+    )
     live_idle_s: float = Field(
         default=1.0,
         gt=0,

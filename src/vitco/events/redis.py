@@ -117,7 +117,15 @@ def redis_event_bus(url: str, **options: Any) -> RedisEventBus:
         import redis.asyncio
     except ImportError as exc:  # pragma: no cover - the extra is installed in tests
         raise ImportError("VITCO_REDIS_URL needs: pip install 'vitco[redis]'") from exc
-    timeouts = {"socket_connect_timeout": 2.0, "socket_timeout": 2.0}
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    # no retries (redis-py retries for seconds by default): a publish that fails is skipped
+    timeouts = {
+        "socket_connect_timeout": 2.0,
+        "socket_timeout": 2.0,
+        "retry": Retry(NoBackoff(), 0),
+    }
 
     def listener_client() -> redis.asyncio.Redis:
         # socket_timeout stays None: the subscription blocks in reads on purpose

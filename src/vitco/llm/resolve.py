@@ -49,6 +49,8 @@ __all__ = [
     "start_in_remembered_mode",
 ]
 
+REDIS_RETRIES = 20  # reconnect attempts of one Redis command (see ``_redis``)
+
 ROUTER_ID = "router"
 """The id of the configured router (what a run started without ``--model`` stores)."""
 
@@ -159,7 +161,19 @@ def _redis(url: str) -> Any:
         import redis
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise ImportError("VITCO_REDIS_URL needs: pip install 'vitco[redis]'") from exc
-    return redis.Redis.from_url(url)
+    from redis.backoff import ExponentialWithJitterBackoff
+    from redis.retry import Retry
+
+    # A restart of Redis is waited out inside the client (reconnects backing off up to 2 s,
+    # about 30 s in all) instead of failing the model call that hit it; a connection idle for
+    # 30 s is checked before use.
+    return redis.Redis.from_url(
+        url,
+        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=2.0), REDIS_RETRIES),
+        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+        health_check_interval=30,
+        socket_connect_timeout=5.0,
+    )
 
 
 def build_route(config: ModelConfig, model_id: str) -> Route:

@@ -166,6 +166,11 @@ class Store:
         if self.bus is not None and any(w.statement is _INSERT_EVENT for w in writes):
             self.bus.notify()
 
+    def ping(self) -> None:
+        """One round trip to the database (raises if it does not answer)."""
+        with self.sessions() as s:
+            s.execute(text("SELECT 1"))
+
     # tenants, projects, briefs ---------------------------------------------------------------
 
     def ensure_tenant(self, tenant_id: str = DEFAULT_TENANT, name: str = "Default") -> str:

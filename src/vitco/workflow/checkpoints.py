@@ -40,7 +40,23 @@ def open_checkpointer(settings: Settings) -> Iterator[Any]:
             from langgraph.checkpoint.postgres import PostgresSaver
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise ImportError("PostgreSQL checkpoints need: pip install 'vitco[postgres]'") from exc
-        with PostgresSaver.from_conn_string(conninfo) as pg:
+        from psycopg.rows import dict_row
+        from psycopg_pool import ConnectionPool
+
+        # A pool that checks a connection before lending it, not one connection: after a
+        # restart of PostgreSQL the saver reconnects instead of failing every checkpoint, and
+        # parallel task branches do not queue on one connection.
+        kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+        with ConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=max(2, settings.max_parallel),
+            kwargs=kwargs,
+            check=ConnectionPool.check_connection,
+            timeout=settings.dependency_wait_s,  # a checkpoint waits for a restart to end
+            open=True,
+        ) as pool:
+            pg = PostgresSaver(pool)  # type: ignore[arg-type]
             pg.setup()
             yield pg
         return

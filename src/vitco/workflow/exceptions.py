@@ -10,7 +10,9 @@
     ├── BadFork          a fork request that names no checkpoint or an invalid edit
     ├── TemplateInvalid  a workflow template with problems (each with file and line)
     ├── BadRepo          a --repo that is not a git repository
-    └── RepoRequired     a workflow that changes an existing repository, run without --repo
+    ├── RepoRequired     a workflow that changes an existing repository, run without --repo
+    └── DependencyUnavailable  the database (or Redis) stayed unreachable for the whole wait
+                               (what failed, the message, how long it waited)
 """
 
 from __future__ import annotations
@@ -94,4 +96,16 @@ class RepoRequired(WorkflowError):
         )
         super().__init__(
             f"the {workflow} workflow changes an existing repository, and none was named"
+        )
+
+
+class DependencyUnavailable(WorkflowError):
+    """A run waited ``wait_s`` seconds for its database (or Redis) to answer again, in vain;
+    the run stays resumable from its last checkpoint once the server is back."""
+
+    def __init__(self, error: str, message: str, wait_s: float) -> None:
+        self.error, self.message, self.wait_s = error, message, wait_s
+        super().__init__(
+            f"a dependency stayed unavailable for {wait_s:g} s ({error}: {message}); "
+            "once it is back, vitco resume continues the run"
         )

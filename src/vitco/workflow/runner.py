@@ -35,10 +35,16 @@ from vitco.store import Store
 from vitco.store.models import new_id
 from vitco.store.repo import DEFAULT_TENANT
 from vitco.toolchains import ToolchainError
-from vitco.workflow import stop
+from vitco.workflow import outages, stop
 from vitco.workflow.brief import BriefText, load_brief
 from vitco.workflow.checkpoints import open_checkpointer, run_config, run_lock
-from vitco.workflow.exceptions import BadRepo, NothingToResume, RepoRequired, TemplateInvalid
+from vitco.workflow.exceptions import (
+    BadRepo,
+    DependencyUnavailable,
+    NothingToResume,
+    RepoRequired,
+    TemplateInvalid,
+)
 from vitco.workflow.graph import DEFAULT_WORKFLOW, build_graph
 from vitco.workflow.project_steps import restart_app
 from vitco.workflow.report import build_report
@@ -50,6 +56,7 @@ from vitco.workspace.exceptions import WorkspaceError
 
 # What a run can meet that is not vitco's own defect: the run stops needs_attention with it.
 ATTENTION = (
+    DependencyUnavailable,
     LLMError,
     AgentError,
     WorkspaceError,
@@ -221,11 +228,26 @@ def execute(
         try:
             graph = build_graph(run.workflow, settings.home, saver)
             payload: Any = Command(resume=resume) if resume is not None else inputs
+            config = run_config(run_id, settings)
+
+            def probe() -> Any:
+                store.ping()
+                return graph.get_state(config)
+
             # durability="sync": each step's checkpoint is on disk before the next step starts,
             # so a crash never loses a step whose side effects already happened; the steps'
             # side effects are idempotent for the step that was running when it crashed.
-            final = graph.invoke(
-                payload, run_config(run_id, settings), context=rt, durability="sync"
+            # The same holds when the database goes away mid-step: wait, then go on from
+            # the checkpoint (vitco.workflow.outages).
+            final = outages.invoke(
+                lambda p: graph.invoke(p, config, context=rt, durability="sync"),
+                payload,
+                probe=probe,
+                wait_s=settings.dependency_wait_s,
+                on_outage=lambda exc: None,
+                on_back=lambda waited: rt.emit(
+                    "recover", f"the database was unavailable for {waited:.1f} s; continuing"
+                ),
             )
             status, reason = _ending(final)
             resumable = False
