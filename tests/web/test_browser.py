@@ -135,6 +135,11 @@ def story(browser: Any, url: str, api: Any, opened: list[Any], shots: Path, *key
     deployed = api.get(f"/v1/deployments?project_id={project_id}").json()["items"]
     app_url = next(d["url"] for d in deployed if d["run_id"] == run_id)
     expect(page.locator("#app-url")).to_have_attribute("href", app_url)
+    commits = api.get(f"/v1/runs/{run_id}/commits").json()["items"]
+    assert commits, "the delivered run made commits"
+    expect(page.locator("#commits details.commit")).to_have_count(len(commits))
+    page.locator("#commits summary").first.click()  # a commit opens on its diff
+    expect(page.locator("#commits pre.diff").first).to_contain_text("diff --git")
 
     # fork from the checkpoint before the tasks, picked on the timeline, with the plan edited
     history = api.get(f"/v1/runs/{run_id}/history").json()["items"]

@@ -128,11 +128,15 @@ def test_metrics_and_mail_are_read_as_data() -> None:
     text = (
         '# TYPE vitco_breaker_state gauge\nvitco_breaker_state{provider="openai"} 2.0\n'
         "# TYPE vitco_queue_depth gauge\nvitco_queue_depth 3.0\n"
+        "# TYPE vitco_runs_in_progress gauge\nvitco_runs_in_progress 2.0\n"
+        "# TYPE vitco_queue_oldest_lease_seconds gauge\nvitco_queue_oldest_lease_seconds 4.5\n"
         '# TYPE vitco_runs gauge\nvitco_runs{status="running"} 1.0\n'
     )
     assert read_metrics(text) == {
         "breakers": {"openai": "open"},
         "queue_depth": 3,
+        "in_progress": 2,
+        "oldest_lease_s": 4.5,
         "runs": {"running": 1},
     }
     mail = read_mail(

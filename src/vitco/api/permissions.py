@@ -50,6 +50,7 @@ MATRIX: dict[str, frozenset[Role]] = {
     "GET /v1/runs/{run_id}/repo": _ALL,
     "GET /v1/runs/{run_id}/mail": _ALL,
     "GET /v1/runs/{run_id}/logs": _ALL,
+    "GET /v1/runs/{run_id}/commits": _ALL,
     "GET /v1/events": _ALL,
     "GET /v1/costs": _ALL,
     "GET /v1/projects/{project_id}/budget": _ALL,

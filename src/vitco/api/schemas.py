@@ -320,6 +320,16 @@ class ReportPublic(BaseModel):
     duration_s: float | None
 
 
+class CommitPublic(BaseModel):
+    """A commit a run made on its branch, with its diff (``git show --stat --patch``)."""
+
+    sha: str
+    committed_at: str
+    message: str
+    diff: str = Field(description="The stat and patch; binary files as git's one line.")
+    truncated: bool = Field(description="The diff was longer and is cut here.")
+
+
 class EventPage(BaseModel):
     """A page of a run's stored events."""
 

@@ -15,6 +15,7 @@ from vitco.api.schemas import (
     AuditPublic,
     BudgetPublic,
     CheckpointPublic,
+    CommitPublic,
     CostsPublic,
     EventPage,
     ItemsPublic,
@@ -249,6 +250,11 @@ class VitcoClient(DeploymentMethods, WebhookMethods):
     def mail(self, run_id: str) -> bytes:
         """The delivery mail, RFC 5322 bytes (``email.message_from_bytes`` reads it)."""
         return self.transport.request("GET", f"/v1/runs/{run_id}/mail").content
+
+    @operation("GET /v1/runs/{run_id}/commits")
+    def commits(self, run_id: str) -> list[CommitPublic]:
+        """The run's commits, oldest first, each with its diff."""
+        return self._get(ItemsPublic[CommitPublic], f"/v1/runs/{run_id}/commits").items
 
     @operation("GET /v1/runs/{run_id}/logs")
     def logs(self, run_id: str) -> str:

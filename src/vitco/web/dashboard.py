@@ -113,7 +113,7 @@ async def run_parts(
         # a run is forked once it stopped; reading its checkpoints is the costly read
         return [] if going else await api.items(f"/v1/runs/{run_id}/history")
 
-    project, tasks, report, events, history, deployments, plans = await asyncio.gather(
+    (project, tasks, report, events, history, deployments, plans, commits) = await asyncio.gather(
         api.get(f"/v1/projects/{run['project_id']}"),
         api.items(f"/v1/runs/{run_id}/tasks"),
         api.get(f"/v1/runs/{run_id}/report"),
@@ -121,6 +121,7 @@ async def run_parts(
         checkpoints(),
         api.items("/v1/deployments", project_id=run["project_id"]),
         api.items(f"/v1/runs/{run_id}/artifacts", kind="plan"),
+        api.items(f"/v1/runs/{run_id}/commits"),
     )
     graphs = graphs_of(request, run["workflow"])
     status = run["status"]
@@ -167,6 +168,7 @@ async def run_parts(
         "step": step,
         "agent": agent,
         "deployment": deployment,
+        "commits": commits,
         "plan_tasks": plans[-1]["content"].get("tasks", []) if plans else [],
         "actions": {
             "cancel": status in ACTIVE and can(session, "POST /v1/runs/{run_id}/cancel"),

@@ -85,8 +85,15 @@ async def costs(request: Request) -> Response:
 
 
 def read_metrics(text: str) -> dict[str, Any]:
-    """Breaker states by provider, queue depth and runs by status from Prometheus text."""
-    found: dict[str, Any] = {"breakers": {}, "queue_depth": None, "runs": {}}
+    """Breaker states by provider, the queue (jobs waiting, jobs held by workers, the oldest
+    lease's age) and runs by status, from Prometheus text."""
+    found: dict[str, Any] = {
+        "breakers": {},
+        "queue_depth": None,
+        "in_progress": None,
+        "oldest_lease_s": None,
+        "runs": {},
+    }
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name == "vitco_breaker_state":
@@ -95,6 +102,10 @@ def read_metrics(text: str) -> dict[str, Any]:
                 )
             elif sample.name == "vitco_queue_depth":
                 found["queue_depth"] = int(sample.value)
+            elif sample.name == "vitco_runs_in_progress":
+                found["in_progress"] = int(sample.value)
+            elif sample.name == "vitco_queue_oldest_lease_seconds":
+                found["oldest_lease_s"] = float(sample.value)
             elif sample.name == "vitco_runs":
                 found["runs"][sample.labels.get("status", "?")] = int(sample.value)
     return found
