@@ -20,6 +20,24 @@ from vitco.cli.run import DEMO_CASSETTE
 
 VITCO = [sys.executable, "-m", "vitco.cli"]
 
+# The fleet's processes and the settings each is given, exactly as deploy/ runs them
+# (tests/deploy/test_manifests.py holds docker-compose.yml and kubernetes/ to these).
+API_ARGS = ("serve", "--host", "{host}", "--port", "{port}")
+WORKER_ARGS = (
+    "worker", "--concurrency", "{concurrency}", "--health-host", "{host}",
+    "--health-port", "{health_port}",
+)  # fmt: skip
+SHARED_ENV = (
+    "VITCO_HOME", "VITCO_DATABASE_URL", "VITCO_REDIS_URL", "VITCO_QUEUE_PREFIX", "VITCO_MODEL",
+    "VITCO_LOG_LEVEL",
+)  # fmt: skip
+API_ENV = (*SHARED_ENV, "VITCO_SERVE_WORKER")
+WORKER_ENV = SHARED_ENV
+
+
+def command(template: tuple[str, ...], **values: object) -> list[str]:
+    return [part.format(**values) for part in template]
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -27,19 +45,33 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def fleet_env(home: Path, database_url: str, redis_url: str | None, **extra: str) -> dict[str, str]:
-    """The environment of one process of a fleet: its own data dir, the shared PostgreSQL and
-    Redis, the demo cassette as the model (the only thing faked)."""
-    env = os.environ | {
+def fleet_env(
+    home: Path,
+    database_url: str,
+    redis_url: str,
+    *,
+    queue_prefix: str,
+    api: bool = False,
+    **extra: str,
+) -> dict[str, str]:
+    """The environment of one process of a fleet (``API_ENV`` or ``WORKER_ENV``): its own data
+    dir, the shared PostgreSQL and Redis, the demo cassette as the model (the only thing
+    faked), the queue's keys under ``queue_prefix`` (one per test: tests share the Redis
+    server); an API process executes no runs (``VITCO_SERVE_WORKER=false``) unless ``extra``
+    says otherwise."""
+    settings = {
         "VITCO_HOME": str(home),
         "VITCO_DATABASE_URL": database_url,
+        "VITCO_REDIS_URL": redis_url,
+        "VITCO_QUEUE_PREFIX": queue_prefix,
         "VITCO_MODEL": f"replay:{DEMO_CASSETTE}",
         "VITCO_LOG_LEVEL": "WARNING",
-        **extra,
     }
-    if redis_url:
-        env["VITCO_REDIS_URL"] = redis_url
-    return env
+    if api:
+        settings["VITCO_SERVE_WORKER"] = "false"
+    assert set(settings) == set(API_ENV if api else WORKER_ENV)
+    base = {k: v for k, v in os.environ.items() if not k.startswith("VITCO_")}
+    return base | settings | extra
 
 
 @dataclass
@@ -68,9 +100,8 @@ def serve(env: dict[str, str], log: Path | None = None) -> Iterator[Served]:
     """``vitco serve`` on 127.0.0.1:<free port> until the block ends (then SIGTERM)."""
     port = free_port()
     out = log.open("ab") if log is not None else subprocess.DEVNULL
-    process = subprocess.Popen(
-        [*VITCO, "serve", "--port", str(port)], env=env, stdout=out, stderr=out
-    )
+    args = command(API_ARGS, host="127.0.0.1", port=port)
+    process = subprocess.Popen([*VITCO, *args], env=env, stdout=out, stderr=out)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, process)
@@ -89,3 +120,18 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout)
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen[bytes]
+    health_url: str
+
+
+def start_worker(env: dict[str, str], log: Path | None = None, concurrency: int = 4) -> Worker:
+    """``vitco worker`` with its probes on a free port, started (not waited for)."""
+    port = free_port()
+    out = log.open("ab") if log is not None else subprocess.DEVNULL
+    args = command(WORKER_ARGS, concurrency=concurrency, host="127.0.0.1", health_port=port)
+    process = subprocess.Popen([*VITCO, *args], env=env, stdout=out, stderr=out)
+    return Worker(process, f"http://127.0.0.1:{port}")

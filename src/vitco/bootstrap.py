@@ -173,7 +173,7 @@ def build_api(
     import dataclasses
 
     from vitco.api import Authenticator, create_app
-    from vitco.api.deps import ApiContext
+    from vitco.api.deps import ApiContext, Elsewhere
     from vitco.api.limits import TokenBuckets
     from vitco.api.live import Live
     from vitco.api.sessions import BrowserSessions, load_secret
@@ -215,7 +215,7 @@ def build_api(
             store=store,
             access=access,
             queue=queue,
-            runs=worker,
+            runs=worker if settings.serve_worker else Elsewhere(),
             supervisor=supervisor,
             models=services.models,
             authenticator=Authenticator(access),

@@ -113,6 +113,11 @@ class Settings(BaseSettings):
         description="Runs one worker (vitco worker, or the one inside vitco serve) executes "
         "at once.",
     )
+    serve_worker: bool = Field(
+        default=True,
+        description="vitco serve: execute queued runs in this process too; false where "
+        "separate vitco worker processes execute them (a fleet).",
+    )
     auto_migrate: bool = Field(
         default=True,
         description="Migrate the database on first use; off where `vitco db upgrade` does it.",

@@ -40,16 +40,25 @@ def _collect(
 
 
 def test_a_client_of_instance_b_gets_every_event_of_a_run_in_instance_a(
-    postgres_url: str, redis_client: Any, short_home: Path
+    postgres_url: str, redis_prefix: str, short_home: Path
 ) -> None:
     sessions = open_database(postgres_url)
     access = AccessStore(sessions)
     access.create_tenant("acme", "Acme")
     key = issue(access, "acme", "manager")[1]
-    env_a = fleet_env(short_home / "a", postgres_url, REDIS_URL)
+    # both execute runs (A takes this one: B starts once A has it)
+    prefix = redis_prefix + "queue:"  # the fixture removes these keys afterwards
+    env_a = fleet_env(
+        short_home / "a", postgres_url, REDIS_URL, queue_prefix=prefix, api=True,
+        VITCO_SERVE_WORKER="true",
+    )  # fmt: skip
     # B reads the table only when woken (an hour between looks otherwise): what reaches its
     # client live came over Redis
-    env_b = fleet_env(short_home / "b", postgres_url, REDIS_URL, VITCO_LIVE_IDLE_S="3600")
+    env_b = fleet_env(
+        short_home / "b", postgres_url, REDIS_URL, queue_prefix=prefix, api=True,
+        VITCO_SERVE_WORKER="true",
+        VITCO_LIVE_IDLE_S="3600",
+    )  # fmt: skip
     with serve(env_a, short_home / "a.log") as a:
         api_a = VitcoClient.connect(a.url, key)
         project = api_a.create_project(DEMO_BRIEF.read_text())

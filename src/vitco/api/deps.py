@@ -52,6 +52,23 @@ class Runs(Protocol):
     def close(self) -> None: ...
 
 
+class Elsewhere:
+    """``Runs`` where ``vitco worker`` processes execute the runs (``VITCO_SERVE_WORKER=false``):
+    nothing to start or wake here, and no run executes in this process to stop."""
+
+    def start(self) -> None:
+        return None
+
+    def notify(self) -> None:
+        return None
+
+    def cancel(self, run_id: str) -> bool:
+        return False
+
+    def close(self) -> None:
+        return None
+
+
 @dataclass(frozen=True)
 class ApiContext:
     """The parts the API uses, built by the composition root (``vitco.bootstrap``)."""
