@@ -31,8 +31,10 @@ if TYPE_CHECKING:
     from vitco.integrations.webhooks import Outbound
     from vitco.jobs.embedded import EmbeddedWorker
     from vitco.llm.model import Model
+    from vitco.observability.redaction import Redactor
     from vitco.sandbox.protocol import Sandbox
     from vitco.secrets import Vault
+    from vitco.store import Store
     from vitco.store.webhooks import WebhookStore
     from vitco.workflow.runner import Outcome
     from vitco.workflow.services import Services
@@ -41,10 +43,16 @@ HTTP_TIMEOUT_S = 10.0
 
 
 def build(
-    settings: Settings, *, model: Model | None = None, sandbox: Sandbox | None = None
+    settings: Settings,
+    *,
+    model: Model | None = None,
+    sandbox: Sandbox | None = None,
+    redactor: Redactor | None = None,
 ) -> Services:
     """The parts runs share, from ``settings``; ``model`` and ``sandbox`` replace the
-    configured ones (a test's scripted model, a replay)."""
+    configured ones (a test's scripted model, a replay). ``redactor`` is the process's (one is
+    made when not given): the store writes events and artifacts through it, runs' prompts
+    pass through it, and it knows every stored tenant secret from here on."""
     import ssl
 
     import httpx
@@ -66,9 +74,12 @@ def build(
             tls.append(httpx.create_ssl_context())
         return httpx.Client(timeout=HTTP_TIMEOUT_S, verify=tls[0])
 
+    redactor = redactor if redactor is not None else build_redactor(settings)
+    store = open_store(settings, redactor=redactor)
+    learn_stored_secrets(settings, store, redactor)
     return Services(
         settings=settings,
-        store=open_store(settings),
+        store=store,
         sandbox=sandbox if sandbox is not None else get_sandbox(settings),
         mailer=build_mailer(settings),
         models=models,
@@ -164,7 +175,11 @@ SESSION_KEY = "web-session.key"
 
 
 def build_api(
-    settings: Settings, *, model: Model | None = None, sandbox: Sandbox | None = None
+    settings: Settings,
+    *,
+    model: Model | None = None,
+    sandbox: Sandbox | None = None,
+    redactor: Redactor | None = None,
 ) -> FastAPI:
     """The app of ``vitco serve`` in the embedded mode: the store of ``settings``, the run
     queue (``VITCO_QUEUE``), a worker in this process that executes queued runs
@@ -186,7 +201,8 @@ def build_api(
     from vitco.store.webhooks import WebhookStore
     from vitco.web import install as install_web
 
-    services = build(settings, model=model, sandbox=sandbox)
+    redactor = redactor if redactor is not None else build_redactor(settings)
+    services = build(settings, model=model, sandbox=sandbox, redactor=redactor)
     store = services.store
     access = AccessStore(store.sessions)
     queue = open_queue(settings, store.sessions)
@@ -202,7 +218,7 @@ def build_api(
         concurrency=settings.worker_concurrency,
         lease_s=settings.queue_lease_s,
     )
-    hooks = WebhookStore(store.sessions, build_vault(settings, store.sessions))
+    hooks = WebhookStore(store.sessions, build_vault(settings, store.sessions, redactor))
     secret = settings.web_session_secret
     sessions = BrowserSessions(
         access,
@@ -225,6 +241,7 @@ def build_api(
             outbound=build_outbound(settings, hooks),
             artifacts=services.artifacts,
             sessions=sessions,
+            redactor=redactor,
         )
     )
     install_web(app)  # the dashboard at / and the client portal at /portal, over the API
@@ -296,22 +313,30 @@ def build_artifacts(settings: Settings) -> ArtifactStore:
     return S3ArtifactStore(client, settings.s3_bucket or "", settings.s3_prefix)
 
 
-def build_vault(settings: Settings, sessions: sessionmaker[Session]) -> Vault:
+def build_vault(
+    settings: Settings, sessions: sessionmaker[Session], redactor: Redactor | None = None
+) -> Vault:
     """The box that seals tenants' secrets, with the master key of ``settings`` (loaded, or in
-    the embedded mode made, on first use; ``vitco.secrets.keys``)."""
+    the embedded mode made, on first use; ``vitco.secrets.keys``); ``redactor`` learns the
+    master key and every secret the vault seals or opens."""
     from vitco.secrets import MasterKey, Vault, load_master_key
 
     def master() -> MasterKey:
         value = settings.master_key
-        return load_master_key(
+        key = load_master_key(
             value.get_secret_value() if value else None, settings.home, embedded=settings.embedded
         )
+        if redactor is not None:
+            redactor.register(key.text())
+        return key
 
     def old() -> MasterKey | None:
         value = settings.master_key_old
         return MasterKey.parse(value.get_secret_value(), "VITCO_MASTER_KEY_OLD") if value else None
 
-    return Vault.over(sessions, master, old)
+    return Vault.over(
+        sessions, master, old, on_secret=redactor.register if redactor is not None else None
+    )
 
 
 def build_worker(
@@ -365,23 +390,63 @@ def build_outbound(settings: Settings, hooks: WebhookStore) -> Outbound:
     )
 
 
-def configure_logging(settings: Settings, stream: TextIO | None = None) -> Callable[[], None]:
-    """Structured log lines on ``stream`` (stderr) as ``settings`` say (``log_format``,
-    ``log_level``), with every key of the model configuration and the environment and the
-    metrics token and the web session secret redacted (``vitco.observability.logging``);
-    returns the undo."""
+def build_redactor(settings: Settings) -> Redactor:
+    """A ``Redactor`` (``vitco.observability.redaction``) that knows every secret of
+    ``settings``: the model configuration's and the environment's provider keys, the metrics
+    token, the CLI's API key, the master keys, the SMTP password, the SendGrid key, the S3
+    secret and the web session secret. Make one per process and hand it to everything that
+    writes (``build``, ``build_api``, ``configure_logging``); the vault teaches it the rest."""
+    from pydantic import SecretStr
+
     from vitco.llm.config import load_model_config
+    from vitco.observability.redaction import Redactor
+
+    def plain(value: SecretStr | None) -> str | None:
+        return value.get_secret_value() if value is not None else None
+
+    return Redactor(
+        [
+            *load_model_config(settings).secrets(),
+            *(
+                plain(value)
+                for value in (
+                    settings.metrics_token, settings.api_key, settings.master_key,
+                    settings.master_key_old, settings.smtp_password, settings.sendgrid_api_key,
+                    settings.s3_secret_access_key, settings.web_session_secret,
+                )
+            ),
+        ]
+    )  # fmt: skip
+
+
+def learn_stored_secrets(settings: Settings, store: Store, redactor: Redactor) -> None:
+    """Teach ``redactor`` every tenant secret in the store (named and webhook secrets). A
+    store with none needs no master key (the vault loads it on first use); one that cannot be
+    opened is logged, not fatal (what it holds cannot be used either, so it cannot leak)."""
+    import logging
+
+    from vitco.secrets import SecretsError
+    from vitco.store.secrets import TenantSecrets
+
+    vault = build_vault(settings, store.sessions, redactor)
+    try:
+        redactor.register(*TenantSecrets(store.sessions, vault).values())
+    except SecretsError as exc:
+        logging.getLogger("vitco.secrets").warning("stored secrets not readable: %s", exc)
+
+
+def configure_logging(
+    settings: Settings, stream: TextIO | None = None, redactor: Redactor | None = None
+) -> Callable[[], None]:
+    """Structured log lines on ``stream`` (stderr) as ``settings`` say (``log_format``,
+    ``log_level``), every line through ``redactor`` (one from :func:`build_redactor` when
+    not given: the keys of the model configuration and the environment, the metrics token...;
+    ``vitco.observability.logging``); returns the undo."""
     from vitco.observability.logging import configure
 
-    token = settings.metrics_token
-    session = settings.web_session_secret
     return configure(
         level=settings.log_level,
         json=settings.log_format == "json",
-        secrets=[
-            *load_model_config(settings).secrets(),
-            token.get_secret_value() if token else None,
-            session.get_secret_value() if session else None,
-        ],
         stream=stream,
+        redactor=redactor if redactor is not None else build_redactor(settings),
     )

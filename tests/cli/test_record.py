@@ -24,6 +24,7 @@ from tests.workflow.scripted import (
     write_brief,
 )
 from vitco.cli.app import app
+from vitco.observability.redaction import REDACTED
 
 pytestmark = pytest.mark.slow
 
@@ -80,7 +81,7 @@ def test_a_recorded_run_has_no_secret_and_replays(
     assert [e["key"]["role"] for e in lines[1:]] == [
         "analyst", "reviewer", "manager", "developer", "reviewer", "qa", "devops"
     ]  # fmt: skip
-    assert KEY not in text and KEY[3:] not in text and "[REDACTED]" in text
+    assert KEY not in text and KEY[3:] not in text and REDACTED in text
     assert all(e["response"]["model"].startswith("openai:gpt-4.1") for e in lines[1:])
 
     replay = vitco(short_home, "run", str(brief), "--model", f"replay:{cassette}", "--json")

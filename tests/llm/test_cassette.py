@@ -12,6 +12,7 @@ from vitco.llm.cassette import CassetteRecorder, ReplayModel, read_cassette
 from vitco.llm.exceptions import CassetteError, ReplayMiss
 from vitco.llm.model import CallKey, Message, ModelRequest
 from vitco.llm.testing import FunctionModel
+from vitco.observability.redaction import REDACTED
 
 DEV_T1 = CallKey(role="developer", step="implement", task="T1")
 ANALYST = CallKey(role="analyst", step="analyze")
@@ -204,9 +205,9 @@ def test_the_recorder_never_writes_a_secret(tmp_path: Path) -> None:
     assert returned.content == leaky  # the caller still gets the real answer
     written = cassette.read_text(encoding="utf-8")
     assert secret not in written
-    assert "[REDACTED]" in written
+    assert REDACTED in written
     replayed = ReplayModel(cassette).request(_request(ANALYST)).content
-    assert json.loads(replayed)["token"] == "[REDACTED]"
+    assert json.loads(replayed)["token"] == REDACTED
 
 
 @pytest.mark.parametrize("secret", ['pa"ss\\word-0123', "clé-sécrète-0123", "plain-token-0123"])
@@ -221,4 +222,4 @@ def test_the_recorder_scrubs_secrets_that_json_escapes(tmp_path: Path, secret: s
     assert secret not in written
     assert json.dumps(secret)[1:-1] not in written
     replayed = ReplayModel(cassette).request(_request(ANALYST)).content
-    assert replayed == "raw text with [REDACTED] inside"
+    assert replayed == f"raw text with {REDACTED} inside"

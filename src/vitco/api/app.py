@@ -69,7 +69,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         responses=errors.ERROR_RESPONSES,
     )
     app.state.vitco = ctx
-    errors.install(app)
+    errors.install(app, ctx.redactor)
     for router in ROUTERS:
         app.include_router(router)
 

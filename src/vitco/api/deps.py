@@ -26,6 +26,7 @@ from vitco.deployments import Supervisor
 from vitco.integrations.storage import ArtifactStore
 from vitco.jobs.queue import RunQueue
 from vitco.llm.model import Model
+from vitco.observability.redaction import Redactor
 from vitco.store import Store
 from vitco.store.access import AccessStore
 from vitco.store.webhooks import WebhookStore
@@ -88,6 +89,7 @@ class ApiContext:
     artifacts: ArtifactStore | None = None  # delivered files (the repository as delivered)
     sessions: BrowserSessions | None = None
     """Browser sessions (cookie + CSRF token) for the web pages; None: keys only."""
+    redactor: Redactor | None = None  # error bodies pass through it
 
 
 def context(request: Request) -> ApiContext:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from vitco.api.exceptions import ApiError, TooManyRequests
+from vitco.observability.redaction import Redactor
 from vitco.store.exceptions import AlreadyExists, NotFound
 from vitco.workflow.exceptions import WorkflowError
 
@@ -131,15 +132,42 @@ async def _internal(request: Request, exc: Exception) -> JSONResponse:
     return _answer(500, "internal", "the server failed to answer; it is logged")
 
 
-def install(app: FastAPI) -> None:
-    """Answer every error of ``app`` with the one body."""
-    app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _invalid)
-    app.add_exception_handler(NotFound, _not_found)
-    app.add_exception_handler(AlreadyExists, _exists)
-    app.add_exception_handler(WorkflowError, _workflow)
-    app.add_exception_handler(Exception, _internal)
+Handler = Callable[[Request, Exception], Awaitable[JSONResponse]]
+
+
+def _redacting(handler: Handler, redactor: Redactor) -> Handler:
+    """``handler`` whose body passes through ``redactor``: no known secret, no credential
+    shape (a URL's password, a bearer token) is ever answered back."""
+
+    async def answer(request: Request, exc: Exception) -> JSONResponse:
+        response = await handler(request, exc)
+        body = json.loads(bytes(response.body))
+        clean = redactor.value(body)
+        if clean == body:
+            return response
+        kept = {
+            k: v for k, v in response.headers.items() if k not in ("content-length", "content-type")
+        }
+        return JSONResponse(clean, status_code=response.status_code, headers=kept)
+
+    return answer
+
+
+def install(app: FastAPI, redactor: Redactor | None = None) -> None:
+    """Answer every error of ``app`` with the one body (through ``redactor``, if given)."""
+    handlers: list[tuple[type[Exception], Handler]] = [
+        (ApiError, _api_error),
+        (HTTPException, _http_error),
+        (RequestValidationError, _invalid),
+        (NotFound, _not_found),
+        (AlreadyExists, _exists),
+        (WorkflowError, _workflow),
+        (Exception, _internal),
+    ]
+    for kind, handler in handlers:
+        app.add_exception_handler(
+            kind, handler if redactor is None else _redacting(handler, redactor)
+        )
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

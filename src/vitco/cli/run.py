@@ -118,15 +118,14 @@ def deliver(
 def recording(settings: Settings, model_id: str | None, path: Path) -> Model:
     """The resolved model, wrapped to append every answered call to the cassette ``path``.
 
-    Every configured API key is scrubbed from what is written.
+    Every secret the settings know (API keys, credentials) is scrubbed from what is written.
     """
+    from vitco.bootstrap import build_redactor
     from vitco.llm.cassette import CassetteRecorder
-    from vitco.llm.config import load_model_config
     from vitco.llm.resolve import resolve_model
 
     model = resolve_model(model_id or settings.model, settings)
-    secrets = load_model_config(settings).secrets()
-    return CassetteRecorder(model, path.expanduser(), secrets=secrets)
+    return CassetteRecorder(model, path.expanduser(), redactor=build_redactor(settings))
 
 
 def finish(outcome: Outcome, *, as_json: bool, serve: bool) -> dict[str, Any]:

@@ -31,12 +31,13 @@ def register(app: typer.Typer) -> None:
         """
         import uvicorn
 
-        from vitco.bootstrap import build_api, configure_logging
+        from vitco.bootstrap import build_api, build_redactor, configure_logging
 
         settings = model_settings(False, config)
         with known_errors(False):
-            undo = configure_logging(settings)
-            app = build_api(settings)
+            redactor = build_redactor(settings)  # one for the logs, the store and the API
+            undo = configure_logging(settings, redactor=redactor)
+            app = build_api(settings, redactor=redactor)
         err_console.print(
             f"vitco serve on http://{host}:{port}/v1 (OpenAPI: /v1/openapi.json); "
             f"data dir {settings.home}",

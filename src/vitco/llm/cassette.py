@@ -26,6 +26,7 @@ from pydantic import BaseModel, ValidationError
 from vitco.llm.exceptions import CassetteError, ReplayMiss
 from vitco.llm.meter import Meter, metered
 from vitco.llm.model import CallKey, Model, ModelRequest, ModelResponse, Usage
+from vitco.observability.redaction import Redactor
 
 
 class RecordedResponse(BaseModel):
@@ -109,10 +110,19 @@ class ReplayModel:
 class CassetteRecorder:
     """Wraps a model and appends every answered call to a cassette file."""
 
-    def __init__(self, inner: Model, path: Path, *, secrets: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        inner: Model,
+        path: Path,
+        *,
+        secrets: list[str] | None = None,
+        redactor: Redactor | None = None,
+    ) -> None:
         self.inner = inner
         self.path = path
-        self.secrets = [s for s in (secrets or []) if s]
+        # the process's redactor (every known secret), with ``secrets`` besides
+        self.redactor = redactor if redactor is not None else Redactor()
+        self.redactor.register(*(secrets or []))
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists() or path.stat().st_size == 0:
@@ -124,12 +134,9 @@ class CassetteRecorder:
         return self.inner.id
 
     def _scrub(self, text: str) -> str:
-        """``text`` (a JSON line) without any secret, also where JSON escaped its characters."""
-        for secret in self.secrets:
-            forms = {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
-            for form in sorted(forms, key=len, reverse=True):
-                text = text.replace(form, "[REDACTED]")
-        return text
+        """``text`` (a JSON line) without any known secret, also where JSON escaped its
+        characters (``Redactor.known``)."""
+        return self.redactor.known(text)
 
     def metered(self, meter: Meter) -> CassetteRecorder:
         """This recorder over ``inner`` metered (the router inside meters each of its tries);

@@ -12,13 +12,15 @@ The ids come from context variables (``structlog.contextvars``): the API binds
 ``run_id``), the worker binds ``run_id``, ``project_id`` and ``tenant_id`` while it executes a
 run, so a step's log lines carry them too (LangGraph copies the context into its threads).
 
-Secrets are removed by one processor, ``Redactor``, the last before rendering, applied to
-every record whatever its origin, message, fields and traceback alike:
+Secrets are removed by one processor, ``Redactor`` (``vitco.observability.redaction``: the
+same one that cleans events, error bodies, cassettes and prompts), the last before rendering,
+applied to every record whatever its origin, message, fields and traceback alike:
 
 - the value of a field whose name says it is a secret (``authorization``, ``api_key``,
   ``password``, ``token``, ``secret``, ``cookie``...);
 - every known secret value (the provider keys of the model configuration and the
-  environment: ``ModelConfig.secrets()``), wherever it appears;
+  environment, the master key, mail and storage credentials, every tenant secret the process
+  has read or stored), wherever it appears;
 - anything shaped like a credential: a vitco API key (``vk_<prefix>_<secret>``: the prefix is
   kept, it identifies the key without granting anything), a ``Bearer`` token, an ``sk-...``
   provider key, a ``whsec_`` webhook signing secret, the password of a URL
@@ -28,75 +30,16 @@ every record whatever its origin, message, fields and traceback alike:
 from __future__ import annotations
 
 import logging
-import re
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from vitco.observability.redaction import REDACTED, Redactor
+
 __all__ = ["REDACTED", "Redactor", "bound", "configure"]
-
-REDACTED = "[redacted]"
-
-SECRET_FIELD = re.compile(
-    r"^(.*[_-])?(authorization|api[_-]?key|password|passwd|secret|token|cookie|credentials?"
-    r"|private[_-]?key)$",
-    re.IGNORECASE,
-)
-"""A field named like this (``api_key``, ``access_token``, ``db_password``; not
-``input_tokens``) holds a secret, whatever its value looks like."""
-
-_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\b(vk_[0-9a-fA-F]{4,32})_[A-Za-z0-9_\-]+"), r"\1_" + REDACTED),
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{8,}"), r"\1 " + REDACTED),
-    (re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"), REDACTED),
-    (re.compile(r"\bwhsec_[A-Za-z0-9+/=]{8,}"), "whsec_" + REDACTED),
-    (re.compile(r"(?i)\b((?:api[_-]?key|token|secret|password)=)[^&\s\"']+"), r"\1" + REDACTED),
-    (re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/\s@]*:)[^@/\s]+@"), r"\1" + REDACTED + "@"),
-)
-"""Credential shapes and what replaces them."""
-
-
-class Redactor:
-    """The processor that removes secrets from an event (see the module docstring)."""
-
-    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
-        # longest first: a key that contains another is removed whole
-        known = {s for s in secrets if s and len(s) >= 6}
-        self.secrets = sorted(known, key=len, reverse=True)
-
-    def text(self, text: str) -> str:
-        """``text`` without any secret this redactor knows or recognises."""
-        for secret in self.secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        for shape, replacement in _SHAPES:
-            text = shape.sub(replacement, text)
-        return text
-
-    def value(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, Mapping):
-            return {k: REDACTED if _secret_name(k) else self.value(v) for k, v in value.items()}
-        if isinstance(value, list | tuple | set | frozenset):
-            return [self.value(v) for v in value]
-        if value is None or isinstance(value, bool | int | float):
-            return value
-        return self.text(str(value))
-
-    def __call__(self, logger: WrappedLogger, name: str, event: EventDict) -> EventDict:
-        return {
-            key: REDACTED if _secret_name(key) and value else self.value(value)
-            for key, value in event.items()
-        }
-
-
-def _secret_name(key: object) -> bool:
-    return isinstance(key, str) and SECRET_FIELD.search(key) is not None
-
 
 _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -117,12 +60,16 @@ def configure(
     json: bool = True,
     secrets: Iterable[str | None] = (),
     stream: TextIO | None = None,
+    redactor: Redactor | None = None,
 ) -> Callable[[], None]:
     """Send every log record to ``stream`` (stderr) as JSON (or, ``json=False``, as aligned
     text for a terminal), ``vitco``'s from ``level`` up and the libraries' from WARNING up,
     with ``secrets`` and every credential shape redacted. Returns the function that undoes it
     (tests, and a command that ends)."""
-    redactor = Redactor(secrets)
+    if redactor is None:
+        redactor = Redactor(secrets)
+    else:
+        redactor.register(*secrets)
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,

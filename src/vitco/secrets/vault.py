@@ -37,7 +37,8 @@ class Vault:
     """Seals and opens tenants' secrets (see the module docstring).
 
     ``master`` is called on first use (and its answer kept), so a process that never touches
-    a secret never needs a master key; ``old`` is the previous master key during a rotation.
+    a secret never needs a master key; ``old`` is the previous master key during a rotation;
+    ``on_secret`` hears every value sealed or opened (the redactor learns it).
     """
 
     def __init__(
@@ -45,8 +46,10 @@ class Vault:
         keys: DataKeys,
         master: Callable[[], MasterKey],
         old: Callable[[], MasterKey | None] = lambda: None,
+        on_secret: Callable[[str], None] | None = None,
     ) -> None:
         self.keys = keys
+        self.on_secret = on_secret
         self._load_master = master
         self._load_old = old
         self._master: MasterKey | None = None
@@ -59,8 +62,9 @@ class Vault:
         sessions: sessionmaker[Session],
         master: Callable[[], MasterKey],
         old: Callable[[], MasterKey | None] = lambda: None,
+        on_secret: Callable[[str], None] | None = None,
     ) -> Vault:
-        return cls(DataKeys(sessions), master, old)
+        return cls(DataKeys(sessions), master, old, on_secret)
 
     @property
     def master(self) -> MasterKey:
@@ -71,17 +75,24 @@ class Vault:
     # SecretBox ----------------------------------------------------------------------------
 
     def seal(self, tenant_id: str, name: str, secret: str) -> str:
+        self._learn(secret)
         key_id, key = self._data_key(tenant_id, create=True)
         return crypto.seal(key, key_id, tenant_id, name, secret)
 
     def open(self, tenant_id: str, name: str, sealed: str) -> str:
         if sealed.startswith(PLAIN):
-            return sealed[len(PLAIN) :]
+            return self._learn(sealed[len(PLAIN) :])
         parts = crypto.parse_sealed(tenant_id, name, sealed)
         key_id, key = self._data_key(tenant_id, create=False)
         if parts.key_id != key_id:
             raise SecretTampered(tenant_id, name)
-        return crypto.open_sealed(key, tenant_id, name, parts)
+        return self._learn(crypto.open_sealed(key, tenant_id, name, parts))
+
+    def _learn(self, secret: str) -> str:
+        """Tell ``on_secret`` (the process's redactor) of a value it must never let out."""
+        if self.on_secret is not None:
+            self.on_secret(secret)
+        return secret
 
     def stale(self, sealed: str) -> bool:
         return sealed.startswith(PLAIN)

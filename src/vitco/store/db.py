@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
     from vitco.config import Settings
+    from vitco.observability.redaction import Redactor
     from vitco.store.repo import Store
 
 logger = logging.getLogger("vitco.store")
@@ -315,13 +316,14 @@ def close_databases(url: str | None = None) -> None:
             _at_head.discard(key)
 
 
-def open_store(settings: Settings) -> Store:
+def open_store(settings: Settings, *, redactor: Redactor | None = None) -> Store:
     """The store of ``settings``: its data dir made (0700), its database opened, migrated on
-    first use unless ``settings.auto_migrate`` is off (then ``vitco db upgrade`` does it), with
-    the event bus of ``settings`` (``vitco.events.open_bus``) that its event writes notify."""
+        first use unless ``settings.auto_migrate`` is off (then ``vitco db upgrade`` does it), with
+        the event bus of ``settings`` (``vitco.events.open_bus``) that its event writes notify, and
+    ``redactor`` cleaning what it writes (``vitco.observability.redaction``)."""
     from vitco.events import open_bus
     from vitco.store.repo import Store
 
     settings.ensure_dirs()
     sessions = open_database(settings.resolved_database_url, migrate=settings.auto_migrate)
-    return Store(sessions, bus=open_bus(settings))
+    return Store(sessions, bus=open_bus(settings), redactor=redactor)

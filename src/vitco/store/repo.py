@@ -55,6 +55,7 @@ from vitco.store.models import (
 
 if TYPE_CHECKING:
     from vitco.events.protocol import EventBus
+    from vitco.observability.redaction import Redactor
 
 T = TypeVar("T")
 
@@ -94,9 +95,17 @@ SLOT_LOCK = 0x76_69_74_63_6F_73_6C  # "vitcosl": the advisory lock of the slot p
 class Store:
     """Typed access to vitco's tables."""
 
-    def __init__(self, sessions: sessionmaker[Session], *, bus: EventBus | None = None) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        bus: EventBus | None = None,
+        redactor: Redactor | None = None,
+    ) -> None:
         self.sessions = sessions
         self.bus = bus
+        # every event and artifact is written through it: no known secret is stored
+        self.redactor = redactor
         self._local = threading.local()
 
     # the unit of a step ----------------------------------------------------------------------
@@ -364,6 +373,8 @@ class Store:
     ) -> Event:
         """Add an event; inside a step it is written with the step's writes, unless ``now``
         (something that happened whatever becomes of the step, like a paid model request)."""
+        if self.redactor is not None:
+            message, data = self.redactor.text(message), self.redactor.value(data)
         values = {
             "run_id": run_id,
             "ts": utcnow(),
@@ -390,6 +401,8 @@ class Store:
     # the cost ledger --------------------------------------------------------------------------
 
     def record_call(self, call: ModelCall) -> None:
+        if self.redactor is not None and call.error:
+            call.error = self.redactor.text(call.error)
         with self.sessions.begin() as s:
             s.add(call)
 
@@ -507,6 +520,8 @@ class Store:
         task: str | None = None,
         attempt: int | None = None,
     ) -> str:
+        if self.redactor is not None:  # known values only: this is code and model output
+            content = self.redactor.value(content, shapes=False)
         values = {
             "id": new_id("a"),
             "run_id": run_id,

@@ -27,6 +27,7 @@ from vitco.llm.budget import Budget
 from vitco.llm.ledger import journaled
 from vitco.llm.meter import Attempt
 from vitco.llm.model import Model, ModelRequest, ModelResponse, Tier, Usage
+from vitco.llm.redaction import RedactingModel
 from vitco.sandbox.protocol import Limits, Process, Sandbox
 from vitco.store import Store
 from vitco.store.models import Event, ModelCall
@@ -199,6 +200,8 @@ class Runtime:
         if cap is not None:
             allow = settings is not None and settings.allow_unpriced
             budget = Budget(cap, lambda: store.spent_usd(project_id), allow_unpriced=allow)
+        if store.redactor is not None:  # no known secret reaches a prompt
+            model = RedactingModel(model, store.redactor)
         rt.model = journaled(
             model, StoreLedger(store, run_id, project_id, emit=rt.emit_now), budget=budget
         )
