@@ -392,31 +392,23 @@ def build_outbound(settings: Settings, hooks: WebhookStore) -> Outbound:
 
 def build_redactor(settings: Settings) -> Redactor:
     """A ``Redactor`` (``vitco.observability.redaction``) that knows every secret of
-    ``settings``: the model configuration's and the environment's provider keys, the metrics
-    token, the CLI's API key, the master keys, the SMTP password, the SendGrid key, the S3
-    secret and the web session secret. Make one per process and hand it to everything that
-    writes (``build``, ``build_api``, ``configure_logging``); the vault teaches it the rest."""
+    ``settings``: each ``SecretStr`` setting (the master keys, the SMTP password, the SendGrid,
+    Stripe, GitHub and S3 credentials, the metrics token, the web session secret, the CLI's API
+    key, and any added later) and the provider keys of the model configuration and the
+    environment. Make one per process and hand it to everything that writes (``build``,
+    ``build_api``, ``configure_logging``); the vault teaches it the rest."""
     from pydantic import SecretStr
 
     from vitco.llm.config import load_model_config
     from vitco.observability.redaction import Redactor
 
-    def plain(value: SecretStr | None) -> str | None:
-        return value.get_secret_value() if value is not None else None
-
+    values = [getattr(settings, name) for name in type(settings).model_fields]
     return Redactor(
         [
             *load_model_config(settings).secrets(),
-            *(
-                plain(value)
-                for value in (
-                    settings.metrics_token, settings.api_key, settings.master_key,
-                    settings.master_key_old, settings.smtp_password, settings.sendgrid_api_key,
-                    settings.s3_secret_access_key, settings.web_session_secret,
-                )
-            ),
+            *(v.get_secret_value() for v in values if isinstance(v, SecretStr)),
         ]
-    )  # fmt: skip
+    )
 
 
 def learn_stored_secrets(settings: Settings, store: Store, redactor: Redactor) -> None:

@@ -261,3 +261,18 @@ def test_logs_redact_values_the_vault_learns_while_running(tmp_path: Path) -> No
         undo()
     assert "PlantedStripeKey" not in stream.getvalue() and MASTER.text() not in stream.getvalue()
     assert stream.getvalue().count(REDACTED) == 2
+
+
+def test_the_process_redactor_knows_every_secret_setting(tmp_path: Path) -> None:
+    fields = [
+        name
+        for name, field in Settings.model_fields.items()
+        if "SecretStr" in str(field.annotation)
+    ]
+    assert {"master_key", "smtp_password", "sendgrid_api_key", "s3_secret_access_key"} <= set(
+        fields
+    )
+    values = {name: f"planted-{name}-0123456789" for name in fields}
+    settings = Settings(home=tmp_path / "h", **{k: SecretStr(v) for k, v in values.items()})
+    known = build_redactor(settings).secrets
+    assert set(values.values()) <= set(known)
