@@ -51,7 +51,7 @@ def test_the_svg_marks_the_current_node_counts_visits_and_dashes_loops(tmp_path:
     assert "visited" in nodes["plan"] and "visited" not in nodes["analyze"]
     texts = [t.text for t in root.iter(f"{SVG}text")]
     assert "×2" in texts and "approve_after_plan (now)" in texts
-    assert any("max" in (t or "") for t in texts)  # the loop's limit is written on it
+    assert any("≤ spec_checks" in (t or "") for t in texts)  # the loop's limit is on it
     assert [p for p in root.iter(f"{SVG}path") if "loop" in p.get("class", "")]
     assert root.get("role") == "img" and root.find(f"{SVG}title") is not None
 

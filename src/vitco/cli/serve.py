@@ -24,7 +24,8 @@ def register(app: typer.Typer) -> None:
         port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port.")] = 8420,
         config: ConfigOpt = None,
     ) -> None:
-        """Serve the REST API and execute the runs it starts, until Ctrl-C.
+        """Serve the REST API, the dashboard (/) and the client portal (/portal), and execute
+        the runs they start, until Ctrl-C.
 
         Callers need an API key: vitco tenants create NAME, then
         vitco keys create --tenant NAME --role admin.
@@ -39,8 +40,8 @@ def register(app: typer.Typer) -> None:
             undo = configure_logging(settings, redactor=redactor)
             app = build_api(settings, redactor=redactor)
         err_console.print(
-            f"vitco serve on http://{host}:{port}/v1 (OpenAPI: /v1/openapi.json); "
-            f"data dir {settings.home}",
+            f"vitco serve on http://{host}:{port}/v1 (OpenAPI: /v1/openapi.json; dashboard "
+            f"http://{host}:{port}/, client portal /portal); data dir {settings.home}",
             highlight=False,
         )
         try:  # live event streams never end by themselves: give them a moment, then close

@@ -22,7 +22,8 @@ from vitco.workflow.template import END, EdgeSpec, FlowSpec
 BOX_W, BOX_H = 150, 40
 COL_W, ROW_H = 180, 78
 MARGIN = 24
-LOOP_ROOM = 120  # room on the right for the loops' arcs
+LOOP_ROOM = 190  # room on the right for the loops' arcs and their labels
+SKIP_ROOM = 150  # room on the left for edges that skip a layer, and their labels
 
 
 @dataclass(frozen=True)
@@ -107,17 +108,19 @@ def svg(
     names = _nodes(flow)
     per_layer = Counter(placed.layer.values())
     widest = max(per_layer.values(), default=1)
-    width = MARGIN * 2 + widest * COL_W + LOOP_ROOM
+    width = MARGIN * 2 + SKIP_ROOM + widest * COL_W + LOOP_ROOM
     height = MARGIN * 2 + (max(placed.layer.values(), default=0) + 1) * ROW_H
 
     def centre(name: str) -> tuple[float, float]:
-        row = placed.layer[name]
-        spread = (widest * COL_W) / (per_layer[row] + 1)
-        return MARGIN + spread * (placed.column[name] + 1), MARGIN + BOX_H / 2 + row * ROW_H
+        row = placed.layer[name]  # a layer's nodes a column apart, the layer centred
+        offset = (widest - per_layer[row]) * COL_W / 2
+        x = MARGIN + SKIP_ROOM + offset + COL_W * (placed.column[name] + 0.5)
+        return x, MARGIN + BOX_H / 2 + row * ROW_H
 
     parts: list[str] = []
-    right = float(MARGIN + widest * COL_W)
-    arcs = 0
+    right = float(MARGIN + SKIP_ROOM + widest * COL_W)
+    left = float(MARGIN + SKIP_ROOM)
+    arcs = skips = 0
     for i, edge in enumerate(flow.edges):
         targets = [(edge.to, edge.when or "", i in placed.loops)]
         if edge.exhausted is not None:
@@ -128,8 +131,9 @@ def svg(
                 continue
             (x1, y1), (x2, y2) = centre(edge.source), centre(to)
             if edge.max is not None and n == 0:
-                label = f"{label} · max {edge.max}".strip(" ·")
+                label = f"{label} ≤ {edge.max}".strip()
             dashed = loop or n == 1
+            anchor = ""
             if loop:
                 arcs += 1
                 bend = right + 14.0 * arcs
@@ -137,15 +141,28 @@ def svg(
                     f"M{x1 + BOX_W / 2:.0f},{y1:.0f} C{bend:.0f},{y1:.0f} "
                     f"{bend:.0f},{y2:.0f} {x2 + BOX_W / 2 + 4:.0f},{y2:.0f}"
                 )
-                lx, ly = bend - 4, (y1 + y2) / 2
+                lx, ly = bend + 3, (y1 + y2) / 2
+            elif placed.layer[to] - placed.layer[edge.source] > 1:  # around the layers between
+                skips += 1
+                bend = left - 10.0 * skips
+                d = (
+                    f"M{x1 - BOX_W / 2:.0f},{y1:.0f} C{bend:.0f},{y1:.0f} "
+                    f"{bend:.0f},{y2:.0f} {x2 - BOX_W / 2 - 4:.0f},{y2:.0f}"
+                )
+                lx, ly = bend - 3, (y1 + y2) / 2 + 4 * skips
+                anchor = " to-left"
             else:
                 d = f"M{x1:.0f},{y1 + BOX_H / 2:.0f} L{x2:.0f},{y2 - BOX_H / 2 - 4:.0f}"
-                lx, ly = (x1 + x2) / 2 + 4, (y1 + y2) / 2 + 12
+                top, bottom = y1 + BOX_H / 2, y2 - BOX_H / 2  # the label near the target
+                lx, ly = x1 + (x2 - x1) * 0.6 + 5, top + (bottom - top) * 0.6
+                if x2 < x1 - 1:  # an edge going left is labelled on its left
+                    lx, anchor = lx - 10, " to-left"
             cls = "edge loop" if dashed else "edge"
             parts.append(f'<path class="{cls}" d="{d}" marker-end="url(#{prefix}-arrow)"/>')
             if label:
                 parts.append(
-                    f'<text class="edge-label" x="{lx:.0f}" y="{ly:.0f}">{escape(label)}</text>'
+                    f'<text class="edge-label{anchor}" x="{lx:.0f}" y="{ly:.0f}">'
+                    f"{escape(label)}</text>"
                 )
     for name in names:
         x, y = centre(name)

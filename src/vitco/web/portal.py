@@ -74,7 +74,10 @@ async def project_parts(request: Request, api: PageApi, project_id: str) -> dict
     project, runs = await asyncio.gather(
         api.get(f"/v1/projects/{project_id}"), api.items("/v1/runs", project_id=project_id)
     )
+    delivered = next((r for r in runs if r["status"] == "delivered"), None)
     run = runs[0] if runs else None
+    if run is not None and run["status"] not in ACTIVE and delivered is not None:
+        run = delivered  # a client follows what it got, not a fork the team dropped
     tasks: list[dict[str, Any]] = []
     words = in_words(None, None, [])
     deployment = None
@@ -94,7 +97,6 @@ async def project_parts(request: Request, api: PageApi, project_id: str) -> dict
         words = in_words(run["status"], step, tasks)
         question = run["reason"] if run["status"] == "awaiting_approval" else None
         deployment = next((d for d in deployments if d["status"] != "stopped"), None)
-        delivered = next((r for r in runs if r["status"] == "delivered"), None)
         for earlier in runs:
             try:
                 answer = await api.response(f"/v1/runs/{earlier['id']}/mail")
