@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from vitco.config import Settings
+    from vitco.integrations.deploy.target import DeployTarget
     from vitco.integrations.git.host import GitHost
     from vitco.integrations.mail import Mailer
     from vitco.integrations.payments import Payments
@@ -87,7 +88,38 @@ def build(
         artifacts=build_artifacts(settings),
         git_host=build_git_host(settings),
         payments=build_payments(settings),
+        deploy_target=build_deploy_target(settings),
     )
+
+
+def build_deploy_target(
+    settings: Settings,
+) -> Callable[[httpx.Client, Sandbox], DeployTarget] | None:
+    """Where deliveries are shipped after their checks (``settings.deploy_target``); ``None``
+    for the local, supervised deployment."""
+    from vitco.integrations.deploy.exceptions import DeployError
+
+    if settings.deploy_target == "local":
+        return None
+    if settings.deploy_target == "command":
+        from vitco.integrations.deploy.command import CommandTarget
+        from vitco.toolchains.protocol import project_limits
+
+        if not settings.deploy_ship_command:
+            raise DeployError("deploy_target=command needs VITCO_DEPLOY_SHIP_COMMAND")
+        return lambda _client, sandbox: CommandTarget(
+            sandbox, ship=settings.deploy_ship_command, build=settings.deploy_build_command,
+            limits=project_limits(settings), timeout_s=settings.deploy_command_timeout_s,
+        )  # fmt: skip
+    from vitco.integrations.deploy.vercel import VercelTarget
+
+    token = settings.vercel_token
+    if token is None:
+        raise DeployError("deploy_target=vercel needs a token: set VITCO_VERCEL_TOKEN")
+    return lambda client, _sandbox: VercelTarget(
+        client, token, api_url=settings.vercel_api_url, team_id=settings.vercel_team_id,
+        scheme=settings.vercel_url_scheme,
+    )  # fmt: skip
 
 
 def build_payments(settings: Settings) -> Payments:

@@ -366,6 +366,47 @@ class Settings(BaseSettings):
         "the token's user.",
     )
 
+    deploy_target: Literal["local", "command", "vercel"] = Field(
+        default="local",
+        description="Where a delivery goes live after its checks in the sandbox: the local, "
+        "supervised deployment, the user's own commands, or Vercel.",
+    )
+    deploy_build_command: list[str] = Field(
+        default_factory=list,
+        description="deploy_target=command: the build (argv, JSON list), run in the sandbox in "
+        "the release's files.",
+    )
+    deploy_ship_command: list[str] = Field(
+        default_factory=list,
+        description="deploy_target=command: the ship command (argv, JSON list), run on the host "
+        "with the release's .tar.gz as its last argument; it prints the URL.",
+    )
+    deploy_smoke_path: str | None = Field(
+        default=None,
+        pattern=r"^/",
+        description="deploy_target command or vercel: the path checked at the URL the target "
+        "answers (200 expected); default: the DevOps plan's health path, else /.",
+    )
+    deploy_command_timeout_s: float = Field(
+        default=600.0, gt=0, description="deploy_target=command: how long the ship may take."
+    )
+    vercel_token: SecretStr | None = Field(
+        default=None, description="deploy_target=vercel: the token deployments are made with."
+    )
+    vercel_api_url: str = Field(
+        default="https://api.vercel.com",
+        pattern=r"^https?://",
+        description="deploy_target=vercel: the REST API's base URL.",
+    )
+    vercel_team_id: str | None = Field(
+        default=None, description="deploy_target=vercel: the team (teamId) to deploy under."
+    )
+    vercel_url_scheme: Literal["https", "http"] = Field(
+        default="https",
+        description="deploy_target=vercel: the scheme of the deployment URLs Vercel answers "
+        "(http only for a Vercel-compatible server without TLS).",
+    )
+
     payments: Literal["local", "stripe"] = Field(
         default="local",
         description="Where a payment gate issues a project's invoice: a JSON file in "

@@ -203,3 +203,15 @@ def test_github_pushes_to_the_configured_host_whatever_the_api_answers(tmp_path:
 def test_slug_makes_a_safe_name() -> None:
     assert slug("Shop API: v2 / ../../etc") == "shop-api-v2-etc"
     assert slug("***") == "project"
+
+
+def test_the_process_redactor_knows_the_integration_tokens(tmp_path: Path) -> None:
+    from vitco.bootstrap import build_redactor
+    from vitco.config import Settings
+
+    tokens = {"github_token": "ghp_plantedtoken123", "stripe_api_key": "sk_test_planted456",
+              "vercel_token": "vercel_planted789"}  # fmt: skip
+    settings = Settings(home=tmp_path, **{k: SecretStr(v) for k, v in tokens.items()})
+    redactor = build_redactor(settings)
+    text = redactor.known("failed with " + " ".join(tokens.values()))
+    assert not any(value in text for value in tokens.values())

@@ -33,6 +33,7 @@ from vitco.toolchains import (
 )
 from vitco.workflow.delivery_mail import Delivered, delivery_mail
 from vitco.workflow.publish import comment_delivery, issue_of
+from vitco.workflow.release import to_target
 from vitco.workflow.runtime import Runtime
 from vitco.workflow.state import RunState, current_spec
 from vitco.workflow.steps import collection, step
@@ -171,7 +172,9 @@ def ship(rt: Runtime, toolchain: Toolchain, plan: BaseModel | None) -> str:
     began = time.monotonic()
     shipment, process = toolchain.ship(rt.tools, rt.base.path, plan)  # in rt.processes
     rt.add_time("deploy", time.monotonic() - began)
-    if process is not None and shipment.ok and rt.deployments is not None:
+    if rt.deploy_target is not None:  # checked here, shipped there (the app here stops)
+        shipment = to_target(rt, shipment, plan)
+    elif process is not None and shipment.ok and rt.deployments is not None:
         shipment = _supervised(rt, toolchain, plan, shipment, process)
     content = shipment.model_dump() | {
         "smoke_ok": shipment.ok,

@@ -192,13 +192,14 @@ def execute(
         services.http() as http,
         stop.signals(),  # Ctrl-C, SIGTERM, SIGHUP: a clean, resumable stop of every run
     ):
+        sandbox = services.sandbox.for_project(project.sandbox_slot)
         rt = Runtime.for_run(
             model=model,
             store=store,
             run_id=run_id,
             project_id=project.id,
             settings=settings,
-            sandbox=services.sandbox.for_project(project.sandbox_slot),
+            sandbox=sandbox,
             mailer=services.mailer,
             http=http,
             repo_path=repo_path,
@@ -210,6 +211,9 @@ def execute(
             artifacts=services.artifacts,
             git_host=services.git_host(http) if services.git_host is not None else None,
             payments=services.payments,
+            deploy_target=(
+                services.deploy_target(http, sandbox) if services.deploy_target else None
+            ),
         )
         resuming = inputs is None
         store.update_run(run_id, status="running", reason=None)

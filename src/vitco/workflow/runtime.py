@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 import httpx
 
 from vitco.config import Settings
+from vitco.integrations.deploy.target import DeployTarget
 from vitco.integrations.git.host import GitHost
 from vitco.integrations.git.repo import Repo
 from vitco.integrations.mail import Mailer
@@ -166,6 +167,7 @@ class Runtime:
     artifacts: ArtifactStore | None = None
     git_host: GitHost | None = None
     payments: Payments | None = None
+    deploy_target: DeployTarget | None = None  # None: the local, supervised deployment
     processes: list[Process] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import httpx
 
 from vitco.config import Settings
+from vitco.integrations.deploy.target import DeployTarget
 from vitco.integrations.git.host import GitHost
 from vitco.integrations.mail import Mailer
 from vitco.integrations.payments import Payments
@@ -50,7 +51,8 @@ class Services:
     ``deployments``: who keeps delivered apps up (``vitco serve``), if anyone.
     ``git_host(http)``: where a run publishes its branches and reviews (``None``: nowhere),
     made per run with the run's HTTP client. ``payments``: where a payment gate issues the
-    project's invoice.
+    project's invoice. ``deploy_target(http, sandbox)``: where a delivery is shipped after its
+    checks (``None``: the local, supervised deployment).
     """
 
     settings: Settings
@@ -63,3 +65,4 @@ class Services:
     artifacts: ArtifactStore | None = None  # where delivered files are kept (None: nowhere)
     git_host: Callable[[httpx.Client], GitHost] | None = None
     payments: Payments | None = None
+    deploy_target: Callable[[httpx.Client, Sandbox], DeployTarget] | None = None
