@@ -118,6 +118,27 @@ class Settings(BaseSettings):
         description="vitco serve: execute queued runs in this process too; false where "
         "separate vitco worker processes execute them (a fleet).",
     )
+    lease_backend: Literal["database", "redis"] = Field(
+        default="database",
+        description="Where runs' leases live: the store's database, or Redis (redis_url).",
+    )
+    lease_ttl_s: float = Field(
+        default=10.0,
+        ge=0.5,
+        le=3600,
+        description="How long a run's lease lasts unrenewed: a dead worker's run is taken "
+        "over this long after its last renewal (renewed every third of it).",
+    )
+    lease_local_takeover: bool = Field(
+        default=True,
+        description="Take over at once a run whose lease holder is a dead process of this "
+        "machine, instead of waiting for the lease to expire.",
+    )
+    lease_prefix: str = Field(
+        default="vitco:",
+        pattern=r"^[A-Za-z0-9:._-]{1,64}$",
+        description="Key prefix of runs' leases in Redis.",
+    )
     auto_migrate: bool = Field(
         default=True,
         description="Migrate the database on first use; off where `vitco db upgrade` does it.",

@@ -20,6 +20,7 @@ from vitco.store.db import (
 from vitco.store.exceptions import (
     AlreadyExists,
     AmbiguousId,
+    FenceRefused,
     NotFound,
     SchemaOutdated,
     SchemaTooNew,
@@ -45,6 +46,7 @@ __all__ = [
     "AccessStore",
     "AlreadyExists",
     "AmbiguousId",
+    "FenceRefused",
     "LLMBreaker",
     "LLMCachedResponse",
     "LLMStructuredMode",

@@ -12,6 +12,10 @@
     │                         one this code knows (carries found and head; ``fix`` says what to do)
     └── SchemaOutdated        automatic migration is off and the schema is behind this code
                               (carries found and head; ``fix`` says what to do)
+
+    FenceRefused (a BaseException)  a write for a run carried a lease token older than the
+                              newest that drove the run: this process lost the run's lease
+                              (carries run_id, token, current)
 """
 
 from __future__ import annotations
@@ -88,4 +92,24 @@ class SchemaOutdated(StoreError):
         super().__init__(
             f"the database schema {at}, behind this vitco's {head!r}, and automatic "
             "migration is off. Run `vitco db upgrade`"
+        )
+
+
+class FenceRefused(BaseException):
+    """A write for ``run_id`` carried lease token ``token`` but ``current`` (newer) has driven
+    the run since: this process lost the run's lease (it was paused or cut off past the
+    lease's expiry) and another took it over. Nothing of the write was stored.
+
+    Not an ``Exception``, like the workflow's ``RunInterrupted``: a step's own error handling
+    must not catch it and record it as the step's failure (that record would be refused too);
+    it has to unwind the whole run.
+    """
+
+    def __init__(self, run_id: str, token: int, current: int | None) -> None:
+        self.run_id = run_id
+        self.token = token
+        self.current = current
+        super().__init__(
+            f"run {run_id}: this process's lease (token {token}) was taken over "
+            f"(token {current} drives the run now); nothing more of it is written"
         )

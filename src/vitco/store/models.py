@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Dialect,
     Float,
@@ -206,6 +207,31 @@ class Effect(Base):
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), index=True)
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RunLeaseRow(Base):
+    """The lease of a run in the database (``vitco.leases.sql``): who executes it until when.
+    Times are epoch seconds on the database server's clock; ``owner`` is empty once released,
+    and the row stays so that ``token`` keeps rising (it is the fencing token)."""
+
+    __tablename__ = "run_leases"
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    token: Mapped[int] = mapped_column(BigInteger)
+    acquired_at: Mapped[float] = mapped_column(Float(precision=53))
+    heartbeat_at: Mapped[float] = mapped_column(Float(precision=53))
+    expires_at: Mapped[float] = mapped_column(Float(precision=53), index=True)
+
+
+class RunFence(Base):
+    """The newest lease token that has driven a run (whatever the lease backend): writes for
+    the run that carry an older token are refused (``Store.fenced``)."""
+
+    __tablename__ = "run_fences"
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[int] = mapped_column(BigInteger)
 
 
 class User(Base):

@@ -12,6 +12,17 @@ back: they must be on disk before anything is done that depends on them.
 
 After a transaction that wrote events commits, the store notifies its event bus (if it has
 one; ``vitco.events``), so the live streams of every process read them at once.
+
+Fencing: while a process drives a run it holds the run's lease (``vitco.leases``) and its
+fencing token. ``raise_fence`` records the token as the run's newest; inside
+``with store.fenced(run_id, token):`` every write for that run (a step's rows, events, tasks,
+the run row, the ledger, side-effect records) checks, in its own transaction, that no newer
+token has driven the run since, and ``FenceRefused`` is raised instead of writing if one has:
+a worker paused past its lease (SIGSTOP) that wakes up after another took the run over records
+nothing. On PostgreSQL the check reads the fence row ``FOR SHARE``, so a takeover that raises
+the fence waits for a write in flight and the write sees it after; on SQLite the check first
+takes the database's write lock. ``check_fence`` is the same check before something is done
+that costs or shows (a model request, a side effect), so it is not even attempted.
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
@@ -38,7 +50,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from vitco.store.exceptions import AmbiguousId, NotFound, SandboxSlotContended
+from vitco.store.exceptions import AmbiguousId, FenceRefused, NotFound, SandboxSlotContended
 from vitco.store.models import (
     Artifact,
     Brief,
@@ -82,6 +94,7 @@ class _Write:
     params: dict[str, Any]
     missing: Exception | None = None
     on_id: Callable[[Any], None] | None = None  # receives the new row's key
+    run: str | None = None  # the run it writes for (fenced while a lease drives it)
 
 
 DEFAULT_TENANT = "default"
@@ -107,6 +120,67 @@ class Store:
         # every event and artifact is written through it: no known secret is stored
         self.redactor = redactor
         self._local = threading.local()
+        self._fences: dict[str, int] = {}  # run id -> the lease token this process drives it with
+
+    @property
+    def engine(self) -> Engine:
+        engine: Engine = self.sessions.kw["bind"]
+        return engine
+
+    # fencing (see the module docstring) ------------------------------------------------------
+
+    def raise_fence(self, run_id: str, token: int) -> None:
+        """Record ``token`` as the newest lease token of ``run_id``; ``FenceRefused`` if a
+        newer one already drove it (this lease is stale before it starts)."""
+        sql = text(
+            "INSERT INTO run_fences (run_id, token) VALUES (:run_id, :token)"
+            " ON CONFLICT (run_id) DO UPDATE SET token = excluded.token"
+            " WHERE run_fences.token <= excluded.token RETURNING token"
+        )
+        with self.engine.begin() as conn:
+            if conn.execute(sql, {"run_id": run_id, "token": token}).first() is None:
+                raise FenceRefused(run_id, token, self._fence_of(conn, run_id))
+
+    @contextmanager
+    def fenced(self, run_id: str, token: int) -> Iterator[None]:
+        """While the block runs, this store's writes for ``run_id`` carry ``token`` and are
+        refused once a newer token has driven the run."""
+        self._fences[run_id] = token
+        try:
+            yield
+        finally:
+            if self._fences.get(run_id) == token:
+                del self._fences[run_id]
+
+    def check_fence(self, run_id: str) -> None:
+        """``FenceRefused`` now if this process's token for ``run_id`` is no longer the
+        newest (nothing to check when the run is not fenced here)."""
+        token = self._fences.get(run_id)
+        if token is None:
+            return
+        with self.engine.connect() as conn:
+            current = self._fence_of(conn, run_id)
+        if current is not None and current > token:
+            raise FenceRefused(run_id, token, current)
+
+    def _fence(self, conn: Any, runs: Iterable[str | None]) -> None:
+        """Inside a write transaction: refuse it if any of ``runs`` fenced here was taken
+        over (the check holds until the transaction ends, see the module docstring)."""
+        for run_id in {r for r in runs if r is not None and r in self._fences}:
+            token = self._fences[run_id]
+            params = {"run_id": run_id}
+            if conn.dialect.name == "postgresql":
+                current = conn.execute(_FENCE_SHARED, params).scalar()
+            else:
+                conn.execute(_FENCE_LOCK, params)
+                current = self._fence_of(conn, run_id)
+            if current is not None and current > token:
+                raise FenceRefused(run_id, token, current)
+
+    @staticmethod
+    def _fence_of(conn: Any, run_id: str) -> int | None:
+        current = conn.execute(_FENCE_READ, {"run_id": run_id}).scalar()
+        return None if current is None else int(current)
 
     # the unit of a step ----------------------------------------------------------------------
 
@@ -152,6 +226,7 @@ class Store:
         # ORM's unit of work would cost more than the statements themselves.
         engine: Engine = self.sessions.kw["bind"]
         with engine.begin() as conn:  # no Session: nothing here needs one
+            self._fence(conn, (w.run for w in writes))
             if step and engine.dialect.name == "postgresql":
                 # A step's rows need not wait for their own flush to disk: the checkpoint that
                 # records the step is committed after them, synchronously, in the same
@@ -327,6 +402,7 @@ class Store:
 
     def update_run(self, run_id: str, **fields: Any) -> Run:
         with self.sessions.begin() as s:
+            self._fence(s.connection(), [run_id])
             run = s.get(Run, run_id)
             if run is None:
                 raise NotFound("run", run_id)
@@ -343,6 +419,7 @@ class Store:
     def add_tasks(self, run_id: str, tasks: Iterable[dict[str, Any]]) -> None:
         """Store the plan's tasks; tasks already stored for the run are left as they are."""
         with self.sessions.begin() as s:
+            self._fence(s.connection(), [run_id])
             existing = set(s.scalars(select(Task.key).where(Task.run_id == run_id)))
             for t in tasks:
                 if t["key"] not in existing:
@@ -356,7 +433,7 @@ class Store:
         """Change a task row; ``NotFound`` (at the end of the step, inside one) if it is not
         there."""
         statement = update(Task).where(Task.run_id == run_id, Task.key == key).values(**fields)
-        self._hold(_Write(statement, {}, NotFound("task", f"{run_id}/{key}")))
+        self._hold(_Write(statement, {}, NotFound("task", f"{run_id}/{key}"), run=run_id))
 
     # events -----------------------------------------------------------------------------------
 
@@ -385,13 +462,27 @@ class Store:
             "data": data,
         }
         event = Event(**values)
+
+        def set_id(key: Any) -> None:
+            event.id = key
+
         if now:
-            self._write([_Write(_INSERT_EVENT, values, on_id=lambda k: setattr(event, "id", k))])
+            self._write([_Write(_INSERT_EVENT, values, on_id=set_id, run=run_id)])
         elif self._pending() is not None:  # its id is known once the step is written
-            self._hold(_Write(_INSERT_EVENT, values))
+            self._hold(_Write(_INSERT_EVENT, values, run=run_id))
         else:
-            self._hold(_Write(_INSERT_EVENT, values, on_id=lambda key: setattr(event, "id", key)))
+            self._hold(_Write(_INSERT_EVENT, values, on_id=set_id, run=run_id))
         return event
+
+    def last_event_at(self, run_id: str) -> datetime | None:
+        """When the run's newest event was written (None: it has none)."""
+        with self.sessions() as s:
+            last = s.scalar(select(func.max(Event.ts)).where(Event.run_id == run_id))
+        if isinstance(last, str):  # SQLite's max() of a datetime column is its text
+            last = datetime.fromisoformat(last)
+        if last is not None and last.tzinfo is None:
+            last = last.replace(tzinfo=UTC)
+        return last
 
     def events(self, run_id: str, after_id: int = 0) -> list[Event]:
         with self.sessions() as s:
@@ -404,6 +495,7 @@ class Store:
         if self.redactor is not None and call.error:
             call.error = self.redactor.text(call.error)
         with self.sessions.begin() as s:
+            self._fence(s.connection(), [call.run_id])
             s.add(call)
 
     def find_call(self, run_id: str, call_key: str, fingerprint: str) -> ModelCall | None:
@@ -429,6 +521,7 @@ class Store:
         if found is None:
             return
         with self.sessions.begin() as s:
+            self._fence(s.connection(), [run_id])
             s.execute(update(ModelCall).where(ModelCall.id == found.id).values(outcome=outcome))
 
     def calls(self, *, run_id: str | None = None, project_id: str | None = None) -> list[ModelCall]:
@@ -533,7 +626,7 @@ class Store:
         }
         if self._pending() is not None:  # read back before the step ends
             self._local.__dict__.setdefault("held", {})[values["id"]] = values
-        self._hold(_Write(_INSERT_ARTIFACT, values))
+        self._hold(_Write(_INSERT_ARTIFACT, values, run=run_id))
         return str(values["id"])
 
     def get_artifact(self, artifact_id: str) -> dict[str, Any]:
@@ -577,9 +670,11 @@ class Store:
         done = self.get_effect(key)
         if done is not None:
             return done
+        self.check_fence(run_id)  # a holder that lost the run does not even try
         result = do()
         try:
             with self.sessions.begin() as s:
+                self._fence(s.connection(), [run_id])
                 s.add(Effect(key=key, run_id=run_id, result=result))
         except IntegrityError:
             stored = self.get_effect(key)
@@ -596,6 +691,11 @@ class Store:
             if row is None:
                 raise NotFound(what, key)
             return row
+
+
+_FENCE_READ = text("SELECT token FROM run_fences WHERE run_id = :run_id")
+_FENCE_SHARED = text("SELECT token FROM run_fences WHERE run_id = :run_id FOR SHARE")
+_FENCE_LOCK = text("UPDATE run_fences SET token = token WHERE run_id = :run_id")
 
 
 def _smallest_free_slot(s: Session) -> int:
