@@ -58,6 +58,7 @@ def build(
 
     import httpx
 
+    from vitco.leases import open_leases
     from vitco.llm.resolve import resolve_model
     from vitco.sandbox import get_sandbox
     from vitco.store import open_store
@@ -89,6 +90,7 @@ def build(
         git_host=build_git_host(settings),
         payments=build_payments(settings),
         deploy_target=build_deploy_target(settings),
+        leases=open_leases(settings, store.engine),
     )
 
 

@@ -28,10 +28,14 @@ def test_the_worker_resumes_a_run_whose_process_died(short_home: Path) -> None:
     (run,) = store.runs()
     assert orphaned_runs(settings, store) == [run.id]
 
-    with run_lock(settings, run.id):  # a live executor holds the lease: not an orphan
+    with run_lock(settings, store, run.id):  # a live executor holds the lease: not an orphan
         assert orphaned_runs(settings, store) == []
 
-    worked = vitco(short_home, "worker", "--burst", "--json")
+    # the lease this test took and gave back leaves the run without one: orphaned once it
+    # has been idle for the lease's ttl (0.5 s here; a worker takes longer than that to start)
+    worked = vitco(
+        short_home, "worker", "--burst", "--json", extra_env={"VITCO_LEASE_TTL_S": "0.5"}
+    )
     assert worked.returncode == 0, worked.stderr[-2000:]
     resumed = json.loads(worked.stdout)["resumed"]
     assert resumed == [{"run_id": run.id, "status": "delivered", "reason": None}]

@@ -1,21 +1,37 @@
 """The worker: resumes runs whose executing process died.
 
-A run being executed holds its lease: the ``flock`` that ``workflow.checkpoints.run_lock`` takes
-for the whole execution. The kernel releases it the moment the holder dies, even by ``kill -9``,
-so "the lease expired" is observable without clocks or heartbeats: a run stored as ``running``
-whose lock can be taken has no executor. ``recover`` resumes every such run from its last
-checkpoint (the ledger journal and idempotency keys make that safe). This is the embedded,
-one-machine lease; the distributed queue puts the same contract on Redis.
+A run being executed holds its lease (``vitco.leases``, taken by
+``workflow.checkpoints.run_lock`` for the whole execution and renewed every third of
+``lease_ttl_s``). A run stored as ``running`` is orphaned when:
+
+- its lease has expired (the holder stopped renewing: killed, its host lost, cut off), on the
+  lease server's clock, so hosts' clocks do not matter;
+- or its holder is a process of this machine that is gone (``lease_local_takeover``; see
+  ``vitco.leases.owner``): no need to wait out the lease after a local ``kill -9``;
+- or it has no lease at all and nothing happened in it (no event, no start) for
+  ``lease_ttl_s``: a run left ``running`` by a vitco from before leases (a database upgraded in
+  place), or by a process that died between storing the run and taking its lease. That one
+  compares the run's last event time with this host's clock: there is no lease to ask.
+
+A holder that is alive but paused is not orphaned until its lease expires; if it wakes up
+after another took the run over, the store's fence refuses its writes.
+
+``recover`` resumes every orphaned run from its last checkpoint (the ledger journal, the
+idempotency keys and the fence make that safe); a run another worker took meanwhile is
+skipped (``RunBusy``).
 """
 
 from __future__ import annotations
 
-import fcntl
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from vitco.config import Settings
+from vitco.leases import RunLease, open_leases
+from vitco.leases.owner import dead_here
 from vitco.store import Store
+from vitco.store.models import Run, utcnow
 from vitco.workflow.exceptions import RunBusy, WorkflowError
 from vitco.workflow.runner import Outcome
 
@@ -29,32 +45,41 @@ class Recovered:
     reason: str | None
 
 
-def _lease_is_free(settings: Settings, run_id: str) -> bool:
-    path = settings.home / "locks" / f"{run_id}.lock"
-    if not path.exists():
-        return True
-    with path.open("a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        fcntl.flock(fh, fcntl.LOCK_UN)
-        return True
+def orphaned_runs(settings: Settings, store: Store, leases: RunLease | None = None) -> list[str]:
+    """Runs stored as running whose executor is gone (see the module docstring); ``leases``:
+    the backend (default: the one the settings choose)."""
+    leases = leases if leases is not None else open_leases(settings, store.engine)
+    found = []
+    for run in store.runs():
+        if run.status not in ACTIVE:
+            continue
+        lease = leases.inspect(run.id)
+        if lease is None:
+            if _idle_s(store, run) >= settings.lease_ttl_s:
+                found.append(run.id)
+        elif not lease.live or (settings.lease_local_takeover and dead_here(lease.owner)):
+            found.append(run.id)
+    return found
 
 
-def orphaned_runs(settings: Settings, store: Store) -> list[str]:
-    """Runs stored as running whose executor is gone (their lease is free)."""
-    return [
-        run.id for run in store.runs() if run.status in ACTIVE and _lease_is_free(settings, run.id)
-    ]
+def _idle_s(store: Store, run: Run) -> float:
+    """Seconds since the run's last sign of life (its last event, else its start)."""
+    times = [t for t in (store.last_event_at(run.id), run.started_at, run.created_at) if t]
+    last: datetime = max(times)
+    return (utcnow() - last).total_seconds()
 
 
-def recover(settings: Settings, store: Store, resume: Callable[[str], Outcome]) -> list[Recovered]:
+def recover(
+    settings: Settings,
+    store: Store,
+    resume: Callable[[str], Outcome],
+    leases: RunLease | None = None,
+) -> list[Recovered]:
     """Resume every orphaned run once with ``resume`` (the composition root's, which builds
     what a run needs); returns how each ended. A run another worker took in the meantime is
     skipped."""
     results = []
-    for run_id in orphaned_runs(settings, store):
+    for run_id in orphaned_runs(settings, store, leases):
         try:
             outcome = resume(run_id)
         except RunBusy:

@@ -1,22 +1,26 @@
 """Where LangGraph keeps a run's checkpoints, and how runs are configured and locked.
 
 The embedded default is LangGraph's SQLite saver in the data dir. A run's thread id is its run
-id. ``run_lock`` makes sure one process at a time drives a run on this machine: the lock is an
-``flock`` on a file, so the kernel releases it when the holder dies (even by ``kill -9``) and a
-crashed run can be resumed at once.
+id. ``run_lock`` makes sure one process at a time drives a run, on this host or any other:
+it holds the run's lease (``vitco.leases``: a row in the store's database, or Redis) renewed
+on a thread, raises the run's fence to the lease's token and fences the store's writes for the
+run with it. A holder that dies stops renewing and loses the run after ``lease_ttl_s``; one
+on this machine known dead (``kill -9``) is taken over at once.
 """
 
 from __future__ import annotations
 
-import fcntl
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from vitco.config import Settings
+from vitco.leases import Held, RunLease, take
+from vitco.leases.sql import SqlRunLease
+from vitco.store import FenceRefused, Store
 from vitco.workflow.exceptions import RunBusy
 
 
@@ -81,16 +85,29 @@ def run_config(run_id: str, settings: Settings, checkpoint_id: str | None = None
 
 
 @contextmanager
-def run_lock(settings: Settings, run_id: str) -> Iterator[None]:
-    """Hold the run for this process; ``RunBusy`` if another live process holds it."""
-    locks = settings.home / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    with (locks / f"{run_id}.lock").open("w") as fh:
+def run_lock(
+    settings: Settings,
+    store: Store,
+    run_id: str,
+    *,
+    leases: RunLease | None = None,
+    on_lost: Callable[[], None] = lambda: None,
+) -> Iterator[Held]:
+    """Hold ``run_id`` for this process (see the module docstring): ``RunBusy`` if another
+    live holder has it. ``leases``: the backend (default: the store's database); ``on_lost``
+    is called from the renewal thread if the lease is lost while the block runs."""
+    leases = leases if leases is not None else SqlRunLease(store.engine)
+    ttl = settings.lease_ttl_s
+    lease = take(leases, run_id, ttl, local_takeover=settings.lease_local_takeover)
+    if lease is None:
+        raise RunBusy(run_id, leases.inspect(run_id))
+    held = Held(leases, lease, ttl, on_lost=on_lost)
+    try:
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RunBusy(run_id) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+            store.raise_fence(run_id, lease.token)
+        except FenceRefused as exc:  # a newer token drove the run: it is not ours to drive
+            raise RunBusy(run_id, leases.inspect(run_id)) from exc
+        with store.fenced(run_id, lease.token):
+            yield held
+    finally:
+        held.close()

@@ -5,7 +5,9 @@
     WorkflowError
     ├── BadBrief         a brief that is missing, unreadable or empty (carries the path)
     │   └── BadBriefField  a client or title holding a control character (field, code point)
-    ├── RunBusy          another live process is driving that run
+    ├── RunBusy          another live process is driving that run (carries the holder's lease)
+    ├── LeaseLost        this process lost the run's lease while driving it and stopped
+    │                    without writing (carries run_id and the store's FenceRefused, if any)
     ├── NothingToResume  the run already finished (carries its status)
     ├── BadFork          a fork request that names no checkpoint or an invalid edit
     ├── TemplateInvalid  a workflow template with problems (each with file and line)
@@ -51,9 +53,30 @@ class BadBriefField(BadBrief):
 
 
 class RunBusy(WorkflowError):
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, run_id: str, holder: Any = None) -> None:
         self.run_id = run_id
-        super().__init__(f"run {run_id} is being driven by another process right now")
+        self.holder = holder  # the holder's vitco.leases.Lease, when it was seen
+        where = ""
+        if holder is not None:
+            left = max(0.0, holder.expires_at - holder.now)
+            where = (
+                f" ({holder.owner}, lease token {holder.token}, {left:.0f} s left unless renewed)"
+            )
+        super().__init__(f"run {run_id} is being driven by another process right now{where}")
+
+
+class LeaseLost(WorkflowError):
+    """The run's lease was lost while this process drove it (it was paused or cut off past
+    the lease's expiry, and another worker took the run over): it stopped and wrote nothing
+    more; the other worker carries the run on."""
+
+    def __init__(self, run_id: str, refused: Any = None) -> None:
+        self.run_id = run_id
+        self.refused = refused
+        super().__init__(
+            f"run {run_id}: this process lost the run's lease (another worker took it over "
+            "after it expired) and stopped without writing more"
+        )
 
 
 class NothingToResume(WorkflowError):

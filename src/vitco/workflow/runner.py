@@ -31,7 +31,7 @@ from vitco.llm.exceptions import BudgetExceeded, LLMError
 from vitco.llm.model import Model
 from vitco.sandbox.exceptions import SandboxError
 from vitco.sandbox.protocol import Process
-from vitco.store import Store
+from vitco.store import FenceRefused, Store
 from vitco.store.models import new_id
 from vitco.store.repo import DEFAULT_TENANT
 from vitco.toolchains import ToolchainError
@@ -41,6 +41,7 @@ from vitco.workflow.checkpoints import open_checkpointer, run_config, run_lock
 from vitco.workflow.exceptions import (
     BadRepo,
     DependencyUnavailable,
+    LeaseLost,
     NothingToResume,
     RepoRequired,
     TemplateInvalid,
@@ -180,14 +181,28 @@ def execute(
     warnings: Sequence[str] = (),
 ) -> Outcome:
     """Drive a run's graph: from ``inputs`` for a new run, else from its last checkpoint
-    (``resume`` is the answer to a pending approval gate)."""
+    (``resume`` is the answer to a pending approval gate).
+
+    The run's lease is held throughout (``run_lock``). If it is lost (the renewal finds
+    another holder, or a write is refused by the fence), the run stops, writes nothing more
+    (its status, events and task trees are the new holder's now) and ``LeaseLost`` is raised.
+    """
     settings, store = services.settings, services.store
     run = store.get_run(run_id)
     project = store.get_project(run.project_id)
     repo_path = Path(project.repo_path)
+    lost: FenceRefused | None = None
     with (
-        stop.scope(name=run_id),  # this run's stop switch (a worker's, when it opened one)
-        run_lock(settings, run_id),
+        stop.scope(
+            name=run_id
+        ) as stop_token,  # this run's stop switch (a worker's, when it opened one)
+        run_lock(
+            settings,
+            store,
+            run_id,
+            leases=services.leases,
+            on_lost=lambda: stop_token.request("it lost its lease"),
+        ) as held,
         open_checkpointer(settings) as saver,
         services.http() as http,
         stop.signals(),  # Ctrl-C, SIGTERM, SIGHUP: a clean, resumable stop of every run
@@ -258,6 +273,8 @@ def execute(
             if keep_running and status == "delivered" and not rt.processes:
                 # the deploy step ran in a process that died: bring the app back up to serve it
                 restart_app(rt)
+        except FenceRefused as exc:  # another holder drives the run now
+            lost = exc
         except (KeyboardInterrupt, stop.RunInterrupted) as exc:
             how = f"by {exc}" if str(exc) else "by Ctrl-C"
             status, reason = "interrupted", f"stopped {how}; vitco resume {run_id} continues"
@@ -267,24 +284,42 @@ def execute(
             status, reason, fix = "needs_attention", str(exc), getattr(exc, "fix", None)
         except Exception as exc:  # a defect, not a known condition: keep the evidence
             status, reason = "failed", f"{type(exc).__name__}: {exc}"
-            rt.emit("error", reason, data={"traceback": traceback.format_exc()})
+            try:
+                rt.emit("error", reason, data={"traceback": traceback.format_exc()})
+            except FenceRefused as refused:  # it failed because it lost the run meanwhile
+                lost = refused
         finally:
             rt.add_time("total", time.monotonic() - began)
-            store.update_run(run_id, status=status, reason=reason or None)
-            if status != "delivered":
-                _stop_tasks(store, run_id, status)
-            if status not in RESUMING:
-                _remove_task_trees(rt)
-            rt.emit("run", f"run {run_id} {status}" + (f": {reason}" if reason else ""))
-            if not keep_running or status != "delivered":
+            try:
+                if lost is None and not held.lost.is_set():
+                    _record_ending(rt, status, reason)
+            except FenceRefused as exc:
+                lost = exc
+            if lost is not None or held.lost.is_set() or not keep_running or status != "delivered":
                 rt.stop_processes()
-    report = build_report(store, run_id) | {
-        "timings": {k: round(v, 3) for k, v in rt.timings.items()},
-        "resumable": resumable and status != "delivered",
-        "fix": fix,
-    }
-    store.update_run(run_id, report=report)
-    return Outcome(report=report, processes=list(rt.processes))
+        if lost is None and not held.lost.is_set():
+            report = build_report(store, run_id) | {
+                "timings": {k: round(v, 3) for k, v in rt.timings.items()},
+                "resumable": resumable and status != "delivered",
+                "fix": fix,
+            }
+            try:
+                store.update_run(run_id, report=report)
+                return Outcome(report=report, processes=list(rt.processes))
+            except FenceRefused as exc:
+                lost = exc
+    rt.stop_processes()
+    raise LeaseLost(run_id, lost)
+
+
+def _record_ending(rt: Runtime, status: str, reason: str) -> None:
+    """Store how the run ended and tidy up after it (only while it still holds its lease)."""
+    rt.store.update_run(rt.run_id, status=status, reason=reason or None)
+    if status != "delivered":
+        _stop_tasks(rt.store, rt.run_id, status)
+    if status not in RESUMING:
+        _remove_task_trees(rt)
+    rt.emit("run", f"run {rt.run_id} {status}" + (f": {reason}" if reason else ""))
 
 
 RESUMING = ("interrupted", "awaiting_approval")

@@ -64,6 +64,8 @@ class StoreLedger:
     def lookup(self, request: ModelRequest) -> ModelResponse | None:
         row = self.store.find_call(self.run_id, request.key.label(), request.fingerprint())
         if row is None:
+            # the request is about to be paid: not by a holder that lost the run's lease
+            self.store.check_fence(self.run_id)
             return None
         return ModelResponse(
             content=row.response,
@@ -252,10 +254,14 @@ class Runtime:
         """Fault injection for the crash tests: die here, like ``kill -9``, when asked to.
 
         ``VITCO_CRASH_AT=<point>`` names one of the points the steps pass through
-        (``after:<node>``, ``mid-task``, ``after-commit``, ``mid-deploy``, ``before-mail``).
+        (``after:<node>``, ``mid-task``, ``after-commit``, ``mid-deploy``, ``before-mail``);
+        ``pause:<point>`` stops the process there instead (SIGSTOP, every thread, the lease's
+        renewals too) until a SIGCONT: a worker paused past its lease.
         """
         if self.crash_at == point:
             os.kill(os.getpid(), signal.SIGKILL)
+        if self.crash_at == f"pause:{point}":
+            os.kill(os.getpid(), signal.SIGSTOP)
 
     def emit(
         self,

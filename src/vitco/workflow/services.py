@@ -17,6 +17,7 @@ from vitco.integrations.git.host import GitHost
 from vitco.integrations.mail import Mailer
 from vitco.integrations.payments import Payments
 from vitco.integrations.storage import ArtifactStore
+from vitco.leases import RunLease
 from vitco.llm.model import Model
 from vitco.sandbox.protocol import Process, Sandbox
 from vitco.store import Store
@@ -53,6 +54,7 @@ class Services:
     made per run with the run's HTTP client. ``payments``: where a payment gate issues the
     project's invoice. ``deploy_target(http, sandbox)``: where a delivery is shipped after its
     checks (``None``: the local, supervised deployment).
+    ``leases``: where runs' leases live (``None``: the store's database).
     """
 
     settings: Settings
@@ -66,3 +68,4 @@ class Services:
     git_host: Callable[[httpx.Client], GitHost] | None = None
     payments: Payments | None = None
     deploy_target: Callable[[httpx.Client, Sandbox], DeployTarget] | None = None
+    leases: RunLease | None = None

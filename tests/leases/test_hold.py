@@ -1,0 +1,109 @@
+"""Holding a lease while a run executes: renewals, losing it, the local takeover of a dead
+holder, and how owner ids are judged (every field of an owner id is hostile input)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+from vitco.leases import Held, RunLease, take
+from vitco.leases.owner import dead_here, machine, new_owner, start_time
+
+
+def test_the_heartbeat_keeps_a_short_lease_alive(leases: RunLease) -> None:
+    lease = take(leases, "r-1", 0.6)
+    assert lease is not None
+    held = Held(leases, lease, 0.6)
+    try:
+        time.sleep(1.5)  # more than twice the ttl
+        assert not held.lost.is_set()
+        assert take(leases, "r-1", 0.6) is None
+        current = leases.inspect("r-1")
+        assert current is not None and current.live and current.token == lease.token
+        assert current.heartbeat_at > lease.heartbeat_at
+    finally:
+        held.close()
+    assert leases.inspect("r-1") is None  # released on close
+
+
+def test_a_lost_lease_is_noticed_and_reported(leases: RunLease) -> None:
+    lease = take(leases, "r-1", 0.6)
+    assert lease is not None
+    called = threading.Event()
+    held = Held(leases, lease, 0.6, on_lost=called.set)
+    try:
+        thief = leases.acquire("r-1", "elsewhere", 30, replace=lease.owner)
+        assert thief is not None
+        assert called.wait(2.0) and held.lost.is_set()
+    finally:
+        held.close()
+    current = leases.inspect("r-1")  # close does not release what is no longer ours
+    assert current is not None and current.owner == "elsewhere"
+
+
+class Failing:
+    """A lease backend whose server went away after the lease was taken."""
+
+    def __init__(self, inner: RunLease) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def renew(self, *args: object) -> None:
+        raise ConnectionError("server away")
+
+
+def test_renewals_failing_until_the_lease_must_have_expired_lose_it(leases: RunLease) -> None:
+    lease = take(leases, "r-1", 0.6)
+    assert lease is not None
+    called = threading.Event()
+    held = Held(Failing(leases), lease, 0.6, on_lost=called.set)  # type: ignore[arg-type]
+    try:
+        assert not called.wait(0.3)  # one failed renewal is not a loss yet
+        assert called.wait(2.0) and held.lost.is_set()
+    finally:
+        held.close()
+
+
+def test_a_dead_local_holder_is_taken_over_at_once(leases: RunLease) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        owner = f"host/{machine()}/{child.pid}-{start_time(child.pid)}/abcd1234"
+        assert leases.acquire("r-1", owner, 30) is not None
+        assert not dead_here(owner)
+        assert take(leases, "r-1", 30) is None  # alive: its lease stands
+    finally:
+        child.kill()
+        child.wait()
+    assert dead_here(owner)
+    assert take(leases, "r-1", 30, local_takeover=False) is None  # waits for the expiry
+    mine = take(leases, "r-1", 30)
+    assert mine is not None and mine.owner != owner
+
+
+def test_holders_elsewhere_or_unparseable_are_never_judged_dead() -> None:
+    me = new_owner()
+    assert not dead_here(me)  # this very process
+    pid, started = me.split("/")[2].split("-")
+    assert int(pid) == os.getpid() and started == start_time(os.getpid())
+    gone = f"h/{machine()}/999999999-1/n"
+    assert dead_here(gone)
+    for hostile in [
+        "h/other-machine/999999999-1/n",  # another host or pid namespace: only expiry counts
+        f"h/{machine()}/self-1/n",
+        f"h/{machine()}/../../etc/passwd-1/n",
+        f"h/{machine()}/-1/n",
+        "no-slashes",
+        "",
+        f"h/{machine()}/1-x/n/extra",
+    ]:
+        assert not dead_here(hostile), hostile
+
+
+def test_owner_ids_are_unique_per_acquisition() -> None:
+    assert new_owner() != new_owner()
+    assert len(new_owner()) <= 200
