@@ -228,19 +228,18 @@ def story(browser: Any, url: str, api: Any, opened: list[Any], shots: Path, *key
         "login": (None, "/login"),
     }
     serious: dict[str, list[dict[str, Any]]] = {}
+    tabs: dict[str | None, Any] = {}
+    for key in (manager, client, None):  # axe is injected as a script: CSP bypassed for it only
+        tab = new_context(viewport=DESKTOP, bypass_csp=True)
+        tabs[key] = login(tab, url, key) if key is not None else tab.new_page()
     for width_name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
-        contexts: dict[str | None, Any] = {}
         for name, (key, path) in pages.items():
-            if key not in contexts:  # axe is injected as a script: CSP bypassed for it only
-                contexts[key] = new_context(viewport=viewport, bypass_csp=True)
-                if key is not None:
-                    login(contexts[key], url, key).close()
-            shot = contexts[key].new_page()
+            shot = tabs[key]
+            shot.set_viewport_size(viewport)
             shot.goto(f"{url}{path}")
             shot.screenshot(path=str(shots / f"{name}-{width_name}.png"), full_page=True)
             found = [v for v in axe(shot) if v["impact"] in ("serious", "critical")]
             if found:
                 serious[f"{name} ({width_name})"] = found
-            shot.close()
     assert serious == {}, json.dumps(serious, indent=1)
     assert len(list(shots.glob("*.png"))) >= 2 * len(pages)

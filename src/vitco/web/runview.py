@@ -82,13 +82,30 @@ def position(graphs: Graphs, events: list[dict[str, Any]], status: str) -> Posit
     return at
 
 
+CALL_TEXT = ("call", "role", "tier", "model", "outcome")
+CALL_NUMBERS = ("input_tokens", "output_tokens", "cost_usd", "latency_s")
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
 def model_calls(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The run's model calls (its ``model`` events' data), oldest first."""
-    return [
-        {"seq": e["seq"], "task": e.get("task")} | dict(e.get("data") or {})
-        for e in events
-        if e["kind"] == "model"
-    ]
+    """The run's model calls (its ``model`` events' data), oldest first: each field the page
+    shows, as text or a number, whatever an event's data holds (or lacks)."""
+    calls = []
+    for event in events:
+        if event["kind"] != "model":
+            continue
+        data = event.get("data") if isinstance(event.get("data"), dict) else {}
+        row: dict[str, Any] = {"seq": event["seq"], "task": event.get("task")}
+        row |= {k: "" if data.get(k) is None else str(data[k]) for k in CALL_TEXT}
+        row |= {k: _number(data.get(k)) for k in CALL_NUMBERS}
+        calls.append(row)
+    return calls
 
 
 def timeline(
