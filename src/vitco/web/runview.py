@@ -100,7 +100,8 @@ def model_calls(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for event in events:
         if event["kind"] != "model":
             continue
-        data = event.get("data") if isinstance(event.get("data"), dict) else {}
+        raw = event.get("data")
+        data: dict[str, Any] = raw if isinstance(raw, dict) else {}
         row: dict[str, Any] = {"seq": event["seq"], "task": event.get("task")}
         row |= {k: "" if data.get(k) is None else str(data[k]) for k in CALL_TEXT}
         row |= {k: _number(data.get(k)) for k in CALL_NUMBERS}
