@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from vitco.api.exceptions import ApiError, TooManyRequests
+from vitco.jobs.exceptions import BadJob, QueueUnavailable
 from vitco.observability.redaction import Redactor
 from vitco.store.exceptions import AlreadyExists, NotFound
 from vitco.workflow.exceptions import WorkflowError
@@ -41,6 +42,7 @@ CODES = {
     415: "unsupported_media_type",
     422: "invalid",
     429: "rate_limited",
+    503: "unavailable",
 }
 
 
@@ -127,6 +129,17 @@ async def _workflow(request: Request, exc: Exception) -> JSONResponse:
     return _answer(422, "rejected", str(exc), {"fix": fix} if fix else None)
 
 
+async def _bad_job(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BadJob)
+    return _answer(422, "invalid", str(exc), {"field": exc.field, "why": exc.why})
+
+
+async def _queue_away(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, QueueUnavailable)
+    logger.error("%s %s: %s", request.method, request.url.path, exc)
+    return _answer(503, "unavailable", str(exc), {"fix": exc.fix}, {"Retry-After": "5"})
+
+
 async def _internal(request: Request, exc: Exception) -> JSONResponse:
     logger.error("%s %s failed", request.method, request.url.path, exc_info=exc)
     return _answer(500, "internal", "the server failed to answer; it is logged")
@@ -162,6 +175,8 @@ def install(app: FastAPI, redactor: Redactor | None = None) -> None:
         (NotFound, _not_found),
         (AlreadyExists, _exists),
         (WorkflowError, _workflow),
+        (BadJob, _bad_job),
+        (QueueUnavailable, _queue_away),
         (Exception, _internal),
     ]
     for kind, handler in handlers:

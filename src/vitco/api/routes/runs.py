@@ -24,6 +24,7 @@ from vitco.api.schemas import (
     TaskPublic,
 )
 from vitco.integrations.git.repo import Repo
+from vitco.jobs.exceptions import QueueUnavailable
 from vitco.llm.exceptions import LLMError
 from vitco.store.models import Project, Run
 from vitco.workflow.runner import check_workflow
@@ -83,7 +84,11 @@ def queue_run(ctx: ApiContext, project: Project, body: RunCreate, run_id: str | 
     run = ctx.store.create_run(
         project.id, brief.id, model_id, body.workflow, run_id=run_id, base_sha=Repo(repo).head()
     )
-    ctx.queue.enqueue(run.id, "start", tenant=project.tenant_id, key=f"start:{run.id}")
+    try:
+        ctx.queue.enqueue(run.id, "start", tenant=project.tenant_id, key=f"start:{run.id}")
+    except QueueUnavailable:  # the run stays, resumable once the queue is back (503)
+        ctx.store.update_run(run.id, status="interrupted", reason="the run queue was unavailable")
+        raise
     ctx.runs.notify()
     return run
 
@@ -127,9 +132,13 @@ def _queue(
     ctx: ApiContext, tenant_id: str, run: Run, action: str, payload: dict[str, Any] | None
 ) -> Run:
     ctx.store.update_run(run.id, status="queued", reason=None)
-    ctx.queue.enqueue(
-        run.id, "resume" if action == "resume" else "answer", payload, tenant=tenant_id
-    )
+    try:
+        ctx.queue.enqueue(
+            run.id, "resume" if action == "resume" else "answer", payload, tenant=tenant_id
+        )
+    except QueueUnavailable:  # the run is left as it was (503): nothing is lost
+        ctx.store.update_run(run.id, status=run.status, reason=run.reason)
+        raise
     ctx.runs.notify()
     return ctx.store.get_run(run.id)
 
