@@ -71,7 +71,6 @@ def test_expiry_lets_another_owner_take_it_with_a_higher_token(leases: RunLease)
     (expired,) = leases.expired()
     assert (expired.run_id, expired.owner, expired.token) == ("r-1", "worker-a", a.token)
     assert not expired.live
-    assert leases.renew(a, LONG) is None  # an expired lease cannot be renewed back
     b = leases.acquire("r-1", "worker-b", LONG)
     assert b is not None and b.token > a.token
     assert leases.expired() == []
@@ -79,6 +78,30 @@ def test_expiry_lets_another_owner_take_it_with_a_higher_token(leases: RunLease)
     assert leases.release(a) is False  # the old holder cannot release the new one's lease
     held = leases.inspect("r-1")
     assert held is not None and (held.owner, held.token) == ("worker-b", b.token)
+
+
+def test_an_expired_lease_nobody_took_is_renewed_with_its_token(leases: RunLease) -> None:
+    # a holder cut off from the lease server for longer than the ttl, back before anyone
+    # acquired the run: no newer token exists, so it still holds the run
+    a = leases.acquire("r-1", "worker-a", SHORT)
+    assert a is not None
+    _expire(a)
+    revived = leases.renew(a, LONG)
+    assert revived is not None and revived.token == a.token and revived.live
+    assert leases.expired() == []
+    assert leases.acquire("r-1", "worker-b", LONG) is None
+
+
+def test_a_runs_tokens_keep_rising_whoever_takes_it(leases: RunLease) -> None:
+    tokens: dict[str, list[int]] = {"r-0": [], "r-1": []}
+    for i in range(6):
+        run_id = f"r-{i % 2}"
+        got = leases.acquire(run_id, f"worker-{i}", SHORT)
+        assert got is not None
+        tokens[run_id].append(got.token)
+        assert leases.release(got)
+    for run_tokens in tokens.values():
+        assert run_tokens == sorted(set(run_tokens))  # strictly rising
 
 
 def test_release_frees_it_at_once_and_is_not_an_expiry(leases: RunLease) -> None:

@@ -3,17 +3,19 @@
 ``take`` acquires the lease for this process (taking over at once from a holder on this machine
 that is known dead, see ``vitco.leases.owner``); ``Held`` renews it every ``ttl / 3`` on a
 daemon thread, so two renewals can fail (a database restart, a slow network) before it
-expires. When a renewal finds the lease gone (another holder took it, or it expired), or the
-renewals keep failing until the lease must have expired, ``Held`` sets ``lost`` and calls
-``on_lost``: the run must stop and write nothing more (the store's fence refuses its writes in
-any case, see ``Store.fenced``).
+expires. When a renewal finds the lease gone (another holder took it), ``Held`` sets ``lost``
+and calls ``on_lost``: the run must stop and write nothing more (the store's fence refuses its
+writes in any case, see ``Store.fenced``). A renewal that fails because the lease server is
+away is retried every interval, however long: while the server is away nobody else can take
+the lease either, and once it is back the renewal tells whether someone did (``renew``
+succeeds on an expired lease that nobody acquired since). Whatever the run writes in between
+goes through the store's fence, and model requests and side effects check it first.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 
 from vitco.leases.owner import dead_here, new_owner
@@ -38,8 +40,7 @@ def take(
 
 class Held:
     """A lease this process holds, renewed on a thread until ``close`` (see the module
-    docstring). ``clock`` is the monotonic clock that bounds how long renewals may keep
-    failing; ``interval_s`` defaults to a third of the ttl."""
+    docstring); ``interval_s`` defaults to a third of the ttl."""
 
     def __init__(
         self,
@@ -49,19 +50,15 @@ class Held:
         *,
         on_lost: Callable[[], None] = lambda: None,
         interval_s: float | None = None,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.leases = leases
         self.lease = lease
         self.ttl_s = ttl_s
         self.on_lost = on_lost
         self.interval_s = interval_s if interval_s is not None else ttl_s / 3
-        self.clock = clock
         self.lost = threading.Event()
+        self.failures = 0  # renewals in a row that could not reach the lease server
         self._closing = threading.Event()
-        # the local deadline is counted from before the call that set the lease: never later
-        # than the server's own expiry
-        self._deadline = clock() + ttl_s - (lease.now - lease.heartbeat_at)
         self._thread = threading.Thread(
             target=self._beat, name=f"vitco-lease-{lease.run_id}", daemon=True
         )
@@ -73,19 +70,16 @@ class Held:
 
     def _beat(self) -> None:
         while not self._closing.wait(self.interval_s):
-            asked = self.clock()
             try:
                 renewed = self.leases.renew(self.lease, self.ttl_s)
-            except Exception as exc:  # the lease server is away: try again until the deadline
-                if self.clock() >= self._deadline:
-                    self._lose(f"renewals failed until it expired ({exc})")
-                    return
+            except Exception as exc:  # the lease server is away: try again next time
+                self.failures += 1
                 logger.warning("lease of run %s not renewed: %s", self.lease.run_id, exc)
                 continue
             if renewed is None:
-                self._lose("another holder has it or it expired")
+                self._lose("another holder took the run over")
                 return
-            self.lease, self._deadline = renewed, asked + self.ttl_s
+            self.lease, self.failures = renewed, 0
 
     def _lose(self, why: str) -> None:
         logger.error("run %s lost its lease (token %s): %s", self.lease.run_id, self.token, why)

@@ -67,8 +67,11 @@ class RunLease(Protocol):
         ...
 
     def renew(self, lease: Lease, ttl_s: float) -> Lease | None:
-        """Extend ``lease`` to ``ttl_s`` seconds from now if it is still this holder's and
-        has not expired; ``None`` when it was lost (then the holder must stop writing)."""
+        """Extend ``lease`` to ``ttl_s`` seconds from now if it is still this holder's;
+        ``None`` when it was lost (then the holder must stop writing). A lease that expired
+        but that nobody acquired since is still this holder's (same owner, same token: no
+        newer token exists) and is renewed: a holder cut off from the lease server for longer
+        than the ttl goes on once it is back, unless another took the run meanwhile."""
         ...
 
     def release(self, lease: Lease) -> bool:

@@ -7,8 +7,10 @@ holder died simply vanishes and cannot be listed as "expired, the run needs resu
 operation here is a small Lua script (atomic on the server) over three keys under ``prefix``:
 
 - ``lease:<run_id>``: a hash (owner, token, acquired_at, heartbeat_at, expires_at);
-- ``lease-token``: a counter, ``INCR``-ed at each acquisition, so tokens only ever rise (for
-  every run: one counter serves all of them);
+- ``lease-token``: the last token given, for every run (one counter serves all of them). A
+  token is the greater of that counter plus one and the server's time in microseconds, so
+  tokens keep rising even after Redis restarts without its data (the store's fence still
+  holds the old ones: a counter starting again from 1 would be refused forever);
 - ``leases``: a sorted set of run ids by expiry, for ``expired`` and ``stats``.
 
 The clock is Redis ``TIME`` (the server's, one clock for all hosts), read inside the scripts;
@@ -33,10 +35,11 @@ _ACQUIRE = (
     + """
 local cur = redis.call('HMGET', KEYS[1], 'owner', 'expires_at')
 if cur[1] and tonumber(cur[2]) > now and cur[1] ~= ARGV[3] then return false end
-local token = redis.call('INCR', KEYS[2])
+local token = math.max(redis.call('INCR', KEYS[2]), now * 1000)
+redis.call('SET', KEYS[2], string.format('%d', token))
 local exp = now + tonumber(ARGV[2])
-redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'token', token, 'acquired_at', now,
-           'heartbeat_at', now, 'expires_at', exp)
+redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'token', string.format('%d', token),
+           'acquired_at', now, 'heartbeat_at', now, 'expires_at', exp)
 redis.call('ZADD', KEYS[3], exp, ARGV[4])
 return {token, now, now, exp, now}
 """
@@ -46,7 +49,7 @@ _RENEW = (
     _NOW
     + """
 local cur = redis.call('HMGET', KEYS[1], 'owner', 'token', 'expires_at', 'acquired_at')
-if cur[1] ~= ARGV[1] or cur[2] ~= ARGV[2] or tonumber(cur[3]) <= now then return false end
+if cur[1] ~= ARGV[1] or cur[2] ~= ARGV[2] then return false end
 local exp = now + tonumber(ARGV[3])
 redis.call('HSET', KEYS[1], 'heartbeat_at', now, 'expires_at', exp)
 redis.call('ZADD', KEYS[2], exp, ARGV[4])

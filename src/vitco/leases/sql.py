@@ -51,7 +51,7 @@ RETURNING token, acquired_at, heartbeat_at, expires_at, acquired_at
 """
 _RENEW = """
 UPDATE run_leases SET heartbeat_at = {now}, expires_at = {now} + :ttl
-WHERE run_id = :run_id AND owner = :owner AND token = :token AND expires_at > {now}
+WHERE run_id = :run_id AND owner = :owner AND token = :token
 RETURNING token, acquired_at, heartbeat_at, expires_at, heartbeat_at
 """
 _RELEASE = """
