@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
@@ -40,9 +40,9 @@ def test_one_task_project_is_delivered(
     repo = Repo(Path(report["repo"]))
     assert repo.head("delivered") == repo.head("main")
     assert repo.git("show", "main:calc.py").strip().endswith("return a + b")
-    mail = message_from_bytes(Path(report["mail"]).read_bytes())
+    mail = message_from_bytes(Path(report["mail"]).read_bytes(), policy=policy.default)
     assert mail["To"] == "Grace Hopper <grace@example.com>"
-    body = mail.get_payload(decode=True).decode()
+    body = mail.get_body(("plain",)).get_content()  # type: ignore[attr-defined]
     assert "delivered" in body
     calls = len(happy_path())
     assert report["cost"]["calls"] == len(model.requests) == calls

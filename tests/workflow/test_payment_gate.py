@@ -4,6 +4,7 @@ waits until the project is paid (in full), a manager may open or close the gate.
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,26 @@ def test_a_manager_may_open_the_gate_and_it_says_so(
     assert report["status"] == "delivered", report["reason"]
     events = [e.message for e in open_store(settings).events(run_id) if e.kind == "payment"]
     assert any("without a recorded payment: paid by bank transfer" in m for m in events)
+
+
+@pytest.mark.usefixtures("sandbox")
+def test_killed_after_invoicing_the_run_resumes_with_the_same_invoice(short_home: Path) -> None:
+    """kill -9 after the invoice was issued, before the run recorded it: resumed, the run waits
+    for that same invoice (the service finds it by its key), and no second one exists."""
+    from tests.workflow.test_crash_resume import vitco
+    from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE
+
+    crashed = vitco(short_home, "run", str(DEMO_BRIEF), "--model", f"replay:{DEMO_CASSETTE}",
+                    "--workflow", WORKFLOW, "--json", crash_at="mid-invoice")  # fmt: skip
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
+    settings = Settings(home=short_home)
+    (invoice_file,) = settings.invoices_dir.iterdir()
+    store = open_store(settings)
+    (run,) = store.runs()
+    resumed = vitco(short_home, "resume", run.id, "--json")
+    report = json.loads(resumed.stdout)
+    assert report["status"] == "awaiting_approval", report
+    invoice = json.loads(invoice_file.read_text(encoding="utf-8"))["invoice"]
+    assert invoice["id"] in report["reason"]
+    assert list(settings.invoices_dir.iterdir()) == [invoice_file]
+    assert len(store.artifacts(run.id, "invoice")) == 1

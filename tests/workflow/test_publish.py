@@ -4,6 +4,8 @@ from, and nothing twice when the steps run again."""
 
 from __future__ import annotations
 
+import json
+import signal
 import subprocess
 from pathlib import Path
 
@@ -104,3 +106,31 @@ def test_issue_of_reads_only_a_github_issue_source() -> None:
     assert issue_of("github octo/repo#3") == ("octo/repo", 3)
     for source in ("github octo/repo", "file brief.md", "github ../x#1", "github a/b#1\n#2"):
         assert issue_of(source) is None
+
+
+@pytest.mark.usefixtures("sandbox")
+def test_killed_with_a_review_open_the_run_resumes_without_a_second_review(
+    short_home: Path,
+) -> None:
+    """kill -9 between opening a task's review on the host and merging it (and recording
+    either): the resumed run finds the review, merges it once, and each task has one."""
+    from tests.workflow.test_crash_resume import vitco
+    from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE
+
+    crashed = vitco(short_home, "run", str(DEMO_BRIEF), "--model", f"replay:{DEMO_CASSETTE}",
+                    "--json", crash_at="mid-publish")  # fmt: skip
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
+    settings = Settings(home=short_home)
+    host = LocalGitHost(settings.git_host_dir)
+    (bare,) = settings.git_host_dir.glob("*.git")
+    name = bare.name.removesuffix(".git")
+    (opened,) = host.reviews(name)
+    assert not opened.merged  # what the crash left: one review open, nothing recorded
+    resumed = vitco(short_home, "resume", open_store(settings).runs()[0].id, "--json")
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    report = json.loads(resumed.stdout)
+    assert report["status"] == "delivered"
+    reviews = host.reviews(name)
+    branches = [r.branch for r in reviews]
+    assert len(branches) == len(set(branches)) == len(report["tasks"])
+    assert all(r.merged for r in reviews) and reviews[0].number == opened.number

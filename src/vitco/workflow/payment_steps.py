@@ -71,9 +71,13 @@ def _issue(rt: Runtime, state: RunState) -> Invoice:
         quote=priced,
     )
     payments = rt.payments
-    issued = rt.store.once(
-        rt.run_id, f"invoice/{rt.project_id}", lambda: payments.issue(request).model_dump()
-    )
+
+    def issue() -> dict[str, Any]:
+        made = payments.issue(request).model_dump()
+        rt.fault("mid-invoice")  # issued on the service, not yet recorded here
+        return made
+
+    issued = rt.store.once(rt.run_id, f"invoice/{rt.project_id}", issue)
     invoice = Invoice.model_validate(issued)
     if not rt.store.artifacts(rt.run_id, "invoice"):
         rt.store.put_artifact(rt.run_id, "invoice", invoice.model_dump() | priced.model_dump())

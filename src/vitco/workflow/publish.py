@@ -105,6 +105,7 @@ def publish_task(rt: Runtime, state: dict[str, Any], title: str, sha: str) -> No
                 raise
             # nothing to review: another task's review already brought this work to the base
             return {"number": None, "merged": True, "detail": exc.message}
+        rt.fault("mid-publish")  # the review is open on the host, not yet merged nor recorded
         merged = host.merge_review(hosted["name"], opened.number)
         return merged.model_dump()
 

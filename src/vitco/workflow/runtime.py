@@ -254,9 +254,10 @@ class Runtime:
         """Fault injection for the crash tests: die here, like ``kill -9``, when asked to.
 
         ``VITCO_CRASH_AT=<point>`` names one of the points the steps pass through
-        (``after:<node>``, ``mid-task``, ``after-commit``, ``mid-deploy``, ``before-mail``);
-        ``pause:<point>`` stops the process there instead (SIGSTOP, every thread, the lease's
-        renewals too) until a SIGCONT: a worker paused past its lease.
+        (``after:<node>``, ``mid-task``, ``after-commit``, ``mid-publish``, ``mid-invoice``,
+        ``mid-deploy``, ``before-mail``); ``pause:<point>`` stops the process there instead
+        (SIGSTOP, every thread, the lease's renewals too) until a SIGCONT: a worker paused past
+        its lease.
         """
         if self.crash_at == point:
             os.kill(os.getpid(), signal.SIGKILL)
