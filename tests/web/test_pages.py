@@ -37,6 +37,13 @@ def test_hostile_words_reach_every_page_as_text(server: Server) -> None:
     run_page = browser.get(f"/runs/{run.id}").text
     assert re.search(r'<g class="node[^"]*current[^"]*" data-node="plan"', run_page)
 
+    # a project a client sent in is started from the dashboard by whom the matrix lets
+    other = admin.post("/v1/projects", json={"brief": "# Sent in\n\nA brief.\n"}).json()
+    start = f'data-start-project="{other["id"]}"'
+    assert start in browser.get("/").text
+    watcher, _ = logged_in(server, server.key("acme", "viewer"))
+    assert start not in watcher.get("/").text and "data-start-run" not in watcher.get("/").text
+
     theirs, _ = logged_in(server, server.key("globex", "manager"))
     assert theirs.get(f"/runs/{run.id}").status_code == 404
     assert theirs.get(f"/runs/{run.id}/parts").status_code == 404

@@ -74,9 +74,8 @@ async def dashboard(request: Request) -> Response:
         for run in runs:  # newest first: the first seen is the latest
             latest.setdefault(run["project_id"], run)
         since = await head(api, runs)
-    may_start = can(session, "POST /v1/projects") and can(
-        session, "POST /v1/projects/{project_id}/runs"
-    )
+    may_run = can(session, "POST /v1/projects/{project_id}/runs")
+    may_start = can(session, "POST /v1/projects") and may_run
     return render(
         request,
         "dashboard.html",
@@ -86,6 +85,7 @@ async def dashboard(request: Request) -> Response:
         latest=latest,
         total=costs["total_usd"],
         may_start=may_start,
+        may_run=may_run,
         workflows=sorted(template_files(context(request).settings.home)),
         since=since,
     )
