@@ -59,6 +59,8 @@ def code_diff(store: Store, run: Run, task: str | None, stat: bool) -> str:
     from vitco.store import NotFound
 
     repo = Repo(Path(store.get_project(run.project_id).repo_path))
+    if not repo.exists():
+        return ""  # the run never made its repository: nothing was committed
     options = ["--no-ext-diff", "--no-textconv", "--no-color"] + (["--stat"] if stat else [])
     if task is None:
         return repo.git("diff", *options, run.base_sha or EMPTY_TREE, run.branch, strip=False)

@@ -1,16 +1,22 @@
 """Where LangGraph keeps a run's checkpoints, and how runs are configured and locked.
 
-The embedded default is LangGraph's SQLite saver in the data dir. A run's thread id is its run
-id. ``run_lock`` makes sure one process at a time drives a run, on this host or any other:
-it holds the run's lease (``vitco.leases``: a row in the store's database, or Redis) renewed
-on a thread, raises the run's fence to the lease's token and fences the store's writes for the
-run with it. A holder that dies stops renewing and loses the run after ``lease_ttl_s``; one
-on this machine known dead (``kill -9``) is taken over at once.
+The embedded default is LangGraph's SQLite saver in the data dir, one per file and process,
+shared by the runs the process executes (the saver serialises its own use of the connection;
+opening and closing one per run cost more than a trivial run's whole graph: closing the last
+connection checkpoints SQLite's write-ahead log). A run's thread id is its run id.
+``run_lock`` makes sure one process at a time drives a run, on this host or any other: it
+holds the run's lease (``vitco.leases``: a row in the store's database, or Redis) renewed on a
+thread, raises the run's fence to the lease's token and fences the store's writes for the run
+with it. A holder that dies stops renewing and loses the run after ``lease_ttl_s``; one on
+this machine known dead (``kill -9``) is taken over at once.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -64,13 +70,51 @@ def open_checkpointer(settings: Settings) -> Iterator[Any]:
             pg.setup()
             yield pg
         return
-    conn = sqlite3.connect(settings.checkpoints_path, check_same_thread=False)
-    try:
-        saver = SqliteSaver(conn)
-        saver.setup()
+    with _SAVERS.borrow(settings.checkpoints_path) as saver:
         yield saver
-    finally:
-        conn.close()
+
+
+class _SaverPool:
+    """The SQLite savers this process has open, by file (path and inode: a file removed and
+    made again is another one); the least recently used idle ones beyond ``keep`` are closed,
+    so a process that serves many data dirs (a test session) holds few files open."""
+
+    def __init__(self, keep: int = 4) -> None:
+        self.keep = keep
+        self._lock = threading.Lock()
+        self._open: OrderedDict[tuple[str, int, int], tuple[SqliteSaver, list[int]]] = (
+            OrderedDict()
+        )
+
+    @contextmanager
+    def borrow(self, path: os.PathLike[str]) -> Iterator[SqliteSaver]:
+        with self._lock:
+            if not os.path.exists(path):
+                sqlite3.connect(path).close()
+            st = os.stat(path)
+            key = (os.fspath(path), st.st_ino, st.st_dev)
+            entry = self._open.get(key)
+            if entry is None:
+                saver = SqliteSaver(sqlite3.connect(path, check_same_thread=False))
+                saver.setup()
+                entry = self._open[key] = (saver, [0])
+            self._open.move_to_end(key)
+            entry[1][0] += 1
+        try:
+            yield entry[0]
+        finally:
+            with self._lock:
+                entry[1][0] -= 1
+                self._trim()
+
+    def _trim(self) -> None:
+        idle = [k for k, (_, users) in self._open.items() if users[0] == 0]
+        for key in idle[: max(0, len(self._open) - self.keep)]:
+            saver, _ = self._open.pop(key)
+            saver.conn.close()
+
+
+_SAVERS = _SaverPool()
 
 
 def run_config(run_id: str, settings: Settings, checkpoint_id: str | None = None) -> Any:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from vitco.integrations.git import RepoError
 from vitco.integrations.git.repo import Repo
 from vitco.store import Store
-from vitco.store.models import ModelCall, Run
+from vitco.store.models import Artifact, ModelCall, Run, Task
+
+Stored = dict[str, list[Artifact]]
+"""A run's artifacts by kind, in the order they were made (read once per report)."""
 
 
 def _bucket() -> dict[str, Any]:
@@ -39,14 +43,14 @@ def cost_summary(calls: Iterable[ModelCall]) -> dict[str, Any]:
     return total | {"by_role": by_role, "by_tier": by_tier, "model_s": round(model_s, 3)}
 
 
-def test_summary(store: Store, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def test_summary(stored: Stored) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The tests of a run: the whole suite's last run on the branch when there was one
     (``scope: main``), else the last run of each task's tests (``scope: tasks``), so a run
     that failed before integration still shows what ran; and every test run, in order."""
     runs: list[dict[str, Any]] = []
     last_main: dict[str, Any] | None = None
     last_of_task: dict[str, dict[str, Any]] = {}
-    for a in store.artifacts(run_id, "test_report"):
+    for a in stored["test_report"]:
         c = a.content
         row = {"task": a.task, "attempt": a.attempt, "passed": c["passed"]}
         row |= {"failed": c["failed"] + c["errors"]}
@@ -64,28 +68,28 @@ def test_summary(store: Store, run_id: str) -> tuple[dict[str, Any], list[dict[s
     return {"passed": passed, "failed": failed, "scope": "tasks"}, runs
 
 
-def team_record(store: Store, run_id: str) -> dict[str, Any]:
+def team_record(stored: Stored, tasks: Sequence[Task]) -> dict[str, Any]:
     """How the team reached the result: the critic's spec checks, every amendment of the
     spec, the disputes over tests with QA's rulings, and the reviewer's objections to work
     that was merged because its tests passed on the last attempt."""
     checks = [
         {"round": a.content["round"], "verdict": a.content["verdict"]}
         | {"problems": a.content["problems"]}
-        for a in store.artifacts(run_id, "spec_critique")
+        for a in stored["spec_critique"]
     ]
     amendments = [
         {"task": a.task, "by": a.content["by"], "spec": a.content["spec"], "why": a.content["why"]}
-        for a in store.artifacts(run_id, "amendment")
+        for a in stored["amendment"]
     ]
     disputes = [
         {"task": a.task, "attempt": a.attempt, "disputes": a.content["disputes"]}
         | {"decision": a.content["decision"], "reason": a.content["reason"]}
-        for a in store.artifacts(run_id, "ruling")
+        for a in stored["ruling"]
     ]
-    done = {t.key: t.attempts for t in store.tasks(run_id) if t.status == "done"}
+    done = {t.key: t.attempts for t in tasks if t.status == "done"}
     objections = [
         {"task": a.task, "attempt": a.attempt, "reasons": a.content["reasons"]}
-        for a in store.artifacts(run_id, "review")
+        for a in stored["review"]
         if a.task in done
         and a.attempt == done[a.task]
         and a.content["verdict"] == "request_changes"
@@ -103,13 +107,17 @@ def build_report(store: Store, run_id: str) -> dict[str, Any]:
     run = store.get_run(run_id)
     project = store.get_project(run.project_id)
     tasks = store.tasks(run_id)
+    stored: Stored = defaultdict(list)
+    for artifact in store.artifacts(run_id):
+        stored[artifact.kind].append(artifact)
+    repo = Repo(Path(project.repo_path))
     try:  # the team's commits on the run's branch since it started (or forked)
         span = f"{run.base_sha}..{run.branch}" if run.base_sha else run.branch
-        commits = Repo(Path(project.repo_path)).commit_count(span)
+        commits = repo.commit_count(span) if repo.exists() else 0
     except (RepoError, OSError):  # a repository moved or removed since: the report still reads
         commits = 0
-    tests, test_runs = test_summary(store, run_id)
-    deployments = store.artifacts(run_id, "deployment")
+    tests, test_runs = test_summary(stored)
+    deployments = stored["deployment"]
     # None until something was deployed: "smoke not ok" would say a check failed
     smoke_ok = bool(deployments[-1].content.get("smoke_ok")) if deployments else None
     delivery = None
@@ -117,9 +125,9 @@ def build_report(store: Store, run_id: str) -> dict[str, Any]:
         shipped = deployments[-1].content
         keys = ("kind", "summary", "url", "checks", "artifacts")
         delivery = {k: shipped.get(k) for k in keys} | {"ok": smoke_ok}
-    plans = store.artifacts(run_id, "plan")
+    plans = stored["plan"]
     toolchain = plans[-1].content.get("toolchain", "python-service") if plans else None
-    mails = store.artifacts(run_id, "mail")
+    mails = stored["mail"]
     duration = None
     if run.started_at and run.finished_at:
         duration = round((run.finished_at - run.started_at).total_seconds(), 3)
@@ -143,7 +151,7 @@ def build_report(store: Store, run_id: str) -> dict[str, Any]:
         "smoke_ok": smoke_ok,
         "delivery": delivery,
         "mail": mails[-1].content["path"] if mails else None,
-        **team_record(store, run_id),
+        **team_record(stored, tasks),
         "cost": cost_summary(store.calls(run_id=run_id)),
         "budget_usd": project.budget_usd,
         "duration_s": duration,

@@ -149,13 +149,15 @@ def create_project(
     tenant_id: str = DEFAULT_TENANT,
     source: Path | None = None,
     project_id: str | None = None,
-) -> tuple[str, str, str]:
-    """A project of ``tenant_id`` for ``brief`` (its repository a copy of ``source``, or new)
-    and the brief stored; returns the project's id, the brief's and the repository's head.
+) -> tuple[str, str, str | None]:
+    """A project of ``tenant_id`` for ``brief`` (its repository a copy of ``source``, or one
+    made when a run first needs it) and the brief stored; returns the project's id, the
+    brief's and the repository's head (None until it is made).
     ``project_id``: the id to give it (an inbound webhook picks it before making it)."""
     project_id = project_id or new_id("p")
     repo_path = settings.projects_dir / f"{_slug(brief.title)}-{project_id.removeprefix('p-')}"
-    base_sha = (Repo.clone(source, repo_path) if source else Repo.init(repo_path)).head()
+    # a new project's repository is made when a run first needs it (``Runtime.repo``)
+    base_sha = Repo.clone(source, repo_path).head() if source else None
     project = store.create_project(
         brief.title,
         str(repo_path),
@@ -235,7 +237,7 @@ def execute(
         rt.emit("run", f"run {run_id} {'resumed' if resuming else 'started'} with model {model.id}")
         for warning in warnings:
             rt.emit("warning", warning)
-        if resuming:
+        if resuming and Repo(repo_path).exists():
             cleaned = rt.repo.recover()
             if cleaned:
                 rt.emit("recover", "cleaned up after a crash: " + ", ".join(cleaned))
@@ -330,6 +332,8 @@ def _remove_task_trees(rt: Runtime) -> None:
     """A finished run (delivered, needs attention, failed...) leaves no task worktree on disk;
     each task's branch keeps its commits, and a resumed task rebuilds its tree from the
     store (``task_steps._materialize``)."""
+    if not Repo(rt.repo_path).exists():
+        return  # nothing was ever checked out
     try:
         for task in rt.store.tasks(rt.run_id):
             rt.repo.remove_worktree(f"{rt.run_id}/{task.key}")

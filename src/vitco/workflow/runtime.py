@@ -174,6 +174,8 @@ class Runtime:
     timings: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _artifacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _repo_lock: threading.Lock = field(default_factory=threading.Lock)
+    _repo_ready: bool = False
 
     def artifact(self, ref: str) -> dict[str, Any]:
         """An artifact's content, read from the store once per run (artifacts never change;
@@ -238,13 +240,25 @@ class Runtime:
 
     @property
     def repo(self) -> Repo:
-        """The project's repository (owner of the task worktrees)."""
+        """The project's repository (owner of the task worktrees), made when a step first
+        needs it: a workflow that never touches files (a triage, a reply) costs no ``git``.
+        The run's ``base_sha`` is then the repository's first commit."""
+        if not self._repo_ready:
+            with self._repo_lock:
+                if not self._repo_ready:
+                    if not Repo(self.repo_path).exists():
+                        head = Repo.init(self.repo_path).head()
+                        if self.store.get_run(self.run_id).base_sha is None:
+                            self.store.update_run(self.run_id, base_sha=head)
+                    self._repo_ready = True
         return Repo(self.repo_path)
 
     @property
     def base(self) -> Repo:
         """The checkout of the run's own branch (``main`` for a first run)."""
-        return Repo(self.base_path or self.repo_path)
+        if self.base_path is not None:
+            return Repo(self.base_path)
+        return self.repo
 
     def tree(self, task: str) -> Repo:
         """The worktree of one of this run's tasks, branched from the run's branch."""

@@ -134,6 +134,8 @@ def fork_run(
     run = store.get_run(run_id)
     project = store.get_project(run.project_id)
     repo = Repo(Path(project.repo_path))
+    if not repo.exists():  # the run never needed it; the fork's branch does
+        Repo.init(repo.path)
     with open_checkpointer(settings) as saver:
         graph = _graph(settings, run, saver)
         snap = graph.get_state(run_config(run_id, settings, checkpoint_id))

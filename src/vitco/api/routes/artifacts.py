@@ -125,6 +125,8 @@ def repo(request: Request, run_id: str, caller: CallerDep, ctx: Ctx) -> Response
             return Response(status_code=304, headers={"ETag": headers["ETag"]})
         return Response(data, media_type="application/gzip", headers=headers)
     git = Repo(Path(project.repo_path))
+    if not git.exists():
+        raise Conflict(f"run {run.id} has no repository to download: none was made yet")
     try:
         commit = git.head(run.branch)
     except (RepoError, OSError) as exc:

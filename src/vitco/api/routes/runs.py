@@ -81,8 +81,9 @@ def queue_run(ctx: ApiContext, project: Project, body: RunCreate, run_id: str | 
     if body.budget_usd is not None:
         ctx.store.set_budget(project.id, body.budget_usd)
     brief = ctx.access.latest_brief(project.id)
+    base_sha = Repo(repo).head() if Repo(repo).exists() else None  # else made by the run
     run = ctx.store.create_run(
-        project.id, brief.id, model_id, body.workflow, run_id=run_id, base_sha=Repo(repo).head()
+        project.id, brief.id, model_id, body.workflow, run_id=run_id, base_sha=base_sha
     )
     try:
         ctx.queue.enqueue(run.id, "start", tenant=project.tenant_id, key=f"start:{run.id}")

@@ -82,6 +82,11 @@ class Repo:
     def __init__(self, path: Path) -> None:
         self.path = path
 
+    def exists(self) -> bool:
+        """Whether the repository was made yet (a project's is made when a run first needs
+        it: ``Runtime.repo``)."""
+        return (self.path / ".git").exists()
+
     @property
     def trees(self) -> Path:
         """Where this repository's worktrees live: beside it, never inside it."""
