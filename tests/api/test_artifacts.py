@@ -31,7 +31,7 @@ def _a_run(server: Server, client: VitcoClient) -> tuple[Run, Repo]:
     row = store.get_project(project.id)
     brief = server.access.latest_brief(project.id)
     run = store.create_run(project.id, brief.id, "m", "deliver-project")
-    repo = Repo(Path(row.repo_path))
+    repo = Repo.init(Path(row.repo_path))  # as the run's first step that needs it makes it
     (repo.path / "app").mkdir()
     (repo.path / "app" / "main.py").write_text("print('hello')\n")
     (repo.path / "run.sh").write_text("#!/bin/sh\n")

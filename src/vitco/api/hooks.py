@@ -10,10 +10,11 @@ The boundary, in order:
    is decided (``Action``), still without writing.
 3. The delivery id is claimed (``WebhookStore.claim``): a replay of one accepted or ignored
    before is answered 200 with what it did then (``duplicate``), nothing is done again.
-4. The project and run are made under the ids the claim picked, and the delivery marked
-   ``accepted``; each write is committed before the answer, so a 2xx means it is stored. A
-   crash in between leaves the delivery ``received``: the sender's redelivery (after the
-   claim's lease) makes the same ids, skipping what exists.
+4. The project, its brief and its run are made in one transaction under the ids the claim
+   picked, then the run's job is queued and the delivery marked ``accepted``; each write is
+   committed before the answer, so a 2xx means it is stored. A crash in between leaves the
+   delivery ``received``: the sender's redelivery (after the claim's lease) makes the same
+   ids, skipping what exists (a run with no job gets one).
 
 Sources:
 
@@ -41,7 +42,7 @@ from pydantic import BaseModel, ValidationError
 
 from vitco.api.deps import ApiContext
 from vitco.api.exceptions import Conflict
-from vitco.api.routes.runs import queue_answer, queue_run
+from vitco.api.routes.runs import choose_model, queue_answer, queue_run
 from vitco.api.schemas import RunCreate
 from vitco.api.webhook_schemas import (
     GithubIssueEvent,
@@ -53,10 +54,11 @@ from vitco.api.webhook_schemas import (
 from vitco.integrations.webhooks import BadSignature, verify_hub, verify_standard
 from vitco.integrations.webhooks.signing import verify_timestamped
 from vitco.store.exceptions import NotFound
+from vitco.store.repo import NewRun
 from vitco.store.webhook_models import HookDelivery
 from vitco.workflow.brief import MAX_BRIEF_BYTES, parse_brief
 from vitco.workflow.payment_steps import WAITING, record_payment
-from vitco.workflow.runner import create_project
+from vitco.workflow.runner import check_workflow, create_project
 
 LABEL = "vitco"
 PAID = frozenset({"checkout.session.completed", "payment_intent.succeeded", "invoice.paid"})
@@ -254,14 +256,22 @@ def _act(
         return "accepted", f"fix-bug run on {project.id}", project.id, run
     try:
         project = ctx.access.project(tenant_id, row.project_id)
-    except NotFound:
+    except NotFound:  # the first try: the project, its brief and run in one transaction
         brief = parse_brief(action.brief, action.source)
+        first = None
+        if action.start:
+            repo = ctx.settings.projects_dir / row.project_id  # a path to come: none is made
+            check_workflow(ctx.settings, action.workflow, repo)
+            first = NewRun(choose_model(ctx, None), action.workflow, run_id=row.run_id)
         create_project(
-            ctx.store, ctx.settings, brief, tenant_id=tenant_id, project_id=row.project_id
-        )
-        project = ctx.access.project(tenant_id, row.project_id)
-        if action.budget_usd is not None:
-            ctx.store.set_budget(project.id, action.budget_usd)
+            ctx.store, ctx.settings, brief, tenant_id=tenant_id, project_id=row.project_id,
+            budget_usd=action.budget_usd, run=first,
+        )  # fmt: skip
+        if first is not None:
+            ctx.queue.enqueue(row.run_id, "start", tenant=tenant_id, key=f"start:{row.run_id}")
+            ctx.runs.notify()
+            return "accepted", None, row.project_id, row.run_id
+        return "accepted", "project made; no run started", row.project_id, None
     if not action.start:
         return "accepted", "project made; no run started", project.id, None
     run = _start(ctx, project.id, tenant_id, row.run_id, action.workflow, action.budget_usd)

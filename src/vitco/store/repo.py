@@ -105,6 +105,16 @@ SLOT_ATTEMPTS = 20
 SLOT_LOCK = 0x76_69_74_63_6F_73_6C  # "vitcosl": the advisory lock of the slot pick
 
 
+@dataclass(frozen=True)
+class NewRun:
+    """A first run to store with a new project (:meth:`Store.open_project`)."""
+
+    model: str
+    workflow: str
+    run_id: str | None = None
+    base_sha: str | None = None
+
+
 class Store:
     """Typed access to vitco's tables."""
 
@@ -278,7 +288,26 @@ class Store:
         project_id: str | None = None,
         client: str = "",
     ) -> Project:
-        """A new project, with the smallest sandbox slot no other project holds.
+        """A new project (see :meth:`open_project`)."""
+        return self.open_project(
+            name, repo_path, tenant_id=tenant_id, project_id=project_id, client=client
+        )[0]
+
+    def open_project(
+        self,
+        name: str,
+        repo_path: str,
+        *,
+        tenant_id: str = DEFAULT_TENANT,
+        project_id: str | None = None,
+        client: str = "",
+        budget_usd: float | None = None,
+        brief: tuple[str, str] | None = None,
+        run: NewRun | None = None,
+    ) -> tuple[Project, Brief | None, Run | None]:
+        """A new project with the smallest sandbox slot no other project holds, and in the
+        same transaction its budget, its ``brief`` (source, text) and a first ``run`` of it:
+        all of them or nothing (a service accepting a brief answers once, after one commit).
 
         On PostgreSQL the pick is serialised by a transaction-level advisory lock (many
         hosts create projects at once, and all would pick the same smallest slot). Elsewhere,
@@ -300,10 +329,31 @@ class Store:
                         name=name,
                         repo_path=repo_path,
                         client=client,
+                        budget_usd=budget_usd,
                         sandbox_slot=_smallest_free_slot(s),
                     )
                     s.add(project)
-                return project
+                    s.flush()  # the rows that refer to it go in after it
+                    stored_brief = stored_run = None
+                    if brief is not None:
+                        stored_brief = Brief(
+                            id=new_id("b"), project_id=project_id, source=brief[0], text=brief[1]
+                        )
+                        s.add(stored_brief)
+                        s.flush()
+                    if run is not None:
+                        if stored_brief is None:
+                            raise ValueError("a run needs the project's brief")
+                        stored_run = Run(
+                            id=run.run_id or new_id("r"),
+                            project_id=project_id,
+                            brief_id=stored_brief.id,
+                            model=run.model,
+                            workflow=run.workflow,
+                            base_sha=run.base_sha,
+                        )
+                        s.add(stored_run)
+                return project, stored_brief, stored_run
             except IntegrityError as exc:
                 # SQLite names the column, PostgreSQL the constraint: both say sandbox_slot
                 if "sandbox_slot" not in str(exc.orig):

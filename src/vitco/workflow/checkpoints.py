@@ -82,9 +82,7 @@ class _SaverPool:
     def __init__(self, keep: int = 4) -> None:
         self.keep = keep
         self._lock = threading.Lock()
-        self._open: OrderedDict[tuple[str, int, int], tuple[SqliteSaver, list[int]]] = (
-            OrderedDict()
-        )
+        self._open: OrderedDict[tuple[str, int, int], tuple[SqliteSaver, list[int]]] = OrderedDict()
 
     @contextmanager
     def borrow(self, path: os.PathLike[str]) -> Iterator[SqliteSaver]:

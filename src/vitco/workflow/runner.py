@@ -11,6 +11,7 @@ run's state stays in the store and the checkpoint, resumable.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 import time
 import traceback
@@ -33,7 +34,7 @@ from vitco.sandbox.exceptions import SandboxError
 from vitco.sandbox.protocol import Process
 from vitco.store import FenceRefused, Store
 from vitco.store.models import new_id
-from vitco.store.repo import DEFAULT_TENANT
+from vitco.store.repo import DEFAULT_TENANT, NewRun
 from vitco.toolchains import ToolchainError
 from vitco.workflow import outages, stop
 from vitco.workflow.brief import BriefText, load_brief
@@ -51,6 +52,7 @@ from vitco.workflow.project_steps import restart_app
 from vitco.workflow.report import build_report
 from vitco.workflow.runtime import EventSink, Runtime
 from vitco.workflow.services import Services
+from vitco.workflow.template import find as find_template
 from vitco.workflow.template import load as load_template
 from vitco.workflow.validate import validate as validate_template
 from vitco.workspace.exceptions import WorkspaceError
@@ -120,12 +122,24 @@ def start(
 def check_workflow(settings: Settings, workflow: str, repo: Path | None = None) -> None:
     """Refuse an unknown or invalid template, or one that changes an existing repository
     (``needs_repo``) without ``repo``, before anything is stored."""
-    template, lines, file = load_template(workflow, settings.home)
-    problems = validate_template(template, lines, file)
-    if problems:
-        raise TemplateInvalid(problems)
-    if template.needs_repo and repo is None:
-        raise RepoRequired(template.name)
+    path = find_template(workflow, settings.home)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size, str(settings.home))
+    checked = _CHECKED.get(key)
+    if checked is None:  # a file not checked yet in this version: read and validate it
+        template, lines, file = load_template(workflow, settings.home)
+        problems = validate_template(template, lines, file)
+        if problems:
+            raise TemplateInvalid(problems)
+        checked = _CHECKED[key] = (template.name, template.needs_repo)
+    name, needs_repo = checked
+    if needs_repo and repo is None:
+        raise RepoRequired(name)
+
+
+_CHECKED: dict[tuple[str, int, int, str], tuple[str, bool]] = {}
+"""Templates found valid, by file version, with whether they need a repository: a service
+checks each run's template, and reading and validating one takes tens of milliseconds."""
 
 
 def create_run(
@@ -149,25 +163,32 @@ def create_project(
     tenant_id: str = DEFAULT_TENANT,
     source: Path | None = None,
     project_id: str | None = None,
+    budget_usd: float | None = None,
+    run: NewRun | None = None,
 ) -> tuple[str, str, str | None]:
     """A project of ``tenant_id`` for ``brief`` (its repository a copy of ``source``, or one
-    made when a run first needs it) and the brief stored; returns the project's id, the
-    brief's and the repository's head (None until it is made).
-    ``project_id``: the id to give it (an inbound webhook picks it before making it)."""
+    made when a run first needs it), stored with the brief, its budget (``budget_usd``, else
+    the settings') and ``run`` in one transaction; returns the project's id, the brief's and
+    the repository's head (None until it is made). ``project_id``: the id to give it (an
+    inbound webhook picks it before making it)."""
     project_id = project_id or new_id("p")
     repo_path = settings.projects_dir / f"{_slug(brief.title)}-{project_id.removeprefix('p-')}"
     # a new project's repository is made when a run first needs it (``Runtime.repo``)
     base_sha = Repo.clone(source, repo_path).head() if source else None
-    project = store.create_project(
+    if run is not None and base_sha is not None:
+        run = dataclasses.replace(run, base_sha=base_sha)
+    project, stored, _ = store.open_project(
         brief.title,
         str(repo_path),
         tenant_id=tenant_id,
         project_id=project_id,
         client=formataddr((brief.client_name, brief.client_email)),
+        # the project keeps the cap it started with
+        budget_usd=budget_usd if budget_usd is not None else settings.budget_usd,
+        brief=(brief.source, brief.text),
+        run=run,
     )
-    if settings.budget_usd is not None:  # the project keeps the cap it started with
-        store.set_budget(project.id, settings.budget_usd)
-    stored = store.create_brief(project.id, brief.source, brief.text)
+    assert stored is not None
     return project.id, stored.id, base_sha
 
 
