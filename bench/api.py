@@ -7,7 +7,9 @@ process (embedded mode: SQLite, the in-process worker) on a fresh data dir.
 ``webhooks``: signed ``POST /v1/hooks/generic`` deliveries (Standard Webhooks), each a brief
 that becomes a project and a run of a trivial durable workflow (one checkpointed step that only
 ends the run as delivered; template ``bench-trivial``, its step registered in the server
-process), sent by ``--concurrency`` clients at once: the accept latency p50/p99 and accepted/s
+process), sent by ``--concurrency`` clients at once, executed by the server's embedded worker
+and ``--workers`` ``vitco worker`` processes (default 1: the two processes use both cores of
+this kind of machine; the queue is the store's): the accept latency p50/p99 and accepted/s
 (each 202 is durable: project, brief, run and job committed before it), then persisted
 executions/s, from the first delivery until every run is stored finished. The target for this
 kind of machine is 250 persisted executions/s; it is printed next to the figure.
@@ -101,6 +103,38 @@ def serving(home: Path, prelude: str = "") -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextlib.contextmanager
+def working(home: Path, count: int, prelude: str = "") -> Iterator[None]:
+    """``count`` ``vitco worker`` processes on the data dir (beside the serving process's own
+    embedded worker: the queue is the store's, shared), until the block ends."""
+    env = {
+        **os.environ,
+        "VITCO_HOME": str(home),
+        "VITCO_MODEL": f"replay:{DEMO_CASSETTE}",
+        "VITCO_LOG_LEVEL": "WARNING",
+    }
+    code = f"{prelude}\nfrom vitco.cli.app import main; main()"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, "worker", "--poll", "0.2"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+        for _ in range(count)
+    ]
+    try:
+        yield
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 @dataclass
@@ -212,13 +246,16 @@ def projects(requests: int, concurrency: int) -> dict[str, Any]:
     }
 
 
-def webhooks(deliveries: int, concurrency: int) -> dict[str, Any]:
+def webhooks(deliveries: int, concurrency: int, workers: int = 0) -> dict[str, Any]:
     """Signed webhooks that start a trivial durable workflow (see the module docstring)."""
     from vitco.integrations.webhooks.signing import standard_headers
 
     with data_dir("admin", workflows={"bench-trivial": TRIVIAL}) as bench:
         key, sessions = bench.key, bench.sessions
-        with serving(bench.home, prelude=NOOP_STEP) as url:
+        with (
+            serving(bench.home, prelude=NOOP_STEP) as url,
+            working(bench.home, workers, prelude=NOOP_STEP),
+        ):
             admin = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"})
             answer = admin.put("/v1/hooks/generic/secret")
             answer.raise_for_status()
@@ -262,6 +299,7 @@ def webhooks(deliveries: int, concurrency: int) -> dict[str, Any]:
     return {
         "deliveries": deliveries,
         "concurrency": concurrency,
+        "worker_processes": workers,
         "accepted": statuses.count(202),
         "accepted_per_s": round(deliveries / wall, 1),
         "accept_latency": _ms(latencies),
@@ -365,6 +403,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="GET /v1/projects requests")
     parser.add_argument("--deliveries", type=int, default=300, help="signed webhooks sent")
     parser.add_argument("--concurrency", type=int, default=16, help="requests at once")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="vitco worker processes beside vitco serve's embedded worker (webhooks)",
+    )
     parser.add_argument("--clients", type=int, default=100, help="WebSocket clients")
     parser.add_argument("--events", type=int, default=50, help="events written one at a time")
     parser.add_argument("--interval", type=float, default=0.1, help="seconds between them")
@@ -377,7 +421,7 @@ def main() -> None:
     if "projects" in parts:
         result["projects"] = projects(args.requests, args.concurrency)
     if "webhooks" in parts:
-        result["webhooks"] = webhooks(args.deliveries, args.concurrency)
+        result["webhooks"] = webhooks(args.deliveries, args.concurrency, args.workers)
     if "fanout" in parts:
         result["fanout"] = fanout(args.clients, args.events, args.interval, args.burst)
     if args.json:

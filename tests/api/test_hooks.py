@@ -18,6 +18,7 @@ from standardwebhooks import Webhook as Reference
 
 from tests.api.conftest import MakeServer
 from tests.api.server import Server
+from vitco.api.hooks import github_delivery_id
 from vitco.store.models import Project, Run, RunJob
 from vitco.store.webhook_models import HookDelivery
 
@@ -163,6 +164,7 @@ def test_github_issue_labelled_vitco_makes_a_project_then_fix_bug_runs(idle: Ser
     first = _issue(2)
     made = _post(idle, "github", first, _github(secret, first, "issues", "g-2"))
     assert made.status_code == 202, made.text
+    assert made.json()["delivery_id"] == github_delivery_id(first)
     project_id, run_id = made.json()["project_id"], made.json()["run_id"]
     assert access.project("acme", project_id).name == "Issue 2: a todo API"
     assert store.get_run(run_id).workflow == "deliver-project"
@@ -180,13 +182,20 @@ def test_github_issue_labelled_vitco_makes_a_project_then_fix_bug_runs(idle: Ser
     assert fix.workflow == "fix-bug" and fix.status == "queued"
     assert "Issue 3" in access.latest_brief(project_id).text
 
+    # a captured delivery sent again under a new (unsigned) delivery id acts once
+    replayed = _post(idle, "github", first, _github(secret, first, "issues", "g-forged"))
+    assert replayed.status_code == 200 and replayed.json()["duplicate"] is True
+    assert replayed.json()["project_id"] == project_id
+    assert len(access.runs("acme", project_id=project_id).items) == 2  # the first and the fix
+
     forged = _github("not-the-secret", bug, "issues", "g-4")
     assert _post(idle, "github", bug, forged).status_code == 401
     unsigned = {k: v for k, v in forged.items() if k != "X-Hub-Signature-256"}
     assert _post(idle, "github", bug, unsigned).status_code == 401
     with store.sessions() as s:
         ids = s.scalars(select(HookDelivery.delivery_id).order_by(HookDelivery.id)).all()
-    assert ids == ["g-0", "g-1", "g-2", "g-3"]  # nothing of the refused ones
+    hashed = [github_delivery_id(body) for body in (ping, other, first, bug)]
+    assert ids == hashed  # nothing of the refused ones
 
 
 def _stripe(secret: str, body: bytes, t: int | None = None) -> dict[str, str]:

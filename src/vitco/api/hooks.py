@@ -20,7 +20,8 @@ Sources:
 
 - ``generic`` (Standard Webhooks headers, see ``vitco.integrations.webhooks.signing``): a
   brief (``HookBrief``) becomes a project and, unless ``start`` is false, a queued run.
-- ``github`` (``X-Hub-Signature-256``, ``X-GitHub-Event``, ``X-GitHub-Delivery``): an
+- ``github`` (``X-Hub-Signature-256``, ``X-GitHub-Event``, ``X-GitHub-Delivery``; the
+  delivery's identity is the hash of the signed body, since the delivery header is not): an
   ``issues`` event that labels an issue ``vitco`` (or opens one with that label). The first
   such issue of a repository makes a project from the issue; later ones, while that project
   stands, are ``fix-bug`` runs on it. Anything else (``ping``, other events) is ignored.
@@ -33,6 +34,7 @@ Sources:
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -167,8 +169,16 @@ def _header(headers: Mapping[str, str], name: str) -> str:
     return value
 
 
+def github_delivery_id(body: bytes) -> str:
+    """The identity of a GitHub delivery: the hash of the signed body. GitHub's own
+    ``X-GitHub-Delivery`` is not signed, so a captured delivery sent again under a new id would
+    otherwise act twice; a redelivery of the same event has the same body."""
+    return "sha256:" + hashlib.sha256(body).hexdigest()[:40]
+
+
 def _github(body: bytes, headers: Mapping[str, str]) -> Delivery:
-    delivery_id = _header(headers, "x-github-delivery")
+    _header(headers, "x-github-delivery")  # required, as GitHub always sends it
+    delivery_id = github_delivery_id(body)
     event = _header(headers, "x-github-event")
     if event != "issues":
         return Delivery(
