@@ -53,15 +53,17 @@ class BadBriefField(BadBrief):
 
 
 class RunBusy(WorkflowError):
+    """Another live process holds the run's lease. ``holder`` is its ``vitco.leases.Lease``
+    when it was seen (owner id included); the message leaves the owner id (host name, pid)
+    out, since it can reach API clients."""
+
     def __init__(self, run_id: str, holder: Any = None) -> None:
         self.run_id = run_id
-        self.holder = holder  # the holder's vitco.leases.Lease, when it was seen
+        self.holder = holder
         where = ""
         if holder is not None:
             left = max(0.0, holder.expires_at - holder.now)
-            where = (
-                f" ({holder.owner}, lease token {holder.token}, {left:.0f} s left unless renewed)"
-            )
+            where = f" (lease token {holder.token}, {left:.0f} s left unless renewed)"
         super().__init__(f"run {run_id} is being driven by another process right now{where}")
 
 
