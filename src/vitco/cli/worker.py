@@ -98,7 +98,9 @@ def register(app: typer.Typer) -> None:
                 while not pool.wait(poll):
                     if not pool.draining and not burst:
                         orphans = orphaned_runs(settings, store)
-                        recovered += requeue_orphans(orphans, store, queue)
+                        if orphans:
+                            recovered += requeue_orphans(orphans, store, queue)
+                            pool.notify()  # take them now, not at the next poll
             finally:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)

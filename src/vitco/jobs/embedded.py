@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -177,9 +178,10 @@ class EmbeddedWorker:
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until every slot has stopped (after ``drain``, or in burst mode once the
         queue is empty); whether they all have."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         for thread in self._slots:
             if thread.is_alive():
-                thread.join(timeout)
+                thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         finished = not any(t.is_alive() for t in self._slots)
         if finished:
             self._stopped.set()
