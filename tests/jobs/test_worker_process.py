@@ -26,7 +26,7 @@ from vitco.workflow.brief import load_brief
 from vitco.workflow.runner import create_run
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.usefixtures("sandbox")
+pytestmark = [pytest.mark.usefixtures("sandbox"), pytest.mark.slow]  # worker processes
 
 
 def _free_port() -> int:
