@@ -287,3 +287,37 @@ def test_the_demo_runs_events_arrive_in_order_through_both_streams(server: Serve
         assert {e["run_id"] for e in got} == {run["id"]}
     kinds = {e["kind"] for e in results["ws"]}
     assert {"step", "model", "deploy", "run"} <= kinds
+
+
+def test_a_stream_ends_when_its_key_is_revoked(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key checked only when the stream opened would go on listening after it was revoked:
+    both streams check it again every RECHECK_S and end."""
+    from vitco.api.keys import prefix_of
+    from vitco.api.routes import events
+
+    monkeypatch.setattr(events, "RECHECK_S", 0.3)
+    key = server.key("acme", "viewer")
+    _, run = _run_of(server, "acme")
+    key_id = server.access.key_by_prefix(prefix_of(key)).id  # type: ignore[union-attr]
+    client = server.client(key)
+    with (
+        _socket(server, key, run_id=run) as ws,
+        connect_sse(client, "GET", "/v1/events", params={"run_id": run}) as source,
+    ):
+        sent = _emit(server, run, 1)
+        assert [e["seq"] for e in _receive(ws, 1)] == sent
+        sse = source.iter_sse()
+        assert int(next(sse).id) == sent[0]
+        time.sleep(0.8)  # still valid: still open
+        assert _silent(ws, 0.1)
+        server.access.revoke_key("acme", key_id)
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        refused = next(e for e in sse if e.data)  # keep-alive comments carry nothing
+        assert refused.event == "refused", refused
+        assert json.loads(refused.data)["error"]["code"] == "unauthorized"
+        assert next(sse, None) is None  # and the stream ended
+    assert _refusal(server, key, run_id=run)[0] == 401  # nor does it open again

@@ -110,11 +110,7 @@ def admit(ctx: ApiContext, connection: HTTPConnection, key: str) -> Caller:
     key is valid, has a token left and its role may call the endpoint ``key``. Without an
     ``Authorization`` header, a browser's session cookie stands for its key
     (``vitco.api.sessions``: CSRF token and origin checked)."""
-    header = connection.headers.get("authorization")
-    if header is None and ctx.sessions is not None and COOKIE in connection.cookies:
-        caller = ctx.sessions.authenticate(connection).caller
-    else:
-        caller = ctx.authenticator.authenticate(header)
+    caller = _authenticated(ctx, connection)
     connection.state.caller = caller
     connection.state.endpoint = key
     wait = ctx.buckets.take(caller.key_id)
@@ -123,6 +119,23 @@ def admit(ctx: ApiContext, connection: HTTPConnection, key: str) -> Caller:
     if not allowed(caller.role, key):
         raise Forbidden(caller.role, key)
     return caller
+
+
+def readmit(ctx: ApiContext, connection: HTTPConnection, key: str) -> Caller:
+    """``admit`` again for a connection that stays open (a live stream): the key (or session)
+    is still valid, not revoked or expired, and its role still may call ``key``; no rate
+    token is taken. Raises the error ``admit`` would."""
+    caller = _authenticated(ctx, connection)
+    if not allowed(caller.role, key):
+        raise Forbidden(caller.role, key)
+    return caller
+
+
+def _authenticated(ctx: ApiContext, connection: HTTPConnection) -> Caller:
+    header = connection.headers.get("authorization")
+    if header is None and ctx.sessions is not None and COOKIE in connection.cookies:
+        return ctx.sessions.authenticate(connection).caller
+    return ctx.authenticator.authenticate(header)
 
 
 CallerDep = Annotated[Caller, Depends(authorize)]

@@ -12,6 +12,9 @@
   it opens with the same error body as any request (401, 403, 404, 429). A client that
   falls behind is dropped: the WebSocket closes with 1013 and the reason ``resume with
   since=N``; the SSE stream sends a ``lagging`` event carrying ``since`` and ends.
+  A stream stays open only while its key does: every ``RECHECK_S`` the key (or session) is
+  checked again, and one revoked, expired or no longer allowed ends the stream (WebSocket:
+  close code 1008; SSE: a ``refused`` event with the error body, then the end).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from fastapi.sse import KEEPALIVE_COMMENT, format_sse_event
 from starlette.websockets import WebSocketDisconnect
 
 from vitco.api import errors
-from vitco.api.deps import ApiContext, CallerDep, Ctx, admit
+from vitco.api.deps import ApiContext, CallerDep, Ctx, admit, readmit
 from vitco.api.exceptions import ApiError, Lagging
 from vitco.api.keys import Caller
 from vitco.api.live import Topic, live_event
@@ -42,6 +45,8 @@ LIVE = "GET /v1/events"
 """The permission row of both live streams."""
 LAGGING_CLOSE = 1013  # "try again later": the client resumes with since
 PING_S = 15.0  # an idle SSE stream sends a comment this often (proxies close silent ones)
+RECHECK_S = 10.0  # how often an open stream's key is checked again
+POLICY_CLOSE = 1008  # "policy violation": the key that opened the stream is no longer valid
 MAX_SEQ = 2**63 - 1
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -137,7 +142,7 @@ def tenant_events(
     after = max(since, last_event_id or 0)
     if "text/event-stream" in request.headers.get("accept", ""):
         return StreamingResponse(
-            _server_sent(ctx, subscribed, after),
+            _server_sent(ctx, request, subscribed, after),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -156,11 +161,22 @@ def tenant_events(
     return tagged(request, page)
 
 
-async def _server_sent(ctx: ApiContext, subscribed: Topic, since: int) -> AsyncIterator[bytes]:
+async def _server_sent(
+    ctx: ApiContext, request: Request, subscribed: Topic, since: int
+) -> AsyncIterator[bytes]:
+    checked = anyio.current_time()
     try:
-        stream = ctx.live.stream(subscribed, since, idle=PING_S)
+        stream = ctx.live.stream(subscribed, since, idle=min(PING_S, RECHECK_S))
         async with aclosing(stream) as deliveries:
             async for delivery in deliveries:
+                if anyio.current_time() - checked >= RECHECK_S:
+                    try:
+                        await run_in_threadpool(readmit, ctx, request, LIVE)
+                    except ApiError as exc:
+                        body = json.loads(bytes(errors.refusal(exc).body))
+                        yield format_sse_event(event="refused", data_str=json.dumps(body))
+                        return
+                    checked = anyio.current_time()
                 if delivery is None:
                     yield KEEPALIVE_COMMENT
                 else:
@@ -192,7 +208,18 @@ async def socket(
                 pass
             group.cancel_scope.cancel()
 
+        async def recheck() -> None:  # the key that opened the stream must stay valid
+            while True:
+                await anyio.sleep(RECHECK_S)
+                try:
+                    await run_in_threadpool(readmit, ctx, websocket, LIVE)
+                except ApiError as exc:
+                    await websocket.close(POLICY_CLOSE, exc.message[:120])
+                    group.cancel_scope.cancel()
+                    return
+
         group.start_soon(watch)
+        group.start_soon(recheck)
         try:
             async with aclosing(ctx.live.stream(subscribed, since)) as deliveries:
                 async for delivery in deliveries:
