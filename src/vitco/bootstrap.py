@@ -87,7 +87,7 @@ def build(
         models=models,
         http=http,
         artifacts=build_artifacts(settings),
-        git_host=build_git_host(settings),
+        git_host=build_git_host(settings, store, redactor),
         payments=build_payments(settings),
         deploy_target=build_deploy_target(settings),
         leases=open_leases(settings, store.engine),
@@ -144,8 +144,14 @@ def build_payments(settings: Settings) -> Payments:
     return StripePayments(client)
 
 
-def build_git_host(settings: Settings) -> Callable[[httpx.Client], GitHost] | None:
-    """How a run reaches the configured git host (``settings.git_host``), given its client."""
+def build_git_host(
+    settings: Settings, store: Store, redactor: Redactor
+) -> Callable[[httpx.Client, str], GitHost] | None:
+    """How a run of a tenant reaches the configured git host (``settings.git_host``), given
+    the run's HTTP client. GitHub's token is the tenant's own secret ``github_token`` (sealed
+    at rest: ``vitco secrets set github_token``), else ``VITCO_GITHUB_TOKEN``."""
+    from pydantic import SecretStr
+
     from vitco.integrations.git.exceptions import HostError
 
     if settings.git_host == "none":
@@ -154,16 +160,26 @@ def build_git_host(settings: Settings) -> Callable[[httpx.Client], GitHost] | No
         from vitco.integrations.git.local_host import LocalGitHost
 
         local = LocalGitHost(settings.git_host_dir)
-        return lambda _client: local
+        return lambda _client, _tenant: local
     from vitco.integrations.git.github import GitHubHost
+    from vitco.store.secrets import TenantSecrets
 
-    token = settings.github_token
-    if token is None:
-        raise HostError("git_host=github needs a token: set VITCO_GITHUB_TOKEN")
-    return lambda client: GitHubHost(
-        client, token, api_url=settings.github_api_url, git_url=settings.github_url,
-        org=settings.github_org,
-    )  # fmt: skip
+    secrets = TenantSecrets(store.sessions, build_vault(settings, store.sessions, redactor))
+
+    def github(client: httpx.Client, tenant_id: str) -> GitHost:
+        stored = secrets.get(tenant_id, "github_token")
+        token = SecretStr(stored) if stored else settings.github_token
+        if token is None:
+            raise HostError(
+                f"git_host=github needs a token for tenant {tenant_id!r}: "
+                "vitco secrets set github_token (the tenant's), or VITCO_GITHUB_TOKEN"
+            )
+        return GitHubHost(
+            client, token, api_url=settings.github_api_url, git_url=settings.github_url,
+            org=settings.github_org,
+        )  # fmt: skip
+
+    return github
 
 
 def start_run(

@@ -23,12 +23,13 @@ from tests.workflow.scripted import (
     script,
     write_brief,
 )
-from vitco.bootstrap import build, start_run
+from vitco.bootstrap import build, build_redactor, build_vault, start_run
 from vitco.config import Settings
 from vitco.integrations.git.local_host import LocalGitHost
 from vitco.integrations.git.repo import Repo
 from vitco.sandbox import Sandbox
 from vitco.store import open_store
+from vitco.store.secrets import TenantSecrets
 from vitco.workflow.brief import parse_brief
 from vitco.workflow.publish import issue_of
 from vitco.workflow.runner import create_run, execute
@@ -79,12 +80,16 @@ def test_a_run_from_a_github_issue_publishes_there_and_comments(
 ) -> None:
     brief = parse_brief(BRIEF, "github octo/issues#12")  # as the github webhook records it
     with FakeGitHub(tmp_path / "gh", TOKEN) as fake:
+        # the token is the tenant's own, sealed at rest; the setting's is a wrong one
         configured = settings.model_copy(update={
-            "git_host": "github", "github_token": SecretStr(TOKEN),
+            "git_host": "github", "github_token": SecretStr("ghp_not_the_tenants"),
             "github_api_url": fake.url, "github_url": fake.url,
         })  # fmt: skip
         model = script(happy_path())
         services = build(configured, model=model, sandbox=sandbox)
+        tenant = services.store.ensure_tenant()
+        vault = build_vault(configured, services.store.sessions, build_redactor(configured))
+        TenantSecrets(services.store.sessions, vault).set(tenant, "github_token", TOKEN)
         run_id = create_run(services.store, configured, brief, model.id)
         report = execute(services, run_id, model=model, inputs={"run_id": run_id}).report
         assert report["status"] == "delivered", report["reason"]

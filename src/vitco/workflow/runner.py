@@ -247,7 +247,7 @@ def execute(
             on_event=on_event,
             deployments=services.deployments,
             artifacts=services.artifacts,
-            git_host=services.git_host(http) if services.git_host is not None else None,
+            git_host=(services.git_host(http, project.tenant_id) if services.git_host else None),
             payments=services.payments,
             deploy_target=(
                 services.deploy_target(http, sandbox) if services.deploy_target else None
