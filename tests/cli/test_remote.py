@@ -18,6 +18,8 @@ import httpx
 import pytest
 
 from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE
+from vitco.config import Settings
+from vitco.store import Store, open_database
 
 pytestmark = pytest.mark.slow
 VITCO = [sys.executable, "-m", "vitco.cli"]
@@ -138,6 +140,22 @@ def test_the_remote_cli_prints_what_the_local_one_prints(
 
     listed = _json(_vitco(remote, "--server", url, "status", "--json"))["projects"]
     assert [(p["run_id"], p["status"]) for p in listed] == [(run_id, "delivered")]
+
+    # ids as locally: whole or a unique prefix, with or without the kind's letter, a project's
+    # naming its latest run; a prefix that names none or several is an error that says so
+    project_id = listed[0]["project_id"]
+    for ident in (run_id[:6], run_id[2:9], project_id[:7]):
+        got = _vitco(remote, "--server", url, "status", ident, "--json")
+        assert _json(got)["run_id"] == run_id, (ident, got.stderr)
+    missing = _vitco(remote, "--server", url, "costs", "r-zzzz", "--json")
+    assert missing.returncode == 1 and _json(missing)["code"] == "not_found"
+    store = Store(open_database(Settings(home=Path(local["VITCO_HOME"])).resolved_database_url))
+    brief_id = store.get_run(run_id).brief_id
+    twins = [store.create_run(project_id, brief_id, "m", "careful", run_id=f"r-abcabc00000{i}").id
+             for i in (1, 2)]  # fmt: skip
+    ambiguous = _vitco(remote, "--server", url, "resume", "r-abcabc", "--json")
+    assert ambiguous.returncode == 1 and _json(ambiguous)["code"] == "ambiguous_id"
+    assert all(twin in _json(ambiguous)["error"] for twin in twins)
 
 
 def _lines(text: str) -> list[str]:

@@ -26,6 +26,16 @@ BIGINT): a bigger one in a request is a 422, not a database error."""
 CursorParam = Annotated[
     str | None, Query(max_length=500, description="next_cursor of the page before.")
 ]
+IdPrefix = Annotated[
+    str | None,
+    Query(
+        min_length=3,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="Only the rows whose id starts with this (e.g. r-3f9a): how a person's "
+        "abbreviated id is resolved.",
+    ),
+]
 
 
 def encode(after: Cursor | None) -> str | None:

@@ -5,7 +5,8 @@ with the key in ``VITCO_API_KEY``.
 ``run``, ``status``, ``show``, ``approve``/``reject``, ``resume`` and ``costs`` print what they
 print locally, from the same functions (the same ``--json`` shape; where the local output names
 a path of this host, the remote one names the API's address of the same thing). Ids are taken
-whole: prefixes are resolved by the local store only.
+whole or as a unique prefix, as locally (``r-3f9a``, or ``3f9a`` for a run or project): the
+server lists the tenant's runs and projects whose id starts with it (``id_prefix``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,8 +88,6 @@ def remote_errors(as_json: bool) -> Iterator[None]:
 def _hint(exc: Any) -> str | None:
     if exc.status == 401:
         return "the server refused the key: check VITCO_API_KEY"
-    if exc.status == 404:
-        return "ids are taken whole in remote mode (no prefixes)"
     details = exc.details if isinstance(exc.details, dict) else {}
     return str(details["fix"]) if details.get("fix") else None
 
@@ -98,13 +98,51 @@ def _events(api: VitcoClient, run_id: str, since: int = 0) -> list[Event]:
     ]
 
 
+MAX_CANDIDATES = 5
+"""Ids an ambiguous prefix's error lists."""
+
+
+def resolve(
+    api: VitcoClient, ident: str, as_json: bool, kinds: tuple[str, ...] = ()
+) -> tuple[str, str]:
+    """The kind ("run" or "project") and whole id of what ``ident`` names on the server: an id
+    or a prefix only one of the tenant's runs and projects starts with (``kinds``: only
+    these). A prefix that names none or several is an error naming the candidates."""
+    wanted = kinds or (("project",) if ident.startswith("p-") else ("run",))
+    if not kinds and not ident.startswith(("p-", "r-")):
+        wanted = ("run", "project")
+    found: list[tuple[str, str]] = []
+    for kind in wanted:
+        full = ident if ident.startswith(kind[0] + "-") else f"{kind[0]}-{ident}"
+        if len(full) < 3:
+            continue
+        listing = api.runs if kind == "run" else partial(api.projects, state="all")
+        ids = [row.id for row in listing(id_prefix=full, limit=MAX_CANDIDATES + 1).items]
+        if full in ids:
+            return kind, full  # a whole id wins over the longer ids it starts
+        found += [(kind, found_id) for found_id in ids]
+    what = " or ".join(wanted)
+    if not found:
+        fail(f"no {what} {ident!r} on the server", as_json=as_json, code="not_found")
+    if len(found) > 1:
+        names = ", ".join(full for _, full in found[:MAX_CANDIDATES])
+        fail(
+            f"{ident!r} names more than one {what}: {names}",
+            as_json=as_json,
+            code="ambiguous_id",
+            hint="give more characters of the id",
+        )
+    return found[0]
+
+
 def _run_id(api: VitcoClient, ident: str, as_json: bool) -> str:
-    """A run id, or the latest run of a project id (``p-...``)."""
-    if not ident.startswith("p-"):
-        return ident
-    runs = api.runs(project_id=api.project(ident).id, limit=1).items
+    """A run by its id or prefix, or the latest run of a project named by its id or prefix."""
+    kind, full = resolve(api, ident, as_json)
+    if kind == "run":
+        return full
+    runs = api.runs(project_id=full, limit=1).items
     if not runs:
-        fail(f"project {ident} has no runs", as_json=as_json)
+        fail(f"project {full} has no runs", as_json=as_json)
     return runs[0].id
 
 
@@ -168,11 +206,12 @@ def costs(api: VitcoClient, ident: str | None, group: str, as_json: bool) -> Non
 
     project_id = run_id = None
     with remote_errors(as_json):
-        if ident and ident.startswith("r-"):
-            run = api.run(ident)
+        kind, full = resolve(api, ident, as_json) if ident else ("", "")
+        if kind == "run":
+            run = api.run(full)
             project_id, run_id = run.project_id, run.id
-        elif ident:
-            project_id = api.project(ident).id
+        elif kind == "project":
+            project_id = full
         answer = api.costs(by=group, project_id=project_id, run_id=run_id)  # type: ignore[arg-type]
     rows = [row.model_dump() for row in answer.rows]
     title = f"model costs of {run_id or project_id}" if project_id else "model costs on the server"
@@ -209,6 +248,7 @@ def answer(
     api: VitcoClient, run_id: str, approved: bool, reason: str | None, as_json: bool
 ) -> None:
     with remote_errors(as_json):
+        run_id = resolve(api, run_id, as_json, kinds=("run",))[1]
         if approved:
             api.approve(run_id, reason)
         else:
@@ -218,6 +258,7 @@ def answer(
 
 def resume(api: VitcoClient, run_id: str, as_json: bool) -> None:
     with remote_errors(as_json):
+        run_id = resolve(api, run_id, as_json, kinds=("run",))[1]
         api.resume(run_id)
     follow(api, run_id, as_json)
 

@@ -85,9 +85,11 @@ class VitcoClient(DeploymentMethods, WebhookMethods):
         name: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        id_prefix: str | None = None,
     ) -> PagePublic[ProjectPublic]:
         model = PagePublic[ProjectPublic]
-        return self._get(model, "/v1/projects", state=state, name=name, limit=limit, cursor=cursor)
+        params = {"state": state, "name": name, "limit": limit, "cursor": cursor}
+        return self._get(model, "/v1/projects", **params, id_prefix=id_prefix)
 
     @operation("POST /v1/projects")
     def create_project(
@@ -127,9 +129,10 @@ class VitcoClient(DeploymentMethods, WebhookMethods):
         status: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        id_prefix: str | None = None,
     ) -> PagePublic[RunPublic]:
         params = {"project_id": project_id, "status": status, "limit": limit, "cursor": cursor}
-        return self._get(PagePublic[RunPublic], "/v1/runs", **params)
+        return self._get(PagePublic[RunPublic], "/v1/runs", **params, id_prefix=id_prefix)
 
     @operation("GET /v1/runs/{run_id}")
     def run(self, run_id: str) -> RunPublic:

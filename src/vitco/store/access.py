@@ -191,9 +191,13 @@ class AccessStore:
         after: Cursor | None = None,
         archived: bool | None = False,
         name: str | None = None,
+        id_prefix: str | None = None,
     ) -> Page[Project]:
-        """The tenant's projects, newest first; ``archived`` None: archived or not."""
+        """The tenant's projects, newest first; ``archived`` None: archived or not;
+        ``id_prefix``: those whose id starts with it (a person's abbreviation)."""
         q = select(Project).where(Project.tenant_id == tenant_id)
+        if id_prefix:
+            q = q.where(Project.id.startswith(id_prefix, autoescape=True))
         if archived is not None:
             q = q.where(
                 Project.archived_at.is_not(None) if archived else Project.archived_at.is_(None)
@@ -239,12 +243,15 @@ class AccessStore:
         status: str | None = None,
         limit: int = 50,
         after: Cursor | None = None,
+        id_prefix: str | None = None,
     ) -> Page[Run]:
         q = (
             select(Run)
             .join(Project, Project.id == Run.project_id)
             .where(Project.tenant_id == tenant_id)
         )
+        if id_prefix:
+            q = q.where(Run.id.startswith(id_prefix, autoescape=True))
         if project_id:
             q = q.where(Run.project_id == project_id)
         if status:

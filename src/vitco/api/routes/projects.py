@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from vitco.api.deps import CallerDep, Ctx
-from vitco.api.paging import CursorParam, Limit, decode, page, tagged
+from vitco.api.paging import CursorParam, IdPrefix, Limit, decode, page, tagged
 from vitco.api.schemas import PagePublic, ProjectCreate, ProjectPublic
 from vitco.workflow.brief import parse_brief
 from vitco.workflow.runner import create_project
@@ -27,10 +27,16 @@ def list_projects(
     cursor: CursorParam = None,
     state: State = "active",
     name: Annotated[str | None, Query(max_length=200, description="Part of the name.")] = None,
+    id_prefix: IdPrefix = None,
 ) -> Response:
     """The tenant's projects, newest first."""
     rows = ctx.access.projects(
-        caller.tenant_id, limit=limit, after=decode(cursor), archived=ARCHIVED[state], name=name
+        caller.tenant_id,
+        limit=limit,
+        after=decode(cursor),
+        archived=ARCHIVED[state],
+        name=name,
+        id_prefix=id_prefix,
     )
     return tagged(request, page(rows, ProjectPublic), PagePublic[ProjectPublic])
 
@@ -39,9 +45,9 @@ def list_projects(
 def create(body: ProjectCreate, caller: CallerDep, ctx: Ctx) -> ProjectPublic:
     """A project from a brief (its title names the project); start it with a run."""
     brief = parse_brief(body.brief, body.source)
-    project_id, _, _ = create_project(ctx.store, ctx.settings, brief, tenant_id=caller.tenant_id)
-    if body.budget_usd is not None:
-        ctx.store.set_budget(project_id, body.budget_usd)
+    project_id, _, _ = create_project(
+        ctx.store, ctx.settings, brief, tenant_id=caller.tenant_id, budget_usd=body.budget_usd
+    )
     return ProjectPublic.model_validate(ctx.access.project(caller.tenant_id, project_id))
 
 

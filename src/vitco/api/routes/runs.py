@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from vitco.api.deps import ApiContext, CallerDep, Ctx
 from vitco.api.exceptions import Conflict, Unprocessable
-from vitco.api.paging import CursorParam, Limit, decode, page, tagged
+from vitco.api.paging import CursorParam, IdPrefix, Limit, decode, page, tagged
 from vitco.api.schemas import (
     CheckpointPublic,
     GateAnswer,
@@ -103,10 +103,16 @@ def list_runs(
     cursor: CursorParam = None,
     project_id: Annotated[str | None, Query(max_length=64)] = None,
     status: Annotated[str | None, Query(max_length=32)] = None,
+    id_prefix: IdPrefix = None,
 ) -> Response:
-    """The tenant's runs, newest first; by project and status."""
+    """The tenant's runs, newest first; by project, status and the start of their id."""
     rows = ctx.access.runs(
-        caller.tenant_id, project_id=project_id, status=status, limit=limit, after=decode(cursor)
+        caller.tenant_id,
+        project_id=project_id,
+        status=status,
+        limit=limit,
+        after=decode(cursor),
+        id_prefix=id_prefix,
     )
     return tagged(request, page(rows, RunPublic), PagePublic[RunPublic])
 
