@@ -39,6 +39,14 @@ def command(template: tuple[str, ...], **values: object) -> list[str]:
     return [part.format(**values) for part in template]
 
 
+def vitco(prelude: str | None) -> list[str]:
+    """The ``vitco`` command; with ``prelude``, Python run in the process first (a test's own
+    workflow step registered before the CLI starts)."""
+    if prelude is None:
+        return VITCO
+    return [sys.executable, "-c", f"{prelude}\nfrom vitco.cli.app import main; main()"]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -96,12 +104,14 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60
 
 
 @contextmanager
-def serve(env: dict[str, str], log: Path | None = None) -> Iterator[Served]:
+def serve(
+    env: dict[str, str], log: Path | None = None, prelude: str | None = None
+) -> Iterator[Served]:
     """``vitco serve`` on 127.0.0.1:<free port> until the block ends (then SIGTERM)."""
     port = free_port()
     out = log.open("ab") if log is not None else subprocess.DEVNULL
     args = command(API_ARGS, host="127.0.0.1", port=port)
-    process = subprocess.Popen([*VITCO, *args], env=env, stdout=out, stderr=out)
+    process = subprocess.Popen([*vitco(prelude), *args], env=env, stdout=out, stderr=out)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, process)
@@ -128,10 +138,12 @@ class Worker:
     health_url: str
 
 
-def start_worker(env: dict[str, str], log: Path | None = None, concurrency: int = 4) -> Worker:
+def start_worker(
+    env: dict[str, str], log: Path | None = None, concurrency: int = 4, prelude: str | None = None
+) -> Worker:
     """``vitco worker`` with its probes on a free port, started (not waited for)."""
     port = free_port()
     out = log.open("ab") if log is not None else subprocess.DEVNULL
     args = command(WORKER_ARGS, concurrency=concurrency, host="127.0.0.1", health_port=port)
-    process = subprocess.Popen([*VITCO, *args], env=env, stdout=out, stderr=out)
+    process = subprocess.Popen([*vitco(prelude), *args], env=env, stdout=out, stderr=out)
     return Worker(process, f"http://127.0.0.1:{port}")

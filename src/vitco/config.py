@@ -113,6 +113,13 @@ class Settings(BaseSettings):
         description="Runs one worker (vitco worker, or the one inside vitco serve) executes "
         "at once.",
     )
+    replay_latency_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=60,
+        description="A replayed model (replay:FILE) answers after this many seconds, like a "
+        "provider would: what bench/scale.py measures scaling at.",
+    )
     serve_worker: bool = Field(
         default=True,
         description="vitco serve: execute queued runs in this process too; false where "

@@ -223,3 +223,22 @@ def test_the_recorder_scrubs_secrets_that_json_escapes(tmp_path: Path, secret: s
     assert json.dumps(secret)[1:-1] not in written
     replayed = ReplayModel(cassette).request(_request(ANALYST)).content
     assert replayed == f"raw text with {REDACTED} inside"
+
+
+def test_a_replay_with_a_latency_answers_after_it_and_resolves_from_settings(
+    tmp_path: Path,
+) -> None:
+    from vitco.config import Settings
+    from vitco.llm.resolve import resolve_model
+
+    cassette = _write(tmp_path / "c.jsonl", _entry(DEV_T1, '{"files": []}'))
+    slept: list[float] = []
+    model = ReplayModel(cassette, latency_s=0.75, sleep=slept.append)
+    assert model.request(_request(DEV_T1)).content == '{"files": []}'
+    assert slept == [0.75]
+    assert ReplayModel(cassette, sleep=slept.append).request(_request(DEV_T1))
+    assert slept == [0.75]  # none by default
+    resolved = resolve_model(f"replay:{cassette}", Settings(replay_latency_s=2.5))
+    assert isinstance(resolved, ReplayModel) and resolved.latency_s == 2.5
+    with pytest.raises(ValueError):
+        Settings(replay_latency_s=-1)

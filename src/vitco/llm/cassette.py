@@ -18,6 +18,8 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -73,9 +75,18 @@ def read_cassette(path: Path) -> tuple[dict[str, Any], list[CassetteEntry]]:
 class ReplayModel:
     """Answers from a cassette; fails loudly on a call it has no answer for."""
 
-    def __init__(self, path: Path, *, strict: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        strict: bool = False,
+        latency_s: float = 0.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.path = path
         self.strict = strict
+        # a provider's answer takes time: benches of throughput give replays one
+        self.latency_s, self._sleep = latency_s, sleep
         self.header, entries = read_cassette(path)
         self._answers: dict[str, list[CassetteEntry]] = {}
         for entry in entries:
@@ -96,6 +107,8 @@ class ReplayModel:
             index = min(self._used.get(label, 0), len(answers) - 1)
             self._used[label] = index + 1
         entry = answers[index]
+        if self.latency_s > 0:
+            self._sleep(self.latency_s)
         if self.strict and entry.fingerprint != request.fingerprint():
             raise ReplayMiss(
                 str(self.path), label, "the request differs from the recording (strict mode)"

@@ -63,7 +63,11 @@ def resolve_model(model_id: str | None, settings: Settings) -> Model:
     if provider in ("replay", "replay+strict"):
         if not name:
             raise UnknownModel(model_id, "replay needs a cassette file: replay:PATH.jsonl")
-        return ReplayModel(Path(name).expanduser(), strict=provider == "replay+strict")
+        return ReplayModel(
+            Path(name).expanduser(),
+            strict=provider == "replay+strict",
+            latency_s=settings.replay_latency_s,
+        )
     if model_id == "test":
         return TestModel()
     config = load_model_config(settings)

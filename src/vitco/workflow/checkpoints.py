@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,6 +37,35 @@ def postgres_conninfo(url: str) -> str | None:
         if url.startswith(prefix):
             return "postgresql://" + url.removeprefix(prefix)
     return None
+
+
+# The first 8 bytes of sha256(b"vitco.checkpoints.setup") as a signed bigint: the advisory
+# lock under which a process creates or migrates LangGraph's checkpoint tables.
+SETUP_LOCK_KEY = 445603715412161143
+_set_up: set[str] = set()
+_set_up_lock = threading.Lock()
+
+
+def _setup_once(pool: Any, saver: Any, conninfo: str) -> None:
+    """``saver.setup()`` once per process and database, under an advisory lock: LangGraph's
+    setup creates its tables with plain ``CREATE TABLE IF NOT EXISTS``, and workers starting
+    their first runs on a fresh database at once otherwise collide on the catalog
+    (``UniqueViolation`` on ``pg_type``: three of four concurrent setups failed here)."""
+    with _set_up_lock:
+        if conninfo in _set_up:
+            return
+        with pool.connection() as conn:
+            # tried, not waited on: a statement blocked on the lock would hold a snapshot,
+            # and the holder's CREATE INDEX CONCURRENTLY waits for every such one (deadlock)
+            while not conn.execute(
+                "SELECT pg_try_advisory_lock(%s) AS taken", (SETUP_LOCK_KEY,)
+            ).fetchone()["taken"]:
+                time.sleep(0.05)
+            try:
+                saver.setup()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_KEY,))
+        _set_up.add(conninfo)
 
 
 @contextmanager
@@ -67,7 +97,7 @@ def open_checkpointer(settings: Settings) -> Iterator[Any]:
             open=True,
         ) as pool:
             pg = PostgresSaver(pool)  # type: ignore[arg-type]
-            pg.setup()
+            _setup_once(pool, pg, conninfo)
             yield pg
         return
     with _SAVERS.borrow(settings.checkpoints_path) as saver:
