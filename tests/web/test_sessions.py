@@ -49,6 +49,11 @@ def test_a_session_stands_for_its_key_and_needs_its_csrf_token_to_change_anythin
     assert made.status_code == 201
     # a key in the header needs no token, cookie or not: API clients never see one
     assert server.client(server.key("acme", "manager")).get("/v1/me").status_code == 200
+    # the login and what the session did are in the tenant's audit log, under the key
+    audit = server.client(server.key("acme", "admin")).get("/v1/audit").json()["items"]
+    actions = [(a["action"], a["status"]) for a in audit]
+    assert ("POST /login", 303) in actions and ("POST /v1/projects", 201) in actions
+    assert actions.count(("POST /v1/projects", 403)) == 2  # the refused ones too
 
 
 def test_forged_altered_and_expired_cookies_are_refused(server: Server) -> None:

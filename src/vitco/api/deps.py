@@ -110,7 +110,7 @@ def admit(ctx: ApiContext, connection: HTTPConnection, key: str) -> Caller:
     key is valid, has a token left and its role may call the endpoint ``key``. Without an
     ``Authorization`` header, a browser's session cookie stands for its key
     (``vitco.api.sessions``: CSRF token and origin checked)."""
-    caller = _authenticated(ctx, connection)
+    caller = _authenticated(ctx, connection, key)
     connection.state.caller = caller
     connection.state.endpoint = key
     wait = ctx.buckets.take(caller.key_id)
@@ -125,16 +125,22 @@ def readmit(ctx: ApiContext, connection: HTTPConnection, key: str) -> Caller:
     """``admit`` again for a connection that stays open (a live stream): the key (or session)
     is still valid, not revoked or expired, and its role still may call ``key``; no rate
     token is taken. Raises the error ``admit`` would."""
-    caller = _authenticated(ctx, connection)
+    caller = _authenticated(ctx, connection, key)
     if not allowed(caller.role, key):
         raise Forbidden(caller.role, key)
     return caller
 
 
-def _authenticated(ctx: ApiContext, connection: HTTPConnection) -> Caller:
+def _authenticated(ctx: ApiContext, connection: HTTPConnection, key: str) -> Caller:
+    """The key's caller, or a session's: set on the connection before the session's CSRF
+    token or origin is checked, so that a refusal is audited under its key."""
     header = connection.headers.get("authorization")
     if header is None and ctx.sessions is not None and COOKIE in connection.cookies:
-        return ctx.sessions.authenticate(connection).caller
+        session = ctx.sessions.verify(connection.cookies[COOKIE])
+        connection.state.caller = session.caller
+        connection.state.endpoint = key
+        ctx.sessions.check(connection, session)
+        return session.caller
     return ctx.authenticator.authenticate(header)
 
 

@@ -132,13 +132,9 @@ class BrowserSessions:
             raise Unauthorized()
         return Session(Caller(row.tenant_id, row.id, row.user_id, row.role), data["c"])
 
-    def authenticate(self, connection: HTTPConnection) -> Session:
-        """The session of a request or WebSocket that carries the cookie, with its CSRF
-        token checked (a mutating request) or its origin (a WebSocket)."""
-        value = connection.cookies.get(COOKIE)
-        if not value:
-            raise Unauthorized()
-        session = self.verify(value)
+    def check(self, connection: HTTPConnection, session: Session) -> None:
+        """Refuse (``CsrfRefused``) a mutating request of ``session`` without its CSRF token,
+        or its WebSocket from another origin."""
         if connection.scope["type"] == "websocket":
             if not same_origin(connection):
                 raise CsrfRefused("a WebSocket with a session cookie must come from this site")
@@ -146,7 +142,6 @@ class BrowserSessions:
             sent = connection.headers.get(CSRF_HEADER, "")
             if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
                 raise CsrfRefused(f"a request with a session cookie must send {CSRF_HEADER}")
-        return session
 
 
 def same_origin(connection: HTTPConnection) -> bool:

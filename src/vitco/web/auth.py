@@ -3,7 +3,8 @@
 The key is checked like any request's (``Authenticator``: hash, revocation, expiry, the key's
 rate limit) and never stored in the browser; the cookie is ``vitco.api.sessions``'. A login
 form posted from another site (``Origin`` of another host) is refused, and ``next`` only ever
-leads to a path of this server (no open redirect).
+leads to a path of this server (no open redirect). A login is in the tenant's audit log like
+any mutating request of the key.
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ async def login(request: Request) -> Response:
         )
         return render(request, "login.html", exc.status, next=fields.get("next", ""), error=message)
     assert ctx.sessions is not None
+    request.state.caller = caller  # the audit log records who logged in (vitco.api.audit)
+    request.state.endpoint = "POST /login"
     value, _ = ctx.sessions.open(caller)
     answer = RedirectResponse(
         safe_next(fields.get("next"), caller.role), status_code=303, headers=HEADERS
