@@ -138,9 +138,16 @@ def test_since_resumes_after_a_disconnect_with_nothing_lost_or_repeated(server: 
 def test_a_client_that_falls_behind_is_told_where_to_resume(server: Server) -> None:
     key = server.key("acme", "viewer")
     _, run = _run_of(server, "acme")
-    server.app.state.vitco.live.buffer = 5
+    live = server.app.state.vitco.live
+    live.buffer = 5
     got: list[int] = []
     with _socket(server, key, run_id=run) as ws:
+        # the socket subscribes after it opens: events committed before that are caught up
+        # from the store, whatever the buffer (so they would arrive, and nothing lag)
+        deadline = time.monotonic() + 10
+        while live.listeners < 1:
+            assert time.monotonic() < deadline, "the socket never subscribed"
+            time.sleep(0.02)
         with server.app.state.vitco.store.step():  # 20 events committed at once
             _emit(server, run, 20)
         with pytest.raises(ConnectionClosed) as closed:
