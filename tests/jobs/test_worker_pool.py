@@ -161,3 +161,33 @@ def test_a_run_cancelled_by_another_process_is_stopped_at_the_next_renewal(
     assert worker.done()[0].ending == "cancelled"
     assert services.store.get_run(alpha).status == "cancelled"
     assert "finished" not in held.output[alpha]
+
+
+def test_a_start_that_fails_before_its_run_begins_leaves_the_run_failed_not_queued(
+    services: Services, tmp_path: Path
+) -> None:
+    """Nothing takes a failed job again: its run, never begun, must say why it stopped; a
+    run busy elsewhere (another executor holds it) is left to that executor."""
+    from vitco.workflow.exceptions import RunBusy
+
+    broken, busy = _queued(services, tmp_path, "Broken"), _queued(services, tmp_path, "Busy")
+
+    def execute(job: object) -> None:
+        run_id = job.run_id  # type: ignore[attr-defined]
+        if run_id == busy:
+            raise RunBusy(run_id)
+        raise RuntimeError("the model 'gone:1' cannot be resolved")
+
+    worker = EmbeddedWorker(
+        StoreRunQueue(services.store.sessions), services.store, execute,
+        concurrency=1, lease_s=30, poll_s=0.1, burst=True,
+    )  # fmt: skip
+    worker.start()
+    assert worker.wait(60)
+    assert sorted(d.ending for d in worker.done()) == ["failed", "failed"]
+    run = services.store.get_run(broken)
+    assert run.status == "failed"
+    assert (
+        run.reason == "the run could not start: RuntimeError: the model 'gone:1' cannot be resolved"
+    )
+    assert services.store.get_run(busy).status == "queued"  # its executor records its end

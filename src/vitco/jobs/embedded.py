@@ -33,7 +33,7 @@ from vitco.jobs.queue import LEASE_S, Ending, Job, RunQueue
 from vitco.observability.logging import bound
 from vitco.store import Store, StoreError
 from vitco.workflow import stop
-from vitco.workflow.exceptions import WorkflowError
+from vitco.workflow.exceptions import RunBusy, WorkflowError
 from vitco.workflow.runner import execute, resume
 from vitco.workflow.services import Services
 
@@ -267,25 +267,29 @@ class EmbeddedWorker:
                 held.handing_back = True
                 held.token.drain("the worker shutting down")
         status: Ending = "done"
+        why = ""
         try:
             with stop.scope(held.token):
                 self.execute(job)
         except WorkflowError as exc:  # nothing to resume, busy elsewhere: the job is void
             status = "failed"
+            why = "" if isinstance(exc, RunBusy) else str(exc)  # busy: another executes it
             self.store.add_event(job.run_id, "error", f"{job.action} not done: {exc}")
-        except Exception:
-            status = "failed"
+        except Exception as exc:
+            status, why = "failed", f"{type(exc).__name__}: {exc}"
             logger.exception("worker %s: job %s (%s) failed", self.name, job.id, job.action)
         finally:
             with self._lock:
                 self._state.held.pop(job.id, None)
-            ending = self._end(held, status)
+            ending = self._end(held, status, why)
             with self._lock:
                 self._state.done.append(Done(job, ending))
         return ending
 
-    def _end(self, held: Held, status: Ending) -> str:
+    def _end(self, held: Held, status: Ending, why: str = "") -> str:
         job = held.job
+        if status == "failed" and job.action == "start" and why:
+            _fail_unstarted(self.store, job.run_id, why)
         if held.cancelled:
             self.store.update_run(job.run_id, status="cancelled", reason="cancelled on request")
             self.store.add_event(job.run_id, "run", f"run {job.run_id} cancelled")
@@ -306,6 +310,19 @@ class EmbeddedWorker:
             logger.exception("worker %s could not end job %s", self.name, job.id)
             return "unacked"
         return status
+
+
+def _fail_unstarted(store: Store, run_id: str, why: str) -> None:
+    """A start job that failed before its run began leaves the run ``failed`` with the
+    reason, not ``queued`` for ever (nothing would take it again)."""
+    try:
+        if store.get_run(run_id).status not in ("queued", "created"):
+            return  # it began: the runner recorded how it ended
+        reason = f"the run could not start: {why or 'the worker failed'}"[:2000]
+        store.update_run(run_id, status="failed", reason=reason)
+        store.add_event(run_id, "run", f"run {run_id} failed: {reason}")
+    except Exception:  # the store is away: the run stays queued, the log says why
+        logger.exception("could not record that run %s did not start", run_id)
 
 
 def requeue_orphans(orphans: list[str], store: Store, queue: RunQueue) -> list[str]:
