@@ -20,8 +20,9 @@ fresh data dir) and, in this process, ``--clients`` (default 100) WebSocket clie
 ``--interval`` apart (the latency from the write's commit to each client's receipt:
 p50/p99/max over every client and event, and the time until the last client had each event),
 then a burst of ``--burst`` events in one transaction (the time until every client had all
-of them, as messages per second). The server polls the events table every 50 ms while
-anyone listens (``vitco.api.live.POLL_S``), which bounds the latency's floor.
+of them, as messages per second). The writer is another process and the server has no Redis,
+so its in-process event bus cannot hear the writes: it reads the events table every 50 ms
+while anyone listens (``vitco.api.live.POLL_S``), which bounds the latency's floor.
 
     python bench/api.py                    # every part, as text
     python bench/api.py --json             # one JSON object

@@ -286,7 +286,7 @@ def build_api(
             models=services.models,
             authenticator=Authenticator(access),
             buckets=TokenBuckets(settings.api_rate_per_s, settings.api_rate_burst),
-            live=Live(EventFeed(store.sessions), bus=store.bus, idle_s=settings.live_idle_s),
+            live=Live(EventFeed(store.sessions), bus=store.bus, idle_s=_live_idle_s(settings)),
             hooks=hooks,
             outbound=build_outbound(settings, hooks),
             artifacts=services.artifacts,
@@ -418,6 +418,15 @@ def build_worker(
         poll_s=poll_s,
         burst=burst,
     )
+
+
+def _live_idle_s(settings: Settings) -> float:
+    """How long a live stream's reader waits for a wake-up. Redis's bus hears every process's
+    writes; the in-process one only this process's, so without Redis the reader also looks
+    every ``POLL_S`` for what a ``vitco worker`` or the CLI wrote to the same data dir."""
+    from vitco.api.live import POLL_S
+
+    return settings.live_idle_s if settings.redis_url else min(settings.live_idle_s, POLL_S)
 
 
 def build_outbound(settings: Settings, hooks: WebhookStore) -> Outbound:

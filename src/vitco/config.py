@@ -362,7 +362,8 @@ class Settings(BaseSettings):
         le=3600,
         description="vitco serve: the longest a live event stream waits for a wake-up of the "
         "event bus (in-process, or Redis with VITCO_REDIS_URL) before it reads the events "
-        "table anyway; a lost wake-up costs at most this much latency.",
+        "table anyway; a lost wake-up costs at most this much latency. Without Redis the "
+        "in-process bus cannot hear other processes, so the table is also read every 50 ms.",
     )
     webhook_allow_private: bool = Field(
         default=False,
