@@ -8,7 +8,8 @@ operation here is a small Lua script (atomic on the server) over three keys unde
 
 - ``lease:<run_id>``: a hash (owner, token, acquired_at, heartbeat_at, expires_at);
 - ``lease-token``: the last token given, for every run (one counter serves all of them). A
-  token is the greater of that counter plus one and the server's time in microseconds, so
+  token is the greater of that counter plus one and the server's time in microseconds (not
+  milliseconds: two acquisitions in one millisecond after a loss got the same token), so
   tokens keep rising even after Redis restarts without its data (the store's fence still
   holds the old ones: a counter starting again from 1 would be refused forever);
 - ``leases``: a sorted set of run ids by expiry, for ``expired`` and ``stats``.
@@ -28,6 +29,7 @@ from vitco.leases.protocol import Lease, LeaseStats, check_request
 _NOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
 """
 # KEYS: lease hash, token counter, expiry set; ARGV: owner, ttl ms, replace ('' = none), run id
 _ACQUIRE = (
@@ -35,7 +37,7 @@ _ACQUIRE = (
     + """
 local cur = redis.call('HMGET', KEYS[1], 'owner', 'expires_at')
 if cur[1] and tonumber(cur[2]) > now and cur[1] ~= ARGV[3] then return false end
-local token = math.max(redis.call('INCR', KEYS[2]), now * 1000)
+local token = math.max(redis.call('INCR', KEYS[2]), now_us)
 redis.call('SET', KEYS[2], string.format('%d', token))
 local exp = now + tonumber(ARGV[2])
 redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'token', string.format('%d', token),
