@@ -69,20 +69,28 @@ def _port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _vitco_env(home: Path) -> dict[str, str]:
+    """The environment of a vitco process of the bench on data dir ``home``."""
+    return {
+        **os.environ,
+        "VITCO_HOME": str(home),
+        "VITCO_MODEL": f"replay:{DEMO_CASSETTE}",
+        "VITCO_LOG_LEVEL": "WARNING",  # an access line a request would measure the terminal
+    }
+
+
+def _vitco(prelude: str, *args: str) -> list[str]:
+    """The command line of ``vitco ARGS`` that runs ``prelude`` (Python) first."""
+    return [sys.executable, "-c", f"{prelude}\nfrom vitco.cli.app import main; main()", *args]
+
+
 @contextlib.contextmanager
 def serving(home: Path, prelude: str = "") -> Iterator[str]:
     """``vitco serve`` on a data dir, as its own process, until the block ends (``prelude``:
     Python run in that process first, e.g. to register a step)."""
     port = _port()
-    env = {
-        **os.environ,
-        "VITCO_HOME": str(home),
-        "VITCO_MODEL": f"replay:{DEMO_CASSETTE}",
-        "VITCO_API_RATE_BURST": "100000",  # the clients share one key
-        "VITCO_LOG_LEVEL": "WARNING",  # an access line a request would measure the terminal
-    }
-    code = f"{prelude}\nfrom vitco.cli.app import main; main()"
-    command = [sys.executable, "-c", code, "serve"]
+    env = _vitco_env(home) | {"VITCO_API_RATE_BURST": "100000"}  # the clients share one key
+    command = _vitco(prelude, "serve")
     process = subprocess.Popen([*command, "--port", str(port)], env=env, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -110,17 +118,10 @@ def serving(home: Path, prelude: str = "") -> Iterator[str]:
 def working(home: Path, count: int, prelude: str = "") -> Iterator[None]:
     """``count`` ``vitco worker`` processes on the data dir (beside the serving process's own
     embedded worker: the queue is the store's, shared), until the block ends."""
-    env = {
-        **os.environ,
-        "VITCO_HOME": str(home),
-        "VITCO_MODEL": f"replay:{DEMO_CASSETTE}",
-        "VITCO_LOG_LEVEL": "WARNING",
-    }
-    code = f"{prelude}\nfrom vitco.cli.app import main; main()"
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", code, "worker", "--poll", "0.2"],
-            env=env,
+            _vitco(prelude, "worker", "--poll", "0.2"),
+            env=_vitco_env(home),
             stdout=subprocess.DEVNULL,
         )
         for _ in range(count)

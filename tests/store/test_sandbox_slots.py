@@ -19,6 +19,7 @@ from vitco.store import repo as store_repo
 from vitco.store.db import MIGRATIONS, create, migrate
 from vitco.store.exceptions import SandboxSlotContended
 from vitco.store.models import Project
+from vitco.store.slots import SLOT_LOCK
 
 
 @pytest.fixture
@@ -123,7 +124,7 @@ def test_the_pick_waits_for_the_lock_holder(postgres_url: str, engines: list[Eng
     created: list[int] = []
     store.ensure_tenant()
     with store.sessions.begin() as s:  # another host in the middle of its pick
-        s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": store_repo.SLOT_LOCK})
+        s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SLOT_LOCK})
         waiting = threading.Thread(
             target=lambda: created.append(other.create_project("b", "/b").sandbox_slot)
         )

@@ -13,16 +13,8 @@ back: they must be on disk before anything is done that depends on them.
 After a transaction that wrote events commits, the store notifies its event bus (if it has
 one; ``vitco.events``), so the live streams of every process read them at once.
 
-Fencing: while a process drives a run it holds the run's lease (``vitco.leases``) and its
-fencing token. ``raise_fence`` records the token as the run's newest; inside
-``with store.fenced(run_id, token):`` every write for that run (a step's rows, events, tasks,
-the run row, the ledger, side-effect records) checks, in its own transaction, that no newer
-token has driven the run since, and ``FenceRefused`` is raised instead of writing if one has:
-a worker paused past its lease (SIGSTOP) that wakes up after another took the run over records
-nothing. On PostgreSQL the check reads the fence row ``FOR SHARE``, so a takeover that raises
-the fence waits for a write in flight and the write sees it after; on SQLite the check first
-takes the database's write lock. ``check_fence`` is the same check before something is done
-that costs or shows (a model request, a side effect), so it is not even attempted.
+Fencing (``vitco.store.fences``): while a process drives a run, every write for the run
+checks that no newer lease token has driven it since.
 """
 
 from __future__ import annotations
@@ -38,19 +30,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import (
     Engine,
     bindparam,
-    case,
     func,
     insert,
-    literal,
     select,
     text,
-    union_all,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from vitco.store.exceptions import AmbiguousId, FenceRefused, NotFound, SandboxSlotContended
+from vitco.store.costs import CostQueries
+from vitco.store.exceptions import AmbiguousId, NotFound, SandboxSlotContended
+from vitco.store.fences import Fences
 from vitco.store.models import (
     Artifact,
     Brief,
@@ -64,6 +55,7 @@ from vitco.store.models import (
     new_id,
     utcnow,
 )
+from vitco.store.slots import pick_slot
 
 if TYPE_CHECKING:
     from vitco.events.protocol import EventBus
@@ -102,7 +94,6 @@ TERMINAL = frozenset({"delivered", "needs_attention", "failed"})
 # Each lost race for a sandbox slot means another project got created, so a handful of tries
 # is enough for as many processes creating projects at once.
 SLOT_ATTEMPTS = 20
-SLOT_LOCK = 0x76_69_74_63_6F_73_6C  # "vitcosl": the advisory lock of the slot pick
 
 
 @dataclass(frozen=True)
@@ -115,7 +106,7 @@ class NewRun:
     base_sha: str | None = None
 
 
-class Store:
+class Store(Fences, CostQueries):
     """Typed access to vitco's tables."""
 
     def __init__(
@@ -131,66 +122,6 @@ class Store:
         self.redactor = redactor
         self._local = threading.local()
         self._fences: dict[str, int] = {}  # run id -> the lease token this process drives it with
-
-    @property
-    def engine(self) -> Engine:
-        engine: Engine = self.sessions.kw["bind"]
-        return engine
-
-    # fencing (see the module docstring) ------------------------------------------------------
-
-    def raise_fence(self, run_id: str, token: int) -> None:
-        """Record ``token`` as the newest lease token of ``run_id``; ``FenceRefused`` if a
-        newer one already drove it (this lease is stale before it starts)."""
-        sql = text(
-            "INSERT INTO run_fences (run_id, token) VALUES (:run_id, :token)"
-            " ON CONFLICT (run_id) DO UPDATE SET token = excluded.token"
-            " WHERE run_fences.token <= excluded.token RETURNING token"
-        )
-        with self.engine.begin() as conn:
-            if conn.execute(sql, {"run_id": run_id, "token": token}).first() is None:
-                raise FenceRefused(run_id, token, self._fence_of(conn, run_id))
-
-    @contextmanager
-    def fenced(self, run_id: str, token: int) -> Iterator[None]:
-        """While the block runs, this store's writes for ``run_id`` carry ``token`` and are
-        refused once a newer token has driven the run."""
-        self._fences[run_id] = token
-        try:
-            yield
-        finally:
-            if self._fences.get(run_id) == token:
-                del self._fences[run_id]
-
-    def check_fence(self, run_id: str) -> None:
-        """``FenceRefused`` now if this process's token for ``run_id`` is no longer the
-        newest (nothing to check when the run is not fenced here)."""
-        token = self._fences.get(run_id)
-        if token is None:
-            return
-        with self.engine.connect() as conn:
-            current = self._fence_of(conn, run_id)
-        if current is not None and current > token:
-            raise FenceRefused(run_id, token, current)
-
-    def _fence(self, conn: Any, runs: Iterable[str | None]) -> None:
-        """Inside a write transaction: refuse it if any of ``runs`` fenced here was taken
-        over (the check holds until the transaction ends, see the module docstring)."""
-        for run_id in {r for r in runs if r is not None and r in self._fences}:
-            token = self._fences[run_id]
-            params = {"run_id": run_id}
-            if conn.dialect.name == "postgresql":
-                current = conn.execute(_FENCE_SHARED, params).scalar()
-            else:
-                conn.execute(_FENCE_LOCK, params)
-                current = self._fence_of(conn, run_id)
-            if current is not None and current > token:
-                raise FenceRefused(run_id, token, current)
-
-    @staticmethod
-    def _fence_of(conn: Any, run_id: str) -> int | None:
-        current = conn.execute(_FENCE_READ, {"run_id": run_id}).scalar()
-        return None if current is None else int(current)
 
     # the unit of a step ----------------------------------------------------------------------
 
@@ -321,8 +252,6 @@ class Store:
         for _ in range(SLOT_ATTEMPTS):
             try:
                 with self.sessions.begin() as s:
-                    if s.get_bind().dialect.name == "postgresql":
-                        s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SLOT_LOCK})
                     project = Project(
                         id=project_id,
                         tenant_id=tenant_id,
@@ -330,7 +259,7 @@ class Store:
                         repo_path=repo_path,
                         client=client,
                         budget_usd=budget_usd,
-                        sandbox_slot=_smallest_free_slot(s),
+                        sandbox_slot=pick_slot(s),
                     )
                     s.add(project)
                     s.flush()  # the rows that refer to it go in after it
@@ -574,84 +503,6 @@ class Store:
             self._fence(s.connection(), [run_id])
             s.execute(update(ModelCall).where(ModelCall.id == found.id).values(outcome=outcome))
 
-    def calls(self, *, run_id: str | None = None, project_id: str | None = None) -> list[ModelCall]:
-        with self.sessions() as s:
-            q = select(ModelCall).order_by(ModelCall.id)
-            if run_id:
-                q = q.where(ModelCall.run_id == run_id)
-            if project_id:
-                q = q.where(ModelCall.project_id == project_id)
-            return list(s.scalars(q))
-
-    def spent_usd(self, project_id: str) -> float:
-        with self.sessions() as s:
-            total = s.scalar(
-                select(func.coalesce(func.sum(ModelCall.cost_usd), 0.0)).where(
-                    ModelCall.project_id == project_id
-                )
-            )
-            return float(total or 0.0)
-
-    COST_GROUPS = ("project", "run", "role", "tier", "model", "day")
-
-    def cost_breakdown(
-        self,
-        *,
-        by: str = "role",
-        project_id: str | None = None,
-        run_id: str | None = None,
-        tenant_id: str | None = None,
-    ) -> list[dict[str, Any]]:
-        """Ledger totals grouped by one of :attr:`COST_GROUPS`, optionally for one project,
-        one run or one tenant's projects.
-
-        Each row: ``key``, ``calls``, ``input_tokens``, ``output_tokens``, ``usd``,
-        ``cache_hits``, ``retries``, ``model_s``; ordered by key.
-        """
-        columns = {
-            "project": ModelCall.project_id,
-            "run": ModelCall.run_id,
-            "role": ModelCall.role,
-            "tier": func.coalesce(ModelCall.tier, "default"),
-            "model": ModelCall.model,
-            "day": func.date(ModelCall.created_at),
-        }
-        if by not in columns:
-            raise ValueError(f"cannot group costs by {by!r}; use one of {self.COST_GROUPS}")
-        group = columns[by]
-        q = (
-            select(
-                group.label("key"),
-                func.count(ModelCall.id),
-                func.coalesce(func.sum(ModelCall.input_tokens), 0),
-                func.coalesce(func.sum(ModelCall.output_tokens), 0),
-                func.coalesce(func.sum(ModelCall.cost_usd), 0.0),
-                func.coalesce(func.sum(case((ModelCall.cache_hit, 1), else_=0)), 0),
-                func.coalesce(func.sum(ModelCall.retries), 0),
-                func.coalesce(func.sum(ModelCall.latency_s), 0.0),
-            )
-            .group_by(group)
-            .order_by(group)
-        )
-        if project_id:
-            q = q.where(ModelCall.project_id == project_id)
-        if run_id:
-            q = q.where(ModelCall.run_id == run_id)
-        if tenant_id:
-            q = q.join(Project, Project.id == ModelCall.project_id).where(
-                Project.tenant_id == tenant_id
-            )
-        names = ("calls", "input_tokens", "output_tokens", "usd", "cache_hits", "retries")
-        with self.sessions() as s:
-            rows = []
-            for key, *values, model_s in s.execute(q):
-                row: dict[str, Any] = {"key": str(key)}
-                row |= {n: v for n, v in zip(names, values, strict=True)}
-                row["usd"] = float(row["usd"])
-                row["model_s"] = float(model_s)
-                rows.append(row)
-            return rows
-
     # artifacts --------------------------------------------------------------------------------
 
     def put_artifact(
@@ -741,19 +592,3 @@ class Store:
             if row is None:
                 raise NotFound(what, key)
             return row
-
-
-_FENCE_READ = text("SELECT token FROM run_fences WHERE run_id = :run_id")
-_FENCE_SHARED = text("SELECT token FROM run_fences WHERE run_id = :run_id FOR SHARE")
-_FENCE_LOCK = text("UPDATE run_fences SET token = token WHERE run_id = :run_id")
-
-
-def _smallest_free_slot(s: Session) -> int:
-    """The smallest sandbox slot >= 0 that no project holds: the least of 0 and each held
-    slot + 1 that is not itself held (one query over the unique index, however many projects)."""
-    candidates = union_all(
-        select(literal(0).label("slot")),
-        select((Project.sandbox_slot + 1).label("slot")).where(Project.sandbox_slot >= 0),
-    ).subquery()
-    held = select(Project.id).where(Project.sandbox_slot == candidates.c.slot)
-    return int(s.scalar(select(func.min(candidates.c.slot)).where(~held.exists())) or 0)
