@@ -146,4 +146,6 @@ def start_worker(
     out = log.open("ab") if log is not None else subprocess.DEVNULL
     args = command(WORKER_ARGS, concurrency=concurrency, host="127.0.0.1", health_port=port)
     process = subprocess.Popen([*vitco(prelude), *args], env=env, stdout=out, stderr=out)
+    if log is not None:
+        out.close()  # type: ignore[union-attr]  # the child has its own descriptor
     return Worker(process, f"http://127.0.0.1:{port}")

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from vitco.jobs.queue import LEASE_S, Ending, Job, RunQueue
+from vitco.jobs.queue import LEASE_S, PRIORITIES, Ending, Job, RunQueue
 from vitco.observability.logging import bound
 from vitco.store import Store, StoreError
 from vitco.workflow import stop
@@ -325,11 +325,18 @@ def _fail_unstarted(store: Store, run_id: str, why: str) -> None:
         logger.exception("could not record that run %s did not start", run_id)
 
 
+ORPHAN_PRIORITY = PRIORITIES[1]
+"""An orphan's resume goes before every queued start: its run was under way (its client is
+waiting, part of its cost is spent) and its takeover is bounded (within 15 s of its worker's
+death); at the default priority it waited behind a backlog of new runs (30 s in the fleet
+test)."""
+
+
 def requeue_orphans(orphans: list[str], store: Store, queue: RunQueue) -> list[str]:
     """Queue a resume of each run in ``orphans`` (stored as running, its executor gone), once
-    per orphaning: the enqueue key names the run and how far it got (its event count), so
-    every worker that notices the same orphan queues the same job, and a run orphaned again
-    later is queued again. Returns the runs queued."""
+    per orphaning, ahead of new work (``ORPHAN_PRIORITY``): the enqueue key names the run and
+    how far it got (its event count), so every worker that notices the same orphan queues the
+    same job, and a run orphaned again later is queued again. Returns the runs queued."""
     queued = []
     for run_id in orphans:
         try:
@@ -338,6 +345,7 @@ def requeue_orphans(orphans: list[str], store: Store, queue: RunQueue) -> list[s
             seen = len(store.events(run_id))
         except StoreError:
             continue
-        queue.enqueue(run_id, "resume", tenant=tenant, key=f"recover:{run_id}:{seen}")
+        key = f"recover:{run_id}:{seen}"
+        queue.enqueue(run_id, "resume", tenant=tenant, priority=ORPHAN_PRIORITY, key=key)
         queued.append(run_id)
     return queued
