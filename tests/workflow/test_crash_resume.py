@@ -18,7 +18,7 @@ from vitco.bootstrap import resume_run
 from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE
 from vitco.config import Settings
 from vitco.integrations.git.repo import Repo
-from vitco.store import open_store
+from vitco.store import Store, open_store
 
 pytestmark = pytest.mark.slow
 BRIEF, CASSETTE = DEMO_BRIEF, DEMO_CASSETTE
@@ -55,6 +55,15 @@ def processes_mentioning(text: str) -> list[str]:
         if text in cmdline:
             found.append(cmdline)
     return found
+
+
+def assert_each_call_paid_once(store: Store, run_id: str) -> None:
+    """One ledger row per call of the cassette: by call key, whatever the request's
+    fingerprint (a step run again with a different prompt misses the journal and pays again)."""
+    per_call = Counter(c.call_key for c in store.calls(run_id=run_id))
+    assert len(per_call) == DEMO_CALLS and set(per_call.values()) == {1}, per_call
+    per_attempt = Counter((a.task, a.attempt) for a in store.artifacts(run_id, "changeset"))
+    assert set(per_attempt.values()) == {1}, per_attempt  # one changeset kept per attempt
 
 
 def gone(text: str, within_s: float = 10.0) -> bool:
@@ -97,10 +106,7 @@ def test_a_killed_run_resumes_without_repeating_anything(short_home: Path, point
     assert report["tests"] == {"passed": 21, "failed": 0}
     assert report["smoke_ok"] is True
 
-    calls = store.calls(run_id=run.id)
-    per_request = Counter((c.call_key, c.fingerprint) for c in calls)
-    assert all(n == 1 for n in per_request.values()), per_request
-    assert len(calls) == DEMO_CALLS
+    assert_each_call_paid_once(store, run.id)
 
     repo = Repo(Path(report["repo"]))
     subjects = repo.git("log", "--format=%s", "main").splitlines()
@@ -153,5 +159,27 @@ def test_a_killed_run_resumes_from_postgres(short_home: Path, postgres_url: str)
     resumed = vitco(short_home, "resume", run.id, "--json", extra_env=extra)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert json.loads(resumed.stdout)["status"] == "delivered"
-    per_request = Counter((c.call_key, c.fingerprint) for c in store.calls(run_id=run.id))
-    assert len(per_request) == DEMO_CALLS and set(per_request.values()) == {1}
+    assert_each_call_paid_once(store, run.id)
+
+
+@pytest.mark.usefixtures("sandbox")
+def test_a_step_killed_between_its_writes_and_its_checkpoint_runs_again_as_it_ran(
+    short_home: Path,
+) -> None:
+    # after:<node> kills once the step's rows are committed and before LangGraph checkpoints
+    # it: the step runs again on resume, and its prompts must not show its own stored output
+    # (the developer's files, QA's tests), or the journal misses and the call is paid twice.
+    # Three kills in a row, one run, each resume dying at the next point.
+    args = ["run", str(BRIEF), "--model", f"replay:{CASSETTE}", "--json"]
+    for point in ("after:implement", "after:review", "after:write_tests"):
+        crashed = vitco(short_home, *args, crash_at=point)
+        assert crashed.returncode == -signal.SIGKILL, (point, crashed.stderr[-2000:])
+        store = open_store(Settings(home=short_home))
+        (run,) = store.runs()
+        args = ["resume", run.id, "--json"]
+    resumed = vitco(short_home, *args)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert json.loads(resumed.stdout)["status"] == "delivered"
+    assert_each_call_paid_once(store, run.id)
+    resumes = [e for e in store.events(run.id) if e.kind == "run" and "resumed" in e.message]
+    assert len(resumes) == 3

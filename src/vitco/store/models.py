@@ -196,6 +196,8 @@ class Artifact(Base):
     attempt: Mapped[int | None] = mapped_column(Integer, nullable=True)
     content: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # the execution of the step that wrote it (``vitco.store.artifacts``); none outside a step
+    execution: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Effect(Base):

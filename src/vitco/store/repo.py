@@ -39,11 +39,11 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from vitco.store.artifacts import Artifacts
 from vitco.store.costs import CostQueries
 from vitco.store.exceptions import AmbiguousId, NotFound, SandboxSlotContended
 from vitco.store.fences import Fences
 from vitco.store.models import (
-    Artifact,
     Brief,
     Effect,
     Event,
@@ -56,6 +56,7 @@ from vitco.store.models import (
     utcnow,
 )
 from vitco.store.slots import pick_slot
+from vitco.store.writes import Write
 
 if TYPE_CHECKING:
     from vitco.events.protocol import EventBus
@@ -67,7 +68,6 @@ MAX_CANDIDATES = 10  # ids an ambiguous prefix names
 
 
 _INSERT_EVENT = insert(Event)
-_INSERT_ARTIFACT = insert(Artifact)
 
 
 @functools.cache
@@ -75,18 +75,6 @@ def _update_task(names: tuple[str, ...]) -> Any:
     """The UPDATE of these task fields, built once per set of field names."""
     where = (Task.run_id == bindparam("_run"), Task.key == bindparam("_key"))
     return update(Task).where(*where).values({n: bindparam(n) for n in names})
-
-
-@dataclass(frozen=True)
-class _Write:
-    """One held write: a Core statement, its parameters, and the error to raise if it changed
-    no row (for an update of a row that must exist)."""
-
-    statement: Any
-    params: dict[str, Any]
-    missing: Exception | None = None
-    on_id: Callable[[Any], None] | None = None  # receives the new row's key
-    run: str | None = None  # the run it writes for (fenced while a lease drives it)
 
 
 DEFAULT_TENANT = "default"
@@ -106,7 +94,7 @@ class NewRun:
     base_sha: str | None = None
 
 
-class Store(Fences, CostQueries):
+class Store(Artifacts, Fences, CostQueries):
     """Typed access to vitco's tables."""
 
     def __init__(
@@ -126,15 +114,20 @@ class Store(Fences, CostQueries):
     # the unit of a step ----------------------------------------------------------------------
 
     @contextmanager
-    def step(self) -> Iterator[None]:
+    def step(self, execution: str | None = None) -> Iterator[None]:
         """Hold this thread's event, artifact and task-row writes until the block ends, then
         write them in one transaction, also when the block raises an error; a stop
         (``KeyboardInterrupt`` or another non-``Exception``) drops them, since the step will
-        run again. Nested blocks join the outer one."""
+        run again. Nested blocks join the outer one.
+
+        ``execution`` names this run of the step's place in the workflow, the same when it is
+        run again after a crash: its artifacts replace those of the earlier run, which its
+        reads do not see (``vitco.store.artifacts``)."""
         if self._pending() is not None:
             yield
             return
         self._local.pending = []
+        self._local.execution = execution
         keep = True
         try:
             yield
@@ -144,17 +137,18 @@ class Store(Fences, CostQueries):
             keep = False  # a stop (Ctrl-C, RunInterrupted): the step will be done again
             raise
         finally:
-            pending: list[_Write] = self._local.pending
+            pending: list[Write] = self._local.pending
             self._local.pending = None
             self._local.held = {}
+            self._local.execution = None
             if pending and keep:
                 self._write(pending, step=True)
 
-    def _pending(self) -> list[_Write] | None:
-        pending: list[_Write] | None = getattr(self._local, "pending", None)
+    def _pending(self) -> list[Write] | None:
+        pending: list[Write] | None = getattr(self._local, "pending", None)
         return pending
 
-    def _hold(self, write: _Write) -> None:
+    def _hold(self, write: Write) -> None:
         """Write now, in a transaction of its own, or when this thread's step ends."""
         pending = self._pending()
         if pending is not None:
@@ -162,7 +156,7 @@ class Store(Fences, CostQueries):
         else:
             self._write([write])
 
-    def _write(self, writes: list[_Write], *, step: bool = False) -> None:
+    def _write(self, writes: list[Write], *, step: bool = False) -> None:
         # SQLAlchemy Core, not the ORM: a step's rows are plain inserts and one update, and the
         # ORM's unit of work would cost more than the statements themselves.
         engine: Engine = self.sessions.kw["bind"]
@@ -412,7 +406,7 @@ class Store(Fences, CostQueries):
         """Change a task row; ``NotFound`` (at the end of the step, inside one) if it is not
         there."""
         statement = update(Task).where(Task.run_id == run_id, Task.key == key).values(**fields)
-        self._hold(_Write(statement, {}, NotFound("task", f"{run_id}/{key}"), run=run_id))
+        self._hold(Write(statement, {}, NotFound("task", f"{run_id}/{key}"), run=run_id))
 
     # events -----------------------------------------------------------------------------------
 
@@ -446,11 +440,11 @@ class Store(Fences, CostQueries):
             event.id = key
 
         if now:
-            self._write([_Write(_INSERT_EVENT, values, on_id=set_id, run=run_id)])
+            self._write([Write(_INSERT_EVENT, values, on_id=set_id, run=run_id)])
         elif self._pending() is not None:  # its id is known once the step is written
-            self._hold(_Write(_INSERT_EVENT, values, run=run_id))
+            self._hold(Write(_INSERT_EVENT, values, run=run_id))
         else:
-            self._hold(_Write(_INSERT_EVENT, values, on_id=set_id, run=run_id))
+            self._hold(Write(_INSERT_EVENT, values, on_id=set_id, run=run_id))
         return event
 
     def last_event_at(self, run_id: str) -> datetime | None:
@@ -502,58 +496,6 @@ class Store(Fences, CostQueries):
         with self.sessions.begin() as s:
             self._fence(s.connection(), [run_id])
             s.execute(update(ModelCall).where(ModelCall.id == found.id).values(outcome=outcome))
-
-    # artifacts --------------------------------------------------------------------------------
-
-    def put_artifact(
-        self,
-        run_id: str,
-        kind: str,
-        content: dict[str, Any],
-        *,
-        task: str | None = None,
-        attempt: int | None = None,
-    ) -> str:
-        if self.redactor is not None:  # known values only: this is code and model output
-            content = self.redactor.value(content, shapes=False)
-        values = {
-            "id": new_id("a"),
-            "run_id": run_id,
-            "kind": kind,
-            "content": content,
-            "task": task,
-            "attempt": attempt,
-            "created_at": utcnow(),
-        }
-        if self._pending() is not None:  # read back before the step ends
-            self._local.__dict__.setdefault("held", {})[values["id"]] = values
-        self._hold(_Write(_INSERT_ARTIFACT, values, run=run_id))
-        return str(values["id"])
-
-    def get_artifact(self, artifact_id: str) -> dict[str, Any]:
-        held: dict[str, dict[str, Any]] = self._local.__dict__.get("held", {})
-        if self._pending() is not None and artifact_id in held:
-            content: dict[str, Any] = held[artifact_id]["content"]
-            return content  # written in this step, not yet on disk
-        return self._get(Artifact, artifact_id, "artifact").content
-
-    def artifacts(self, run_id: str, kind: str | None = None) -> list[Artifact]:
-        with self.sessions() as s:
-            q = select(Artifact).where(Artifact.run_id == run_id).order_by(Artifact.created_at)
-            if kind:
-                q = q.where(Artifact.kind == kind)
-            stored = list(s.scalars(q))
-        if self._pending() is not None:  # this step's own, not yet on disk
-            held: dict[str, dict[str, Any]] = self._local.__dict__.get("held", {})
-            known = {a.id for a in stored}
-            stored += [
-                Artifact(**v)
-                for v in held.values()
-                if v["run_id"] == run_id
-                and v["id"] not in known
-                and (kind is None or v["kind"] == kind)
-            ]
-        return stored
 
     # side effects -----------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ inspecting a run's history needs no runtime at all.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
+from langgraph.config import get_config
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import get_runtime
 from langgraph.types import Send, interrupt
@@ -49,6 +51,23 @@ def _rt() -> Runtime:
     return get_runtime(Runtime).context
 
 
+def _execution() -> str | None:
+    """This node's execution key: its LangGraph task namespace in this thread (run), hashed.
+
+    LangGraph derives a task's id from the checkpoint it starts from, so a step run again from
+    the same checkpoint (after a crash between its writes and its checkpoint) has the same key
+    and its reads leave out what the unfinished run wrote (``vitco.store.artifacts``)."""
+    try:
+        config = get_config()
+    except RuntimeError:  # called outside a graph (a step run on its own)
+        return None
+    namespace = config.get("metadata", {}).get("langgraph_checkpoint_ns")
+    thread = config.get("configurable", {}).get("thread_id")
+    if not namespace or thread is None:
+        return None
+    return hashlib.sha256(f"{thread}\0{namespace}".encode()).hexdigest()[:32]
+
+
 def _node(name: str, defn: Step) -> Node:
     """A node running ``defn``, passing the fault points ``before:<name>``/``after:<name>``;
     how long each step took is the ``vitco_step_duration_seconds{node}`` histogram and a
@@ -60,7 +79,8 @@ def _node(name: str, defn: Step) -> Node:
         stop.check_boundary()  # a worker draining lets running steps finish, starts no more
         started = time.perf_counter()
         try:
-            with rt.store.step():  # the step's events, artifacts and task rows: one commit
+            # the step's events, artifacts and task rows: one commit
+            with rt.store.step(_execution()):
                 update = run_step(defn, rt, state)
                 stop.check()  # stopped meanwhile: what it saw was cut short, do not record it
         finally:
