@@ -1,17 +1,20 @@
-"""An orphaned run's resume goes before the queue's backlog of new runs, on both queues: the
-takeover bound (within 15 s of a worker's death) holds only if a resume does not wait its
-turn behind every start queued before it."""
+"""An orphaned run's resume goes before the queue's backlog of new runs, on both queues, and a
+worker whose slots are all busy still takes it at once, in its takeover slot: the takeover
+bound (within 15 s of a worker's death) holds only if a resume waits neither its turn behind
+every start queued before it nor for a run to end somewhere."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from vitco.jobs.embedded import requeue_orphans
-from vitco.jobs.queue import RunQueue, StoreRunQueue
+from vitco.jobs.embedded import EmbeddedWorker, requeue_orphans
+from vitco.jobs.queue import Job, RunQueue, StoreRunQueue
 from vitco.jobs.redis_queue import RedisRunQueue
 from vitco.store import Store, open_database
 
@@ -51,3 +54,42 @@ def test_an_orphans_resume_is_taken_before_queued_starts(store: Store, queue: Ru
     taken = [queue.take("w1", 5) for _ in backlog]
     assert [(j.run_id, j.action) for j in taken if j] == [(r, "start") for r in backlog]
     assert queue.take("w1", 5) is None  # the orphan was queued once
+
+
+def test_a_worker_with_every_slot_busy_takes_an_orphan_in_its_takeover_slot(
+    store: Store, queue: RunQueue
+) -> None:
+    busy, waiting, orphan = (_run(store, "acme") for _ in range(3))
+    queue.enqueue(busy, "start", tenant="acme")
+    queue.enqueue(waiting, "start", tenant="acme")
+    started: list[tuple[str, str]] = []
+    release = threading.Event()
+
+    def execute(job: Job) -> None:
+        started.append((job.run_id, job.action))
+        release.wait(30)
+
+    worker = EmbeddedWorker(queue, store, execute, concurrency=1, poll_s=0.05)
+    worker.start()
+    try:
+        _until(lambda: started == [(busy, "start")])
+        requeue_orphans([orphan], store, queue)
+        worker.notify()
+        _until(lambda: (orphan, "resume") in started)
+        assert (waiting, "start") not in started  # its one slot is still busy
+        time.sleep(0.3)
+        assert (waiting, "start") not in started  # and the takeover slot takes no start
+        release.set()
+        _until(lambda: (waiting, "start") in started)
+    finally:
+        release.set()
+        worker.drain()
+        assert worker.wait(10)
+    assert started[:2] == [(busy, "start"), (orphan, "resume")]
+
+
+def _until(check: object, within_s: float = 10.0) -> None:
+    deadline = time.monotonic() + within_s
+    while not check():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "not in time"
+        time.sleep(0.02)

@@ -123,6 +123,25 @@ def test_higher_priority_first_then_first_in_first_out(case: Case) -> None:
     assert q.take("w", 60) is None
 
 
+def test_a_take_with_a_least_priority_leaves_the_lower_jobs(case: Case) -> None:
+    q = case.queue
+    run, other = case.run("default"), case.run("other")
+    low = q.enqueue(run, "start")
+    assert q.take("reserve", 60, least=100) is None  # nothing urgent: nothing taken
+    urgent = q.enqueue(other, "resume", tenant="other", priority=100)
+    taken = q.take("reserve", 60, least=100)
+    assert taken is not None and taken.id == urgent
+    assert q.take("reserve", 60, least=100) is None
+    # a held urgent job whose lease ran out is taken over by a reserve take too
+    short = q.take("w", LEASE)
+    assert short is not None and short.id == low  # the low one, held briefly
+    assert q.take("reserve", 60, least=100) is None
+    time.sleep(LEASE + 0.2)
+    assert q.take("reserve", 60, least=100) is None  # its lease ran out, but it is low
+    again = q.take("w", 60)
+    assert again is not None and again.id == low and again.attempt == short.attempt + 1
+
+
 def test_one_tenants_hundred_jobs_do_not_starve_anothers_one(case: Case) -> None:
     q = case.queue
     busy, quiet = case.run("busy"), case.run("quiet")

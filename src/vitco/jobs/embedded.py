@@ -19,6 +19,11 @@ run it names. Shutting down:
   are killed; a step cut short is done again on resume) and hand their jobs back.
 
 ``notify`` wakes the idle slots when a job was queued in this process.
+
+Besides its ``concurrency`` slots a worker keeps ``takeover_slots`` (one) that take only the
+resumes of orphaned runs (``ORPHAN_PRIORITY``): a run whose worker died is taken over as soon
+as its lease has expired, even while every slot of the fleet is busy with new runs. The
+runs executing at once are then ``concurrency`` plus the orphans being taken over.
 """
 
 from __future__ import annotations
@@ -40,6 +45,12 @@ from vitco.workflow.services import Services
 logger = logging.getLogger("vitco.jobs")
 
 POLL_S = 2.0  # a job queued by another process is seen within this long
+ORPHAN_PRIORITY = PRIORITIES[1]
+"""An orphan's resume goes before every queued start, and a worker keeps a slot for it
+(``takeover_slots``): its run was under way (its client is waiting, part of its cost is
+spent) and its takeover is bounded (within 15 s of its worker's death). At the default
+priority it waited behind a backlog of new runs (30 s in the fleet test); behind none but
+with every slot of the fleet busy, for a run to end somewhere (up to 17 s)."""
 TAKEN_OVER = ("running", "interrupted")
 """A run in one of these statuses when its job is taken was being executed by a worker that
 died or handed it back: it is resumed from its checkpoint, whatever the job asked."""
@@ -105,6 +116,7 @@ class EmbeddedWorker:
         lease_s: float = LEASE_S,
         poll_s: float = POLL_S,
         burst: bool = False,
+        takeover_slots: int = 1,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, not {concurrency}")
@@ -124,6 +136,14 @@ class EmbeddedWorker:
         self._slots = [
             threading.Thread(target=self._loop, name=f"vitco-worker-{name}-{i}", daemon=True)
             for i in range(concurrency)
+        ] + [
+            threading.Thread(
+                target=self._loop,
+                args=(ORPHAN_PRIORITY,),
+                name=f"vitco-worker-{name}-takeover-{i}",
+                daemon=True,
+            )
+            for i in range(takeover_slots)
         ]
         self._renewer = threading.Thread(
             target=self._renew_loop, name=f"vitco-worker-{name}-renew", daemon=True
@@ -203,10 +223,11 @@ class EmbeddedWorker:
 
     # -- the threads -------------------------------------------------------------------------
 
-    def _loop(self) -> None:
+    def _loop(self, least: int = PRIORITIES[0]) -> None:
+        """One slot: take jobs of priority ``least`` or more and execute them, one at a time."""
         while not self._draining.is_set():
             try:
-                job = self.queue.take(self.name, self.lease_s)
+                job = self.queue.take(self.name, self.lease_s, least=least)
             except Exception:  # the queue's backend is away: try again later
                 logger.exception("worker %s could not read the queue", self.name)
                 job = None
@@ -323,13 +344,6 @@ def _fail_unstarted(store: Store, run_id: str, why: str) -> None:
         store.add_event(run_id, "run", f"run {run_id} failed: {reason}")
     except Exception:  # the store is away: the run stays queued, the log says why
         logger.exception("could not record that run %s did not start", run_id)
-
-
-ORPHAN_PRIORITY = PRIORITIES[1]
-"""An orphan's resume goes before every queued start: its run was under way (its client is
-waiting, part of its cost is spent) and its takeover is bounded (within 15 s of its worker's
-death); at the default priority it waited behind a backlog of new runs (30 s in the fleet
-test)."""
 
 
 def requeue_orphans(orphans: list[str], store: Store, queue: RunQueue) -> list[str]:

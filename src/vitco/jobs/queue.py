@@ -99,9 +99,11 @@ class RunQueue(Protocol):
         ``key``). Raises ``BadJob`` for arguments it refuses."""
         ...
 
-    def take(self, consumer: str, lease_s: float = LEASE_S) -> Job | None:
-        """The next job (see the module docstring), now ``consumer``'s for ``lease_s``
-        seconds; None when there is none."""
+    def take(
+        self, consumer: str, lease_s: float = LEASE_S, *, least: int = PRIORITIES[0]
+    ) -> Job | None:
+        """The next job (see the module docstring) of priority ``least`` or more, now
+        ``consumer``'s for ``lease_s`` seconds; None when there is none."""
         ...
 
     def renew(self, job: Job, lease_s: float = LEASE_S) -> bool:
@@ -231,7 +233,9 @@ class StoreRunQueue:
             and_(RunJob.status == "taken", RunJob.lease_until < now),
         )
 
-    def take(self, consumer: str, lease_s: float = LEASE_S) -> Job | None:
+    def take(
+        self, consumer: str, lease_s: float = LEASE_S, *, least: int = PRIORITIES[0]
+    ) -> Job | None:
         check_lease(lease_s)
         while True:
             now = self._now()
@@ -244,7 +248,7 @@ class StoreRunQueue:
                 row = s.execute(
                     select(RunJob.id, RunJob.attempt)
                     .outerjoin(served, served.c.tenant_id == RunJob.tenant_id)
-                    .where(self._takeable(now))
+                    .where(self._takeable(now), RunJob.priority >= least)
                     .order_by(
                         RunJob.priority.desc(), served.c.served.asc().nulls_first(), RunJob.id
                     )

@@ -42,6 +42,7 @@ from vitco.jobs.exceptions import BadJob, QueueUnavailable
 from vitco.jobs.queue import (
     DEFAULT_TENANT,
     LEASE_S,
+    PRIORITIES,
     Action,
     Ending,
     Job,
@@ -83,12 +84,16 @@ TAKE = (
     _NOW
     + """
 local P = KEYS[1]
-local consumer, lease = ARGV[1], tonumber(ARGV[2])
+local consumer, lease, least = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local id = nil
-local expired = redis.call('ZRANGEBYSCORE', P .. 'leased', '-inf', now, 'LIMIT', 0, 1)
-if #expired > 0 then
-  id = expired[1]
-else
+local expired = redis.call('ZRANGEBYSCORE', P .. 'leased', '-inf', now, 'LIMIT', 0, 16)
+for _, candidate in ipairs(expired) do
+  if tonumber(redis.call('HGET', P .. 'job:' .. candidate, 'priority')) >= least then
+    id = candidate
+    break
+  end
+end
+if id == nil then
   local best, best_band, best_served = nil, nil, nil
   for _, tenant in ipairs(redis.call('SMEMBERS', P .. 'tenants')) do
     local head = redis.call('ZRANGE', P .. 'q:' .. tenant, 0, 0, 'WITHSCORES')
@@ -97,7 +102,9 @@ else
     else
       local band = math.floor(tonumber(head[2]) / 1099511627776)
       local served = tonumber(redis.call('HGET', P .. 'served', tenant) or '0')
-      if best == nil or band < best_band or (band == best_band and
+      if band > 100 - least then
+        -- the tenant's best job is below the least priority asked for: none of its jobs
+      elseif best == nil or band < best_band or (band == best_band and
           (served < best_served or (served == best_served and tenant < best))) then
         best, best_band, best_served = tenant, band, served
       end
@@ -261,9 +268,11 @@ class RedisRunQueue:
         text = check_job(run_id, action, payload, tenant, priority, key)
         return int(self._call("enqueue", run_id, action, text or "", tenant, priority, key or ""))
 
-    def take(self, consumer: str, lease_s: float = LEASE_S) -> Job | None:
+    def take(
+        self, consumer: str, lease_s: float = LEASE_S, *, least: int = PRIORITIES[0]
+    ) -> Job | None:
         check_lease(lease_s)
-        row = self._call("take", consumer[:100], int(lease_s * 1000))
+        row = self._call("take", consumer[:100], int(lease_s * 1000), int(least))
         if not row:
             return None
         job_id, run_id, action, payload, tenant, priority, attempt = row
