@@ -1,17 +1,21 @@
 """The webhook tables (migration 0007) and their queries, on SQLite and PostgreSQL: secrets
-sealed, a delivery id claimed once, events dispatched once per subscription and tenant, due
-deliveries taken by one caller, attempts recorded."""
+sealed, a delivery id claimed once, events dispatched once per subscription and tenant (and,
+on PostgreSQL, none skipped when they commit out of order), due deliveries taken by one
+caller, attempts recorded."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 from sqlalchemy import inspect, select
 
 from tests.store.test_llm_state import _alembic
+from vitco.integrations.webhooks.outbound import Outbound
 from vitco.secrets import MasterKey, Vault
 from vitco.store import AccessStore, Store, open_database
 from vitco.store.db import open_engine
+from vitco.store.models import Event, utcnow
 from vitco.store.webhook_models import HookSecret
 from vitco.store.webhooks import WebhookStore
 
@@ -110,3 +114,44 @@ def test_due_deliveries_are_taken_once_and_attempts_recorded(database_url: str) 
     hooks.delete_webhook("acme", hook.id)
     store.add_event(run, "run", "after")
     assert hooks.dispatch() == 0
+
+
+def test_an_event_committed_late_is_dispatched_not_skipped(postgres_url: str) -> None:
+    # PostgreSQL hands out ids at insert: an event may commit after one with a higher id. The
+    # pump dispatches up to the feed's contiguous horizon only, so a subscription's cursor
+    # never moves past an event that has not committed yet.
+    store, hooks = _stores(postgres_url)
+    run = _run(store, "acme")
+    hook = hooks.add_webhook("acme", "https://example.com/a", ["*"], "s")
+    clock = [0.0]
+    pump = Outbound(hooks, httpx.Client(), gap_s=5.0, gap_clock=lambda: clock[0])
+    with store.sessions() as slow:  # takes its number, commits later
+        slow.add(Event(run_id=run, ts=utcnow(), kind="step", message="slow"))
+        slow.flush()
+        store.add_event(run, "step", "fast")  # committed at once, a higher id
+        pump.pump()
+        assert hooks.deliveries("acme", hook.id).items == []  # held back by the gap
+        slow.commit()
+    pump.pump()
+    sent = hooks.deliveries("acme", hook.id).items
+    assert [d.payload["message"] for d in sent] == ["fast", "slow"]  # newest first: both
+
+
+def test_a_rolled_back_number_holds_the_pump_back_only_until_its_gap_expires(
+    postgres_url: str,
+) -> None:
+    store, hooks = _stores(postgres_url)
+    run = _run(store, "acme")
+    hook = hooks.add_webhook("acme", "https://example.com/a", ["*"], "s")
+    clock = [0.0]
+    pump = Outbound(hooks, httpx.Client(), gap_s=5.0, gap_clock=lambda: clock[0])
+    with store.sessions() as lost:
+        lost.add(Event(run_id=run, ts=utcnow(), kind="step", message="lost"))
+        lost.flush()
+        store.add_event(run, "step", "kept")
+        lost.rollback()
+    pump.pump()
+    assert hooks.deliveries("acme", hook.id).items == []
+    clock[0] += 5.0
+    pump.pump()
+    assert [d.payload["message"] for d in hooks.deliveries("acme", hook.id).items] == ["kept"]

@@ -12,11 +12,8 @@ What a subscription (``Live.stream(topic, since)``) is promised:
   the live events after that horizon. Joining the fan-out and taking the horizon happen with
   no ``await`` between them, so no event falls between the two reads.
 
-The reader delivers the feed as a contiguous sequence. A gap in the numbers is a transaction
-that has taken its number and not committed yet (PostgreSQL hands out ids at insert, so two
-writers can commit out of order) or one that rolled back: the reader holds back until the gap
-fills or ``gap_s`` passes, and then takes the number for rolled back. SQLite writes one
-transaction at a time, so its numbers have no gaps.
+The reader delivers the feed as a contiguous sequence (``vitco.store.feed.InOrder``): a gap in
+the numbers holds it back until it fills or ``gap_s`` passes.
 
 The reader runs while someone listens, one query per look whatever the number of clients.
 With an event bus (``vitco.events``: in-process, or Redis pub/sub across processes) it looks
@@ -40,13 +37,12 @@ from dataclasses import dataclass, field
 from vitco.api.exceptions import Lagging
 from vitco.api.schemas import LiveEvent
 from vitco.events.protocol import EventBus, EventListener
-from vitco.store.feed import EventFeed, FeedEvent
+from vitco.store.feed import GAP_S, EventFeed, FeedEvent, InOrder
 
 logger = logging.getLogger("vitco.api.live")
 
 POLL_S = 0.05  # how often the reader asks for new events (with no bus, or held by a gap)
 IDLE_S = 1.0  # with a bus: the longest the reader waits for a wake-up before it asks anyway
-GAP_S = 3.0  # how long a gap in the numbers holds the reader back
 BATCH = 500  # events the reader reads at once
 BUFFER = 2000  # events a client may have waiting before it is dropped
 
@@ -117,13 +113,16 @@ class Live:
         self.feed, self.bus = feed, bus
         self.poll_s, self.idle_s = poll_s, idle_s
         self.gap_s, self.batch, self.buffer = gap_s, batch, buffer
-        self.clock = clock
-        self.seen = 0  # the horizon: every event up to it has been fanned out
-        self._gap_since: float | None = None
+        self.order = InOrder(gap_s=gap_s, clock=clock)  # the horizon: fanned out up to seen
         self._subscriptions: set[_Subscription] = set()
         self._reader: asyncio.Task[None] | None = None
         self._listener: EventListener | None = None
         self._starting = asyncio.Lock()
+
+    @property
+    def seen(self) -> int:
+        """The horizon: every event up to it has been fanned out."""
+        return self.order.seen
 
     @property
     def listeners(self) -> int:
@@ -186,8 +185,7 @@ class Live:
             if self.bus is not None and self._listener is None:
                 self._listener = await self.bus.listen()  # before the horizon is read
             if self._reader is None or self._reader.done():
-                self.seen = await asyncio.to_thread(self.feed.head)
-                self._gap_since = None
+                self.order.restart(await asyncio.to_thread(self.feed.head))
                 self._reader = asyncio.create_task(self._read(), name="vitco-live-reader")
             self._subscriptions.add(subscription)
             return self.seen
@@ -215,14 +213,8 @@ class Live:
         or their gap has expired; returns how many were taken."""
         taken = 0
         for row in rows:
-            if row.seq != self.seen + 1:
-                now = self.clock()
-                if self._gap_since is None:
-                    self._gap_since = now
-                if now - self._gap_since < self.gap_s:
-                    break
-            self._gap_since = None
-            self.seen = row.seq
+            if not self.order.take(row.seq):
+                break
             taken += 1
             delivery: Delivery | None = None
             for subscription in list(self._subscriptions):

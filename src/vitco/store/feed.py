@@ -6,10 +6,19 @@ answers: it grows with every event written, across runs and tenants. ``after`` r
 next events of every tenant (one query per tick of the one reader a process runs, however
 many clients listen); ``scoped`` reads what one subscription missed, scoped to its tenant in
 the same query.
+
+Every reader that follows the feed by number (the live streams, the outbound webhooks' pump)
+takes it through an ``InOrder``: a gap in the numbers is a transaction that has taken its
+number and not committed yet (PostgreSQL hands out ids at insert, so two writers can commit
+out of order) or one that rolled back, and a cursor that moved past it would never see the
+event that commits late. The reader holds back until the gap fills, or ``gap_s`` passes and the
+number counts as rolled back. SQLite writes one transaction at a time: its numbers have no gaps.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,6 +43,41 @@ class FeedEvent:
     task: str | None
     message: str
     data: dict[str, Any] | None
+
+
+GAP_S = 3.0  # how long a gap in the numbers holds a reader back
+
+
+class InOrder:
+    """The numbers of the feed taken as one contiguous sequence (see the module docstring)."""
+
+    def __init__(
+        self,
+        seen: int = 0,
+        *,
+        gap_s: float = GAP_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.seen = seen  # every number up to it has been taken (or has rolled back)
+        self.gap_s, self.clock = gap_s, clock
+        self._gap_since: float | None = None
+
+    def take(self, seq: int) -> bool:
+        """Whether ``seq``, the next number read (in order, after ``seen``), is taken now: it
+        follows ``seen``, or the gap before it has been open for ``gap_s``."""
+        if seq != self.seen + 1:
+            now = self.clock()
+            if self._gap_since is None:
+                self._gap_since = now
+            if now - self._gap_since < self.gap_s:
+                return False
+        self._gap_since = None
+        self.seen = seq
+        return True
+
+    def restart(self, seen: int) -> None:
+        """Follow the feed from ``seen`` on, with no gap pending."""
+        self.seen, self._gap_since = seen, None
 
 
 def _query() -> Select[Event, str, str]:
@@ -73,6 +117,12 @@ class EventFeed:
         """The sequence number of the newest event (0 if there is none)."""
         with self.sessions() as s:
             return int(s.scalar(select(func.max(Event.id))) or 0)
+
+    def numbers_after(self, seq: int, limit: int) -> list[int]:
+        """Up to ``limit`` sequence numbers after ``seq``, in order (nothing else read)."""
+        q = select(Event.id).where(Event.id > seq).order_by(Event.id).limit(limit)
+        with self.sessions() as s:
+            return list(s.scalars(q))
 
     def after(self, seq: int, limit: int) -> list[FeedEvent]:
         """Up to ``limit`` events of every tenant after ``seq``, oldest first."""

@@ -277,19 +277,31 @@ class WebhookStore:
 
     # outbound: deliveries ---------------------------------------------------------------------
 
-    def dispatch(self, limit: int = 500) -> int:
-        """Turn the events each subscription has not seen into its deliveries; how many."""
+    def dispatch(self, limit: int = 500, *, upto: int | None = None) -> int:
+        """Turn the events each subscription has not seen into its deliveries; how many.
+
+        ``upto``: the feed's contiguous horizon (``vitco.store.feed.InOrder``); events after
+        it are left for later, since one of a lower number may still commit and a
+        subscription's cursor only moves forward."""
         with self.sessions() as s:
             ids = list(s.scalars(select(Webhook.id).where(Webhook.deleted_at.is_(None))))
         made = 0
         for webhook_id in ids:
             try:
-                made += self._dispatch_one(webhook_id, limit)
+                made += self._dispatch_one(webhook_id, limit, upto)
             except IntegrityError:  # another server dispatched it meanwhile: its cursor moved
                 continue
         return made
 
-    def _dispatch_one(self, webhook_id: str, limit: int) -> int:
+    def first_cursor(self) -> int | None:
+        """The lowest cursor of the live subscriptions (``None``: there are none)."""
+        with self.sessions() as s:
+            low = s.scalar(
+                select(func.min(Webhook.after_event)).where(Webhook.deleted_at.is_(None))
+            )
+        return None if low is None else int(low)
+
+    def _dispatch_one(self, webhook_id: str, limit: int, upto: int | None) -> int:
         with self.sessions.begin() as s:
             hook = s.scalars(
                 select(Webhook).where(Webhook.id == webhook_id).with_for_update()
@@ -302,6 +314,8 @@ class WebhookStore:
                 .order_by(Event.id)
                 .limit(limit)
             )
+            if upto is not None:
+                q = q.where(Event.id <= upto)
             rows = s.execute(q).all()
             made = 0
             for event, project_id in rows:

@@ -5,9 +5,11 @@ A run never waits for a subscriber. Runs write events to the store as they alway
 module reads them from there, on threads of its own:
 
 - one *pump* thread turns new events into deliveries (``WebhookStore.dispatch``, a cursor per
-  subscription, so nothing is lost across restarts) and moves the deliveries that are due into
-  a **bounded** queue, taking only as many as the queue has room for (the rest stay in the
-  database, due, until there is room);
+  subscription, so nothing is lost across restarts), up to the feed's contiguous horizon
+  (``vitco.store.feed.InOrder``: on PostgreSQL an event may commit after one with a higher
+  number, and a cursor that had moved past it would skip it), and moves the deliveries that
+  are due into a **bounded** queue, taking only as many as the queue has room for (the rest
+  stay in the database, due, until there is room);
 - ``workers`` sender threads take them off the queue and POST each once, with a timeout,
   without following redirects and without reading more than the status of the answer.
 
@@ -40,6 +42,7 @@ import httpx
 import vitco
 from vitco.integrations.webhooks.exceptions import UnsafeUrl
 from vitco.integrations.webhooks.signing import standard_headers
+from vitco.store.feed import GAP_S, EventFeed, InOrder
 from vitco.store.webhook_models import WebhookDelivery
 from vitco.store.webhooks import WebhookStore
 
@@ -97,6 +100,8 @@ class Outbound:
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
         owns_client: bool = False,
+        gap_s: float = GAP_S,
+        gap_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.hooks = hooks
         self.client = client
@@ -108,6 +113,9 @@ class Outbound:
         self.allow_private = allow_private
         self.clock, self.rand = clock, rand
         self.owns_client = owns_client
+        self.feed = EventFeed(hooks.sessions)
+        self.order: InOrder | None = None  # the feed's horizon, from the first pass on
+        self.gap_s, self.gap_clock = gap_s, gap_clock
         self.queue: queue.Queue[WebhookDelivery | None] = queue.Queue(maxsize=queue_size)
         # a delivery may wait its turn behind a full queue of slow ones: only then is it
         # presumed lost by a dead server and taken again
@@ -149,12 +157,29 @@ class Outbound:
     def pump(self) -> int:
         """One pass: new events into deliveries, due deliveries into the queue (as many as
         it has room for); how many were queued."""
-        self.hooks.dispatch()
+        self.hooks.dispatch(upto=self.horizon())
         room = self.queue.maxsize - self.queue.qsize()
         taken = self.hooks.claim_due(room, lease=self.lease)
         for delivery in taken:
             self.queue.put_nowait(delivery)  # only this thread puts: the room is there
         return len(taken)
+
+    def horizon(self, batch: int = 1000) -> int:
+        """The feed's contiguous horizon: the highest number up to which every event has
+        committed (or rolled back long enough ago); read by number only."""
+        if self.order is None:
+            first = self.hooks.first_cursor()
+            start = self.feed.head() if first is None else first
+            self.order = InOrder(start, gap_s=self.gap_s, clock=self.gap_clock)
+        while True:
+            numbers = self.feed.numbers_after(self.order.seen, batch)
+            taken = 0
+            for seq in numbers:
+                if not self.order.take(seq):
+                    break
+                taken += 1
+            if taken < batch:
+                return self.order.seen
 
     def send(self, delivery: WebhookDelivery) -> None:
         """One attempt at ``delivery``, recorded with what comes next."""
