@@ -245,6 +245,7 @@ def build_api(
     from vitco.deployments import Supervisor
     from vitco.jobs.embedded import EmbeddedWorker, execute_job
     from vitco.jobs.queue import open_queue
+    from vitco.jobs.worker import scan_orphans
     from vitco.store import AccessStore
     from vitco.store.deployments import DeploymentStore
     from vitco.store.feed import EventFeed
@@ -267,6 +268,7 @@ def build_api(
         lambda job: execute_job(services, job),
         concurrency=settings.worker_concurrency,
         lease_s=settings.queue_lease_s,
+        watch=lambda: scan_orphans(settings, store, queue),  # as vitco worker does
     )
     hooks = WebhookStore(store.sessions, build_vault(settings, store.sessions, redactor))
     secret = settings.web_session_secret
@@ -406,17 +408,21 @@ def build_worker(
 
     from vitco.jobs.embedded import EmbeddedWorker, execute_job
     from vitco.jobs.queue import open_queue
+    from vitco.jobs.worker import scan_orphans
 
     services = build(settings, model=model, sandbox=sandbox)
+    store = services.store
+    queue = open_queue(settings, store.sessions)
     return EmbeddedWorker(
-        open_queue(settings, services.store.sessions),
-        services.store,
+        queue,
+        store,
         lambda job: execute_job(services, job),
         name=f"{socket.gethostname()}-{os.getpid()}",
         concurrency=concurrency or settings.worker_concurrency,
         lease_s=settings.queue_lease_s,
         poll_s=poll_s,
         burst=burst,
+        watch=lambda: scan_orphans(settings, store, queue),
     )
 
 

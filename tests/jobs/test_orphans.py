@@ -56,36 +56,46 @@ def test_an_orphans_resume_is_taken_before_queued_starts(store: Store, queue: Ru
     assert queue.take("w1", 5) is None  # the orphan was queued once
 
 
-def test_a_worker_with_every_slot_busy_takes_an_orphan_in_its_takeover_slot(
+def test_a_worker_with_every_slot_busy_takes_orphans_over_at_once(
     store: Store, queue: RunQueue
 ) -> None:
-    busy, waiting, orphan = (_run(store, "acme") for _ in range(3))
-    queue.enqueue(busy, "start", tenant="acme")
-    queue.enqueue(waiting, "start", tenant="acme")
+    busy = [_run(store, "acme") for _ in range(2)]
+    waiting = _run(store, "acme")
+    orphans = [_run(store, "acme") for _ in range(2)]
+    for run_id in [*busy, waiting]:
+        queue.enqueue(run_id, "start", tenant="acme")
     started: list[tuple[str, str]] = []
     release = threading.Event()
+    dead: list[str] = []  # the runs the watch finds orphaned
 
     def execute(job: Job) -> None:
         started.append((job.run_id, job.action))
         release.wait(30)
 
-    worker = EmbeddedWorker(queue, store, execute, concurrency=1, poll_s=0.05)
+    worker = EmbeddedWorker(
+        queue,
+        store,
+        execute,
+        concurrency=2,
+        poll_s=0.05,
+        watch=lambda: requeue_orphans(dead, store, queue),
+    )
     worker.start()
     try:
-        _until(lambda: started == [(busy, "start")])
-        requeue_orphans([orphan], store, queue)
-        worker.notify()
-        _until(lambda: (orphan, "resume") in started)
-        assert (waiting, "start") not in started  # its one slot is still busy
+        _until(lambda: sorted(started) == sorted((r, "start") for r in busy))
+        dead += orphans  # their workers died: both are taken over while both slots are busy
+        _until(lambda: all((r, "resume") in started for r in orphans))
         time.sleep(0.3)
-        assert (waiting, "start") not in started  # and the takeover slot takes no start
+        assert (waiting, "start") not in started  # a taker takes no start
+        assert len(started) == 4
+        dead.clear()
         release.set()
         _until(lambda: (waiting, "start") in started)
     finally:
         release.set()
         worker.drain()
         assert worker.wait(10)
-    assert started[:2] == [(busy, "start"), (orphan, "resume")]
+    assert worker.recovered[:2] == orphans
 
 
 def _until(check: object, within_s: float = 10.0) -> None:

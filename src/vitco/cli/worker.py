@@ -63,19 +63,16 @@ def register(app: typer.Typer) -> None:
         to the queue (another worker resumes them at once) and exit. A second one: stop the
         runs now and hand them back."""
         from vitco.bootstrap import build_worker
-        from vitco.jobs import orphaned_runs
-        from vitco.jobs.embedded import requeue_orphans
         from vitco.jobs.health import HealthServer, worker_checks
 
         settings = model_settings(as_json, config)
         with known_errors(as_json):
             pool = build_worker(settings, concurrency=concurrency, burst=burst, poll_s=poll)
-            store, queue = pool.store, pool.queue
+            store = pool.store
             health = None
             if health_port is not None:
                 health = HealthServer(worker_checks(pool), host=health_host, port=health_port)
                 health.start()
-            recovered = requeue_orphans(orphaned_runs(settings, store), store, queue)
             signals = {"count": 0}
 
             def stop(signum: int, frame: FrameType | None) -> None:
@@ -94,13 +91,9 @@ def register(app: typer.Typer) -> None:
                     highlight=False,
                 )
             try:
-                pool.start()
+                pool.start()  # which also looks for orphaned runs every poll
                 while not pool.wait(poll):
-                    if not pool.draining and not burst:
-                        orphans = orphaned_runs(settings, store)
-                        if orphans:
-                            recovered += requeue_orphans(orphans, store, queue)
-                            pool.notify()  # take them now, not at the next poll
+                    pass
             finally:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
@@ -120,7 +113,7 @@ def register(app: typer.Typer) -> None:
                 }
             )
         resumed = []
-        for run_id in dict.fromkeys(recovered):
+        for run_id in dict.fromkeys(pool.recovered):
             run = store.get_run(run_id)
             resumed.append({"run_id": run_id, "status": run.status, "reason": run.reason})
         if as_json:

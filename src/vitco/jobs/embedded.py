@@ -18,12 +18,15 @@ run it names. Shutting down:
 - ``hand_back()`` (a second SIGTERM, or ``close``): stop the runs now (their sandboxed commands
   are killed; a step cut short is done again on resume) and hand their jobs back.
 
-``notify`` wakes the idle slots when a job was queued in this process.
+``notify`` wakes the idle slots when a job was queued in this process. ``watch`` (the
+composition root's ``jobs.worker.scan_orphans``, in ``vitco worker`` and ``vitco serve``
+alike) is called every ``poll_s`` to queue a resume of each run whose executor died.
 
-Besides its ``concurrency`` slots a worker keeps ``takeover_slots`` (one) that take only the
-resumes of orphaned runs (``ORPHAN_PRIORITY``): a run whose worker died is taken over as soon
-as its lease has expired, even while every slot of the fleet is busy with new runs. The
-runs executing at once are then ``concurrency`` plus the orphans being taken over.
+An orphan's resume (``ORPHAN_PRIORITY``) does not wait for a free slot: when ``watch``
+queues some, the worker starts a taker thread for each (at most ``concurrency`` at once
+beyond its slots) that takes one job of that priority and executes it. Every worker of a
+fleet watches, so each orphan is taken over by whichever worker's taker comes first, as soon
+as its lease has expired, even while every slot of the fleet is busy with new runs.
 """
 
 from __future__ import annotations
@@ -46,11 +49,12 @@ logger = logging.getLogger("vitco.jobs")
 
 POLL_S = 2.0  # a job queued by another process is seen within this long
 ORPHAN_PRIORITY = PRIORITIES[1]
-"""An orphan's resume goes before every queued start, and a worker keeps a slot for it
-(``takeover_slots``): its run was under way (its client is waiting, part of its cost is
-spent) and its takeover is bounded (within 15 s of its worker's death). At the default
-priority it waited behind a backlog of new runs (30 s in the fleet test); behind none but
-with every slot of the fleet busy, for a run to end somewhere (up to 17 s)."""
+"""An orphan's resume goes before every queued start and is taken by a taker thread of its
+own (see the module docstring): its run was under way (its client is waiting, part of its
+cost is spent) and its takeover is bounded (within 15 s of its worker's death). At the
+default priority it waited behind a backlog of new runs (30 s in the fleet test); ahead of
+them but in the slots, for a run to end somewhere (up to 17 s); in one reserved slot per
+worker, for the orphans of an earlier death to end (25 s)."""
 TAKEN_OVER = ("running", "interrupted")
 """A run in one of these statuses when its job is taken was being executed by a worker that
 died or handed it back: it is resumed from its checkpoint, whatever the job asked."""
@@ -116,7 +120,7 @@ class EmbeddedWorker:
         lease_s: float = LEASE_S,
         poll_s: float = POLL_S,
         burst: bool = False,
-        takeover_slots: int = 1,
+        watch: Callable[[], list[str]] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, not {concurrency}")
@@ -128,6 +132,8 @@ class EmbeddedWorker:
         self.lease_s = lease_s
         self.poll_s = poll_s
         self.burst = burst
+        self.watch = watch
+        self._recovered: list[str] = []
         self._wake = threading.Event()
         self._draining = threading.Event()
         self._stopped = threading.Event()
@@ -136,22 +142,23 @@ class EmbeddedWorker:
         self._slots = [
             threading.Thread(target=self._loop, name=f"vitco-worker-{name}-{i}", daemon=True)
             for i in range(concurrency)
-        ] + [
-            threading.Thread(
-                target=self._loop,
-                args=(ORPHAN_PRIORITY,),
-                name=f"vitco-worker-{name}-takeover-{i}",
-                daemon=True,
-            )
-            for i in range(takeover_slots)
         ]
+        self._takers: list[threading.Thread] = []
         self._renewer = threading.Thread(
             target=self._renew_loop, name=f"vitco-worker-{name}-renew", daemon=True
+        )
+        self._watcher = threading.Thread(
+            target=self._watch_loop, name=f"vitco-worker-{name}-watch", daemon=True
         )
 
     # -- control ------------------------------------------------------------------------
 
     def start(self) -> None:
+        if self.watch is not None:
+            if self.burst:  # the orphans there are now, then the queue until it is empty
+                self._look_for_orphans()
+            else:
+                self._watcher.start()
         for thread in self._slots:
             thread.start()
         self._renewer.start()
@@ -199,10 +206,12 @@ class EmbeddedWorker:
         """Wait until every slot has stopped (after ``drain``, or in burst mode once the
         queue is empty); whether they all have."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        for thread in self._slots:
+        with self._lock:
+            threads = [*self._slots, *self._takers]
+        for thread in threads:
             if thread.is_alive():
                 thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-        finished = not any(t.is_alive() for t in self._slots)
+        finished = not any(t.is_alive() for t in threads) and self._no_new_takers(threads)
         if finished:
             self._stopped.set()
         return finished
@@ -221,6 +230,12 @@ class EmbeddedWorker:
         with self._lock:
             return list(self._state.done)
 
+    @property
+    def recovered(self) -> list[str]:
+        """The runs ``watch`` queued a resume of, each time it found them orphaned."""
+        with self._lock:
+            return list(self._recovered)
+
     # -- the threads -------------------------------------------------------------------------
 
     def _loop(self, least: int = PRIORITIES[0]) -> None:
@@ -238,6 +253,47 @@ class EmbeddedWorker:
                 self._wake.clear()
                 continue
             self._run(job)
+
+    def _watch_loop(self) -> None:
+        while not self._draining.is_set():
+            self._look_for_orphans()
+            self._draining.wait(self.poll_s)
+
+    def _look_for_orphans(self) -> None:
+        try:
+            queued = self.watch() if self.watch is not None else []
+        except Exception:  # the store or the queue is away: look again later
+            logger.exception("worker %s could not look for orphaned runs", self.name)
+            return
+        if queued:
+            with self._lock:
+                self._recovered += queued
+                self._takers = [t for t in self._takers if t.is_alive()]
+                room = self.concurrency - len(self._takers)
+                takers = [
+                    threading.Thread(target=self._take_over, name=f"vitco-worker-{self.name}-"
+                                     f"takeover-{run_id}", daemon=True)
+                    for run_id in queued[: max(0, room)]
+                ]  # fmt: skip
+                self._takers += takers
+            for taker in takers:
+                taker.start()
+
+    def _take_over(self) -> None:
+        """One taker: the first orphan's resume queued (by any worker), executed here."""
+        if self._draining.is_set():
+            return
+        try:
+            job = self.queue.take(self.name, self.lease_s, least=ORPHAN_PRIORITY)
+        except Exception:  # the queue's backend is away: the next look starts another
+            logger.exception("worker %s could not read the queue", self.name)
+            return
+        if job is not None:  # else another worker's taker was first
+            self._run(job)
+
+    def _no_new_takers(self, seen: list[threading.Thread]) -> bool:
+        with self._lock:
+            return all(t in seen or not t.is_alive() for t in self._takers)
 
     def _renew_loop(self) -> None:
         while not self._stopped.wait(self.lease_s / 3):

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from vitco.config import Settings
 from vitco.leases import RunLease, open_leases
@@ -34,6 +35,9 @@ from vitco.store import Store
 from vitco.store.models import Run, utcnow
 from vitco.workflow.exceptions import RunBusy, WorkflowError
 from vitco.workflow.runner import Outcome
+
+if TYPE_CHECKING:
+    from vitco.jobs.queue import RunQueue
 
 ACTIVE = ("running",)
 
@@ -60,6 +64,14 @@ def orphaned_runs(settings: Settings, store: Store, leases: RunLease | None = No
         elif not lease.live or (settings.lease_local_takeover and dead_here(lease.owner)):
             found.append(run.id)
     return found
+
+
+def scan_orphans(settings: Settings, store: Store, queue: RunQueue) -> list[str]:
+    """Queue a resume of every orphaned run, ahead of new work (``requeue_orphans``); the
+    one way ``vitco worker`` and the worker inside ``vitco serve`` take runs over."""
+    from vitco.jobs.embedded import requeue_orphans
+
+    return requeue_orphans(orphaned_runs(settings, store), store, queue)
 
 
 def _idle_s(store: Store, run: Run) -> float:
