@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from vitco.integrations.deploy.target import DeployTarget
     from vitco.integrations.git.host import GitHost
     from vitco.integrations.mail import Mailer
-    from vitco.integrations.payments import Payments
+    from vitco.integrations.payments import Invoice, InvoiceRequest, Payments
     from vitco.integrations.storage import ArtifactStore
     from vitco.integrations.webhooks import Outbound
     from vitco.jobs.embedded import EmbeddedWorker
@@ -88,7 +88,7 @@ def build(
         http=http,
         artifacts=build_artifacts(settings),
         git_host=build_git_host(settings, store, redactor),
-        payments=build_payments(settings),
+        payments=build_payments(settings, store, redactor),
         deploy_target=build_deploy_target(settings),
         leases=open_leases(settings, store.engine),
     )
@@ -124,24 +124,53 @@ def build_deploy_target(
     )  # fmt: skip
 
 
-def build_payments(settings: Settings) -> Payments:
-    """The configured payment service (``settings.payments``)."""
+def build_payments(
+    settings: Settings, store: Store, redactor: Redactor
+) -> Callable[[str], Payments]:
+    """How a run of a tenant reaches the configured payment service (``settings.payments``).
+    Stripe's secret key is the tenant's own secret ``stripe_api_key`` (sealed at rest:
+    ``vitco secrets set stripe_api_key``), else ``VITCO_STRIPE_API_KEY``: each tenant bills
+    on its own Stripe account. A client is made per run (cheap: the SDK opens no connection
+    until a request); the key never leaves it (errors carry Stripe's code and message only)."""
     from vitco.integrations.payments import LocalPayments, PaymentError
 
     if settings.payments == "local":
-        return LocalPayments(settings.invoices_dir)
+        local = LocalPayments(settings.invoices_dir)
+        return lambda _tenant: local
     import stripe
 
     from vitco.integrations.payments.stripe import StripePayments
+    from vitco.store.secrets import TenantSecrets
 
-    key = settings.stripe_api_key
-    if key is None:
-        raise PaymentError("payments=stripe needs a key: set VITCO_STRIPE_API_KEY")
-    client = stripe.StripeClient(
-        key.get_secret_value(), base_addresses={"api": settings.stripe_api_url},
-        max_network_retries=2,
-    )  # fmt: skip
-    return StripePayments(client)
+    secrets = TenantSecrets(store.sessions, build_vault(settings, store.sessions, redactor))
+
+    def stripe_of(tenant_id: str) -> Payments:
+        stored = secrets.get(tenant_id, "stripe_api_key")
+        key = stored or (settings.stripe_api_key.get_secret_value()
+                         if settings.stripe_api_key is not None else None)  # fmt: skip
+        if not key:
+            raise PaymentError(
+                f"payments=stripe needs a key for tenant {tenant_id!r}: "
+                "vitco secrets set stripe_api_key (the tenant's), or VITCO_STRIPE_API_KEY"
+            )
+        client = stripe.StripeClient(
+            key, base_addresses={"api": settings.stripe_api_url}, max_network_retries=2
+        )
+        return StripePayments(client)
+
+    # the key is looked up when an invoice is issued: a run that bills nothing needs none
+    return lambda tenant_id: _Deferred(lambda: stripe_of(tenant_id))
+
+
+class _Deferred:
+    """A payment service made when it is first used (``make`` may raise ``PaymentError``,
+    which the payment step reports like any refusal)."""
+
+    def __init__(self, make: Callable[[], Payments]) -> None:
+        self.make = make
+
+    def issue(self, request: InvoiceRequest) -> Invoice:
+        return self.make().issue(request)
 
 
 def build_git_host(

@@ -15,8 +15,10 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
@@ -30,6 +32,7 @@ from vitco.api.keys import issue
 from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE
 from vitco.config import Settings
 from vitco.integrations.git.local_host import LocalGitHost
+from vitco.integrations.mail import KIND_HEADER
 from vitco.store import AccessStore, open_store
 from vitco.workflow.payment_steps import WAITING
 
@@ -51,6 +54,15 @@ def _answers(base: str) -> bool:
         return httpx.get(f"{base}/v1/health", timeout=2).status_code == 200
     except httpx.TransportError:
         return False
+
+
+def _received(smtp: SmtpServer) -> list[EmailMessage]:
+    return [message_from_bytes(raw, policy=policy.default) for _f, _t, raw in list(smtp.received)]
+
+
+def _kinds(smtp: SmtpServer) -> Counter[str]:
+    """The kinds of the mails the SMTP server received (vitco's X-Vitco-Mail header)."""
+    return Counter(str(m[KIND_HEADER]) for m in _received(smtp))
 
 
 def test_the_configured_demo_pushes_mails_invoices_and_is_paid_by_webhook(
@@ -105,8 +117,10 @@ def test_the_configured_demo_pushes_mails_invoices_and_is_paid_by_webhook(
                 assert invoice["metadata"]["vitco_project_id"] == project_id
                 assert invoice["amount_due"] >= 50 and invoice["id"] in waiting["reason"]
                 # ... and mailed to the client over SMTP with where to pay it
-                _until(lambda: len(smtp.received) == 1, 30, "the invoice mail arrives")
-                billed = message_from_bytes(smtp.received[0][2], policy=policy.default)
+                _until(lambda: "invoice" in _kinds(smtp), 30, "the invoice mail arrives")
+                # the client heard it was taken on, what the plan is, what it costs
+                assert _kinds(smtp) == {"accepted": 1, "plan_ready": 1, "invoice": 1}
+                (billed,) = [m for m in _received(smtp) if m[KIND_HEADER] == "invoice"]
                 assert str(billed["Subject"]).startswith(f"Invoice {invoice['id']}")
                 assert invoice["hosted_invoice_url"] in billed.get_body(("plain",)).get_content()
 
@@ -146,9 +160,11 @@ def test_the_configured_demo_pushes_mails_invoices_and_is_paid_by_webhook(
 
     # mailed over SMTP, authenticated, to the brief's client
     assert smtp.logins and all(user == "vitco" for user in smtp.logins)
-    mails = [message_from_bytes(raw, policy=policy.default) for _f, _t, raw in smtp.received]
+    mails = _received(smtp)
+    assert _kinds(smtp) == {"accepted": 1, "plan_ready": 1, "invoice": 1, "delivered": 1}
+    assert all("ada@example.com" in str(m["To"]) for m in mails)
     delivery = [m for m in mails if str(m["Subject"]).startswith("Delivered")]
-    assert len(delivery) == 1 and "ada@example.com" in str(delivery[0]["To"])
+    assert len(delivery) == 1
 
     # the payment is on the run's events
     kinds = [e["kind"] for e in events]

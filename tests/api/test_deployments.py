@@ -20,6 +20,7 @@ import pytest
 
 from tests.api.server import Server
 from tests.api.test_lifecycle import _wait
+from tests.effects import mail_kinds, mails, plain
 from vitco.api.keys import issue
 from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE
 from vitco.config import Settings
@@ -64,8 +65,9 @@ def test_the_delivered_app_is_kept_up_restarted_read_and_stopped(server: Server)
     run = manager.get(f"/v1/runs/{deployment['run_id']}").json()
     assert run["url"] == url  # the run (and so its report) names the stable URL
     settings: Settings = server.app.state.vitco.settings
-    mails = list(settings.outbox_dir.glob("*.eml"))
-    assert len(mails) == 1 and f"Try it: {url}/health" in mails[0].read_text()
+    assert mail_kinds(settings.outbox_dir) == {"accepted": 1, "plan_ready": 1, "delivered": 1}
+    (delivered,) = mails(settings.outbox_dir, kind="delivered")
+    assert f"Try it: {url}/health" in plain(delivered)
     first, last = settings.deploy_ports
     assert first <= int(url.rsplit(":", 1)[1]) <= last
 

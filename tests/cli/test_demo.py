@@ -12,9 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.effects import mails
 from vitco.cli.run import DEMO_CASSETTE
+from vitco.config import Settings
 from vitco.integrations.git.repo import Repo
+from vitco.integrations.mail import KIND_HEADER
 from vitco.llm.cassette import read_cassette
+from vitco.store import open_store
 
 pytestmark = pytest.mark.slow
 VITCO = [sys.executable, "-m", "vitco.cli"]
@@ -26,6 +30,28 @@ def run_vitco(home: Path, *args: str, timeout: float = 240) -> subprocess.Comple
     return subprocess.run(
         [*VITCO, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False
     )
+
+
+def assert_no_host_paths(home: Path, run_id: str) -> None:
+    """What a client can read names no path of vitco's host: the mails (the client portal
+    shows them) and the run's events (``GET /v1/runs/{id}/events``, the live stream), neither
+    the data dir nor where the replayed cassette lies."""
+    hosts = (str(home), str(DEMO_CASSETTE.parent))
+    texts = [
+        f"{m.as_string()} {part.get_content()}"
+        for m in mails(home / "outbox")
+        for part in m.walk()
+        if part.get_content_maintype() == "text"
+    ]
+    assert {str(m[KIND_HEADER]) for m in mails(home / "outbox")} == {
+        "accepted", "plan_ready", "delivered",
+    }  # fmt: skip
+    events = open_store(Settings(home=home)).events(run_id)
+    texts += [f"{e.message} {json.dumps(e.data)}" for e in events]
+    leaks = [text[:300] for text in texts if any(host in text for host in hosts)]
+    assert leaks == [], leaks
+    started = next(e.message for e in events if e.kind == "run")
+    assert started.endswith(f"started with model replay:{DEMO_CASSETTE.name}"), started
 
 
 @pytest.mark.usefixtures("sandbox")
@@ -43,6 +69,7 @@ def test_demo_delivers_the_todo_api(short_home: Path) -> None:
     assert mail.suffix == ".eml" and mail.is_file()
     parsed = email.message_from_bytes(mail.read_bytes())
     assert parsed["To"] == "Ada Lovelace <ada@example.com>"
+    assert_no_host_paths(short_home, report["run_id"])
     # one request per recorded answer (the ledger meters every request the cassette answers)
     recorded = read_cassette(DEMO_CASSETTE)[1]
     assert report["cost"]["calls"] == len(recorded) and report["cost"]["usd"] == 0.0

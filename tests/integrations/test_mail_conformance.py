@@ -40,7 +40,7 @@ CONTEXTS: dict[MailKind, dict[str, Any]] = {
         "title": "Todo API",
         "run_id": "r-1",
         "estimate_usd": 1.5,
-        "approval_needed": True,
+        "waits": "approval",
         "tasks": [
             {"title": "Models", "role": "developer", "complexity": 3},
             {"title": "Routes", "role": "developer", "complexity": 5},
@@ -51,6 +51,7 @@ CONTEXTS: dict[MailKind, dict[str, Any]] = {
         "title": "Todo API",
         "run_id": "r-1",
         "reason": "budget exceeded: $2.00 of $2.00 spent",
+        "gate": False,
     },
     "delivered": {
         "client_name": "Ada",

@@ -22,6 +22,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from tests.effects import mail_kinds, mails
 from tests.fakes import Collector, CountingListener, FakeOpenAI, Reply
 from tests.workflow.hostile import make_wheel
 from tests.workflow.scripted import (
@@ -414,4 +415,7 @@ def test_cr_lf_in_the_spec_title_is_refused_at_validation_not_at_mail_time(
     report = _run(settings, sandbox, tmp_path, answers).report
     assert report["status"] == "needs_attention"
     assert "U+000D" in report["reason"]
-    assert not list(settings.outbox_dir.glob("*.eml"))
+    # no delivery; the client is told the run stopped, and no header was smuggled into it
+    assert mail_kinds(settings.outbox_dir) == {"accepted": 1, "needs_attention": 1}
+    (stopped,) = mails(settings.outbox_dir, kind="needs_attention")
+    assert stopped["Bcc"] is None and "everyone@example.org" not in str(stopped["To"])

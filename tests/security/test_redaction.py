@@ -15,6 +15,7 @@ import io
 import json
 import subprocess
 import time
+from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from tests.fakes.smtp_server import SmtpServer
 from vitco.bootstrap import build_api, build_redactor, build_vault, configure_logging
 from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE
 from vitco.config import Settings
+from vitco.integrations.mail import KIND_HEADER
 from vitco.llm.cassette import CassetteRecorder
 from vitco.llm.model import CallKey, Message, ModelRequest
 from vitco.llm.redaction import RedactingModel
@@ -160,12 +162,18 @@ def test_planted_secrets_never_come_out(
         undo()
         smtp.close()
 
-    assert len(smtp.received) == 1 and smtp.logins == ["vitco"]  # mailed over SMTP with AUTH
+    # mailed over SMTP with AUTH: taken on, the plan, the delivery
+    kinds = [
+        message_from_bytes(raw, policy=policy.default)[KIND_HEADER] for *_, raw in smtp.received
+    ]
+    assert sorted(kinds) == ["accepted", "delivered", "plan_ready"] and set(smtp.logins) == {
+        "vitco"
+    }
     outputs = {
         **_files(configured.home),
         **{f"API answer {k}": v for k, v in answers.items()},
         "log lines": logs.getvalue().encode(),
-        "mail received over SMTP": smtp.received[0][2],
+        **{f"mail {i} received over SMTP": raw for i, (*_, raw) in enumerate(smtp.received)},
     }
     assert any("repo.tar.gz" in name for name in outputs)  # the kept tarball was searched
     assert logs.getvalue()  # there were log lines to search

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.effects import mail_kinds, mails, plain
 from tests.workflow.scripted import happy_path, script, write_brief
 from vitco.bootstrap import resume_run, start_run
 from vitco.cli.app import app
@@ -52,6 +53,12 @@ def test_a_run_pauses_before_crossing_its_cap_and_resumes_after_a_raise(
     assert all(c.cost_usd > 0 for c in before)
     made = [r.key.label() for r in model.requests]
     assert made == [c.call_key for c in before]  # the refused call was never sent
+    (stopped,) = mails(settings.outbox_dir, kind="needs_attention")
+    assert "budget exceeded" in plain(stopped) and f"vitco resume {run_id}" in plain(stopped)
+    # resumed before the cap is raised, it stops at the same point: the client is not told again
+    again = resume_run(capped, run_id, model=priced(model), sandbox=sandbox).report
+    assert again["status"] == "budget_exceeded"
+    assert len(mails(settings.outbox_dir, kind="needs_attention")) == 1
 
     cli = CliRunner().invoke(
         app, ["budget", project_id, "--json"], env={"VITCO_HOME": str(settings.home)}
@@ -78,6 +85,8 @@ def test_a_run_pauses_before_crossing_its_cap_and_resumes_after_a_raise(
     assert len(after) == len(happy_path()) and [c.call_key for c in after[: len(before)]] == made
     assert done["cost"]["usd"] == pytest.approx(sum(c.cost_usd for c in after), abs=1e-5)
     assert store.spent_usd(project_id) <= 100.0
+    assert mail_kinds(settings.outbox_dir)["needs_attention"] == 1
+    assert mail_kinds(settings.outbox_dir)["delivered"] == 1
 
 
 def test_a_cap_that_fits_changes_nothing(

@@ -47,7 +47,8 @@ def test_one_task_project_is_delivered(
     calls = len(happy_path())
     assert report["cost"]["calls"] == len(model.requests) == calls
     # how to run it (from DevOps' plan), what it cost (the ledger), where the report is
-    assert f"git clone --branch main {report['repo']}" in body and "Start: " in body
+    assert f"Download: /v1/runs/{report['run_id']}/repo" in body and "Start: " in body
+    assert str(settings.home) not in body  # no path of vitco's host reaches the client
     assert f"${report['cost']['usd']:.4f} for {calls} model calls" in body
     assert f"vitco report {report['run_id']}" in body
     assert set(report["cost"]["by_role"]) == {

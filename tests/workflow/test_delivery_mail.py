@@ -23,7 +23,7 @@ SERVICE = Delivered(
     client_email="ada@example.com",
     title="Todo API",
     summary="A small todo service.",
-    repo="/data/projects/todo api-1",
+    repo="/v1/runs/r-abc123/repo",
     branch="main",
     tag="delivered",
     tests="21 passed, 0 failed, 0 errors",
@@ -51,7 +51,9 @@ def body(d: Delivered) -> str:
 
 def test_a_service_mail_says_how_to_get_run_and_try_it() -> None:
     text = body(SERVICE)
-    assert "git clone --branch main '/data/projects/todo api-1'" in text  # quoted for a shell
+    # no git host with a URL: the API's download, never a path of vitco's host
+    assert "Download: /v1/runs/r-abc123/repo (the repository as a .tar.gz" in text
+    assert "git clone" not in text
     assert "Build: python -m compileall -q todo" in text
     assert "Start: python -m uvicorn todo.app:app --fd '{fd}'" in text
     assert "file descriptor {fd}" in text
@@ -89,8 +91,13 @@ def test_a_library_mail_names_what_was_built_and_fix_bug_says_nothing_is_deploye
         shipment=Shipment(kind="library", summary="built", artifacts=["/d/r-1/slugkit.whl"]),
         plan=None,
     )
-    assert "Built: /d/r-1/slugkit.whl" in body(library)
+    assert "Built: slugkit.whl" in body(library) and "/d/r-1" not in body(library)
     fix = dataclasses.replace(SERVICE, shipment=None, plan=None)
     text = body(fix)
     assert "Delivery: none in this workflow (nothing is deployed)" in text
-    assert "Try it" not in text and "git clone" in text
+    assert "Try it" not in text and "Download: /v1/runs/r-abc123/repo" in text
+
+
+def test_a_hosted_repository_is_cloned_from_its_url_quoted_for_a_shell() -> None:
+    hosted = dataclasses.replace(SERVICE, repo="https://git.example.com/acme/todo api.git")
+    assert "git clone --branch main 'https://git.example.com/acme/todo api.git'" in body(hosted)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.effects import mail_kinds, mails, plain
 from tests.workflow.scripted import happy_path, script, write_brief
 from vitco.bootstrap import resume_run, start_run
 from vitco.cli.app import app
@@ -46,6 +47,12 @@ def test_a_gate_pauses_until_approved(
         "reviewer/check_spec#1",
         "manager/plan#1",
     ]
+    # the client heard: taken on, the plan (waiting for approval), the stop at the gate
+    assert mail_kinds(settings.outbox_dir) == {"accepted": 1, "plan_ready": 1, "needs_attention": 1}
+    (plan_mail,) = mails(settings.outbox_dir, kind="plan_ready")
+    assert f"It waits for your approval: vitco approve {paused['run_id']}" in plain(plan_mail)
+    (gate_mail,) = mails(settings.outbox_dir, kind="needs_attention")
+    assert "Plan OK?" in plain(gate_mail) and "It waits for a decision" in plain(gate_mail)
     with pytest.raises(NothingToResume, match="awaiting approval"):
         resume_run(settings, paused["run_id"], model=model, sandbox=sandbox)
 
@@ -55,6 +62,9 @@ def test_a_gate_pauses_until_approved(
     assert done["status"] == "delivered", done["reason"]
     labels = [r.key.label() for r in model.requests]
     assert labels.count("manager/plan#1") == 1  # nothing before the gate was asked again
+    assert mail_kinds(settings.outbox_dir) == {
+        "accepted": 1, "plan_ready": 1, "needs_attention": 1, "delivered": 1,
+    }  # fmt: skip
 
 
 def test_a_rejected_gate_stops_the_run_with_the_reason(

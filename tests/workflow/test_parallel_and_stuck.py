@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.effects import mail_kinds, mails, plain
 from tests.workflow.scripted import (
     APPROVE,
     calc,
@@ -162,3 +163,8 @@ def test_stuck_at_the_top_tier_needs_attention_with_the_evidence(
     store = open_store(settings)
     reports = [a.content for a in store.artifacts(report["run_id"], "test_report")]
     assert len(reports) == 2 and reports[0]["signature"] == reports[1]["signature"]
+    # the client is told twice: when T1 is given up, and when the run stops for it
+    assert mail_kinds(settings.outbox_dir) == {"accepted": 1, "plan_ready": 1, "needs_attention": 2}
+    texts = [plain(m) for m in mails(settings.outbox_dir, kind="needs_attention")]
+    assert all("T1: stuck at the premium tier" in t for t in texts), texts
+    assert all(str(settings.home) not in t for t in texts)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.effects import mail_kinds, mails, plain
 from tests.workflow.scripted import happy_path, script, write_brief
 from vitco.bootstrap import resume_run, start_run
 from vitco.config import Settings
@@ -35,8 +36,12 @@ def _waiting(settings: Settings, sandbox: Sandbox, tmp_path: Path) -> tuple[str,
     quoted = invoice["request"]["quote"]
     assert quoted["margin"] == 1.0  # the tenant's margin, not the default
     assert invoice["invoice"]["amount_cents"] == quoted["amount_cents"] >= 50
-    (mail,) = settings.outbox_dir.glob("*.eml")  # the invoice, to the brief's client
-    assert b"Invoice local-" in mail.read_bytes() and b"grace@example.com" in mail.read_bytes()
+    # the brief's client heard: taken on, the plan (waiting to be paid), the invoice
+    assert mail_kinds(settings.outbox_dir) == {"accepted": 1, "plan_ready": 1, "invoice": 1}
+    (mail,) = mails(settings.outbox_dir, kind="invoice")
+    assert str(mail["Subject"]).startswith("Invoice local-") and "grace@example.com" in mail["To"]
+    (plan,) = mails(settings.outbox_dir, kind="plan_ready")
+    assert "the invoice follows" in plain(plan)
     return run.id, run.project_id, int(quoted["amount_cents"])
 
 
@@ -53,6 +58,10 @@ def test_a_paid_project_goes_on_and_is_invoiced_once(
     assert len(list(settings.invoices_dir.iterdir())) == 1
     assert len(store.artifacts(run_id, "invoice")) == 1
     assert any(e.kind == "payment" and "paid" in e.message for e in store.events(run_id))
+    # a payment gate is no needs-attention moment: the invoice said what it waits for
+    assert mail_kinds(settings.outbox_dir) == {
+        "accepted": 1, "plan_ready": 1, "invoice": 1, "delivered": 1,
+    }  # fmt: skip
 
 
 def test_a_short_payment_keeps_the_gate_closed(
@@ -68,6 +77,9 @@ def test_a_short_payment_keeps_the_gate_closed(
     report = resume_run(settings, run_id, model=script(happy_path()), sandbox=sandbox,
                         resume={"approved": False, "reason": "no"}).report  # fmt: skip
     assert report["status"] == "needs_attention" and "payment refused" in report["reason"]
+    (attention,) = mails(settings.outbox_dir, kind="needs_attention")
+    assert "payment refused at the gate: no" in plain(attention)
+    assert f"vitco resume {run_id}" in plain(attention)
 
 
 def test_a_manager_may_open_the_gate_and_it_says_so(

@@ -8,26 +8,18 @@ workspace paths, no key hashes.
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import PurePosixPath
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from vitco.api.permissions import Role
+from vitco.llm.model import public_id
 from vitco.workflow.brief import MAX_BRIEF_BYTES
 
 T = TypeVar("T")
 
 WORKFLOW_NAME = r"^[a-z][a-z0-9-]{0,62}$"
 """A template is named, never a path: a caller does not choose files on the server."""
-
-
-def _no_host_path(model_id: str) -> str:
-    """A replayed model's id names a file of the server: callers see its name only."""
-    provider, sep, path = model_id.partition(":")
-    if sep and provider.startswith("replay"):
-        return f"{provider}:{PurePosixPath(path).name}"
-    return model_id
 
 
 class Public(BaseModel):
@@ -99,7 +91,7 @@ class RunPublic(Public):
     id: str
     project_id: str
     workflow: str
-    model: Annotated[str, AfterValidator(_no_host_path)]
+    model: Annotated[str, AfterValidator(public_id)]
     status: str
     reason: str | None
     url: str | None

@@ -147,7 +147,9 @@ class Integrations(BaseSettings):
         "<home>/invoices (paid by a manager's approve), or Stripe (stripe_* settings).",
     )
     stripe_api_key: SecretStr | None = Field(
-        default=None, description="payments=stripe: the secret key (sk_...) vitco bills with."
+        default=None,
+        description="payments=stripe: the secret key (sk_...) vitco bills with, for tenants "
+        "without their own secret stripe_api_key (vitco secrets set stripe_api_key).",
     )
     stripe_api_url: str = Field(
         default="https://api.stripe.com",

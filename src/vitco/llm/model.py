@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import PurePosixPath
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -119,6 +120,16 @@ class ModelResponse(BaseModel):
     cached: bool = False
     retries: int = 0
     tier: Tier | None = None
+
+
+def public_id(model_id: str) -> str:
+    """``model_id`` as clients may see it: a replayed model's id names a file of the host
+    (``replay:/srv/vitco/cassettes/todo-api.jsonl``), so only the file's name is shown
+    (``replay:todo-api.jsonl``); other ids name no file and are kept."""
+    provider, sep, path = model_id.partition(":")
+    if sep and provider.startswith("replay"):
+        return f"{provider}:{PurePosixPath(path).name}"
+    return model_id
 
 
 @runtime_checkable

@@ -3,7 +3,9 @@
 Built from what the run recorded (the spec, the final test report, the delivery and the DevOps
 plan it followed, the cost ledger), never from free model text beyond those typed fields. The
 client and the title were checked as one-line plain text when the brief was read; commands
-from the DevOps plan are shown quoted for a shell (``shlex.join``), one per line.
+from the DevOps plan are shown quoted for a shell (``shlex.join``), one per line. A client
+reads it (the portal shows it too), so it names no path of vitco's host: the repository is
+the git host's URL or the API's download, built files are named, not located.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
+from pathlib import PurePosixPath
 from typing import Any
 
 from vitco.integrations.mail.templates import SENDER, compose
@@ -27,7 +30,7 @@ class Delivered:
     client_email: str
     title: str
     summary: str
-    repo: str
+    repo: str  # where the client gets it: the git host's clone URL, else the API's download
     branch: str
     tag: str
     tests: str
@@ -41,7 +44,10 @@ class Delivered:
 
 def how_to_run(d: Delivered) -> list[str]:
     """The lines that say how to get and run the project, from what the delivery did."""
-    lines = [f"git clone --branch {d.branch} {shlex.quote(d.repo)}"]
+    if d.repo.startswith(("https://", "http://")):
+        lines = [f"git clone --branch {d.branch} {shlex.quote(d.repo)}"]
+    else:
+        lines = [f"Download: {d.repo} (the repository as a .tar.gz; also on the client portal)"]
     plan = d.plan or {}
     for argv in plan.get("build") or []:
         lines.append(f"Build: {shlex.join(argv)}")
@@ -60,7 +66,8 @@ def how_to_run(d: Delivered) -> list[str]:
     for check in plan.get("checks") or []:
         lines.append(f"Try it: {shlex.join(check['argv'])}")
     if d.shipment is not None:
-        lines.extend(f"Built: {artifact}" for artifact in d.shipment.artifacts)
+        # by name: where the build put them is a path of vitco's host
+        lines.extend(f"Built: {PurePosixPath(a).name}" for a in d.shipment.artifacts)
     return lines
 
 

@@ -23,7 +23,7 @@ from langgraph.types import interrupt
 
 from vitco.agents.outputs import Plan, Spec
 from vitco.integrations.mail import MailNotRelayed, TemplateError, compose
-from vitco.integrations.payments import Invoice, InvoiceRequest, quote
+from vitco.integrations.payments import Invoice, InvoiceRequest, Quote, quote
 from vitco.store import Store
 from vitco.workflow.runtime import Runtime
 from vitco.workflow.state import RunState
@@ -46,20 +46,27 @@ def record_payment(
     return store.once(run_id, payment_key(project_id), lambda: paid)
 
 
+def price(rt: Runtime, plan: Plan) -> Quote:
+    """The project's price for ``plan``: what its models cost so far plus a price per
+    complexity point, times one plus the tenant's margin (what the invoice bills and the
+    plan-ready mail estimates)."""
+    settings = rt.settings
+    tenant = rt.store.get_project(rt.project_id).tenant_id
+    return quote(
+        spent_usd=rt.store.spent_usd(rt.project_id),
+        points=sum(t.complexity for t in plan.tasks),
+        usd_per_point=settings.quote_usd_per_point,
+        margin=settings.tenant_margins.get(tenant, settings.quote_margin),
+        currency=settings.payment_currency,
+    )
+
+
 def _issue(rt: Runtime, state: RunState) -> Invoice:
     assert rt.payments is not None
     project = rt.store.get_project(rt.project_id)
     plan = Plan.model_validate(rt.artifact(state["plan"]))
     spec = Spec.model_validate(rt.artifact(state["spec"]))
-    settings = rt.settings
-    margin = settings.tenant_margins.get(project.tenant_id, settings.quote_margin)
-    priced = quote(
-        spent_usd=rt.store.spent_usd(rt.project_id),
-        points=sum(t.complexity for t in plan.tasks),
-        usd_per_point=settings.quote_usd_per_point,
-        margin=margin,
-        currency=settings.payment_currency,
-    )
+    priced = price(rt, plan)
     name, email = parseaddr(project.client)
     request = InvoiceRequest(
         key=f"vitco/{rt.project_id}/invoice",
@@ -104,10 +111,10 @@ def _mail(rt: Runtime, invoice: Invoice, title: str, line: str, to: tuple[str, s
         rt.emit("warning", f"invoice mail not made: {exc}", step="payment")
         return
     except MailNotRelayed as exc:
-        rt.emit("warning", f"invoice mail not sent: {exc.cause}; kept in {exc.path}",
-                step="payment")  # fmt: skip
+        rt.emit("warning", rt.public(f"invoice mail not sent: {exc.cause}; kept in "
+                f"{exc.path}"), step="payment")  # fmt: skip
         return
-    rt.emit("mail", f"invoice mail written to {sent['path']}", step="payment")
+    rt.emit("mail", rt.public(f"invoice mail written to {sent['path']}"), step="payment")
 
 
 def _enough(paid: dict[str, Any] | None, invoice: Invoice) -> bool:
@@ -127,8 +134,13 @@ def payment(rt: Runtime, state: RunState) -> Update:
     if _enough(paid, invoice):
         rt.emit("payment", f"paid: invoice {invoice.id} ({amount})", step="payment")
         return {"outcome": "paid"}
-    question = f"{WAITING} of invoice {invoice.id} ({amount}): {invoice.url}"
-    rt.emit("gate", question, step="payment", data={"invoice": invoice.id, "url": invoice.url})
+    # a client reads the question (the run's reason): a local invoice's file is named by its
+    # place in the data dir, not by the host's path
+    url = invoice.url
+    if not url.startswith(("https://", "http://")):
+        url = rt.public(url.removeprefix("file://"))
+    question = f"{WAITING} of invoice {invoice.id} ({amount}): {url}"
+    rt.emit("gate", question, step="payment", data={"invoice": invoice.id, "url": url})
     answer = interrupt({"gate": "payment", "question": question, "invoice": invoice.id})
     paid = rt.store.get_effect(payment_key(rt.project_id))
     if not _enough(paid, invoice) and isinstance(answer, dict) and answer.get("paid"):

@@ -31,6 +31,7 @@ from vitco.toolchains import (
     available,
     get_toolchain,
 )
+from vitco.workflow import notices
 from vitco.workflow.delivery_mail import Delivered, delivery_mail
 from vitco.workflow.publish import comment_delivery, issue_of
 from vitco.workflow.release import to_target
@@ -94,6 +95,7 @@ def plan(rt: Runtime, state: RunState) -> Update:
         f"plan: {len(plan.tasks)} tasks with the {plan.toolchain} toolchain",
         data={"tasks": [t.id for t in plan.tasks], "toolchain": plan.toolchain},
     )
+    notices.plan_ready(rt, plan)
     return {"plan": ref}
 
 
@@ -274,11 +276,11 @@ def deliver(rt: Runtime, state: RunState) -> Update:
     except MailNotRelayed as exc:  # kept in the outbox, the failure recorded and shown
         rt.store.put_artifact(rt.run_id, "mail", {"path": exc.path, "to": client_email,
                                                   "error": str(exc.cause)})  # fmt: skip
-        rt.emit("warning", f"delivery mail not sent: {exc.cause}; kept in {exc.path}",
-                step="deliver")  # fmt: skip
+        rt.emit("warning", rt.public(f"delivery mail not sent: {exc.cause}; "
+                f"kept in {exc.path}"), step="deliver")  # fmt: skip
         return {"mail": exc.path, "status": "delivered"}
     rt.store.put_artifact(rt.run_id, "mail", {"path": path, "to": client_email})
-    rt.emit("mail", f"delivery mail written to {path}", step="deliver")
+    rt.emit("mail", rt.public(f"delivery mail written to {path}"), step="deliver")
     return {"mail": path, "status": "delivered"}
 
 
@@ -299,6 +301,15 @@ def _comment(rt: Runtime, state: RunState) -> None:
     comment_delivery(rt, source, text)
 
 
+def _public_repo(rt: Runtime) -> str:
+    """Where the client gets the repository: the git host's clone URL when it has a web one
+    (GitHub), else the API's download of the run's archive (a local bare repository's
+    address is a path of vitco's host)."""
+    hosted = rt.store.get_effect(f"githost/{rt.project_id}/repo") if rt.git_host else None
+    url = str((hosted or {}).get("clone_url") or "")
+    return url if url.startswith(("https://", "http://")) else f"/v1/runs/{rt.run_id}/repo"
+
+
 def _delivered(rt: Runtime, state: RunState, tag: str, name: str, email: str) -> Delivered:
     spec = Spec.model_validate(rt.store.get_artifact(current_spec(state)))
     tests = TestReport.model_validate(rt.store.get_artifact(state["tests"]))
@@ -313,7 +324,7 @@ def _delivered(rt: Runtime, state: RunState, tag: str, name: str, email: str) ->
         client_email=email,
         title=spec.title,
         summary=spec.summary,
-        repo=str(rt.repo_path),
+        repo=_public_repo(rt),
         branch=rt.branch,
         tag=tag,
         tests=tests.summary(),

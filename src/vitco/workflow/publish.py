@@ -111,6 +111,9 @@ def publish_task(rt: Runtime, state: dict[str, Any], title: str, sha: str) -> No
 
     done = rt.store.once(rt.run_id, f"githost/{rt.run_id}/{task_id}/review", review)
     what = f"review #{done['number']}" if done.get("number") else "no review (already on base)"
+    url = done.get("url")
+    if url and not str(url).startswith(("https://", "http://")):  # the local host's file URL
+        url = rt.public(str(url).removeprefix("file://"))
     rt.emit(
         "review",
         f"{task_id} published on {hosted['name']}: {what} merged into {rt.branch}",
@@ -119,7 +122,7 @@ def publish_task(rt: Runtime, state: dict[str, Any], title: str, sha: str) -> No
         data={
             "repo": hosted["name"],
             "review": done.get("number"),
-            "url": done.get("url"),
+            "url": url,
             "commit": sha,
         },
     )

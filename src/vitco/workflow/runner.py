@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.utils import formataddr
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from langgraph.types import Command
 
@@ -28,15 +28,16 @@ from vitco.config import Settings
 from vitco.integrations.deploy.exceptions import DeployError
 from vitco.integrations.git import RepoError
 from vitco.integrations.git.repo import Repo
+from vitco.integrations.payments import PaymentError
 from vitco.llm.exceptions import BudgetExceeded, LLMError
-from vitco.llm.model import Model
+from vitco.llm.model import Model, public_id
 from vitco.sandbox.exceptions import SandboxError
 from vitco.sandbox.protocol import Process
 from vitco.store import FenceRefused, Store
 from vitco.store.models import new_id
 from vitco.store.repo import DEFAULT_TENANT, NewRun
 from vitco.toolchains import ToolchainError
-from vitco.workflow import outages, stop
+from vitco.workflow import notices, outages, stop
 from vitco.workflow.brief import BriefText, load_brief
 from vitco.workflow.checkpoints import open_checkpointer, run_config, run_lock
 from vitco.workflow.exceptions import (
@@ -67,6 +68,7 @@ ATTENTION = (
     DeployError,
     ToolchainError,
     SandboxError,
+    PaymentError,  # a payment service that refused (a wrong key, an amount it will not bill)
 )
 
 
@@ -248,14 +250,15 @@ def execute(
             deployments=services.deployments,
             artifacts=services.artifacts,
             git_host=(services.git_host(http, project.tenant_id) if services.git_host else None),
-            payments=services.payments,
+            payments=(services.payments(project.tenant_id) if services.payments else None),
             deploy_target=(
                 services.deploy_target(http, sandbox) if services.deploy_target else None
             ),
         )
         resuming = inputs is None
         store.update_run(run_id, status="running", reason=None)
-        rt.emit("run", f"run {run_id} {'resumed' if resuming else 'started'} with model {model.id}")
+        how = "resumed" if resuming else "started"
+        rt.emit("run", f"run {run_id} {how} with model {public_id(model.id)}")
         for warning in warnings:
             rt.emit("warning", warning)
         if resuming and Repo(repo_path).exists():
@@ -263,6 +266,8 @@ def execute(
             if cleaned:
                 rt.emit("recover", "cleaned up after a crash: " + ", ".join(cleaned))
         began = time.monotonic()
+        graph: Any = None
+        config = run_config(run_id, settings)
         status, reason = "failed", "the run did not finish"
         # a run stopped by an exception continues from its last checkpoint; one whose graph
         # ended (attempts exhausted, a gate rejected) has nothing left to resume
@@ -270,7 +275,8 @@ def execute(
         try:
             graph = build_graph(run.workflow, settings.home, saver)
             payload: Any = Command(resume=resume) if resume is not None else inputs
-            config = run_config(run_id, settings)
+            if not resuming or not graph.get_state(config).values:
+                notices.accepted(rt)  # once per project: its first run starts
 
             def probe() -> Any:
                 store.ping()
@@ -316,6 +322,7 @@ def execute(
             try:
                 if lost is None and not held.lost.is_set():
                     _record_ending(rt, status, reason)
+                    notices.run_stopped(rt, status, reason, _checkpoint_id(graph, config))
             except FenceRefused as exc:
                 lost = exc
             if lost is not None or held.lost.is_set() or not keep_running or status != "delivered":
@@ -343,6 +350,18 @@ def _record_ending(rt: Runtime, status: str, reason: str) -> None:
     if status not in RESUMING:
         _remove_task_trees(rt)
     rt.emit("run", f"run {rt.run_id} {status}" + (f": {reason}" if reason else ""))
+
+
+def _checkpoint_id(graph: Any, config: Any) -> str | None:
+    """The id of the run's last checkpoint (where it stands), None if it has none or the
+    checkpoint cannot be read now (a database gone: the stop is mailed as one at the start)."""
+    if graph is None:
+        return None
+    try:
+        state = graph.get_state(config)
+    except Exception:
+        return None
+    return cast("str | None", (state.config.get("configurable") or {}).get("checkpoint_id"))
 
 
 RESUMING = ("interrupted", "awaiting_approval")

@@ -27,7 +27,7 @@ from vitco.integrations.payments import Payments
 from vitco.llm.budget import Budget
 from vitco.llm.ledger import journaled
 from vitco.llm.meter import Attempt
-from vitco.llm.model import Model, ModelRequest, ModelResponse, Tier, Usage
+from vitco.llm.model import Model, ModelRequest, ModelResponse, Tier, Usage, public_id
 from vitco.llm.redaction import RedactingModel
 from vitco.sandbox.protocol import Limits, Process, Sandbox
 from vitco.store import Store
@@ -119,7 +119,8 @@ class StoreLedger:
 def model_event(attempt: Attempt) -> str:
     """The line of a ``model`` event: call, model, tier, outcome, tokens, cost, time."""
     usage = attempt.usage
-    where = f"{attempt.model} [{attempt.tier}]" if attempt.tier else attempt.model
+    model = public_id(attempt.model)  # a replay's file path is the host's
+    where = f"{model} [{attempt.tier}]" if attempt.tier else model
     text = (
         f"{attempt.request.key.label()}: {where} {attempt.outcome}, "
         f"{usage.input_tokens}+{usage.output_tokens} tokens, ${attempt.cost_usd:.4f}, "
@@ -137,7 +138,7 @@ def event_data(attempt: Attempt) -> dict[str, Any]:
         "role": key.role,
         "step": key.step,
         "tier": attempt.tier,
-        "model": attempt.model,
+        "model": public_id(attempt.model),
         "outcome": attempt.outcome,
         "input_tokens": attempt.usage.input_tokens,
         "output_tokens": attempt.usage.output_tokens,
@@ -297,6 +298,18 @@ class Runtime:
                 self.on_event(event)
             except Exception:  # a broken display (closed pipe) must not stop the run
                 self.on_event = None
+
+    def public(self, text: str, limit: int = 1000) -> str:
+        """``text`` as a client may read it (a mail, the reason of a run, an event): without
+        the data dir's path (where projects, cassettes, mails and invoices live on the host:
+        ``<home>/outbox/x.eml`` becomes ``outbox/x.eml``) and without known secrets, at most
+        ``limit`` characters."""
+        home = str(self.settings.home).rstrip("/")
+        if home not in ("", "."):
+            text = text.replace(home + "/", "").replace(home, "<data dir>")
+        if self.store.redactor is not None:
+            text = self.store.redactor.text(text)
+        return text if len(text) <= limit else text[: limit - 1] + "…"
 
     def emit_now(self, kind: str, message: str, *, task: str | None, data: dict[str, Any]) -> None:
         """An event written at once, not with the step (a request's: it happened whatever

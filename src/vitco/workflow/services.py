@@ -51,8 +51,9 @@ class Services:
     makes the HTTP client a run checks its deliveries with (closed when the run ends).
     ``deployments``: who keeps delivered apps up (``vitco serve``), if anyone.
     ``git_host(http, tenant_id)``: where a run publishes its branches and reviews (``None``:
-    nowhere), made per run with the run's HTTP client and its tenant's token. ``payments``:
-    where a payment gate issues the project's invoice. ``deploy_target(http, sandbox)``:
+    nowhere), made per run with the run's HTTP client and its tenant's token.
+    ``payments(tenant_id)``: where a payment gate issues the project's invoice, with the
+    tenant's own key. ``deploy_target(http, sandbox)``:
     where a delivery is shipped after its checks (``None``: the local, supervised deployment).
     ``leases``: where runs' leases live (``None``: the store's database).
     """
@@ -66,6 +67,6 @@ class Services:
     deployments: Deployments | None = None
     artifacts: ArtifactStore | None = None  # where delivered files are kept (None: nowhere)
     git_host: Callable[[httpx.Client, str], GitHost] | None = None
-    payments: Payments | None = None
+    payments: Callable[[str], Payments] | None = None
     deploy_target: Callable[[httpx.Client, Sandbox], DeployTarget] | None = None
     leases: RunLease | None = None

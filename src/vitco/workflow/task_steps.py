@@ -31,6 +31,7 @@ from vitco.integrations.git.exceptions import CommitIncomplete, MergeConflict
 from vitco.integrations.git.repo import Repo
 from vitco.llm.model import CallKey, Tier, tier_above, tier_for
 from vitco.toolchains import TestReport, Toolchain, get_toolchain
+from vitco.workflow import notices
 from vitco.workflow.publish import landing, prepare_base, publish_task
 from vitco.workflow.runtime import Runtime
 from vitco.workflow.state import TaskState
@@ -296,6 +297,7 @@ def give_up(rt: Runtime, state: TaskState) -> Update:
     reason = state.get("reason", "gave up")
     rt.store.update_task(rt.run_id, task_id, status="needs_attention", reason=reason)
     rt.emit("needs_attention", f"{task_id}: {reason}", step="give_up", task=task_id)
+    notices.task_given_up(rt, task_id, reason)
     return {"blocked": [task_id]}
 
 

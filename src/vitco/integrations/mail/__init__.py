@@ -13,10 +13,11 @@ from vitco.integrations.mail.protocol import Mailer
 from vitco.integrations.mail.relay import RelayMailer
 from vitco.integrations.mail.sendgrid import SendGridMailer
 from vitco.integrations.mail.smtp import SmtpMailer
-from vitco.integrations.mail.templates import KINDS, MailKind, compose, render
+from vitco.integrations.mail.templates import KIND_HEADER, KINDS, MailKind, compose, render
 
 __all__ = [
     "KINDS",
+    "KIND_HEADER",
     "MailError",
     "MailKind",
     "MailNotRelayed",

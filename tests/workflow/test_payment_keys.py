@@ -1,0 +1,102 @@
+"""Each tenant bills on its own Stripe account: the payment gate issues a tenant's invoice with
+the tenant's sealed secret ``stripe_api_key``, else ``VITCO_STRIPE_API_KEY``; a key that Stripe
+refuses stops the run needing attention, and no key is echoed into what the run leaves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from tests.fakes.stripe_server import FakeStripe, form
+from tests.workflow.scripted import BRIEF, happy_path, script
+from vitco.bootstrap import build, build_redactor, build_vault
+from vitco.config import Settings
+from vitco.sandbox import Sandbox
+from vitco.store.repo import NewRun
+from vitco.store.secrets import TenantSecrets
+from vitco.workflow.brief import parse_brief
+from vitco.workflow.payment_steps import WAITING
+from vitco.workflow.runner import create_project, execute
+from vitco.workflow.services import Services
+
+pytestmark = pytest.mark.slow
+
+KEYS = {"acme": "sk_test_acme_0123456789abcdef", "globex": "sk_test_globex_0123456789abcdef"}
+SETTING_KEY = "sk_test_the_settings_0123456789"
+WRONG = "sk_test_not_on_stripe_0123456789"
+
+
+def _gate(services: Services, settings: Settings, tenant: str) -> dict[str, object]:
+    """A deliver-paid-project run of a new project of ``tenant``, up to its payment gate."""
+    model = script(happy_path())
+    _project, _brief, _sha = create_project(
+        services.store, settings, parse_brief(BRIEF, "brief.md"), tenant_id=tenant,
+        run=NewRun(model=model.id, workflow="deliver-paid-project", run_id=f"r-{tenant}"),
+    )  # fmt: skip
+    return execute(services, f"r-{tenant}", model=model, inputs={"run_id": f"r-{tenant}"}).report
+
+
+def test_each_tenant_is_billed_with_its_own_key(
+    settings: Settings, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    with FakeStripe(*KEYS.values(), SETTING_KEY) as fake:
+        configured = settings.model_copy(update={
+            "payments": "stripe", "stripe_api_key": SecretStr(SETTING_KEY),
+            "stripe_api_url": fake.url,
+        })  # fmt: skip
+        services = build(configured, sandbox=sandbox)
+        vault = build_vault(configured, services.store.sessions, build_redactor(configured))
+        secrets = TenantSecrets(services.store.sessions, vault)
+        for tenant in ("acme", "globex", "initech", "umbrella"):
+            services.store.ensure_tenant(tenant, tenant.title())
+        for tenant, key in KEYS.items():
+            secrets.set(tenant, "stripe_api_key", key)
+        secrets.set("umbrella", "stripe_api_key", WRONG)
+
+        reports = {t: _gate(services, configured, t) for t in ("acme", "globex", "initech")}
+        for tenant, report in reports.items():
+            assert report["status"] == "awaiting_approval", (tenant, report["reason"])
+            assert str(report["reason"]).startswith(WAITING)
+
+        # every request made for a tenant's project carried that tenant's key; a tenant
+        # without one (initech) was billed with the setting's
+        expected = KEYS | {"initech": SETTING_KEY}
+        by_tenant: dict[str, set[str]] = {}
+        for call in fake.calls:
+            meta = form(call.body).get("metadata", {}) if call.method == "POST" else {}
+            invoice = call.path.split("/")[3] if call.path.endswith("/finalize") else None
+            tenant = meta.get("vitco_tenant_id") or (
+                fake.invoices[invoice]["metadata"]["vitco_tenant_id"] if invoice else None
+            )
+            assert tenant is not None, call.path
+            by_tenant.setdefault(tenant, set()).add(call.headers["authorization"])
+        assert by_tenant == {t: {f"Bearer {k}"} for t, k in expected.items()}
+        assert len(fake.invoices) == 3 and fake.errors == []
+
+        # a key Stripe refuses: the run stops needing attention, the key named nowhere
+        refused = _gate(services, configured, "umbrella")
+        assert refused["status"] == "needs_attention"
+        assert "Invalid API Key" in str(refused["reason"]) and WRONG not in str(refused["reason"])
+
+    store = services.store
+    for tenant in ("acme", "globex", "initech", "umbrella"):
+        texts = [f"{e.message} {e.data}" for e in store.events(f"r-{tenant}")]
+        texts += [p.read_text(errors="replace") for p in configured.outbox_dir.glob("*.eml")]
+        for key in (*KEYS.values(), SETTING_KEY, WRONG):
+            assert not [t for t in texts if key in t], (tenant, key)
+
+
+def test_stripe_without_any_key_names_the_tenant_and_the_fix(
+    settings: Settings, sandbox: Sandbox
+) -> None:
+    configured = settings.model_copy(
+        update={"payments": "stripe", "stripe_api_url": "http://127.0.0.1:9"}
+    )
+    services = build(configured, sandbox=sandbox)
+    services.store.ensure_tenant("acme", "Acme")
+    report = _gate(services, configured, "acme")
+    assert report["status"] == "needs_attention"
+    assert "tenant 'acme'" in str(report["reason"])
+    assert "vitco secrets set stripe_api_key" in str(report["reason"])
