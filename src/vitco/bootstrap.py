@@ -156,7 +156,7 @@ def build_payments(
         client = stripe.StripeClient(
             key, base_addresses={"api": settings.stripe_api_url}, max_network_retries=2
         )
-        return StripePayments(client)
+        return StripePayments(client, success_url=settings.checkout_success_url)
 
     # the key is looked up when an invoice is issued: a run that bills nothing needs none
     return lambda tenant_id: _Deferred(lambda: stripe_of(tenant_id))
@@ -171,6 +171,9 @@ class _Deferred:
 
     def issue(self, request: InvoiceRequest) -> Invoice:
         return self.make().issue(request)
+
+    def checkout(self, request: InvoiceRequest) -> Invoice:
+        return self.make().checkout(request)
 
 
 def build_git_host(

@@ -16,6 +16,7 @@ from vitco.integrations.payments import (
     BadQuote,
     InvoiceRequest,
     LocalPayments,
+    PaymentError,
     PaymentRefused,
     Payments,
     quote,
@@ -25,6 +26,7 @@ from vitco.integrations.webhooks import BadSignature
 from vitco.integrations.webhooks.signing import verify_timestamped
 
 KEY = "sk_test_conformance_0123456789"
+SUCCESS_URL = "https://portal.example.com/paid"
 
 
 def _client(url: str, key: str = KEY) -> stripe.StripeClient:
@@ -37,7 +39,7 @@ def payments(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Payment
         yield LocalPayments(tmp_path / "invoices")
         return
     with FakeStripe(KEY) as fake:
-        yield StripePayments(_client(fake.url))
+        yield StripePayments(_client(fake.url), success_url=SUCCESS_URL)
         assert fake.errors == []
 
 
@@ -56,6 +58,55 @@ def test_an_invoice_is_issued_once_per_key(payments: Payments) -> None:
     assert (first.amount_cents, first.currency, first.status) == (1234, "usd", "open")
     other = payments.issue(_request("p-2/invoice", 999))
     assert other.id != first.id and other.amount_cents == 999
+
+
+def test_a_checkout_is_made_once_per_key_for_the_quote(payments: Payments) -> None:
+    first = payments.checkout(_request("p-1/checkout"))
+    again = payments.checkout(_request("p-1/checkout"))
+    assert again.id == first.id and first.url
+    assert (first.amount_cents, first.currency, first.status) == (1234, "usd", "open")
+    other = payments.checkout(_request("p-2/checkout", 999))
+    assert other.id != first.id and other.amount_cents == 999
+    invoice = payments.issue(_request("p-1/checkout"))  # an invoice of the same key is its own
+    assert invoice.id != first.id
+
+
+def test_a_stripe_checkout_session_is_a_hosted_payment_of_the_quote() -> None:
+    with FakeStripe(KEY) as fake:
+        made = StripePayments(_client(fake.url), success_url=SUCCESS_URL).checkout(_request())
+        assert made.id.startswith("cs_") and made.url.startswith("https://checkout.stripe.com/")
+        session = fake.sessions[made.id]
+        assert session["amount_total"] == 1234 and session["status"] == "open"
+        assert session["metadata"] == {"vitco_project_id": "p-1", "vitco_tenant_id": "default"}
+        # the payment intent carries the project too (a payment_intent.succeeded names it)
+        assert session["payment_intent_data"]["metadata"]["vitco_project_id"] == "p-1"
+        assert session["client_reference_id"] == "p-1"
+        assert session["customer_email"] == "grace@example.com"
+        (post,) = [c for c in fake.calls if c.path == "/v1/checkout/sessions"]
+        sent = form(post.body)
+        assert sent["success_url"] == SUCCESS_URL and sent["mode"] == "payment"
+        assert sent["line_items"]["0"]["price_data"]["product_data"]["name"]
+        assert post.headers.get("idempotency-key") == "p-1/invoice/checkout"
+        assert fake.errors == []
+
+
+def test_a_stripe_checkout_refusal_is_typed_and_never_holds_the_key() -> None:
+    with FakeStripe(KEY) as fake:
+        with pytest.raises(PaymentRefused) as refused:
+            StripePayments(_client(fake.url, "sk_test_wrong"), success_url=SUCCESS_URL).checkout(
+                _request()
+            )
+        assert refused.value.action == "create the checkout session"
+        assert "sk_test_wrong" not in str(refused.value)
+        with pytest.raises(PaymentRefused) as small:
+            StripePayments(_client(fake.url), success_url=SUCCESS_URL).checkout(
+                _request("p-3/checkout", 10)
+            )
+        assert small.value.code == "amount_too_small"
+        without = StripePayments(_client(fake.url))  # no success URL: refused before a request
+        with pytest.raises(PaymentError, match="VITCO_CHECKOUT_SUCCESS_URL"):
+            without.checkout(_request("p-4/checkout"))
+        assert [c.path for c in fake.calls].count("/v1/checkout/sessions") == 2
 
 
 def test_stripe_objects_carry_the_project_and_the_amount(tmp_path: Path) -> None:

@@ -1,6 +1,8 @@
-"""Each tenant bills on its own Stripe account: the payment gate issues a tenant's invoice with
-the tenant's sealed secret ``stripe_api_key``, else ``VITCO_STRIPE_API_KEY``; a key that Stripe
-refuses stops the run needing attention, and no key is echoed into what the run leaves."""
+"""Stripe at the payment gate. Each tenant bills on its own Stripe account: the gate issues a
+tenant's invoice with the tenant's sealed secret ``stripe_api_key``, else
+``VITCO_STRIPE_API_KEY``; a key that Stripe refuses stops the run needing attention, and no key
+is echoed into what the run leaves. With ``payment_mode=checkout`` the gate makes a Checkout
+Session instead and opens on its signed ``checkout.session.completed``."""
 
 from __future__ import annotations
 
@@ -9,16 +11,18 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from tests.fakes.stripe_server import FakeStripe, form
+from tests.effects import mails, plain
+from tests.fakes.stripe_server import FakeStripe, form, sign
 from tests.workflow.scripted import BRIEF, happy_path, script
+from vitco.api import hooks
 from vitco.bootstrap import build, build_redactor, build_vault
 from vitco.config import Settings
 from vitco.sandbox import Sandbox
 from vitco.store.repo import NewRun
 from vitco.store.secrets import TenantSecrets
 from vitco.workflow.brief import parse_brief
-from vitco.workflow.payment_steps import WAITING
-from vitco.workflow.runner import create_project, execute
+from vitco.workflow.payment_steps import WAITING, record_payment
+from vitco.workflow.runner import create_project, execute, resume
 from vitco.workflow.services import Services
 
 pytestmark = pytest.mark.slow
@@ -100,3 +104,45 @@ def test_stripe_without_any_key_names_the_tenant_and_the_fix(
     assert report["status"] == "needs_attention"
     assert "tenant 'acme'" in str(report["reason"])
     assert "vitco secrets set stripe_api_key" in str(report["reason"])
+
+
+def test_a_checkout_gate_waits_for_the_paid_session_and_then_delivers(
+    settings: Settings, sandbox: Sandbox
+) -> None:
+    whsec = "whsec_acme_checkout_0123456789"
+    with FakeStripe(KEYS["acme"]) as fake:
+        configured = settings.model_copy(update={
+            "payments": "stripe", "payment_mode": "checkout", "stripe_api_url": fake.url,
+            "checkout_success_url": "https://portal.example.com/paid",
+        })  # fmt: skip
+        services = build(configured, sandbox=sandbox)
+        services.store.ensure_tenant("acme", "Acme")
+        vault = build_vault(configured, services.store.sessions, build_redactor(configured))
+        TenantSecrets(services.store.sessions, vault).set("acme", "stripe_api_key", KEYS["acme"])
+
+        waiting = _gate(services, configured, "acme")
+        assert waiting["status"] == "awaiting_approval", waiting["reason"]
+        (session,) = fake.sessions.values()
+        assert f"{WAITING} of checkout session {session['id']}" in str(waiting["reason"])
+        assert fake.invoices == {}  # a checkout page, no invoice
+        (billed,) = services.store.artifacts("r-acme", "invoice")
+        assert billed.content["mode"] == "checkout"
+        assert session["amount_total"] == billed.content["amount_cents"] >= 50
+        (mail,) = mails(configured.outbox_dir, kind="invoice")
+        assert session["url"] in plain(mail)  # where the client pays
+
+        # the client pays; Stripe's signed event is verified and read as the webhook does
+        event = fake.completed(session["id"])
+        delivery = hooks.read("stripe", whsec, event, {"stripe-signature": sign(event, whsec)})
+        paid = delivery.action
+        assert isinstance(paid, hooks.Payment) and paid.amount == session["amount_total"]
+        for _ in range(2):  # Stripe retries: recorded once
+            record_payment(services.store, "r-acme", paid.project_id, paid.amount,
+                           paid.currency, paid.event)  # fmt: skip
+        done = resume(services, "r-acme", model=script(happy_path()), resume={"paid": True})
+        assert done.report["status"] == "delivered", done.report["reason"]
+        assert len(fake.sessions) == 1 and fake.errors == []
+    events = [e.message for e in services.store.events("r-acme") if e.kind == "payment"]
+    assert events == [
+        f"paid: checkout session {session['id']} ({session['amount_total'] / 100:.2f} USD)"
+    ]

@@ -63,7 +63,14 @@ from vitco.workflow.payment_steps import WAITING, record_payment
 from vitco.workflow.runner import check_workflow, create_project
 
 LABEL = "vitco"
-PAID = frozenset({"checkout.session.completed", "payment_intent.succeeded", "invoice.paid"})
+PAID = frozenset({
+    "checkout.session.completed", "checkout.session.async_payment_succeeded",
+    "payment_intent.succeeded", "invoice.paid",
+})  # fmt: skip
+SETTLED = (None, "paid", "no_payment_required")
+"""A Checkout Session's ``payment_status`` that means the money is there: a delayed method
+(a bank debit) completes the session ``unpaid`` and pays later, with
+``checkout.session.async_payment_succeeded``."""
 
 
 @dataclass(frozen=True)
@@ -210,6 +217,9 @@ def _stripe(body: bytes) -> Delivery:
         return Delivery("stripe", event.id, event.type, None, Ignore("not a payment vitco reads"))
     if not project_id:
         return Delivery("stripe", event.id, event.type, None, Ignore("no vitco_project_id"))
+    if paid.payment_status not in SETTLED:
+        why = f"checkout complete but {paid.payment_status}: its payment is not there yet"
+        return Delivery("stripe", event.id, event.type, project_id, Ignore(why))
     amount = next(
         (a for a in (paid.amount_total, paid.amount_received, paid.amount_paid) if a is not None),
         None,

@@ -64,6 +64,7 @@ class StripeObject(BaseModel):
     amount_received: int | None = None
     amount_paid: int | None = None
     currency: str | None = Field(default=None, max_length=10)
+    payment_status: str | None = Field(default=None, max_length=40)  # a Checkout Session's
 
 
 class StripeData(BaseModel):

@@ -156,6 +156,17 @@ class Integrations(BaseSettings):
         pattern=r"^https?://",
         description="payments=stripe: the API's base URL.",
     )
+    payment_mode: Literal["invoice", "checkout"] = Field(
+        default="invoice",
+        description="How the payment gate bills a project: an invoice, or a checkout page "
+        "(Stripe Checkout Session; the gate opens on checkout.session.completed).",
+    )
+    checkout_success_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="payments=stripe, payment_mode=checkout: where Stripe sends the client "
+        "after paying (Stripe requires one for a hosted checkout page).",
+    )
     quote_usd_per_point: float = Field(
         default=0.05,
         ge=0,

@@ -4,8 +4,9 @@ A template puts ``{type: tool, step: payment}`` where work should wait for the m
 ``deliver-paid-project`` template: after the plan, before any task is built). The step quotes
 the project from its plan (``payments.quote``: what the models cost so far plus a price per
 complexity point, times one plus the tenant's margin), issues the project's invoice once
-(``Store.once``; the service's own idempotency keys cover a crash in between), mails it to the
-client (the ``invoice`` mail template) and, unless the
+(``Store.once``; the service's own idempotency keys cover a crash in between), or with
+``VITCO_PAYMENT_MODE=checkout`` makes its checkout page (a Stripe Checkout Session) instead,
+mails it to the client (the ``invoice`` mail template, with the page to pay at) and, unless the
 project is paid already, pauses the run like an approval gate (``awaiting_approval``, the
 question starting with :data:`WAITING`). A verified ``invoice.paid`` or
 ``checkout.session.completed`` webhook records the payment (:func:`record_payment`, once per
@@ -77,17 +78,19 @@ def _issue(rt: Runtime, state: RunState) -> Invoice:
         description=f"{spec.title[:200]}: {len(plan.tasks)} tasks ({rt.project_id})",
         quote=priced,
     )
-    payments = rt.payments
+    payments, mode = rt.payments, rt.settings.payment_mode
+    make = payments.checkout if mode == "checkout" else payments.issue
 
     def issue() -> dict[str, Any]:
-        made = payments.issue(request).model_dump()
+        made = make(request).model_dump()
         rt.fault("mid-invoice")  # issued on the service, not yet recorded here
         return made
 
-    issued = rt.store.once(rt.run_id, f"invoice/{rt.project_id}", issue)
+    issued = rt.store.once(rt.run_id, f"{mode}/{rt.project_id}", issue)
     invoice = Invoice.model_validate(issued)
     if not rt.store.artifacts(rt.run_id, "invoice"):
-        rt.store.put_artifact(rt.run_id, "invoice", invoice.model_dump() | priced.model_dump())
+        content = invoice.model_dump() | priced.model_dump() | {"mode": mode}
+        rt.store.put_artifact(rt.run_id, "invoice", content)
         if email:
             _mail(rt, invoice, spec.title, request.description, (name or email, email))
     return invoice
@@ -129,17 +132,18 @@ def payment(rt: Runtime, state: RunState) -> Update:
         rt.emit("payment", "no payment service configured: the gate is open", step="payment")
         return {"outcome": "paid"}
     invoice = _issue(rt, state)
+    what = "checkout session" if rt.settings.payment_mode == "checkout" else "invoice"
     amount = f"{invoice.amount_cents / 100:.2f} {invoice.currency.upper()}"
     paid = rt.store.get_effect(payment_key(rt.project_id))
     if _enough(paid, invoice):
-        rt.emit("payment", f"paid: invoice {invoice.id} ({amount})", step="payment")
+        rt.emit("payment", f"paid: {what} {invoice.id} ({amount})", step="payment")
         return {"outcome": "paid"}
     # a client reads the question (the run's reason): a local invoice's file is named by its
     # place in the data dir, not by the host's path
     url = invoice.url
     if not url.startswith(("https://", "http://")):
         url = rt.public(url.removeprefix("file://"))
-    question = f"{WAITING} of invoice {invoice.id} ({amount}): {url}"
+    question = f"{WAITING} of {what} {invoice.id} ({amount}): {url}"
     rt.emit("gate", question, step="payment", data={"invoice": invoice.id, "url": url})
     answer = interrupt({"gate": "payment", "question": question, "invoice": invoice.id})
     paid = rt.store.get_effect(payment_key(rt.project_id))
@@ -150,7 +154,7 @@ def payment(rt: Runtime, state: RunState) -> Update:
         answer = interrupt({"gate": "payment", "question": short, "invoice": invoice.id})
         paid = rt.store.get_effect(payment_key(rt.project_id))
     if _enough(paid, invoice):
-        rt.emit("payment", f"paid: invoice {invoice.id} ({amount})", step="payment")
+        rt.emit("payment", f"paid: {what} {invoice.id} ({amount})", step="payment")
         return {"outcome": "paid"}
     if isinstance(answer, dict) and answer.get("approved"):
         why = answer.get("reason") or "no reason given"

@@ -1,4 +1,5 @@
-"""The default: invoices as JSON files in the data dir, paid by a person.
+"""The default: invoices (and checkouts, the same) as JSON files in the data dir, paid by a
+person.
 
 An invoice is written once per key (the file is named by it and written with an atomic
 ``os.replace``, like the mail outbox), with status ``open``; nothing collects money. A run
@@ -28,6 +29,11 @@ class LocalPayments:
     def path_for(self, key: str) -> Path:
         slug = _UNSAFE.sub("-", key).strip("-.")[:80]
         return self.folder / f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:12]}.json"
+
+    def checkout(self, request: InvoiceRequest) -> Invoice:
+        """Nothing here takes a payment: a checkout is an invoice file of its own (the key's
+        ``/checkout``), paid the same ways."""
+        return self.issue(request.model_copy(update={"key": f"{request.key}/checkout"}))
 
     def issue(self, request: InvoiceRequest) -> Invoice:
         path = self.path_for(request.key)

@@ -1,4 +1,5 @@
-"""The payments protocol: a quote from a plan's estimated cost, an invoice per project.
+"""The payments protocol: a quote from a plan's estimated cost, an invoice or a checkout page
+per project.
 
 ``quote`` is a plain function: the estimate (what the models have cost so far plus a price
 per complexity point of the plan's tasks) times one plus the tenant's margin, in whole cents,
@@ -40,6 +41,9 @@ class InvoiceRequest(BaseModel):
 
 
 class Invoice(BaseModel):
+    """What the client is asked to pay: an invoice, or a checkout page (a Stripe Checkout
+    Session: ``id`` is the session's, ``url`` the page, ``status`` ``open`` until paid)."""
+
     id: str
     url: str
     amount_cents: int
@@ -48,10 +52,15 @@ class Invoice(BaseModel):
 
 
 class Payments(Protocol):
-    """Where invoices are issued (``LocalPayments``, ``StripePayments``)."""
+    """Where invoices and checkout pages are made (``LocalPayments``, ``StripePayments``)."""
 
     def issue(self, request: InvoiceRequest) -> Invoice:
         """The invoice of ``request.key``, issued (finalized, payable) if it does not exist."""
+        ...
+
+    def checkout(self, request: InvoiceRequest) -> Invoice:
+        """The checkout page of ``request.key`` for its quote, made if it does not exist (a
+        key's checkout and its invoice are different things)."""
         ...
 
 
