@@ -181,7 +181,8 @@ def build_git_host(
 ) -> Callable[[httpx.Client, str], GitHost] | None:
     """How a run of a tenant reaches the configured git host (``settings.git_host``), given
     the run's HTTP client. GitHub's token is the tenant's own secret ``github_token`` (sealed
-    at rest: ``vitco secrets set github_token``), else ``VITCO_GITHUB_TOKEN``."""
+    at rest: ``vitco secrets set github_token``), else ``VITCO_GITHUB_TOKEN``; Gitea's the
+    same with ``gitea_token`` and ``VITCO_GITEA_TOKEN``."""
     from pydantic import SecretStr
 
     from vitco.integrations.git.exceptions import HostError
@@ -197,6 +198,24 @@ def build_git_host(
     from vitco.store.secrets import TenantSecrets
 
     secrets = TenantSecrets(store.sessions, build_vault(settings, store.sessions, redactor))
+    if settings.git_host == "gitea":
+        from vitco.integrations.git.gitea import GiteaHost
+
+        url = settings.gitea_url
+        if not url:
+            raise HostError("git_host=gitea needs the server: set VITCO_GITEA_URL")
+
+        def gitea(client: httpx.Client, tenant_id: str) -> GitHost:
+            stored = secrets.get(tenant_id, "gitea_token")
+            token = SecretStr(stored) if stored else settings.gitea_token
+            if token is None:
+                raise HostError(
+                    f"git_host=gitea needs a token for tenant {tenant_id!r}: "
+                    "vitco secrets set gitea_token (the tenant's), or VITCO_GITEA_TOKEN"
+                )
+            return GiteaHost(client, token, url=url, org=settings.gitea_org)
+
+        return gitea
 
     def github(client: httpx.Client, tenant_id: str) -> GitHost:
         stored = secrets.get(tenant_id, "github_token")

@@ -1,5 +1,6 @@
-"""One conformance suite for every ``GitHost``: the local bare repositories (real git) and the
-GitHub adapter against the in-repo fake (REST v3 and git's smart HTTP over 127.0.0.1)."""
+"""One conformance suite for every ``GitHost``: the local bare repositories (real git), the
+GitHub adapter against the in-repo fake (REST v3 and git's smart HTTP over 127.0.0.1) and the
+Gitea adapter against its fake (``/api/v1`` and git's smart HTTP)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from tests.fakes.gitea_server import FakeGitea
 from tests.fakes.github_server import FakeGitHub
 from vitco.integrations.git import Repo
 from vitco.integrations.git.exceptions import GitError, HostRefused, UnsafeName
+from vitco.integrations.git.gitea import GiteaHost
 from vitco.integrations.git.github import GitHubHost
 from vitco.integrations.git.host import GitHost, branch_ref, slug
 from vitco.integrations.git.local_host import LocalGitHost
@@ -40,11 +43,17 @@ class Hosted:
         return self._git(name, "merge-base", "--is-ancestor", sha, branch).returncode == 0
 
 
-@pytest.fixture(params=["local", "github"])
+@pytest.fixture(params=["local", "github", "gitea"])
 def hosted(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Hosted]:
     if request.param == "local":
         local = LocalGitHost(tmp_path / "host")
         yield Hosted(local, local.path_of)
+        return
+    if request.param == "gitea":
+        with FakeGitea(tmp_path / "gitea", TOKEN) as gitea, httpx.Client(timeout=30) as client:
+            yield Hosted(GiteaHost(client, SecretStr(TOKEN), url=gitea.url),
+                         lambda name: gitea.bare(f"octo/{name}"))  # fmt: skip
+            assert gitea.errors == []
         return
     with FakeGitHub(tmp_path / "github", TOKEN) as fake, httpx.Client(timeout=30) as client:
         host = GitHubHost(client, SecretStr(TOKEN), api_url=fake.url, git_url=fake.url)
@@ -187,6 +196,38 @@ def test_github_token_never_lands_in_a_url_config_or_error(tmp_path: Path) -> No
         assert "ghp_wrong" not in str(failed.value)
 
 
+def test_gitea_speaks_its_dialect_and_never_leaks_its_token(tmp_path: Path) -> None:
+    """Gitea's token goes as ``token <t>`` to the API and as the owner's password to git,
+    never in a URL or the repository's config; a repository made twice is its 409, read back;
+    a refusal is typed, named Gitea and without the token."""
+    repo = _project(tmp_path / "project")
+    _commit(repo, "a.txt", "a\n")
+    with FakeGitea(tmp_path / "gitea", TOKEN) as fake, httpx.Client(timeout=30) as client:
+        host = GiteaHost(client, SecretStr(TOKEN), url=fake.url)
+        made = host.ensure_repo("dialect")
+        fake.miss_reads = 1  # the first read misses: the create meets its 409, then reads
+        assert host.ensure_repo("dialect").clone_url == made.clone_url
+        creates = [c for c in fake.calls if c.method == "POST" and c.path.endswith("/repos")]
+        assert len(creates) == 2 and fake.miss_reads == 0
+        assert made.clone_url == f"{fake.url}/octo/dialect.git"
+        host.push(repo, "dialect", [branch_ref("main")])
+        assert fake.head("octo/dialect", "main") == repo.head()
+        api = [c for c in fake.calls if c.path.startswith("/api/v1/")]
+        assert api and all(c.headers["authorization"] == f"token {TOKEN}" for c in api)
+        assert all(TOKEN not in c.path and TOKEN not in str(c.query) for c in fake.calls)
+        assert TOKEN not in (repo.path / ".git" / "config").read_text(encoding="utf-8")
+        wrong = GiteaHost(client, SecretStr("gitea_wrong_token"), url=fake.url)
+        with pytest.raises(HostRefused) as refused:
+            wrong.ensure_repo("other")
+        assert refused.value.status == 401 and "Gitea" in str(refused.value)
+        assert "gitea_wrong_token" not in str(refused.value)
+        pusher = GiteaHost(client, SecretStr("gitea_wrong_token"), url=fake.url, org="octo")
+        pusher._login = "octo"  # the API would refuse to say who: only git is tried here
+        with pytest.raises(GitError) as failed:
+            pusher.push(repo, "dialect", [branch_ref("main")])
+        assert "gitea_wrong_token" not in str(failed.value)
+
+
 def test_github_pushes_to_the_configured_host_whatever_the_api_answers(tmp_path: Path) -> None:
     """A hostile API answer naming another clone URL never gets the token sent there."""
     repo = _project(tmp_path / "project")
@@ -215,3 +256,29 @@ def test_the_process_redactor_knows_the_integration_tokens(tmp_path: Path) -> No
     redactor = build_redactor(settings)
     text = redactor.known("failed with " + " ".join(tokens.values()))
     assert not any(value in text for value in tokens.values())
+
+
+def test_gitea_acts_with_the_tenants_own_token_else_the_setting(tmp_path: Path) -> None:
+    from vitco.bootstrap import build_git_host, build_redactor, build_vault
+    from vitco.config import Settings
+    from vitco.integrations.git.exceptions import HostError
+    from vitco.store import open_store
+    from vitco.store.secrets import TenantSecrets
+
+    with FakeGitea(tmp_path / "gitea", TOKEN) as fake, httpx.Client(timeout=30) as client:
+        settings = Settings(home=tmp_path / "home", git_host="gitea", gitea_url=fake.url,
+                            gitea_token=SecretStr("gitea_the_settings_token"))  # fmt: skip
+        store = open_store(settings)
+        store.ensure_tenant("acme", "Acme")
+        redactor = build_redactor(settings)
+        vault = build_vault(settings, store.sessions, redactor)
+        TenantSecrets(store.sessions, vault).set("acme", "gitea_token", TOKEN)
+        hosts = build_git_host(settings, store, redactor)
+        assert hosts is not None
+        assert hosts(client, "acme").ensure_repo("acme-repo").name == "acme-repo"
+        with pytest.raises(HostRefused) as refused:  # the setting's token is not acme's
+            hosts(client, "default").ensure_repo("default-repo")
+        assert refused.value.status == 401 and "gitea_the_settings_token" not in str(refused.value)
+        assert list(fake.repos) == ["octo/acme-repo"]
+    with pytest.raises(HostError, match="VITCO_GITEA_URL"):
+        build_git_host(settings.model_copy(update={"gitea_url": None}), store, redactor)

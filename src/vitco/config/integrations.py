@@ -76,10 +76,11 @@ class Integrations(BaseSettings):
         "data keys with it and wraps them with VITCO_MASTER_KEY.",
     )
 
-    git_host: Literal["local", "github", "none"] = Field(
+    git_host: Literal["local", "github", "gitea", "none"] = Field(
         default="local",
         description="Where runs publish their repository, one reviewed branch per task: a bare "
-        "repository per project under <home>/git, GitHub (github_* settings), or nowhere.",
+        "repository per project under <home>/git, GitHub (github_* settings), Gitea or "
+        "Forgejo (gitea_* settings), or nowhere.",
     )
     github_token: SecretStr | None = Field(
         default=None, description="git_host=github: the token (repo scope) vitco acts with."
@@ -97,6 +98,22 @@ class Integrations(BaseSettings):
     github_org: str | None = Field(
         default=None,
         description="git_host=github: the organization repositories are made in; default: "
+        "the token's user.",
+    )
+    gitea_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="git_host=gitea: the server's base URL (the API is <url>/api/v1, git "
+        "pushes to <url>/<owner>/<repo>.git).",
+    )
+    gitea_token: SecretStr | None = Field(
+        default=None,
+        description="git_host=gitea: the access token vitco acts with, for tenants without "
+        "their own secret gitea_token.",
+    )
+    gitea_org: str | None = Field(
+        default=None,
+        description="git_host=gitea: the organization repositories are made in; default: "
         "the token's user.",
     )
 

@@ -46,6 +46,8 @@ SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 class GitHubHost:
     """Repositories of ``owner`` (an organization when ``org``, else the token's user)."""
 
+    host = HOST  # the service's name in errors (``GiteaHost`` speaks a dialect of this API)
+
     def __init__(
         self,
         client: httpx.Client,
@@ -64,16 +66,19 @@ class GitHubHost:
 
     # REST -------------------------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, action: str, **kw: Any) -> httpx.Response:
-        headers = {
+    def _headers(self) -> dict[str, str]:
+        return {
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": API_VERSION,
             "Authorization": f"Bearer {self.token.get_secret_value()}",
         }
+
+    def _call(self, method: str, path: str, action: str, **kw: Any) -> httpx.Response:
+        headers = self._headers()
         try:
             response = self.client.request(method, self.api_url + path, headers=headers, **kw)
         except httpx.HTTPError as exc:
-            raise HostRefused(HOST, action, 0, type(exc).__name__) from None
+            raise HostRefused(self.host, action, 0, type(exc).__name__) from None
         return response
 
     def _ok(self, response: httpx.Response, action: str) -> Any:
@@ -81,7 +86,8 @@ class GitHubHost:
             message = ""
             with contextlib.suppress(ValueError, AttributeError):
                 message = str(response.json().get("message", ""))
-            raise HostRefused(HOST, action, response.status_code, message or response.reason_phrase)
+            reason = message or response.reason_phrase
+            raise HostRefused(self.host, action, response.status_code, reason)
         return response.json()
 
     @property
@@ -121,7 +127,8 @@ class GitHubHost:
         specs = [f"{check_ref(r)}:{r}" for r in refs]
         if not specs:
             return
-        basic = base64.b64encode(f"x-access-token:{self.token.get_secret_value()}".encode())
+        secret = self.token.get_secret_value()
+        basic = base64.b64encode(f"{self._basic_user()}:{secret}".encode())
         env = {
             "PATH": SAFE_PATH,
             "HOME": "/nonexistent",  # no user config of anyone's
@@ -146,6 +153,10 @@ class GitHubHost:
         )
         if proc.returncode != 0:
             raise GitError(argv, proc.stderr, proc.returncode)
+
+    def _basic_user(self) -> str:
+        """Who a push authenticates as, the token being the password."""
+        return "x-access-token"
 
     # reviews ----------------------------------------------------------------------------------
 

@@ -1,0 +1,113 @@
+"""Gitea (and Forgejo) as the git host: its REST API (``/api/v1``) over the ``httpx.Client``
+passed in, git over HTTP(S).
+
+Gitea's API is modelled on GitHub's, so this is :class:`GitHubHost` with Gitea's differences
+(https://docs.gitea.com/api/): the token goes as ``Authorization: token <t>``; a repository
+made twice is ``409 Conflict``; pull requests are listed (``GET /repos/{o}/{r}/pulls?state=all``,
+paged) and matched by head and base here, since Gitea has no ``head=`` filter; a merge is
+``POST /repos/{o}/{r}/pulls/{n}/merge`` with ``{"Do": "merge"}`` and answers no commit, so the
+merged pull request is read again for ``merge_commit_sha``; a push authenticates with HTTP Basic,
+the token owner's login and the token as its password. Endpoints used: ``GET /user``,
+``GET /repos/{o}/{r}``, ``POST /user/repos`` or ``POST /orgs/{org}/repos``,
+``GET|POST /repos/{o}/{r}/pulls``, ``GET /repos/{o}/{r}/pulls/{n}``,
+``POST /repos/{o}/{r}/pulls/{n}/merge``, ``POST /repos/{o}/{r}/issues/{n}/comments``.
+
+What GitHubHost promises about the token holds here too: it never enters a URL, git's config
+or a command line, and the push URL is built from the configured git base and checked names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from vitco.integrations.git.github import GitHubHost
+from vitco.integrations.git.host import HostedRepo, Review, branch_ref, check_name
+
+HOST = "Gitea"
+PAGE = 50  # Gitea's default maximum page size
+
+
+class GiteaHost(GitHubHost):
+    """Repositories of ``owner`` (an organization when ``org``, else the token's user) on the
+    Gitea at ``url`` (the API is ``<url>/api/v1``, git is ``<url>/<owner>/<name>.git``)."""
+
+    host = HOST
+
+    def __init__(
+        self, client: httpx.Client, token: SecretStr, *, url: str, org: str | None = None
+    ) -> None:
+        url = url.rstrip("/")
+        super().__init__(client, token, api_url=f"{url}/api/v1", git_url=url, org=org)
+        self._login: str | None = None
+
+    def _headers(self) -> dict[str, str]:
+        return {
+            "Accept": "application/json",
+            "Authorization": f"token {self.token.get_secret_value()}",
+        }
+
+    @property
+    def login(self) -> str:
+        """The token's user (who a push authenticates as)."""
+        if self._login is None:
+            user = self._ok(self._call("GET", "/user", "read the user"), "read the user")
+            self._login = check_name(str(user["login"]))
+        return self._login
+
+    @property
+    def owner(self) -> str:
+        return self.org or self.login
+
+    def _basic_user(self) -> str:
+        return self.login
+
+    def ensure_repo(self, name: str, description: str = "") -> HostedRepo:
+        path = self._repo_path(name)
+        found = self._call("GET", path, f"read {name}")
+        if found.status_code == 200:
+            return self._hosted(name, found.json())
+        if found.status_code != 404:
+            self._ok(found, f"read {name}")
+        create = f"/orgs/{self.org}/repos" if self.org else "/user/repos"
+        body = {"name": name, "description": description[:255], "private": True,
+                "default_branch": "main"}  # fmt: skip
+        made = self._call("POST", create, f"create {name}", json=body)
+        if made.status_code == 409:  # made meanwhile (a retried step): read it
+            return self._hosted(name, self._ok(self._call("GET", path, f"read {name}"), name))
+        return self._hosted(name, self._ok(made, f"create {name}"))
+
+    def _find(self, name: str, branch: str, base: str, action: str) -> dict[str, Any] | None:
+        path = f"{self._repo_path(name)}/pulls"
+        for page in range(1, 1000):
+            params = {"state": "all", "page": page, "limit": PAGE}
+            pulls = self._ok(self._call("GET", path, action, params=params), action)
+            for pull in pulls:
+                if pull["head"]["ref"] == branch and pull["base"]["ref"] == base:
+                    return dict(pull)
+            if len(pulls) < PAGE:
+                return None
+        return None
+
+    def open_review(self, name: str, *, branch: str, base: str, title: str, body: str) -> Review:
+        branch_ref(branch), branch_ref(base)
+        action = f"open a pull request of {branch}"
+        found = self._find(name, branch, base, action)
+        if found is not None:
+            return self._review(found)
+        payload = {"title": title[:250], "head": branch, "base": base, "body": body[:60000]}
+        path = f"{self._repo_path(name)}/pulls"
+        return self._review(self._ok(self._call("POST", path, action, json=payload), action))
+
+    def merge_review(self, name: str, number: int) -> Review:
+        path = f"{self._repo_path(name)}/pulls/{int(number)}"
+        action = f"merge pull request #{number}"
+        review = self._review(self._ok(self._call("GET", path, action), action))
+        if review.merged:
+            return review
+        merged = self._call("POST", f"{path}/merge", action, json={"Do": "merge"})
+        if merged.status_code >= 400:
+            self._ok(merged, action)
+        return self._review(self._ok(self._call("GET", path, action), action))
