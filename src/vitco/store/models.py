@@ -148,6 +148,8 @@ class Event(Base):
     task: Mapped[str | None] = mapped_column(String(64), nullable=True)
     message: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # the execution of the step that wrote it (``Store._write``); none outside a step
+    execution: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class ModelCall(Base):

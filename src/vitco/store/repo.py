@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
+    Connection,
     Engine,
     bindparam,
     func,
@@ -167,6 +169,8 @@ class Store(Artifacts, Fences, CostQueries):
                 # records the step is committed after them, synchronously, in the same
                 # server's WAL, and flushing it flushes them. A crash loses both or neither.
                 conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
+            if step:
+                writes = _unreported(conn, writes)
             batch: list[dict[str, Any]] = []
             for i, w in enumerate(writes):
                 if w.on_id is not None:  # an insert whose key is wanted: on its own
@@ -433,6 +437,7 @@ class Store(Artifacts, Fences, CostQueries):
             "step": step,
             "task": task,
             "data": data,
+            "execution": None if now else self._execution(),
         }
         event = Event(**values)
 
@@ -534,3 +539,33 @@ class Store(Artifacts, Fences, CostQueries):
             if row is None:
                 raise NotFound(what, key)
             return row
+
+
+def _unreported(conn: Connection, writes: list[Write]) -> list[Write]:
+    """A step's writes without the events an earlier run of the same execution reported
+    already (same kind, step, task and message): a step run again after a crash between its
+    writes and its checkpoint says once what it did (its artifacts replace the earlier ones,
+    ``vitco.store.artifacts``). Those events stay: live clients have them, and sequence
+    numbers are never taken back."""
+    keyed = [w for w in writes if w.statement is _INSERT_EVENT and w.params.get("execution")]
+    if not keyed:
+        return writes
+    said: Counter[tuple[Any, ...]] = Counter()
+    for run_id, execution in {(w.params["run_id"], w.params["execution"]) for w in keyed}:
+        rows = conn.execute(
+            select(Event.kind, Event.step, Event.task, Event.message).where(
+                Event.run_id == run_id, Event.execution == execution
+            )
+        )
+        said.update((run_id, execution, *row) for row in rows)
+    held = {id(w) for w in keyed}
+    kept = []
+    for w in writes:
+        if id(w) in held:
+            p = w.params
+            key = (p["run_id"], p["execution"], p["kind"], p["step"], p["task"], p["message"])
+            if said[key] > 0:
+                said[key] -= 1
+                continue
+        kept.append(w)
+    return kept
