@@ -136,3 +136,34 @@ def test_redis_away_notify_never_raises_and_backs_off() -> None:
         await listener.aclose()
 
     asyncio.run(main())
+
+
+def test_two_installations_on_one_redis_do_not_wake_each_other(redis_client: Any) -> None:
+    from vitco.config import Settings
+    from vitco.events import channel, open_bus
+
+    tag = uuid.uuid4().hex[:12]
+    settings = [
+        Settings(redis_url=REDIS_URL, queue_prefix=f"vitco-test:{tag}:{name}:")
+        for name in ("a", "b")
+    ]
+    assert channel(settings[0]) == f"vitco-test:{tag}:a:events"
+    (a_writer, b_writer), (a_reader, b_reader) = (
+        [open_bus(s) for s in settings],
+        [open_bus(s) for s in settings],
+    )
+
+    async def main() -> None:
+        a, b = await a_reader.listen(), await b_reader.listen()
+        await _subscribed(a)
+        await _subscribed(b)
+        seen = (a.generation, b.generation)
+        b_writer.notify()  # installation b's worker committed events
+        assert await b.wait(seen[1], 10) is True
+        assert await a.wait(seen[0], 0.5) is False  # a's readers did not hear it
+        a_writer.notify()
+        assert await a.wait(seen[0], 10) is True
+        await a.aclose()
+        await b.aclose()
+
+    asyncio.run(main())

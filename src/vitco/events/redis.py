@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("vitco.events")
 
-CHANNEL = "vitco:events"
+CHANNEL = "vitco:queue:events"  # the default installation's (``vitco.events.channel``)
 RETRY_S = 1.0
 POLL_S = 1.0  # how long one read of the subscription waits (and how soon a close is seen)
 
