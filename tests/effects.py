@@ -48,7 +48,11 @@ def cassette_labels(path: Path = DEMO_CASSETTE) -> Counter[str]:
     return Counter(entry.key.label() for entry in read_cassette(path)[1])
 
 
-def assert_delivered_once(store: Store, run_id: str, outboxes: list[Path]) -> None:
+def assert_delivered_once(
+    store: Store, run_id: str, outboxes: list[Path], *, gates: int = 0
+) -> None:
+    """``gates``: how many times the run paused at an approval gate (each pause mails the
+    client once: ``needs_attention``)."""
     run = store.get_run(run_id)
     assert run.status == "delivered", (run.status, run.reason)
 
@@ -73,4 +77,5 @@ def assert_delivered_once(store: Store, run_id: str, outboxes: list[Path]) -> No
     # each of the run's mails once: taken on, the plan, the delivery (none stopped it)
     mine = [m for m in mails(*outboxes) if run_id in str(m["Message-ID"])]
     kinds = Counter(str(m[KIND_HEADER]) for m in mine)
-    assert kinds == {"accepted": 1, "plan_ready": 1, "delivered": 1}, (run_id, kinds)
+    expected = Counter({"accepted": 1, "plan_ready": 1, "delivered": 1, "needs_attention": gates})
+    assert kinds == +expected, (run_id, kinds)

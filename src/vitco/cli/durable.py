@@ -189,6 +189,7 @@ def register(app: typer.Typer) -> None:
         run_id: str, approved: bool, reason: str | None, as_json: bool, serve: bool, config: Any
     ) -> None:
         from vitco.bootstrap import resume_run
+        from vitco.workflow.answers import record_answer
 
         api = remote.connect(as_json)
         if api is not None:
@@ -208,6 +209,7 @@ def register(app: typer.Typer) -> None:
                 hint="; ".join(f"{s['command']}: {s['why']}" for s in steps) or None,
             )
         answer = {"approved": approved, "reason": reason}
+        record_answer(store_of(settings), run_id, answer)  # kept until the gate has taken it
         _drive(
             settings,
             as_json,

@@ -153,10 +153,12 @@ class _Compiler:
             answer = interrupt({"gate": name, "question": question})
             if isinstance(answer, dict) and answer.get("approved"):
                 rt.emit("gate", f"approved: {question}", step=name)
+                rt.fault(f"after:{name}")  # the answer taken, its checkpoint not yet written
                 return {"outcome": "approved"}
             why = answer.get("reason") if isinstance(answer, dict) else None
             reason = f"rejected at {name}" + (f": {why}" if why else "")
             rt.emit("gate", reason, step=name)
+            rt.fault(f"after:{name}")
             return {"outcome": "rejected", "status": "needs_attention", "reason": reason}
 
         return gate

@@ -38,6 +38,7 @@ from vitco.store.models import new_id
 from vitco.store.repo import DEFAULT_TENANT, NewRun
 from vitco.toolchains import ToolchainError
 from vitco.workflow import notices, outages, stop
+from vitco.workflow.answers import pending_answer
 from vitco.workflow.brief import BriefText, load_brief
 from vitco.workflow.checkpoints import open_checkpointer, run_config, run_lock
 from vitco.workflow.exceptions import (
@@ -274,6 +275,8 @@ def execute(
         resumable, fix = True, None
         try:
             graph = build_graph(run.workflow, settings.home, saver)
+            if resume is None and resuming:  # taken over while applying a gate's answer?
+                resume = _answer_to_apply(rt, graph, config)
             payload: Any = Command(resume=resume) if resume is not None else inputs
             if not resuming or not graph.get_state(config).values:
                 notices.accepted(rt)  # once per project: its first run starts
@@ -391,6 +394,16 @@ def _stop_tasks(store: Store, run_id: str, status: str) -> None:
             store.update_task(
                 run_id, task.key, status="stopped", reason=f"the run ended {status} meanwhile"
             )
+
+
+def _answer_to_apply(rt: Runtime, graph: Any, config: Any) -> dict[str, Any] | None:
+    """The answer recorded for the gate the run is paused at, when a process applying it died
+    before the gate's checkpoint (``vitco.workflow.answers``); None when no pause is pending."""
+    answer = pending_answer(rt.store, rt.run_id)
+    if answer is None or not graph.get_state(config).interrupts:
+        return None
+    rt.emit("recover", "the gate's answer given before the interruption is applied")
+    return answer
 
 
 def _ending(final: dict[str, Any]) -> tuple[str, str]:

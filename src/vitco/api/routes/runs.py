@@ -27,6 +27,7 @@ from vitco.integrations.git.repo import Repo
 from vitco.jobs.exceptions import QueueUnavailable
 from vitco.llm.exceptions import LLMError
 from vitco.store.models import Project, Run
+from vitco.workflow.answers import record_answer
 from vitco.workflow.runner import check_workflow
 
 router = APIRouter(prefix="/v1", tags=["runs"])
@@ -138,6 +139,8 @@ def cancel(run_id: str, caller: CallerDep, ctx: Ctx) -> RunPublic:
 def _queue(
     ctx: ApiContext, tenant_id: str, run: Run, action: str, payload: dict[str, Any] | None
 ) -> Run:
+    if action == "answer" and payload is not None:  # kept until the gate has taken it
+        record_answer(ctx.store, run.id, payload)
     ctx.store.update_run(run.id, status="queued", reason=None)
     try:
         ctx.queue.enqueue(
