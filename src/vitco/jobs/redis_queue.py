@@ -28,13 +28,20 @@ Keys under ``prefix`` (one installation per prefix)::
     run:<run_id>     set of the run's queued job ids (cancel)
     key:<key>        the job id of an idempotent enqueue
 
-A take first takes over a job whose lease ended, else serves the tenant whose queue head has
-the highest priority and, among those, the one served longest ago. Not for Redis Cluster (the
-scripts reach keys they compute).
+(each key is ``<prefix>{<tag>}<name>``, see below). A take first takes over a job whose lease
+ended, else serves the tenant whose queue head has the highest priority and, among those, the
+one served longest ago.
+
+Redis Cluster: every key of one queue carries the same hash tag, ``{<tag>}`` right after the
+prefix (``tag``: the first 12 hex digits of the prefix's SHA-1, so two installations' queues
+fall in different slots), so all of them live in one slot. Each script is called with that
+base (``<prefix>{<tag>}``) as its one declared key and reaches only keys that begin with it,
+so a cluster routes every call to the node that holds the whole queue.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any, cast
 
@@ -228,12 +235,19 @@ def connect(url: str) -> Any:
     return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
 
 
+def hash_tagged(prefix: str) -> str:
+    """``prefix`` and the queue's hash tag: the keys built on it share one cluster slot."""
+    tag = hashlib.sha1(prefix.encode(), usedforsecurity=False).hexdigest()[:12]
+    return f"{prefix}{{{tag}}}"
+
+
 class RedisRunQueue:
     """The queue in Redis (see the module docstring); ``client`` is a ``redis.Redis``."""
 
     def __init__(self, client: Any, *, prefix: str = "vitco:queue:") -> None:
         self.client = client
         self.prefix = prefix
+        self.base = hash_tagged(prefix)  # every key of this queue begins with it
         self._scripts = {
             name: client.register_script(source)
             for name, source in {
@@ -251,7 +265,7 @@ class RedisRunQueue:
         import redis
 
         try:
-            return self._scripts[name](keys=[self.prefix], args=list(args))
+            return self._scripts[name](keys=[self.base], args=list(args))
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise QueueUnavailable("redis", str(exc)) from exc
 
