@@ -16,6 +16,7 @@ import pytest
 from vitco.jobs.embedded import EmbeddedWorker, requeue_orphans
 from vitco.jobs.queue import Job, RunQueue, StoreRunQueue
 from vitco.jobs.redis_queue import RedisRunQueue
+from vitco.leases.sql import SqlRunLease
 from vitco.store import Store, open_database
 
 
@@ -103,3 +104,25 @@ def _until(check: object, within_s: float = 10.0) -> None:
     while not check():  # type: ignore[operator]
         assert time.monotonic() < deadline, "not in time"
         time.sleep(0.02)
+
+
+def test_a_run_orphaned_again_before_it_wrote_anything_is_queued_again(
+    store: Store, queue: RunQueue
+) -> None:
+    leases = SqlRunLease(store.engine)
+    orphan = _run(store, "acme")
+    first = leases.acquire(orphan, "host-a/m/100-1/n1", 0.3)  # its worker, which dies
+    assert first is not None
+    time.sleep(0.4)
+    assert requeue_orphans([orphan], store, queue, leases) == [orphan]
+    assert requeue_orphans([orphan], store, queue, leases) == [orphan]  # noticed twice: one job
+    taken = queue.take("taker-b", 30)
+    assert taken is not None and taken.run_id == orphan
+    assert queue.take("other", 30) is None
+    # b's taker takes the run's lease and dies before it writes a single event
+    second = leases.acquire(orphan, "host-b/m/200-1/n2", 0.3)
+    assert second is not None and second.token == first.token + 1
+    time.sleep(0.4)
+    requeue_orphans([orphan], store, queue, leases)
+    again = queue.take("taker-c", 30)  # a new job at once, not b's, held until its lease ends
+    assert again is not None and again.run_id == orphan and again.id != taken.id

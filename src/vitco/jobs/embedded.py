@@ -38,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from vitco.jobs.queue import LEASE_S, PRIORITIES, Ending, Job, RunQueue
+from vitco.leases import RunLease
 from vitco.observability.logging import bound
 from vitco.store import Store, StoreError
 from vitco.workflow import stop
@@ -402,20 +403,27 @@ def _fail_unstarted(store: Store, run_id: str, why: str) -> None:
         logger.exception("could not record that run %s did not start", run_id)
 
 
-def requeue_orphans(orphans: list[str], store: Store, queue: RunQueue) -> list[str]:
+def requeue_orphans(
+    orphans: list[str], store: Store, queue: RunQueue, leases: RunLease | None = None
+) -> list[str]:
     """Queue a resume of each run in ``orphans`` (stored as running, its executor gone), once
-    per orphaning, ahead of new work (``ORPHAN_PRIORITY``): the enqueue key names the run and
-    how far it got (its event count), so every worker that notices the same orphan queues the
-    same job, and a run orphaned again later is queued again. Returns the runs queued."""
+    per orphaning, ahead of new work (``ORPHAN_PRIORITY``). The enqueue key names the run and
+    the orphaning: the token of the dead holder's lease (from ``leases``), so every worker that
+    notices the same orphan queues the same job, and a run orphaned again is queued again even
+    when the worker that took it over died before it wrote anything (keyed by the run's event
+    count, as it was, that second orphaning reused the first one's job, held by the dead
+    worker, and waited out its queue lease: 35 s in the fleet test). A run without a lease is
+    keyed by its event count. Returns the runs queued."""
     queued = []
     for run_id in orphans:
         try:
             run = store.get_run(run_id)
             tenant = store.get_project(run.project_id).tenant_id
-            seen = len(store.events(run_id))
+            lease = leases.inspect(run_id) if leases is not None else None
+            how_far = f"t{lease.token}" if lease is not None else str(len(store.events(run_id)))
         except StoreError:
             continue
-        key = f"recover:{run_id}:{seen}"
+        key = f"recover:{run_id}:{how_far}"
         queue.enqueue(run_id, "resume", tenant=tenant, priority=ORPHAN_PRIORITY, key=key)
         queued.append(run_id)
     return queued

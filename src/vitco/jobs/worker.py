@@ -71,7 +71,8 @@ def scan_orphans(settings: Settings, store: Store, queue: RunQueue) -> list[str]
     one way ``vitco worker`` and the worker inside ``vitco serve`` take runs over."""
     from vitco.jobs.embedded import requeue_orphans
 
-    return requeue_orphans(orphaned_runs(settings, store), store, queue)
+    leases = open_leases(settings, store.engine)
+    return requeue_orphans(orphaned_runs(settings, store, leases), store, queue, leases)
 
 
 def _idle_s(store: Store, run: Run) -> float:
