@@ -46,7 +46,10 @@ from vitco.workflow.template import load as load_template
 STOPS = ("awaiting_approval", "needs_attention", "failed", "budget_exceeded")
 """Run statuses the client hears about (``interrupted`` is an operator's stop, not theirs)."""
 
-DEFECT = "vitco stopped on an error of its own; we have been told and will resume it"
+DEFECT = (
+    "vitco stopped on an error of its own (not something in your brief); the team has the "
+    "details in the run's log"
+)
 
 
 def accepted(rt: Runtime) -> None:

@@ -346,7 +346,9 @@ def execute(
 
 
 def _record_ending(rt: Runtime, status: str, reason: str) -> None:
-    """Store how the run ended and tidy up after it (only while it still holds its lease)."""
+    """Store how the run ended and tidy up after it (only while it still holds its lease).
+    The reason is the client's to read too (the API's run): the data dir's path is left out."""
+    reason = rt.without_home(reason)
     rt.store.update_run(rt.run_id, status=status, reason=reason or None)
     if status != "delivered":
         _stop_tasks(rt.store, rt.run_id, status)

@@ -289,7 +289,12 @@ class Runtime:
         data: dict[str, Any] | None = None,
         now: bool = False,
     ) -> None:
-        """Record an event (with the step's writes, or at once when ``now``) and show it."""
+        """Record an event (with the step's writes, or at once when ``now``) and show it.
+        Clients read events (the API, the live stream): the data dir's path is left out of the
+        message and of the data's top-level texts (``<home>/outbox/x.eml`` is ``outbox/x.eml``)."""
+        message = self.without_home(message)
+        if data:
+            data = {k: self.without_home(v) if isinstance(v, str) else v for k, v in data.items()}
         event = self.store.add_event(
             self.run_id, kind, message, step=step, task=task, data=data, now=now
         )
@@ -299,14 +304,19 @@ class Runtime:
             except Exception:  # a broken display (closed pipe) must not stop the run
                 self.on_event = None
 
+    def without_home(self, text: str) -> str:
+        """``text`` without the data dir's path (where projects, cassettes, mails and invoices
+        live on the host): ``<home>/outbox/x.eml`` becomes ``outbox/x.eml``."""
+        home = str(self.settings.home).rstrip("/")
+        if home in ("", ".") or home not in text:
+            return text
+        return text.replace(home + "/", "").replace(home, "<data dir>")
+
     def public(self, text: str, limit: int = 1000) -> str:
         """``text`` as a client may read it (a mail, the reason of a run, an event): without
-        the data dir's path (where projects, cassettes, mails and invoices live on the host:
-        ``<home>/outbox/x.eml`` becomes ``outbox/x.eml``) and without known secrets, at most
+        the data dir's path (:meth:`without_home`) and without known secrets, at most
         ``limit`` characters."""
-        home = str(self.settings.home).rstrip("/")
-        if home not in ("", "."):
-            text = text.replace(home + "/", "").replace(home, "<data dir>")
+        text = self.without_home(text)
         if self.store.redactor is not None:
             text = self.store.redactor.text(text)
         return text if len(text) <= limit else text[: limit - 1] + "…"
