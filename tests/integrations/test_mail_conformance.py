@@ -20,6 +20,7 @@ from tests.fakes.smtp_server import SmtpServer
 from vitco.bootstrap import build_mailer
 from vitco.config import Settings
 from vitco.integrations.mail import (
+    KIND_HEADER,
     KINDS,
     Mailer,
     MailKind,
@@ -73,6 +74,7 @@ CONTEXTS: dict[MailKind, dict[str, Any]] = {
         "client_name": "Ada",
         "title": "Todo API",
         "invoice_id": "in_1",
+        "checkout": False,
         "currency": "USD",
         "lines": [{"description": "Delivery of Todo API", "amount": "12.00"}],
         "total": "12.00",
@@ -193,6 +195,21 @@ def test_every_template_arrives_as_text_and_html_and_lands_in_the_outbox(backend
     assert "Total: 12.00 USD" in invoice.plain and 'href="https://pay.example/in_1"' in invoice.html
     plan = next(g for g in got if g.subject.startswith("Plan"))
     assert "2. Routes (developer, complexity 5)" in plan.plain and "vitco approve r-1" in plan.plain
+
+
+def test_every_mail_names_its_kind_and_a_checkout_is_no_invoice() -> None:
+    for kind in KINDS:
+        message = compose(kind, CONTEXTS[kind], to=("Ada", "ada@example.com"))
+        assert message[KIND_HEADER] == kind
+    checkout = compose("invoice", {**CONTEXTS["invoice"], "checkout": True},
+                       to=("Ada", "ada@example.com"))  # fmt: skip
+    assert checkout["Subject"] == "Payment for Todo API"
+    text = checkout.get_body(("plain",))
+    assert text is not None and "invoice in_1" not in str(text.get_content())
+    gate = compose("needs_attention", {**CONTEXTS["needs_attention"], "gate": True},
+                   to=("Ada", "ada@example.com"))  # fmt: skip
+    body = gate.get_body(("plain",))
+    assert body is not None and "It waits for a decision: vitco approve r-1" in body.get_content()
 
 
 def test_a_key_is_sent_once(backend: Backend) -> None:

@@ -130,6 +130,8 @@ def test_a_checkout_gate_waits_for_the_paid_session_and_then_delivers(
         assert session["amount_total"] == billed.content["amount_cents"] >= 50
         (mail,) = mails(configured.outbox_dir, kind="invoice")
         assert session["url"] in plain(mail)  # where the client pays
+        assert str(mail["Subject"]) == "Payment for Calculator"  # not an invoice
+        assert f"to pay on the page below (checkout {session['id']})" in plain(mail)
 
         # the client pays; Stripe's signed event is verified and read as the webhook does
         event = fake.completed(session["id"])

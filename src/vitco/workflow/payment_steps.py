@@ -102,6 +102,7 @@ def _mail(rt: Runtime, invoice: Invoice, title: str, line: str, to: tuple[str, s
     amount = f"{invoice.amount_cents / 100:.2f}"
     context = {
         "client_name": to[0], "invoice_id": invoice.id, "title": title,
+        "checkout": rt.settings.payment_mode == "checkout",
         "lines": [{"description": line, "amount": amount}], "total": amount,
         "currency": invoice.currency.upper(),
         "pay_url": invoice.url if invoice.url.startswith(("http://", "https://")) else None,

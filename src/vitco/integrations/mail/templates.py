@@ -29,7 +29,8 @@ SUBJECTS: dict[MailKind, str] = {
     "plan_ready": "Plan ready: {{ title }}",
     "needs_attention": "Needs attention: {{ title }}",
     "delivered": "Delivered: {{ title }}",
-    "invoice": "Invoice {{ invoice_id }}: {{ title }}",
+    "invoice": "{% if checkout %}Payment for{% else %}Invoice {{ invoice_id }}:{% endif %} "
+    "{{ title }}",
 }
 SENDER = formataddr(("vitco delivery", "delivery@vitco.local"))
 KIND_HEADER = "X-Vitco-Mail"
