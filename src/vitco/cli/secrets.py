@@ -57,7 +57,10 @@ def register(app: typer.Typer) -> None:
 
     @group.command("set")
     def set_secret(
-        name: Annotated[str, typer.Argument(metavar="NAME", help="e.g. github_token.")],
+        name: Annotated[
+            str,
+            typer.Argument(metavar="NAME", help="e.g. github_token, gitea_token, stripe_api_key."),
+        ],
         tenant: TenantOpt = "default",
         as_json: JsonOpt = False,
     ) -> None:
