@@ -53,6 +53,7 @@ CONTEXTS: dict[MailKind, dict[str, Any]] = {
         "run_id": "r-1",
         "reason": "budget exceeded: $2.00 of $2.00 spent",
         "gate": False,
+        "ended": False,
     },
     "delivered": {
         "client_name": "Ada",

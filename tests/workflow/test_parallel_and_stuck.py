@@ -168,3 +168,5 @@ def test_stuck_at_the_top_tier_needs_attention_with_the_evidence(
     texts = [plain(m) for m in mails(settings.outbox_dir, kind="needs_attention")]
     assert all("T1: stuck at the premium tier" in t for t in texts), texts
     assert all(str(settings.home) not in t for t in texts)
+    # the task's mail offers a resume; the run's (its graph ended at "stuck") says it ended
+    assert sorted("has ended and cannot go on" in t for t in texts) == [False, True]

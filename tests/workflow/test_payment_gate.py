@@ -79,7 +79,9 @@ def test_a_short_payment_keeps_the_gate_closed(
     assert report["status"] == "needs_attention" and "payment refused" in report["reason"]
     (attention,) = mails(settings.outbox_dir, kind="needs_attention")
     assert "payment refused at the gate: no" in plain(attention)
-    assert f"vitco resume {run_id}" in plain(attention)
+    # the gate's rejection ended the run: no resume is offered that would change nothing
+    assert "has ended and cannot go on" in plain(attention)
+    assert "vitco resume" not in plain(attention)
 
 
 def test_a_manager_may_open_the_gate_and_it_says_so(

@@ -74,16 +74,21 @@ def plan_ready(rt: Runtime, plan: Plan) -> None:
 
 def task_given_up(rt: Runtime, task: str, reason: str) -> None:
     """A task is given up (its attempts spent): the others go on, the client is told."""
-    context = {"reason": f"{task}: {rt.public(reason)}", "gate": False}
+    context = {"reason": f"{task}: {rt.public(reason)}", "gate": False, "ended": False}
     _attention(rt, context, f"{rt.run_id}/attention/{task}", step="give_up", task=task)
 
 
-def run_stopped(rt: Runtime, status: str, reason: str, checkpoint: str | None) -> None:
-    """The run stopped with ``status`` at ``checkpoint`` (None: before its first one)."""
+def run_stopped(
+    rt: Runtime, status: str, reason: str, checkpoint: str | None, *, resumable: bool = True
+) -> None:
+    """The run stopped with ``status`` at ``checkpoint`` (None: before its first one);
+    ``resumable``: False when its graph ended (a gate rejected, integration failed), so the
+    mail does not offer a resume that would change nothing."""
     if status not in STOPS or (status == "awaiting_approval" and reason.startswith(WAITING)):
         return  # not the client's business, or the invoice mail said it already
     text = DEFECT if status == "failed" else rt.public(reason or status)
-    context = {"reason": text, "gate": status == "awaiting_approval"}
+    gate = status == "awaiting_approval"
+    context = {"reason": text, "gate": gate, "ended": not gate and not resumable}
     _attention(rt, context, f"{rt.run_id}/attention/{checkpoint or 'start'}/{status}")
 
 

@@ -325,7 +325,9 @@ def execute(
             try:
                 if lost is None and not held.lost.is_set():
                     _record_ending(rt, status, reason)
-                    notices.run_stopped(rt, status, reason, _checkpoint_id(graph, config))
+                    notices.run_stopped(
+                        rt, status, reason, _checkpoint_id(graph, config), resumable=resumable
+                    )
             except FenceRefused as exc:
                 lost = exc
             if lost is not None or held.lost.is_set() or not keep_running or status != "delivered":
