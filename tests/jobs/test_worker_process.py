@@ -176,4 +176,9 @@ def test_a_second_sigterm_hands_back_at_once(
     out, err = second.communicate(timeout=60)
     assert second.returncode == 0, err[-3000:]
     assert store.get_run(alpha).status == "delivered"
+    # its log lines are structured, as vitco serve's: each job's, with the run it is about
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert any(line.get("run_id") == alpha and "job" in line.get("event", "") for line in lines), (
+        err[-3000:]
+    )
     assert _count(store, alpha, "hold finished") == 1

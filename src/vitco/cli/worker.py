@@ -62,11 +62,13 @@ def register(app: typer.Typer) -> None:
         SIGTERM or Ctrl-C: take nothing more, let the running steps finish, hand the runs back
         to the queue (another worker resumes them at once) and exit. A second one: stop the
         runs now and hand them back."""
-        from vitco.bootstrap import build_worker
+        from vitco.bootstrap import build_worker, configure_logging
         from vitco.jobs.health import HealthServer, worker_checks
 
         settings = model_settings(as_json, config)
         with known_errors(as_json):
+            # its log lines as vitco serve's: structured on stderr, at VITCO_LOG_LEVEL
+            undo_logging = configure_logging(settings)
             pool = build_worker(settings, concurrency=concurrency, burst=burst, poll_s=poll)
             store = pool.store
             health = None
@@ -99,6 +101,7 @@ def register(app: typer.Typer) -> None:
                     signal.signal(sig, handler)
                 if health is not None:
                     health.close()
+                undo_logging()
             done = pool.done()
         jobs = []
         for d in done:

@@ -55,11 +55,13 @@ class Service(BaseSettings):
         description="vitco serve: how long a browser stays logged in after pasting its key.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        default="INFO", description="vitco serve: the lowest level of vitco's log lines."
+        default="INFO",
+        description="vitco serve and vitco worker: the lowest level of vitco's log lines.",
     )
     log_format: Literal["json", "console"] = Field(
         default="json",
-        description="vitco serve: log lines as JSON objects (one a line) or as text.",
+        description="vitco serve and vitco worker: log lines as JSON objects (one a line) or "
+        "as text.",
     )
     server: str | None = Field(
         default=None,
