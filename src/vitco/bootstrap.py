@@ -198,6 +198,18 @@ def build_git_host(
     from vitco.store.secrets import TenantSecrets
 
     secrets = TenantSecrets(store.sessions, build_vault(settings, store.sessions, redactor))
+
+    def tenant_token(tenant_id: str, host: str, setting: SecretStr | None) -> SecretStr:
+        """The tenant's ``<host>_token`` secret, else the setting's; ``HostError`` if none."""
+        stored = secrets.get(tenant_id, f"{host}_token")
+        token = SecretStr(stored) if stored else setting
+        if token is None:
+            raise HostError(
+                f"git_host={host} needs a token for tenant {tenant_id!r}: vitco secrets set "
+                f"{host}_token (the tenant's), or VITCO_{host.upper()}_TOKEN"
+            )
+        return token
+
     if settings.git_host == "gitea":
         from vitco.integrations.git.gitea import GiteaHost
 
@@ -206,25 +218,13 @@ def build_git_host(
             raise HostError("git_host=gitea needs the server: set VITCO_GITEA_URL")
 
         def gitea(client: httpx.Client, tenant_id: str) -> GitHost:
-            stored = secrets.get(tenant_id, "gitea_token")
-            token = SecretStr(stored) if stored else settings.gitea_token
-            if token is None:
-                raise HostError(
-                    f"git_host=gitea needs a token for tenant {tenant_id!r}: "
-                    "vitco secrets set gitea_token (the tenant's), or VITCO_GITEA_TOKEN"
-                )
+            token = tenant_token(tenant_id, "gitea", settings.gitea_token)
             return GiteaHost(client, token, url=url, org=settings.gitea_org)
 
         return gitea
 
     def github(client: httpx.Client, tenant_id: str) -> GitHost:
-        stored = secrets.get(tenant_id, "github_token")
-        token = SecretStr(stored) if stored else settings.github_token
-        if token is None:
-            raise HostError(
-                f"git_host=github needs a token for tenant {tenant_id!r}: "
-                "vitco secrets set github_token (the tenant's), or VITCO_GITHUB_TOKEN"
-            )
+        token = tenant_token(tenant_id, "github", settings.github_token)
         return GitHubHost(
             client, token, api_url=settings.github_api_url, git_url=settings.github_url,
             org=settings.github_org,

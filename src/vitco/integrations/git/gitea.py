@@ -18,13 +18,14 @@ or a command line, and the push URL is built from the configured git base and ch
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import httpx
 from pydantic import SecretStr
 
 from vitco.integrations.git.github import GitHubHost
-from vitco.integrations.git.host import HostedRepo, Review, branch_ref, check_name
+from vitco.integrations.git.host import Review, branch_ref, check_name
 
 HOST = "Gitea"
 PAGE = 50  # Gitea's default maximum page size
@@ -35,6 +36,9 @@ class GiteaHost(GitHubHost):
     Gitea at ``url`` (the API is ``<url>/api/v1``, git is ``<url>/<owner>/<name>.git``)."""
 
     host = HOST
+    description_max = 255
+    exists_status = 409
+    create_fields: ClassVar[Mapping[str, Any]] = {"default_branch": "main"}
 
     def __init__(
         self, client: httpx.Client, token: SecretStr, *, url: str, org: str | None = None
@@ -63,21 +67,6 @@ class GiteaHost(GitHubHost):
 
     def _basic_user(self) -> str:
         return self.login
-
-    def ensure_repo(self, name: str, description: str = "") -> HostedRepo:
-        path = self._repo_path(name)
-        found = self._call("GET", path, f"read {name}")
-        if found.status_code == 200:
-            return self._hosted(name, found.json())
-        if found.status_code != 404:
-            self._ok(found, f"read {name}")
-        create = f"/orgs/{self.org}/repos" if self.org else "/user/repos"
-        body = {"name": name, "description": description[:255], "private": True,
-                "default_branch": "main"}  # fmt: skip
-        made = self._call("POST", create, f"create {name}", json=body)
-        if made.status_code == 409:  # made meanwhile (a retried step): read it
-            return self._hosted(name, self._ok(self._call("GET", path, f"read {name}"), name))
-        return self._hosted(name, self._ok(made, f"create {name}"))
 
     def _find(self, name: str, branch: str, base: str, action: str) -> dict[str, Any] | None:
         path = f"{self._repo_path(name)}/pulls"

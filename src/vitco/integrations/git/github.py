@@ -20,8 +20,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import subprocess
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import httpx
 from pydantic import SecretStr
@@ -47,6 +47,11 @@ class GitHubHost:
     """Repositories of ``owner`` (an organization when ``org``, else the token's user)."""
 
     host = HOST  # the service's name in errors (``GiteaHost`` speaks a dialect of this API)
+    # how the dialects differ in making a repository: the description's length, the answer to
+    # a name already taken, and fields of their own
+    description_max = 300
+    exists_status = 422
+    create_fields: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(
         self,
@@ -116,9 +121,10 @@ class GitHubHost:
         if found.status_code != 404:
             self._ok(found, f"read {name}")
         create = f"/orgs/{self.org}/repos" if self.org else "/user/repos"
-        body = {"name": name, "description": description[:300], "private": True}
+        body: dict[str, Any] = {"name": name, "description": description[: self.description_max]}
+        body |= {"private": True, **self.create_fields}
         made = self._call("POST", create, f"create {name}", json=body)
-        if made.status_code == 422:  # made meanwhile (a retried step): read it
+        if made.status_code == self.exists_status:  # made meanwhile (a retried step): read it
             return self._hosted(name, self._ok(self._call("GET", path, f"read {name}"), name))
         return self._hosted(name, self._ok(made, f"create {name}"))
 
