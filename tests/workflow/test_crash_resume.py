@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.effects import mail_kinds
+from tests.effects import assert_delivered_once, mail_kinds
 from vitco.bootstrap import resume_run
 from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE
 from vitco.config import Settings
@@ -82,7 +82,6 @@ def gone(text: str, within_s: float = 10.0) -> bool:
 @pytest.mark.parametrize(
     "point",
     [
-        "after:analyze",  # the analyst's spec is checkpointed, nothing else
         "mid-task",  # T1's changeset applied to its worktree, tests not yet run
         "after-commit",  # T1 committed on its branch, not yet merged into main
         "mid-deploy",  # the app is started, not yet health-checked
@@ -171,19 +170,28 @@ def test_a_step_killed_between_its_writes_and_its_checkpoint_runs_again_as_it_ra
     short_home: Path,
 ) -> None:
     # after:<node> kills once the step's rows are committed and before LangGraph checkpoints
-    # it: the step runs again on resume, and its prompts must not show its own stored output
-    # (the developer's files, QA's tests), or the journal misses and the call is paid twice.
-    # Three kills in a row, one run, each resume dying at the next point.
+    # it: the step runs again on resume. Its prompts must not show its own stored output (the
+    # developer's files, QA's tests), or the journal misses and the call is paid twice; and it
+    # reports once what it did (the fleet test saw "spec: Todo API" twice). Five kills in a
+    # row, one run, each resume dying at the next point.
     args = ["run", str(BRIEF), "--model", f"replay:{CASSETTE}", "--json"]
-    for point in ("after:implement", "after:review", "after:write_tests"):
+    points = ("after:analyze", "after:plan", "after:implement", "after:review", "after:write_tests")
+    for point in points:
         crashed = vitco(short_home, *args, crash_at=point)
         assert crashed.returncode == -signal.SIGKILL, (point, crashed.stderr[-2000:])
         store = open_store(Settings(home=short_home))
         (run,) = store.runs()
+        step = point.split(":")[1]
+        ran = [e for e in store.events(run.id) if e.kind == "step" and e.step == step]
+        assert ran, point  # its writes were committed before the kill
         args = ["resume", run.id, "--json"]
     resumed = vitco(short_home, *args)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert json.loads(resumed.stdout)["status"] == "delivered"
     assert_each_call_paid_once(store, run.id)
+    assert_delivered_once(store, run.id, [short_home / "outbox"])
+    for step in ("analyze", "plan"):  # the run's own steps: once each, though run twice
+        ran = [e for e in store.events(run.id) if e.kind == "step" and e.step == step]
+        assert len(ran) == 1, [e.message for e in ran]
     resumes = [e for e in store.events(run.id) if e.kind == "run" and "resumed" in e.message]
-    assert len(resumes) == 3
+    assert len(resumes) == len(points)
