@@ -31,6 +31,7 @@ as its lease has expired, even while every slot of the fleet is busy with new ru
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -331,8 +332,7 @@ class EmbeddedWorker:
 
     def _ids(self, run_id: str) -> dict[str, str | None]:
         try:
-            project_id = self.store.get_run(run_id).project_id
-            tenant_id = self.store.get_project(project_id).tenant_id
+            project_id, tenant_id = self.store.run_owner(run_id)
         except StoreError:
             return {"run_id": run_id}
         return {"run_id": run_id, "project_id": project_id, "tenant_id": tenant_id}
@@ -374,10 +374,10 @@ class EmbeddedWorker:
             status = "cancelled"
         if held.lost:
             return "lost"
-        try:
-            run_status = self.store.get_run(job.run_id).status
-        except StoreError:
-            run_status = ""
+        run_status = ""
+        if held.handing_back:  # a run stopped by the shutdown: hand its job back
+            with contextlib.suppress(StoreError):
+                run_status = self.store.get_run(job.run_id).status
         try:
             if held.handing_back and run_status == "interrupted":
                 self.queue.release(job)

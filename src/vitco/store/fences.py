@@ -25,7 +25,8 @@ from vitco.store.exceptions import FenceRefused
 
 _FENCE_READ = text("SELECT token FROM run_fences WHERE run_id = :run_id")
 _FENCE_SHARED = text("SELECT token FROM run_fences WHERE run_id = :run_id FOR SHARE")
-_FENCE_LOCK = text("UPDATE run_fences SET token = token WHERE run_id = :run_id")
+# takes SQLite's write lock and reads the token in one statement
+_FENCE_LOCK = text("UPDATE run_fences SET token = token WHERE run_id = :run_id RETURNING token")
 
 
 class Fences:
@@ -82,8 +83,7 @@ class Fences:
             if conn.dialect.name == "postgresql":
                 current = conn.execute(_FENCE_SHARED, params).scalar()
             else:
-                conn.execute(_FENCE_LOCK, params)
-                current = self._fence_of(conn, run_id)
+                current = conn.execute(_FENCE_LOCK, params).scalar()
             if current is not None and current > token:
                 raise FenceRefused(run_id, token, current)
 

@@ -57,6 +57,8 @@ from vitco.store.models import (
     new_id,
     utcnow,
 )
+from vitco.store.runs import TERMINAL as TERMINAL
+from vitco.store.runs import RunRows
 from vitco.store.slots import pick_slot
 from vitco.store.writes import Write
 
@@ -80,7 +82,6 @@ def _update_task(names: tuple[str, ...]) -> Any:
 
 
 DEFAULT_TENANT = "default"
-TERMINAL = frozenset({"delivered", "needs_attention", "failed"})
 # Each lost race for a sandbox slot means another project got created, so a handful of tries
 # is enough for as many processes creating projects at once.
 SLOT_ATTEMPTS = 20
@@ -96,7 +97,7 @@ class NewRun:
     base_sha: str | None = None
 
 
-class Store(Artifacts, Fences, CostQueries):
+class Store(RunRows, Artifacts, Fences, CostQueries):
     """Typed access to vitco's tables."""
 
     def __init__(
@@ -376,20 +377,6 @@ class Store(Artifacts, Fences, CostQueries):
             if project_id:
                 q = q.where(Run.project_id == project_id)
             return list(s.scalars(q))
-
-    def update_run(self, run_id: str, **fields: Any) -> Run:
-        with self.sessions.begin() as s:
-            self._fence(s.connection(), [run_id])
-            run = s.get(Run, run_id)
-            if run is None:
-                raise NotFound("run", run_id)
-            if fields.get("status") == "running" and run.started_at is None:
-                run.started_at = utcnow()
-            if fields.get("status") in TERMINAL:
-                run.finished_at = utcnow()
-            for name, value in fields.items():
-                setattr(run, name, value)
-            return run
 
     # tasks ------------------------------------------------------------------------------------
 

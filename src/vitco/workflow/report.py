@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from vitco.integrations.git import RepoError
 from vitco.integrations.git.repo import Repo
 from vitco.store import Store
-from vitco.store.models import Artifact, ModelCall, Run, Task
+from vitco.store.models import Artifact, ModelCall, Project, Run, Task
+
+_RUN_FIELDS = ("id", "project_id", "status", "reason", "branch", "workflow", "base_sha", "url",
+               "started_at", "finished_at")  # fmt: skip
+"""What a report reads of its run."""
 
 Stored = dict[str, list[Artifact]]
 """A run's artifacts by kind, in the order they were made (read once per report)."""
@@ -102,10 +106,21 @@ def team_record(stored: Stored, tasks: Sequence[Task]) -> dict[str, Any]:
     }
 
 
-def build_report(store: Store, run_id: str) -> dict[str, Any]:
-    """The report of a run, as stored so far (works for unfinished runs too)."""
+def build_report(
+    store: Store,
+    run_id: str,
+    *,
+    project: Project | None = None,
+    ending: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The report of a run, as stored so far (works for unfinished runs too). ``project``:
+    the run's, when the caller has it; ``ending``: run fields about to be stored with the
+    report (status, reason, finished_at), read as if they were."""
     run = store.get_run(run_id)
-    project = store.get_project(run.project_id)
+    if ending:
+        run = Run(**{c: getattr(run, c) for c in _RUN_FIELDS} | dict(ending))
+    if project is None or project.id != run.project_id:
+        project = store.get_project(run.project_id)
     tasks = store.tasks(run_id)
     stored: Stored = defaultdict(list)
     for artifact in store.artifacts(run_id):

@@ -34,8 +34,8 @@ from vitco.llm.model import Model, public_id
 from vitco.sandbox.exceptions import SandboxError
 from vitco.sandbox.protocol import Process
 from vitco.store import FenceRefused, Store
-from vitco.store.models import new_id
-from vitco.store.repo import DEFAULT_TENANT, NewRun
+from vitco.store.models import Project, new_id, utcnow
+from vitco.store.repo import DEFAULT_TENANT, TERMINAL, NewRun
 from vitco.toolchains import ToolchainError
 from vitco.workflow import notices, outages, stop
 from vitco.workflow.answers import pending_answer
@@ -214,8 +214,7 @@ def execute(
     (its status, events and task trees are the new holder's now) and ``LeaseLost`` is raised.
     """
     settings, store = services.settings, services.store
-    run = store.get_run(run_id)
-    project = store.get_project(run.project_id)
+    run, project = store.run_with_project(run_id)
     repo_path = Path(project.repo_path)
     lost: FenceRefused | None = None
     with (
@@ -239,6 +238,7 @@ def execute(
             store=store,
             run_id=run_id,
             project_id=project.id,
+            project=project,
             settings=settings,
             sandbox=sandbox,
             mailer=services.mailer,
@@ -257,9 +257,9 @@ def execute(
             ),
         )
         resuming = inputs is None
-        store.update_run(run_id, status="running", reason=None)
         how = "resumed" if resuming else "started"
-        rt.emit("run", f"run {run_id} {how} with model {public_id(model.id)}")
+        said = rt.without_home(f"run {run_id} {how} with model {public_id(model.id)}")
+        rt.show(store.update_run_and_say(run_id, ("run", said), status="running", reason=None)[1])
         for warning in warnings:
             rt.emit("warning", warning)
         if resuming and Repo(repo_path).exists():
@@ -322,9 +322,14 @@ def execute(
                 lost = refused
         finally:
             rt.add_time("total", time.monotonic() - began)
+            report = None
             try:
                 if lost is None and not held.lost.is_set():
-                    _record_ending(rt, status, reason)
+                    report = _record_ending(rt, project, status, reason, {
+                        "timings": {k: round(v, 3) for k, v in rt.timings.items()},
+                        "resumable": resumable and status != "delivered",
+                        "fix": fix,
+                    })  # fmt: skip
                     notices.run_stopped(
                         rt, status, reason, _checkpoint_id(graph, config), resumable=resumable
                     )
@@ -332,31 +337,38 @@ def execute(
                 lost = exc
             if lost is not None or held.lost.is_set() or not keep_running or status != "delivered":
                 rt.stop_processes()
-        if lost is None and not held.lost.is_set():
-            report = build_report(store, run_id) | {
-                "timings": {k: round(v, 3) for k, v in rt.timings.items()},
-                "resumable": resumable and status != "delivered",
-                "fix": fix,
-            }
-            try:
-                store.update_run(run_id, report=report)
-                return Outcome(report=report, processes=list(rt.processes))
-            except FenceRefused as exc:
-                lost = exc
+        if report is not None and lost is None and not held.lost.is_set():
+            return Outcome(report=report, processes=list(rt.processes))
     rt.stop_processes()
     raise LeaseLost(run_id, lost)
 
 
-def _record_ending(rt: Runtime, status: str, reason: str) -> None:
-    """Store how the run ended and tidy up after it (only while it still holds its lease).
-    The reason is the client's to read too (the API's run): the data dir's path is left out."""
+def _record_ending(
+    rt: Runtime, project: Project, status: str, reason: str, kept: dict[str, Any]
+) -> dict[str, Any]:
+    """Store how the run ended, its report (with ``kept``: what only the runner knows) and
+    the event that says so, in one transaction, after tidying up (only while it still holds
+    its lease); returns the report. A report that cannot be built leaves the ending stored
+    without it, and the error raised. The reason is the client's to read too (the API's
+    run): the data dir's path is left out."""
     reason = rt.without_home(reason)
-    rt.store.update_run(rt.run_id, status=status, reason=reason or None)
     if status != "delivered":
         _stop_tasks(rt.store, rt.run_id, status)
     if status not in RESUMING:
         _remove_task_trees(rt)
-    rt.emit("run", f"run {rt.run_id} {status}" + (f": {reason}" if reason else ""))
+    said = ("run", f"run {rt.run_id} {status}" + (f": {reason}" if reason else ""))
+    ending: dict[str, Any] = {"status": status, "reason": reason or None}
+    if status in TERMINAL:
+        ending["finished_at"] = utcnow()
+    try:
+        report = build_report(rt.store, rt.run_id, project=project, ending=ending) | kept
+    except FenceRefused:
+        raise
+    except Exception:
+        rt.show(rt.store.update_run_and_say(rt.run_id, said, **ending)[1])
+        raise
+    rt.show(rt.store.update_run_and_say(rt.run_id, said, **ending, report=report)[1])
+    return report
 
 
 def _checkpoint_id(graph: Any, config: Any) -> str | None:

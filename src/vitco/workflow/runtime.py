@@ -31,7 +31,7 @@ from vitco.llm.model import Model, ModelRequest, ModelResponse, Tier, Usage, pub
 from vitco.llm.redaction import RedactingModel
 from vitco.sandbox.protocol import Limits, Process, Sandbox
 from vitco.store import Store
-from vitco.store.models import Event, ModelCall
+from vitco.store.models import Event, ModelCall, Project
 from vitco.toolchains import Tools
 from vitco.toolchains.protocol import project_limits, project_tools
 
@@ -191,7 +191,14 @@ class Runtime:
 
     @classmethod
     def for_run(
-        cls, *, model: Model, store: Store, run_id: str, project_id: str, **kw: Any
+        cls,
+        *,
+        model: Model,
+        store: Store,
+        run_id: str,
+        project_id: str,
+        project: Project | None = None,
+        **kw: Any,
     ) -> Runtime:
         """The runtime of one run: its model metered (every request to a provider priced
         against the project's budget before it is sent, and written to the ledger with an
@@ -201,7 +208,9 @@ class Runtime:
         The cap is the project's, set when it was created (VITCO_BUDGET_USD, --budget) and
         changed only by `vitco budget`: one cleared there stays cleared."""
         settings: Settings | None = kw.get("settings")
-        cap = store.get_project(project_id).budget_usd
+        if project is None or project.id != project_id:  # ``project``: the caller's read
+            project = store.get_project(project_id)
+        cap = project.budget_usd
         rt = cls(model=model, store=store, run_id=run_id, project_id=project_id, **kw)
         budget = None
         if cap is not None:
@@ -295,10 +304,15 @@ class Runtime:
         message = self.without_home(message)
         if data:
             data = {k: self.without_home(v) if isinstance(v, str) else v for k, v in data.items()}
-        event = self.store.add_event(
-            self.run_id, kind, message, step=step, task=task, data=data, now=now
+        self.show(
+            self.store.add_event(
+                self.run_id, kind, message, step=step, task=task, data=data, now=now
+            )
         )
-        if self.on_event is not None:
+
+    def show(self, event: Event | None) -> None:
+        """Show an event of the run (written already) to ``on_event``."""
+        if event is not None and self.on_event is not None:
             try:
                 self.on_event(event)
             except Exception:  # a broken display (closed pipe) must not stop the run
