@@ -248,7 +248,9 @@ def accept(ctx: ApiContext, tenant_id: str, delivery: Delivery) -> tuple[int, Ho
             {"delivery_id": delivery.delivery_id},
         )
     try:
-        status, detail, project_id, run_id = _act(ctx, tenant_id, row, delivery)
+        status, detail, project_id, run_id = _act(
+            ctx, tenant_id, row, delivery, fresh=claim.state == "new"
+        )
     except Exception as exc:
         ctx.hooks.finish(row.id, "refused", f"{type(exc).__name__}: {exc}"[:2000])
         raise
@@ -257,8 +259,10 @@ def accept(ctx: ApiContext, tenant_id: str, delivery: Delivery) -> tuple[int, Ho
 
 
 def _act(
-    ctx: ApiContext, tenant_id: str, row: HookDelivery, delivery: Delivery
+    ctx: ApiContext, tenant_id: str, row: HookDelivery, delivery: Delivery, *, fresh: bool
 ) -> tuple[str, str | None, str | None, str | None]:
+    """Do what ``delivery`` asks; ``fresh``: the first try of it (the ids its claim picked
+    name nothing yet, so nothing is looked up under them)."""
     action = delivery.action
     if isinstance(action, Ignore):
         return "ignored", action.reason, None, None
@@ -275,6 +279,8 @@ def _act(
         run = _start(ctx, project.id, tenant_id, row.run_id, "fix-bug", None)
         return "accepted", f"fix-bug run on {project.id}", project.id, run
     try:
+        if fresh:
+            raise NotFound("project", row.project_id)
         project = ctx.access.project(tenant_id, row.project_id)
     except NotFound:  # the first try: the project, its brief and run in one transaction
         brief = parse_brief(action.brief, action.source)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, get_args
 
-from sqlalchemy import CursorResult, Update, and_, func, or_, select, update
+from sqlalchemy import Connection, CursorResult, Engine, Update, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -185,6 +185,11 @@ class StoreRunQueue:
         self.sessions = sessions
         self.clock = clock
 
+    @property
+    def _engine(self) -> Engine:
+        engine: Engine = self.sessions.kw["bind"]
+        return engine
+
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
 
@@ -199,10 +204,8 @@ class StoreRunQueue:
         key: str | None = None,
     ) -> int:
         check_job(run_id, action, payload, tenant, priority, key)
-        if key is not None:
-            known = self._keyed(key)
-            if known is not None:
-                return known
+        # a key is new nearly always: insert first, and read the job of a known key only when
+        # the insert is refused (the unique key, also between racing enqueues)
         job = RunJob(
             run_id=run_id,
             action=action,
@@ -217,7 +220,7 @@ class StoreRunQueue:
                 s.add(job)
                 s.flush()
                 return job.id
-        except IntegrityError:  # another enqueue of the same key won the race
+        except IntegrityError:  # a job of the same key was queued before (or just now)
             known = self._keyed(key) if key is not None else None
             if known is None:
                 raise
@@ -244,8 +247,9 @@ class StoreRunQueue:
                 .group_by(RunJob.tenant_id)
                 .subquery()
             )
-            with self.sessions.begin() as s:
-                row = s.execute(
+            # Core, not the ORM, and the claim returns the job: a take is the queue's hot path
+            with self._engine.begin() as conn:
+                row = conn.execute(
                     select(RunJob.id, RunJob.attempt)
                     .outerjoin(served, served.c.tenant_id == RunJob.tenant_id)
                     .where(self._takeable(now), RunJob.priority >= least)
@@ -257,8 +261,7 @@ class StoreRunQueue:
                 if row is None:
                     return None
                 job_id, attempt = row
-                won = _changed(
-                    s,
+                won = conn.execute(
                     update(RunJob)
                     .where(RunJob.id == job_id, RunJob.attempt == attempt, self._takeable(now))
                     .values(
@@ -267,18 +270,18 @@ class StoreRunQueue:
                         taken_at=now,
                         lease_until=now + timedelta(seconds=lease_s),
                         attempt=attempt + 1,
-                    ),
-                )
-                if won:
-                    job = s.get_one(RunJob, job_id)
+                    )
+                    .returning(*_JOB_COLUMNS)
+                ).first()
+                if won is not None:
                     return Job(
-                        job.id,
-                        job.run_id,
-                        cast(Action, job.action),
-                        job.payload,
-                        job.tenant_id,
-                        job.priority,
-                        job.attempt,
+                        won.id,
+                        won.run_id,
+                        cast(Action, won.action),
+                        won.payload,
+                        won.tenant_id,
+                        won.priority,
+                        won.attempt,
                     )
             # another consumer took it between the read and the update: look again
 
@@ -296,10 +299,10 @@ class StoreRunQueue:
     def finish(self, job: Job, status: Ending = "done") -> bool:
         if status not in get_args(Ending):
             raise BadJob("status", status, f"one of {', '.join(get_args(Ending))}")
-        with self.sessions.begin() as s:
+        with self._engine.begin() as conn:
             return bool(
                 _changed(
-                    s,
+                    conn,
                     update(RunJob)
                     .where(self._held(job))
                     .values(status=status, finished_at=self._now(), lease_until=None),
@@ -340,7 +343,13 @@ class StoreRunQueue:
         return QueueStats(int(depth), int(taken or 0), age)
 
 
-def _changed(s: Session, statement: Update) -> int:
+_JOB_COLUMNS = (
+    RunJob.id, RunJob.run_id, RunJob.action, RunJob.payload, RunJob.tenant_id, RunJob.priority,
+    RunJob.attempt,
+)  # fmt: skip
+
+
+def _changed(s: Session | Connection, statement: Update) -> int:
     """Rows an UPDATE changed."""
     result = cast(CursorResult[Any], s.execute(statement))
     return int(result.rowcount)

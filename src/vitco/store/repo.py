@@ -113,6 +113,7 @@ class Store(RunRows, Artifacts, Fences, CostQueries):
         self.redactor = redactor
         self._local = threading.local()
         self._fences: dict[str, int] = {}  # run id -> the lease token this process drives it with
+        self._tenants: set[str] = set()  # tenants known to exist
 
     # the unit of a step ----------------------------------------------------------------------
 
@@ -198,6 +199,8 @@ class Store(RunRows, Artifacts, Fences, CostQueries):
     # tenants, projects, briefs ---------------------------------------------------------------
 
     def ensure_tenant(self, tenant_id: str = DEFAULT_TENANT, name: str = "Default") -> str:
+        if tenant_id in self._tenants:  # seen here before: tenants are never deleted
+            return tenant_id
         try:
             with self.sessions.begin() as s:
                 if s.get(Tenant, tenant_id) is None:
@@ -207,6 +210,7 @@ class Store(RunRows, Artifacts, Fences, CostQueries):
             with self.sessions() as s:
                 if s.get(Tenant, tenant_id) is None:
                     raise
+        self._tenants.add(tenant_id)
         return tenant_id
 
     def create_project(
