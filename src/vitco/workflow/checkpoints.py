@@ -124,7 +124,13 @@ class _SaverPool:
             entry = self._open.get(key)
             if entry is None:
                 saver = SqliteSaver(sqlite3.connect(path, check_same_thread=False))
-                saver.setup()
+                saver.setup()  # the write-ahead log (WAL)
+                # The store's durability (``vitco.store.db``): a commit survives the process
+                # (kill -9) at once and the OS once the WAL is checkpointed. SQLite's default,
+                # FULL, syncs the WAL to disk at every commit: ~4.4 ms a commit on this kind of
+                # machine against 0.014 ms, under the lock the saver serialises its
+                # connection with, so the runs of a process took turns waiting for the disk.
+                saver.conn.execute("PRAGMA synchronous=NORMAL")
                 entry = self._open[key] = (saver, [0])
             self._open.move_to_end(key)
             entry[1][0] += 1
