@@ -68,14 +68,16 @@ def execute_job(services: Services, job: Job) -> None:
     A job taken over (its run ``running`` or ``interrupted``, not ``queued``) resumes the run;
     a run that has moved on meanwhile (delivered, cancelled, waiting at a gate) is left as is.
     A gate's answer taken over after the gate consumed it is not asked twice."""
-    run = services.store.get_run(job.run_id)
+    run, project = services.store.run_with_project(job.run_id)
     if run.status in TAKEN_OVER:
         resume(services, job.run_id)
     elif run.status != "queued":
         logger.info("job %s: run %s is %s, nothing to do", job.id, job.run_id, run.status)
     elif job.action == "start":
         model = services.models(run.model)
-        execute(services, job.run_id, model=model, inputs={"run_id": job.run_id})
+        execute(
+            services, job.run_id, model=model, inputs={"run_id": job.run_id}, rows=(run, project)
+        )
     elif job.action == "resume":
         resume(services, job.run_id)
     else:

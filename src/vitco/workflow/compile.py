@@ -29,7 +29,7 @@ from langgraph.runtime import get_runtime
 from langgraph.types import Send, interrupt
 
 from vitco.observability.metrics import STEP_DURATION
-from vitco.workflow import stop
+from vitco.workflow import executors, stop
 from vitco.workflow.exceptions import TemplateInvalid
 from vitco.workflow.runtime import Runtime
 from vitco.workflow.state import RunState, TaskInput, TaskOutput, TaskState
@@ -252,6 +252,7 @@ def compile_workflow(name: str, home: Path | None, checkpointer: Any = None) -> 
     """The compiled graph of template ``name`` (a name or a file), compiled once per process
     per template file (and recompiled when the file changes); ``checkpointer`` is attached to
     a cheap copy. Invoke it with ``context=`` the run's ``Runtime``."""
+    executors.install()  # its invocations reuse their threads (vitco.workflow.executors)
     path = find(name, home)
     key = (str(path.resolve()), path.stat().st_mtime_ns, str(home))
     with _compiled_lock:

@@ -34,7 +34,7 @@ from vitco.llm.model import Model, public_id
 from vitco.sandbox.exceptions import SandboxError
 from vitco.sandbox.protocol import Process
 from vitco.store import FenceRefused, Store
-from vitco.store.models import Project, new_id, utcnow
+from vitco.store.models import Project, Run, new_id, utcnow
 from vitco.store.repo import DEFAULT_TENANT, TERMINAL, NewRun
 from vitco.toolchains import ToolchainError
 from vitco.workflow import notices, outages, stop
@@ -205,16 +205,18 @@ def execute(
     inputs: dict[str, Any] | None = None,
     resume: Any = None,
     warnings: Sequence[str] = (),
+    rows: tuple[Run, Project] | None = None,
 ) -> Outcome:
     """Drive a run's graph: from ``inputs`` for a new run, else from its last checkpoint
-    (``resume`` is the answer to a pending approval gate).
+    (``resume`` is the answer to a pending approval gate). ``rows``: the run and its
+    project as the caller just read them.
 
     The run's lease is held throughout (``run_lock``). If it is lost (the renewal finds
     another holder, or a write is refused by the fence), the run stops, writes nothing more
     (its status, events and task trees are the new holder's now) and ``LeaseLost`` is raised.
     """
     settings, store = services.settings, services.store
-    run, project = store.run_with_project(run_id)
+    run, project = rows if rows is not None else store.run_with_project(run_id)
     repo_path = Path(project.repo_path)
     lost: FenceRefused | None = None
     with (

@@ -1,0 +1,63 @@
+"""The threads LangGraph runs a graph's background work on, kept from one invocation to the
+next.
+
+LangGraph makes a thread pool for every ``invoke`` (``BackgroundExecutor`` enters
+``langchain_core``'s ``get_executor_for_config``) and shuts it down at the end, and it has no
+setting to hand it one: a run of one trivial step started 3-4 threads and joined them, about a
+third of what LangGraph itself cost per run here. ``install`` replaces the function the
+executor is made with, in LangGraph's module only, by one that lends an idle pool of the
+same size (``max_concurrency``) and takes it back when the invocation ends. Each invocation
+still has a pool of its own while it runs (a sub-graph invoked from a pool thread borrows
+another one), so nothing waits on another run's work and nested graphs cannot starve each
+other; a pool is only lent again after LangGraph waited for every task it submitted. At most
+``KEEP`` idle pools are kept; one more is shut down as LangGraph's own would be.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from langchain_core.runnables.config import ContextThreadPoolExecutor
+
+KEEP = 8
+"""Idle pools kept: as many runs as a worker executes at once, plus their sub-graphs."""
+
+_idle: dict[int | None, list[ContextThreadPoolExecutor]] = {}
+_lock = threading.Lock()
+_installed = False
+
+
+@contextmanager
+def borrow(config: Any) -> Iterator[ContextThreadPoolExecutor]:
+    """A pool of ``config``'s ``max_concurrency`` threads for one invocation (see the module
+    docstring): an idle one, or a new one."""
+    workers: int | None = (config or {}).get("max_concurrency")
+    with _lock:
+        pools = _idle.get(workers)
+        pool = pools.pop() if pools else None
+    if pool is None:
+        pool = ContextThreadPoolExecutor(max_workers=workers, thread_name_prefix="vitco-graph")
+    try:
+        yield pool
+    finally:
+        with _lock:
+            kept = sum(len(p) for p in _idle.values()) < KEEP
+            if kept:
+                _idle.setdefault(workers, []).append(pool)
+        if not kept:
+            pool.shutdown(wait=True)
+
+
+def install() -> None:
+    """Make LangGraph's graphs borrow their pools here (once per process)."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        from langgraph.pregel import _executor
+
+        _executor.get_executor_for_config = borrow  # type: ignore[attr-defined]
+        _installed = True

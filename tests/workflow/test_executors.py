@@ -1,0 +1,77 @@
+"""LangGraph's invocations borrow their thread pools from ``vitco.workflow.executors``: a pool
+serves one invocation at a time, is lent again after it, and idle ones beyond ``KEEP`` are
+shut down."""
+
+from __future__ import annotations
+
+import threading
+from typing import TypedDict
+
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.pregel import _executor
+
+from vitco.workflow import executors
+
+
+class Count(TypedDict):
+    n: int
+
+
+def _graph() -> object:
+    builder = StateGraph(Count)
+    builder.add_node("one", lambda s: {"n": s["n"] + 1})
+    builder.add_node("two", lambda s: {"n": s["n"] + 1})
+    builder.add_edge(START, "one")
+    builder.add_edge("one", "two")
+    builder.add_edge("two", END)
+    return builder.compile(checkpointer=InMemorySaver())
+
+
+def test_invocations_reuse_their_threads() -> None:
+    executors.install()
+    assert _executor.get_executor_for_config is executors.borrow
+    graph = _graph()
+    config = {"configurable": {"thread_id": "a"}, "max_concurrency": 3}
+
+    def invoke(i: int) -> None:
+        config["configurable"] = {"thread_id": f"t{i}"}
+        assert graph.invoke({"n": i}, config, durability="sync") == {"n": i + 2}  # type: ignore[attr-defined]
+
+    for i in range(3):  # a pool grows up to max_concurrency threads as its work asks
+        invoke(i)
+    lent = list(executors._idle.get(3, []))
+    assert lent, "the invocations' pool was not taken back"
+    threads = {t for pool in lent for t in pool._threads}
+    assert 0 < len(threads) <= 3 * len(lent)
+    before = threading.active_count()
+    for i in range(3, 10):
+        invoke(i)
+    assert threading.active_count() == before  # no thread made, none left behind
+    assert {t for pool in executors._idle.get(3, []) for t in pool._threads} == threads
+
+
+def test_a_pool_serves_one_invocation_at_a_time() -> None:
+    config = {"max_concurrency": 2}
+    with executors.borrow(config) as outer, executors.borrow(config) as inner:
+        assert outer is not inner  # a sub-graph invoked inside gets a pool of its own
+        assert outer.submit(lambda: 1).result() == inner.submit(lambda: 2).result() - 1
+    again = [executors.borrow(config) for _ in range(2)]
+    pools = [cm.__enter__() for cm in again]
+    assert {id(p) for p in pools} == {id(outer), id(inner)}  # both lent again
+    for cm in again:
+        cm.__exit__(None, None, None)
+
+
+def test_idle_pools_beyond_keep_are_shut_down() -> None:
+    config = {"max_concurrency": 5}
+    borrowed = [executors.borrow(config) for _ in range(executors.KEEP + 3)]
+    pools = [cm.__enter__() for cm in borrowed]
+    for pool in pools:
+        pool.submit(lambda: None).result()  # each has a thread
+    for cm in borrowed:
+        cm.__exit__(None, None, None)
+    idle = sum(len(p) for p in executors._idle.values())
+    assert idle <= executors.KEEP
+    shut = [p for p in pools if p._shutdown]
+    assert len(shut) >= 3 and all(not t.is_alive() for p in shut for t in p._threads)
