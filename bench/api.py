@@ -27,6 +27,8 @@ while anyone listens (``vitco.api.live.POLL_S``), which bounds the latency's flo
     python bench/api.py                    # every part, as text
     python bench/api.py --json             # one JSON object
     python bench/api.py --only webhooks    # one part
+    python bench/api.py --database-url postgresql://postgres@127.0.0.1:5432/test
+                                           # on PostgreSQL: a fresh database per part
 """
 
 from __future__ import annotations
@@ -69,6 +71,12 @@ def _port() -> int:
         return int(sock.getsockname()[1])
 
 
+SERVER: dict[str, str] = {}
+"""``--database-url``: the PostgreSQL server each part makes a database of its own on (its
+``admin`` URL), and the environment its vitco processes share (the key the hook secrets are
+sealed with: a shared database has no key file)."""
+
+
 def _vitco_env(home: Path) -> dict[str, str]:
     """The environment of a vitco process of the bench on data dir ``home``."""
     return {
@@ -76,7 +84,33 @@ def _vitco_env(home: Path) -> dict[str, str]:
         "VITCO_HOME": str(home),
         "VITCO_MODEL": f"replay:{DEMO_CASSETTE}",
         "VITCO_LOG_LEVEL": "WARNING",  # an access line a request would measure the terminal
+        **{k: v for k, v in SERVER.items() if k.startswith("VITCO_")},
     }
+
+
+@contextlib.contextmanager
+def _database() -> Iterator[str | None]:
+    """A fresh database on the ``--database-url`` server, dropped after the block (its
+    SQLAlchemy URL); None: the data dir's SQLite file."""
+    admin = SERVER.get("admin")
+    if admin is None:
+        yield None
+        return
+    import uuid
+
+    import psycopg
+
+    name = f"vitco_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+        try:
+            base = admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+            url = f"{base}/{name}"
+            SERVER["VITCO_DATABASE_URL"] = url
+            yield url
+        finally:
+            SERVER.pop("VITCO_DATABASE_URL", None)
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _vitco(prelude: str, *args: str) -> list[str]:
@@ -153,12 +187,12 @@ class Bench:
 @contextlib.contextmanager
 def data_dir(role: str = "viewer", *, workflows: dict[str, str] | None = None) -> Iterator[Bench]:
     """A fresh data dir (``workflows``: templates to put in it) until the block ends."""
-    with tempfile.TemporaryDirectory(prefix="vitco-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="vitco-bench-") as tmp, _database() as url:
         home = Path(tmp) / "home"
         for name, text in (workflows or {}).items():
             (home / "workflows").mkdir(parents=True, exist_ok=True)
             (home / "workflows" / f"{name}.yaml").write_text(text)
-        sessions = open_database(Settings(home=home).resolved_database_url)
+        sessions = open_database(Settings(home=home, database_url=url).resolved_database_url)
         access = AccessStore(sessions)
         access.create_tenant("bench", "Bench")
         key = issue(access, "bench", role)[1]
@@ -415,11 +449,24 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=50, help="events written one at a time")
     parser.add_argument("--interval", type=float, default=0.1, help="seconds between them")
     parser.add_argument("--burst", type=int, default=1000, help="events written at once")
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL server (postgresql://USER@HOST:PORT/DB, a database to connect to "
+        "as admin): each part runs on a fresh database made there, dropped after it "
+        "(default: the data dir's SQLite file)",
+    )
     args = parser.parse_args()
     parts = args.only or PARTS
     result: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "database": "sqlite",
     }
+    if args.database_url:
+        import base64
+
+        SERVER["admin"] = args.database_url.replace("postgresql+psycopg://", "postgresql://")
+        SERVER["VITCO_MASTER_KEY"] = base64.b64encode(os.urandom(32)).decode()
+        result["database"] = "postgresql"
     if "projects" in parts:
         result["projects"] = projects(args.requests, args.concurrency)
     if "webhooks" in parts:

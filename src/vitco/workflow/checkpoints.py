@@ -18,7 +18,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -85,67 +85,93 @@ def open_checkpointer(settings: Settings) -> Iterator[Any]:
 
         # A pool that checks a connection before lending it, not one connection: after a
         # restart of PostgreSQL the saver reconnects instead of failing every checkpoint, and
-        # parallel task branches do not queue on one connection.
-        kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
-        with ConnectionPool(
-            conninfo,
-            min_size=1,
-            max_size=max(2, settings.max_parallel),
-            kwargs=kwargs,
-            check=ConnectionPool.check_connection,
-            timeout=settings.dependency_wait_s,  # a checkpoint waits for a restart to end
-            open=True,
-        ) as pool:
+        # parallel task branches do not queue on one connection. One pool per process and
+        # database, shared by its runs (a pool per run connected and disconnected every time:
+        # a new server process each), as large as the runs a worker executes at once need.
+        size = max(2, settings.max_parallel) * settings.worker_concurrency
+        timeout = settings.dependency_wait_s  # a checkpoint waits for a restart to end
+
+        def connect() -> tuple[Any, Callable[[], None]]:
+            kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+            pool = ConnectionPool(
+                conninfo, min_size=1, max_size=size, kwargs=kwargs,
+                check=ConnectionPool.check_connection, timeout=timeout, open=True,
+            )  # fmt: skip
             pg = PostgresSaver(pool)  # type: ignore[arg-type]
-            _setup_once(pool, pg, conninfo)
-            yield pg
+            try:
+                _setup_once(pool, pg, conninfo)
+            except BaseException:
+                pool.close()
+                raise
+            return pg, pool.close
+
+        with _SAVERS.lend((conninfo, size, timeout), connect) as saver:
+            yield saver
         return
     with _SAVERS.borrow(settings.checkpoints_path) as saver:
         yield saver
 
 
+def _sqlite_key(path: os.PathLike[str]) -> tuple[str, int, int]:
+    """A SQLite file by path and inode: a file removed and made again is another one."""
+    if not os.path.exists(path):
+        sqlite3.connect(path).close()
+    st = os.stat(path)
+    return (os.fspath(path), st.st_ino, st.st_dev)
+
+
+def _sqlite_saver(path: os.PathLike[str]) -> tuple[SqliteSaver, Callable[[], None]]:
+    saver = SqliteSaver(sqlite3.connect(path, check_same_thread=False))
+    saver.setup()  # the write-ahead log (WAL)
+    # The store's durability (``vitco.store.db``): a commit survives the process (kill -9) at
+    # once and the OS once the WAL is checkpointed. SQLite's default, FULL, syncs the WAL to
+    # disk at every commit: ~4.4 ms a commit on this kind of machine against 0.014 ms, under
+    # the lock the saver serialises its connection with, so the runs of a process took turns
+    # waiting for the disk.
+    saver.conn.execute("PRAGMA synchronous=NORMAL")
+    return saver, saver.conn.close
+
+
 class _SaverPool:
-    """The SQLite savers this process has open, by file (path and inode: a file removed and
-    made again is another one); the least recently used idle ones beyond ``keep`` are closed,
-    so a process that serves many data dirs (a test session) holds few files open."""
+    """The savers this process has open (a SQLite file's, a PostgreSQL database's pool), by
+    key; the least recently used idle ones beyond ``keep`` are closed, so a process that
+    serves many data dirs or databases (a test session) holds few open."""
 
     def __init__(self, keep: int = 4) -> None:
         self.keep = keep
         self._lock = threading.Lock()
-        self._open: OrderedDict[tuple[str, int, int], tuple[SqliteSaver, list[int]]] = OrderedDict()
+        self._open: OrderedDict[Hashable, tuple[Any, Callable[[], None], list[int]]] = OrderedDict()
 
     @contextmanager
     def borrow(self, path: os.PathLike[str]) -> Iterator[SqliteSaver]:
+        """The saver of a SQLite file."""
+        with self.lend(_sqlite_key(path), lambda: _sqlite_saver(path)) as saver:
+            yield saver
+
+    @contextmanager
+    def lend(
+        self, key: Hashable, make: Callable[[], tuple[Any, Callable[[], None]]]
+    ) -> Iterator[Any]:
+        """The saver of ``key``, made by ``make`` (the saver and how to close it) if none is
+        open."""
         with self._lock:
-            if not os.path.exists(path):
-                sqlite3.connect(path).close()
-            st = os.stat(path)
-            key = (os.fspath(path), st.st_ino, st.st_dev)
             entry = self._open.get(key)
             if entry is None:
-                saver = SqliteSaver(sqlite3.connect(path, check_same_thread=False))
-                saver.setup()  # the write-ahead log (WAL)
-                # The store's durability (``vitco.store.db``): a commit survives the process
-                # (kill -9) at once and the OS once the WAL is checkpointed. SQLite's default,
-                # FULL, syncs the WAL to disk at every commit: ~4.4 ms a commit on this kind of
-                # machine against 0.014 ms, under the lock the saver serialises its
-                # connection with, so the runs of a process took turns waiting for the disk.
-                saver.conn.execute("PRAGMA synchronous=NORMAL")
-                entry = self._open[key] = (saver, [0])
+                entry = self._open[key] = (*make(), [0])
             self._open.move_to_end(key)
-            entry[1][0] += 1
+            entry[2][0] += 1
         try:
             yield entry[0]
         finally:
             with self._lock:
-                entry[1][0] -= 1
+                entry[2][0] -= 1
                 self._trim()
 
     def _trim(self) -> None:
-        idle = [k for k, (_, users) in self._open.items() if users[0] == 0]
+        idle = [k for k, (_, _, users) in self._open.items() if users[0] == 0]
         for key in idle[: max(0, len(self._open) - self.keep)]:
-            saver, _ = self._open.pop(key)
-            saver.conn.close()
+            _, close, _ = self._open.pop(key)
+            close()
 
 
 _SAVERS = _SaverPool()
