@@ -12,7 +12,9 @@ and ``--workers`` ``vitco worker`` processes (default 1: the two processes use b
 this kind of machine; the queue is the store's): the accept latency p50/p99 and accepted/s
 (each 202 is durable: project, brief, run and job committed before it), then persisted
 executions/s, from the first delivery until every run is stored finished. The target for this
-kind of machine is 250 persisted executions/s; it is printed next to the figure.
+kind of machine is 250 persisted executions/s; it is printed next to the figure. The CPU time
+the vitco processes used meanwhile, per execution, is what it costs whatever else the machine
+runs: on a shared machine the rates vary with the load, this much less.
 
 ``fanout``: event fan-out to WebSocket clients. A ``vitco serve`` process (embedded mode, a
 fresh data dir) and, in this process, ``--clients`` (default 100) WebSocket clients of
@@ -118,6 +120,23 @@ def _vitco(prelude: str, *args: str) -> list[str]:
     return [sys.executable, "-c", f"{prelude}\nfrom vitco.cli.app import main; main()", *args]
 
 
+PIDS: list[int] = []
+"""The vitco processes the bench runs now (``serving``, ``working``): ``_cpu_s`` reads them."""
+
+
+def _cpu_s() -> float:
+    """CPU seconds (user + system) the vitco processes of ``PIDS`` have used so far: what a
+    figure costs whatever else the machine runs (a shared machine's load changes the rates,
+    not this)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in PIDS:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 @contextlib.contextmanager
 def serving(home: Path, prelude: str = "") -> Iterator[str]:
     """``vitco serve`` on a data dir, as its own process, until the block ends (``prelude``:
@@ -126,6 +145,7 @@ def serving(home: Path, prelude: str = "") -> Iterator[str]:
     env = _vitco_env(home) | {"VITCO_API_RATE_BURST": "100000"}  # the clients share one key
     command = _vitco(prelude, "serve")
     process = subprocess.Popen([*command, "--port", str(port)], env=env, stdout=subprocess.DEVNULL)
+    PIDS.append(process.pid)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -140,6 +160,7 @@ def serving(home: Path, prelude: str = "") -> Iterator[str]:
             time.sleep(0.1)
         yield url
     finally:
+        PIDS.remove(process.pid)
         process.terminate()
         try:
             process.wait(20)
@@ -160,10 +181,12 @@ def working(home: Path, count: int, prelude: str = "") -> Iterator[None]:
         )
         for _ in range(count)
     ]
+    PIDS.extend(p.pid for p in processes)
     try:
         yield
     finally:
         for process in processes:
+            PIDS.remove(process.pid)
             process.terminate()
         for process in processes:
             try:
@@ -320,7 +343,7 @@ def webhooks(deliveries: int, concurrency: int, workers: int = 0) -> dict[str, A
 
                     return await _load(send, deliveries, concurrency)
 
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), _cpu_s()
             latencies, wall, statuses = asyncio.run(run())
             finished, deadline = 0, time.monotonic() + 600
             statuses_of_runs: dict[str, int] = {}
@@ -331,6 +354,7 @@ def webhooks(deliveries: int, concurrency: int, workers: int = 0) -> dict[str, A
                     break
                 time.sleep(0.05)
             executed_s = time.perf_counter() - began
+            cpu = _cpu_s() - cpu
             admin.close()
     return {
         "deliveries": deliveries,
@@ -342,6 +366,8 @@ def webhooks(deliveries: int, concurrency: int, workers: int = 0) -> dict[str, A
         "runs": statuses_of_runs,
         "persisted_executions_per_s": round(finished / executed_s, 1),
         "target_executions_per_s": TARGET_EXECUTIONS_PER_S,
+        "server_cpu_s": round(cpu, 2),
+        "cpu_ms_per_execution": round(1000 * cpu / max(finished, 1), 2),
     }
 
 
@@ -492,6 +518,10 @@ def main() -> None:
         print(
             f"  persisted executions: {w['persisted_executions_per_s']}/s "
             f"(target {w['target_executions_per_s']}/s); runs {w['runs']}"
+        )
+        print(
+            f"  CPU of the vitco processes: {w['cpu_ms_per_execution']} ms an execution "
+            f"(accepting it included), {w['server_cpu_s']} s in all"
         )
     if "fanout" not in result:
         return
