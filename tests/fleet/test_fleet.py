@@ -328,7 +328,9 @@ def test_two_apis_three_workers_thirty_runs_two_kills(
     )
 
     # all 30 delivered, nothing done twice (tests.effects: ledger, commits, events, mail)
-    assert Counter(statuses().values()) == {"delivered": RUNS}
+    ended = statuses()
+    why = {r: (s, store.get_run(r).reason) for r, s in ended.items() if s != "delivered"}
+    assert Counter(ended.values()) == {"delivered": RUNS}, why
     problems = {}
     for run_id in run_ids:
         try:
