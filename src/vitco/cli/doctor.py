@@ -143,17 +143,22 @@ def check_providers(config: ModelConfig, http: httpx.Client) -> list[Finding]:
     return findings
 
 
+DATABASE_WAIT_S = 2.0
+"""How long the check waits for a database server that refuses connections."""
+
+
 def check_database(settings: Settings) -> Finding:
     """The database opens, and its schema is current (or will be migrated on first use)."""
     from sqlalchemy import make_url
 
     from vitco.sandbox.diagnose import Finding
-    from vitco.store.db import open_engine, schema_revision
+    from vitco.store.db import connect_wait, open_engine, schema_revision
 
     shown = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
     try:
         settings.ensure_dirs()
-        revision = schema_revision(open_engine(settings.resolved_database_url))
+        with connect_wait(DATABASE_WAIT_S):  # not the minute a running step would wait
+            revision = schema_revision(open_engine(settings.resolved_database_url))
     except Exception as exc:  # any driver's error: shown, with the fix
         return Finding(
             "database",

@@ -26,6 +26,7 @@ SQLite gets WAL and a busy timeout because parallel task branches write from sev
 from __future__ import annotations
 
 import atexit
+import contextvars
 import fcntl
 import functools
 import logging
@@ -119,11 +120,28 @@ def create(url: str) -> Engine:
     return engine
 
 
+_connect_wait: contextvars.ContextVar[float] = contextvars.ContextVar(
+    "vitco_connect_wait", default=CONNECT_WAIT_S
+)
+
+
+@contextmanager
+def connect_wait(seconds: float) -> Iterator[None]:
+    """Connections made in the block wait at most ``seconds`` for a server that refuses (a
+    diagnosis wants an answer now, not after a restart's worth of waiting)."""
+    token = _connect_wait.set(seconds)
+    try:
+        yield
+    finally:
+        _connect_wait.reset(token)
+
+
 def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
     """Connect, waiting (backing off up to 5 s) while the server refuses, for at most
-    ``CONNECT_WAIT_S``: a store call made while PostgreSQL restarts waits for it instead of
-    failing the step (see ``vitco.workflow.outages`` for what fails anyway)."""
-    deadline = time.monotonic() + CONNECT_WAIT_S
+    ``CONNECT_WAIT_S`` (or what ``connect_wait`` says): a store call made while PostgreSQL
+    restarts waits for it instead of failing the step (see ``vitco.workflow.outages`` for what
+    fails anyway)."""
+    deadline = time.monotonic() + _connect_wait.get()
     pause = 0.25
     while True:
         try:
