@@ -25,7 +25,7 @@ import httpx
 from pydantic import SecretStr
 
 from vitco.integrations.git.github import GitHubHost
-from vitco.integrations.git.host import Review, branch_ref, check_name
+from vitco.integrations.git.host import Review, check_name
 
 HOST = "Gitea"
 PAGE = 50  # Gitea's default maximum page size
@@ -80,22 +80,7 @@ class GiteaHost(GitHubHost):
                 return None
         return None
 
-    def open_review(self, name: str, *, branch: str, base: str, title: str, body: str) -> Review:
-        branch_ref(branch), branch_ref(base)
-        action = f"open a pull request of {branch}"
-        found = self._find(name, branch, base, action)
-        if found is not None:
-            return self._review(found)
-        payload = {"title": title[:250], "head": branch, "base": base, "body": body[:60000]}
-        path = f"{self._repo_path(name)}/pulls"
-        return self._review(self._ok(self._call("POST", path, action, json=payload), action))
-
-    def merge_review(self, name: str, number: int) -> Review:
-        path = f"{self._repo_path(name)}/pulls/{int(number)}"
-        action = f"merge pull request #{number}"
-        review = self._review(self._ok(self._call("GET", path, action), action))
-        if review.merged:
-            return review
+    def _merge(self, path: str, action: str, review: Review) -> Review:
         merged = self._call("POST", f"{path}/merge", action, json={"Do": "merge"})
         if merged.status_code >= 400:
             self._ok(merged, action)

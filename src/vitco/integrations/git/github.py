@@ -178,14 +178,22 @@ class GitHubHost:
             merge_sha=data.get("merge_commit_sha") if data.get("merged_at") else None,
         )
 
-    def open_review(self, name: str, *, branch: str, base: str, title: str, body: str) -> Review:
-        branch_ref(branch), branch_ref(base)
+    def _find(self, name: str, branch: str, base: str, action: str) -> dict[str, Any] | None:
+        """The pull request of ``branch`` into ``base``, if one was opened (any state)."""
         path = f"{self._repo_path(name)}/pulls"
-        action = f"open a pull request of {branch}"
         params = {"head": f"{self.owner}:{branch}", "base": base, "state": "all"}
         for pull in self._ok(self._call("GET", path, action, params=params), action):
-            return self._review(pull)
+            return dict(pull)
+        return None
+
+    def open_review(self, name: str, *, branch: str, base: str, title: str, body: str) -> Review:
+        branch_ref(branch), branch_ref(base)
+        action = f"open a pull request of {branch}"
+        found = self._find(name, branch, base, action)
+        if found is not None:  # opened before (a retried step)
+            return self._review(found)
         payload = {"title": title[:250], "head": branch, "base": base, "body": body[:60000]}
+        path = f"{self._repo_path(name)}/pulls"
         return self._review(self._ok(self._call("POST", path, action, json=payload), action))
 
     def merge_review(self, name: str, number: int) -> Review:
@@ -194,6 +202,10 @@ class GitHubHost:
         review = self._review(self._ok(self._call("GET", path, action), action))
         if review.merged:
             return review
+        return self._merge(path, action, review)
+
+    def _merge(self, path: str, action: str, review: Review) -> Review:
+        """Merge the open pull request at ``path``: the merged review."""
         body = {"merge_method": "merge"}
         merged = self._ok(self._call("PUT", f"{path}/merge", action, json=body), action)
         return review.model_copy(update={"merged": True, "merge_sha": merged.get("sha")})
