@@ -5,13 +5,27 @@ shut down."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import TypedDict
 
+import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.pregel import _executor
 
 from vitco.workflow import executors
+
+
+@pytest.fixture(autouse=True)
+def _no_idle_pools() -> Iterator[None]:
+    """Each test starts with no idle pool: the pools other tests of this process left (up to
+    ``KEEP``, of other sizes) would otherwise decide whether this test's pool is kept."""
+    with executors._lock:
+        left = [pool for pools in executors._idle.values() for pool in pools]
+        executors._idle.clear()
+    for pool in left:
+        pool.shutdown(wait=True)
+    yield
 
 
 class Count(TypedDict):
