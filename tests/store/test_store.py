@@ -330,3 +330,13 @@ def test_a_step_that_raises_still_writes_what_it_did(database_url: str) -> None:
     assert [e.message for e in store.events(run.id)] == ["before the failure"]
     with pytest.raises(NotFound, match="task"), store.step():
         store.update_task(run.id, "T9", status="running")  # no such task: at the step's end
+
+
+def test_runs_in_given_statuses_only(store: Store, run_ids: tuple[str, str]) -> None:
+    project_id, run_id = run_ids
+    brief = store.create_brief(project_id, "cli", "Again.")
+    other = store.create_run(project_id, brief.id, "test", "deliver-project").id
+    store.update_run(run_id, status="running")
+    assert [r.id for r in store.runs(statuses=("running",))] == [run_id]
+    assert {r.id for r in store.runs(statuses=("running", "queued"))} == {run_id, other}
+    assert store.runs(statuses=()) == []

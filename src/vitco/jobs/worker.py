@@ -54,9 +54,7 @@ def orphaned_runs(settings: Settings, store: Store, leases: RunLease | None = No
     the backend (default: the one the settings choose)."""
     leases = leases if leases is not None else open_leases(settings, store.engine)
     found = []
-    for run in store.runs():
-        if run.status not in ACTIVE:
-            continue
+    for run in store.runs(statuses=ACTIVE):  # not every run ever, every watch of every worker
         lease = leases.inspect(run.id)
         if lease is None:
             if _idle_s(store, run) >= settings.lease_ttl_s:

@@ -375,11 +375,16 @@ class Store(RunRows, Artifacts, Fences, CostQueries):
     def get_run(self, run_id: str) -> Run:
         return self._get(Run, run_id, "run")
 
-    def runs(self, project_id: str | None = None) -> list[Run]:
+    def runs(
+        self, project_id: str | None = None, *, statuses: Iterable[str] | None = None
+    ) -> list[Run]:
+        """Runs, newest first: of a project, and in one of ``statuses``, if given."""
         with self.sessions() as s:
             q = select(Run).order_by(Run.created_at.desc())
             if project_id:
                 q = q.where(Run.project_id == project_id)
+            if statuses is not None:
+                q = q.where(Run.status.in_(list(statuses)))
             return list(s.scalars(q))
 
     # tasks ------------------------------------------------------------------------------------
