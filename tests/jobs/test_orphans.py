@@ -126,3 +126,28 @@ def test_a_run_orphaned_again_before_it_wrote_anything_is_queued_again(
     requeue_orphans([orphan], store, queue, leases)
     again = queue.take("taker-c", 30)  # a new job at once, not b's, held until its lease ends
     assert again is not None and again.run_id == orphan and again.id != taken.id
+
+
+def test_a_late_holder_that_renewed_and_then_died_is_queued_again(
+    store: Store, queue: RunQueue
+) -> None:
+    """A holder starved past its lease's expiry is seen orphaned; its renewal then comes
+    through, so the resume queued meanwhile finds the run busy and ends. When that holder then
+    really dies, its run is queued again at once (keyed by the token alone, the second orphaning
+    reused the finished job: 40 s with no resume in the fleet test)."""
+    leases = SqlRunLease(store.engine)
+    orphan = _run(store, "acme")
+    late = leases.acquire(orphan, "host-a/m/100-1/n1", 0.3)
+    assert late is not None
+    time.sleep(0.4)  # its renewal is late: the lease has expired
+    assert requeue_orphans([orphan], store, queue, leases) == [orphan]
+    busy = queue.take("taker-b", 30)
+    assert busy is not None and busy.run_id == orphan
+    renewed = leases.renew(late, 0.3)  # nobody took the lease since: the renewal succeeds
+    assert renewed is not None and renewed.token == late.token
+    assert queue.finish(busy, "failed")  # the taker found the run busy (RunBusy) and ended
+    time.sleep(0.4)  # now the holder is dead for good
+    assert requeue_orphans([orphan], store, queue, leases) == [orphan]
+    again = queue.take("taker-c", 30)
+    assert again is not None and again.run_id == orphan and again.id != busy.id
+    assert (again.action, again.priority) == ("resume", busy.priority)

@@ -410,19 +410,31 @@ def requeue_orphans(
 ) -> list[str]:
     """Queue a resume of each run in ``orphans`` (stored as running, its executor gone), once
     per orphaning, ahead of new work (``ORPHAN_PRIORITY``). The enqueue key names the run and
-    the orphaning: the token of the dead holder's lease (from ``leases``), so every worker that
-    notices the same orphan queues the same job, and a run orphaned again is queued again even
-    when the worker that took it over died before it wrote anything (keyed by the run's event
-    count, as it was, that second orphaning reused the first one's job, held by the dead
-    worker, and waited out its queue lease: 35 s in the fleet test). A run without a lease is
-    keyed by its event count. Returns the runs queued."""
+    the orphaning: the token and last heartbeat of the dead holder's lease (from ``leases``), so
+    every worker that notices the same orphan queues the same job, and a run orphaned again is
+    queued again:
+
+    - even when the worker that took it over died before it wrote anything (keyed by the run's
+      event count, as it was, that second orphaning reused the first one's job, held by the dead
+      worker, and waited out its queue lease: 35 s in the fleet test);
+    - even when its holder was only late: a holder starved past its lease's expiry (a loaded
+      host) whose renewal then came through makes the resume queued meanwhile end ``RunBusy``;
+      keyed by the token alone, that holder's real death later reused the finished job, and
+      nothing resumed the run for 40 s in the fleet test. The heartbeat is stored by the lease
+      server and changes with every renewal, so it tells the two expiries apart.
+
+    A run without a lease is keyed by its event count. Returns the runs queued."""
     queued = []
     for run_id in orphans:
         try:
             run = store.get_run(run_id)
             tenant = store.get_project(run.project_id).tenant_id
             lease = leases.inspect(run_id) if leases is not None else None
-            how_far = f"t{lease.token}" if lease is not None else str(len(store.events(run_id)))
+            how_far = (
+                f"t{lease.token}.{round(lease.heartbeat_at * 1000)}"
+                if lease is not None
+                else str(len(store.events(run_id)))
+            )
         except StoreError:
             continue
         key = f"recover:{run_id}:{how_far}"
