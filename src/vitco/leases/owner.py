@@ -50,11 +50,17 @@ def start_time(pid: int) -> str | None:
     return fields[19] if len(fields) > 19 else None
 
 
+@functools.cache
+def _process(pid: int) -> str:
+    """``<hostname>/<machine>/<pid>-<start>`` of process ``pid`` (read once per process: by
+    pid, so a forked child reads its own)."""
+    host = socket.gethostname()[:64].replace("/", "_")
+    return f"{host}/{machine()}/{pid}-{start_time(pid)}"
+
+
 def new_owner() -> str:
     """An owner id for this process (a new nonce each call: one per acquisition)."""
-    pid = os.getpid()
-    host = socket.gethostname()[:64].replace("/", "_")
-    return f"{host}/{machine()}/{pid}-{start_time(pid)}/{uuid.uuid4().hex[:8]}"
+    return f"{_process(os.getpid())}/{uuid.uuid4().hex[:8]}"
 
 
 def dead_here(owner: str) -> bool:

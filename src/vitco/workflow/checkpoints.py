@@ -17,12 +17,14 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from langgraph.checkpoint.sqlite import SqliteSaver
+from sqlalchemy import Engine
 
 from vitco.config import Settings
 from vitco.leases import Held, RunLease, take
@@ -188,6 +190,21 @@ def run_config(run_id: str, settings: Settings, checkpoint_id: str | None = None
     }
 
 
+_LEASES: weakref.WeakValueDictionary[int, SqlRunLease] = weakref.WeakValueDictionary()
+"""The default lease backend of each engine (by id) while some lease of it is held or due
+for renewal (the heartbeat holds it; the backend holds its engine, so the id is its own)."""
+
+
+def _store_leases(engine: Engine) -> SqlRunLease:
+    """The leases in the store's database, one backend per engine while in use: a backend's
+    leases are renewed by its heartbeat thread (``vitco.leases.hold``), one per backend."""
+    with _set_up_lock:
+        leases = _LEASES.get(id(engine))
+        if leases is None or leases.engine is not engine:
+            leases = _LEASES[id(engine)] = SqlRunLease(engine)
+        return leases
+
+
 @contextmanager
 def run_lock(
     settings: Settings,
@@ -200,7 +217,7 @@ def run_lock(
     """Hold ``run_id`` for this process (see the module docstring): ``RunBusy`` if another
     live holder has it. ``leases``: the backend (default: the store's database); ``on_lost``
     is called from the renewal thread if the lease is lost while the block runs."""
-    leases = leases if leases is not None else SqlRunLease(store.engine)
+    leases = leases if leases is not None else _store_leases(store.engine)
     ttl = settings.lease_ttl_s
     lease = take(leases, run_id, ttl, local_takeover=settings.lease_local_takeover)
     if lease is None:
