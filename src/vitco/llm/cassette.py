@@ -16,6 +16,7 @@ recorder also scrubs known secret values from responses.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import threading
 import time
@@ -72,6 +73,28 @@ def read_cassette(path: Path) -> tuple[dict[str, Any], list[CassetteEntry]]:
     return header, entries
 
 
+def _answers(path: Path) -> tuple[dict[str, Any], dict[str, list[CassetteEntry]]]:
+    """The header of a cassette and its entries by call label, read once per version of the
+    file (a model per run, each replaying the same cassette: parsing it again was a tenth of
+    a trivial run's CPU). Read-only: a replay keeps what it used apart."""
+    try:
+        st = path.stat()
+    except OSError:
+        return _parsed(path, None)  # read_cassette says what is wrong
+    return _parsed(path, (st.st_ino, st.st_dev, st.st_mtime_ns, st.st_size))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(
+    path: Path, _version: tuple[int, int, int, int] | None
+) -> tuple[dict[str, Any], dict[str, list[CassetteEntry]]]:
+    header, entries = read_cassette(path)
+    answers: dict[str, list[CassetteEntry]] = {}
+    for entry in entries:
+        answers.setdefault(entry.key.label(), []).append(entry)
+    return header, answers
+
+
 class ReplayModel:
     """Answers from a cassette; fails loudly on a call it has no answer for."""
 
@@ -87,10 +110,8 @@ class ReplayModel:
         self.strict = strict
         # a provider's answer takes time: benches of throughput give replays one
         self.latency_s, self._sleep = latency_s, sleep
-        self.header, entries = read_cassette(path)
-        self._answers: dict[str, list[CassetteEntry]] = {}
-        for entry in entries:
-            self._answers.setdefault(entry.key.label(), []).append(entry)
+        header, self._answers = _answers(path)
+        self.header = dict(header)
         self._used: dict[str, int] = {}
         self._lock = threading.Lock()
 
