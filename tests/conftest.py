@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from tests.standin import installed
 from vitco.config import Settings
 from vitco.llm.providers import env_names as provider_env_names
 from vitco.sandbox import Sandbox, SandboxUnavailable, get_sandbox
@@ -192,3 +193,11 @@ def sandbox(settings: Settings) -> Iterator[Sandbox]:
         yield get_sandbox(settings)
     except SandboxUnavailable as exc:
         skip_or_fail(f"the sandbox cannot run here: {exc}")
+
+
+@pytest.fixture
+def standin_toolchain() -> Iterator[None]:
+    """The tests' stand-in for the python-service toolchain in this process while the test
+    runs (``tests.standin``): for tests that deliver the demo and are not about its toolchain."""
+    with installed():
+        yield

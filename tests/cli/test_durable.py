@@ -13,7 +13,7 @@ from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE
 from vitco.config import Settings
 from vitco.sandbox import Sandbox
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("standin_toolchain")]
 BRIEF, CASSETTE = DEMO_BRIEF, DEMO_CASSETTE
 
 

@@ -17,6 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.processes import vitco as command
+from tests.standin import ENV as standin_env
+from tests.standin import PRELUDE
 from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE
 from vitco.config import Settings
 from vitco.store import Store, open_database
@@ -39,18 +42,23 @@ def _free_port() -> int:
 
 @pytest.fixture
 def served(short_home: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    """A vitco serve on ``short_home`` replaying the demo cassette: its URL and the env of a
-    local vitco on the same data dir."""
-    env = os.environ | {
-        "VITCO_HOME": str(short_home),
-        "VITCO_MODEL": f"replay:{DEMO_CASSETTE}",
-        "COLUMNS": "200",
-    }
+    """A vitco serve on ``short_home`` replaying the demo cassette, with the tests' stand-in
+    toolchain (``tests.standin``: this is about the CLI): its URL and the env of a local vitco
+    on the same data dir."""
+    env = (
+        os.environ
+        | {
+            "VITCO_HOME": str(short_home),
+            "VITCO_MODEL": f"replay:{DEMO_CASSETTE}",
+            "COLUMNS": "200",
+        }
+        | standin_env
+    )
     (short_home / "workflows").mkdir(parents=True)
     (short_home / "workflows" / "careful.yaml").write_text(CAREFUL)
     port = _free_port()
     server = subprocess.Popen(
-        [*VITCO, "serve", "--port", str(port)], env=env, stderr=subprocess.DEVNULL
+        [*command(PRELUDE), "serve", "--port", str(port)], env=env, stderr=subprocess.DEVNULL
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -19,7 +19,7 @@ calls: spec, its check and revision, plan, three tasks with a fix loop on T2, de
 answered after ``LATENCY_S`` as a provider would (so the kills land mid-run), with every step's
 real code; only the ``python-service`` toolchain's sandboxed commands (pytest of the project,
 its app started and smoke-tested) are a stand-in that checks the same thing in the sandbox in
-milliseconds (``tests.fleet.standin``): they would make this test about this machine's two
+milliseconds (``tests.standin``): they would make this test about this machine's two
 cores instead of the fleet.
 
 Measured on the 2-core machine while other test suites ran (load average 7-15): the 30 runs
@@ -49,6 +49,7 @@ from websockets.sync.client import connect
 
 from tests.effects import assert_delivered_once
 from tests.processes import Worker, fleet_env, serve, start_worker, stop
+from tests.standin import PRELUDE
 from vitco.api.keys import issue
 from vitco.cli.run import DEMO_BRIEF
 from vitco.client import VitcoClient
@@ -65,7 +66,6 @@ CONCURRENCY = 4
 LATENCY_S = 0.3  # each model call; 17 calls make a run last ~6 s of model time
 LEASE_S = 10.0  # the default lease: what "within the lease" is measured against
 TAKEOVER_S = 15.0  # the issue's bound, kill to the next holder's acquisition
-PRELUDE = "import tests.fleet.standin"
 
 
 @dataclass

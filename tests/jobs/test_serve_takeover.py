@@ -1,7 +1,7 @@
 """``vitco serve`` takes over orphaned runs as ``vitco worker`` does (the same watch,
 ``jobs.worker.scan_orphans``): a run whose process was killed is resumed by a server started
 afterwards on the same data dir, from its checkpoint, with nothing paid or done twice. The
-toolchain's sandboxed commands are the fleet test's stand-in (``tests.fleet.standin``)."""
+toolchain's sandboxed commands are the tests' stand-in (``tests.standin``)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 
 from tests.effects import assert_delivered_once
 from tests.processes import serve
+from tests.standin import PRELUDE
 from tests.workflow.test_crash_resume import BRIEF, CASSETTE, vitco
 from vitco.config import Settings
 from vitco.store import open_store
@@ -34,7 +35,7 @@ def test_vitco_serve_resumes_a_run_whose_process_died(short_home: Path) -> None:
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("VITCO_")}
     env |= {"VITCO_HOME": str(short_home), "PYTHONPATH": str(ROOT)}
-    with serve(env, short_home / "serve.log", prelude="import tests.fleet.standin"):
+    with serve(env, short_home / "serve.log", prelude=PRELUDE):
         deadline = time.monotonic() + 90
         while store.get_run(run.id).status == "running":
             assert time.monotonic() < deadline, (short_home / "serve.log").read_text()[-3000:]

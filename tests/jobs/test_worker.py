@@ -20,8 +20,9 @@ pytestmark = pytest.mark.slow
 @pytest.mark.usefixtures("sandbox")
 def test_the_worker_resumes_a_run_whose_process_died(short_home: Path) -> None:
     crashed = vitco(
-        short_home, "run", str(BRIEF), "--model", f"replay:{CASSETTE}", crash_at="mid-task"
-    )
+        short_home, "run", str(BRIEF), "--model", f"replay:{CASSETTE}", crash_at="mid-task",
+        standin=True,
+    )  # fmt: skip
     assert crashed.returncode == -signal.SIGKILL
     settings = Settings(home=short_home)
     store = open_store(settings)
@@ -34,8 +35,9 @@ def test_the_worker_resumes_a_run_whose_process_died(short_home: Path) -> None:
     # the lease this test took and gave back leaves the run without one: orphaned once it
     # has been idle for the lease's ttl (0.5 s here; a worker takes longer than that to start)
     worked = vitco(
-        short_home, "worker", "--burst", "--json", extra_env={"VITCO_LEASE_TTL_S": "0.5"}
-    )
+        short_home, "worker", "--burst", "--json", extra_env={"VITCO_LEASE_TTL_S": "0.5"},
+        standin=True,
+    )  # fmt: skip
     assert worked.returncode == 0, worked.stderr[-2000:]
     resumed = json.loads(worked.stdout)["resumed"]
     assert resumed == [{"run_id": run.id, "status": "delivered", "reason": None}]

@@ -2,7 +2,8 @@
 
 A paused worker that wakes up after another took its run over must record and repeat nothing;
 a killed worker's run must be taken over by another process's recover loop within 15 s, from
-its checkpoint, with no model call paid twice.
+its checkpoint, with no model call paid twice. The demo, with the tests' stand-in for its
+toolchain (``tests.standin``): these tests are about leases.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -20,6 +20,9 @@ import pytest
 from sqlalchemy import text
 
 from tests.effects import mail_kinds
+from tests.processes import vitco as command
+from tests.standin import ENV as standin_env
+from tests.standin import PRELUDE
 from tests.workflow.test_crash_resume import BRIEF, CASSETTE, DEMO_CALLS, vitco
 from vitco.config import Settings
 from vitco.integrations.git.repo import Repo
@@ -31,7 +34,7 @@ pytestmark = pytest.mark.slow
 
 def _env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VITCO_")}
-    return env | {"VITCO_HOME": str(home)} | extra
+    return env | {"VITCO_HOME": str(home)} | standin_env | extra
 
 
 def _state(pid: int) -> str:
@@ -76,7 +79,7 @@ def test_a_worker_paused_past_its_lease_wakes_up_to_refused_writes(short_home: P
     # A: paused (SIGSTOP, every thread: its renewals too) right after T1's commit
     env = _env(short_home, VITCO_LEASE_TTL_S="1", VITCO_CRASH_AT="pause:after-commit")
     a = subprocess.Popen(
-        [sys.executable, "-m", "vitco.cli", "run", str(BRIEF), "--model", f"replay:{CASSETTE}"],
+        [*command(PRELUDE), "run", str(BRIEF), "--model", f"replay:{CASSETTE}"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -90,7 +93,10 @@ def test_a_worker_paused_past_its_lease_wakes_up_to_refused_writes(short_home: P
         _wait("A's lease expires", lambda: not (leases.inspect(run_id) or stale).live, 10)
 
         # B: a worker takes the run over (A is alive, only stopped: it waited for the expiry)
-        b = vitco(short_home, "worker", "--burst", "--json", extra_env={"VITCO_LEASE_TTL_S": "1"})
+        b = vitco(
+            short_home, "worker", "--burst", "--json", extra_env={"VITCO_LEASE_TTL_S": "1"},
+            standin=True,
+        )  # fmt: skip
         assert b.returncode == 0, b.stderr[-3000:]
         assert json.loads(b.stdout)["resumed"] == [
             {"run_id": run_id, "status": "delivered", "reason": None}
@@ -121,7 +127,7 @@ def test_a_killed_workers_run_is_taken_over_within_15_s(
     db = {"VITCO_DATABASE_URL": postgres_url}
     env = _env(short_home, VITCO_CRASH_AT="pause:mid-task", **db)  # the default 10 s lease
     a = subprocess.Popen(
-        [sys.executable, "-m", "vitco.cli", "run", str(BRIEF), "--model", f"replay:{CASSETTE}"],
+        [*command(PRELUDE), "run", str(BRIEF), "--model", f"replay:{CASSETTE}"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
@@ -137,7 +143,7 @@ def test_a_killed_workers_run_is_taken_over_within_15_s(
     # the recover loop of another "host": no local shortcut, the lease has to expire
     worker_env = _env(short_home, VITCO_LEASE_LOCAL_TAKEOVER="false", **db)
     worker = subprocess.Popen(
-        [sys.executable, "-m", "vitco.cli", "worker", "--poll", "1", "--json"],
+        [*command(PRELUDE), "worker", "--poll", "1", "--json"],
         env=worker_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

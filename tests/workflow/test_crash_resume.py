@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -16,6 +15,9 @@ import httpx
 import pytest
 
 from tests.effects import assert_delivered_once, mail_kinds
+from tests.processes import vitco as command
+from tests.standin import ENV as standin_env
+from tests.standin import PRELUDE
 from vitco.bootstrap import resume_run
 from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE
 from vitco.config import Settings
@@ -29,15 +31,23 @@ DEMO_CALLS = len(CASSETTE.read_text(encoding="utf-8").splitlines()) - 1
 
 
 def vitco(
-    home: Path, *args: str, crash_at: str | None = None, extra_env: dict[str, str] | None = None
+    home: Path,
+    *args: str,
+    crash_at: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    standin: bool = False,
 ) -> subprocess.CompletedProcess[str]:
+    """``vitco ARGS`` on the data dir ``home``; ``standin``: with the tests' stand-in for the
+    python-service toolchain (``tests.standin``), for tests that are not about it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VITCO_")}
     env["VITCO_HOME"] = str(home)
     if crash_at:
         env["VITCO_CRASH_AT"] = crash_at
+    if standin:
+        env |= standin_env
     env |= extra_env or {}
     return subprocess.run(
-        [sys.executable, "-m", "vitco.cli", *args],
+        [*command(PRELUDE if standin else None), *args],
         capture_output=True,
         text=True,
         timeout=240,

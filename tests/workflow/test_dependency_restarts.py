@@ -31,7 +31,7 @@ from vitco.llm.router import Router
 from vitco.sandbox import Sandbox
 from vitco.store import open_store
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("standin_toolchain")]
 
 
 class RestartAt:

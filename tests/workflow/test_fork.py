@@ -20,7 +20,9 @@ pytestmark = pytest.mark.slow
 BRIEF, CASSETTE = DEMO_BRIEF, DEMO_CASSETTE
 
 
-def test_fork_from_the_plan_without_a_task(settings: Settings, sandbox: Sandbox) -> None:
+def test_fork_from_the_plan_without_a_task_and_bad_forks_refused(
+    settings: Settings, sandbox: Sandbox
+) -> None:
     original = start_run(settings, BRIEF, model_id=f"replay:{CASSETTE}", sandbox=sandbox).report
     assert original["status"] == "delivered"
     store = open_store(settings)
@@ -29,6 +31,25 @@ def test_fork_from_the_plan_without_a_task(settings: Settings, sandbox: Sandbox)
     after_plan = next(r for r in rows if r["after"] == "plan")
     assert after_plan["next"] == ["tasks"] and after_plan["done"] == []
     assert rows[-1]["done"] == ["T1", "T2", "T3"]
+
+    # a bad fork says what is wrong and creates nothing
+    with pytest.raises(BadFork, match="no task T9"):
+        fork_run(
+            settings, store, original["run_id"], after_plan["checkpoint_id"], drop_tasks=["T9"]
+        )
+    with pytest.raises(BadFork, match="cannot edit 'status'"):
+        fork_run(
+            settings, store, original["run_id"], after_plan["checkpoint_id"], edits={"status": "x"}
+        )
+    with pytest.raises(BadFork, match="invalid"):
+        fork_run(
+            settings,
+            store,
+            original["run_id"],
+            after_plan["checkpoint_id"],
+            edits={"plan.tasks": []},
+        )
+    assert len(store.runs()) == 1
 
     fork = fork_run(
         settings, store, original["run_id"], after_plan["checkpoint_id"], drop_tasks=["T3"]
@@ -59,27 +80,3 @@ def test_fork_from_the_plan_without_a_task(settings: Settings, sandbox: Sandbox)
     fork_row = store.get_run(fork.run_id)
     assert fork_row.parent_run_id == original["run_id"]
     assert fork_row.fork_checkpoint == after_plan["checkpoint_id"]
-
-
-def test_fork_errors_name_the_problem(settings: Settings, sandbox: Sandbox) -> None:
-    original = start_run(settings, BRIEF, model_id=f"replay:{CASSETTE}", sandbox=sandbox).report
-    store = open_store(settings)
-    rows = checkpoints(settings, open_store(settings), original["run_id"])
-    after_plan = next(r for r in rows if r["after"] == "plan")
-    with pytest.raises(BadFork, match="no task T9"):
-        fork_run(
-            settings, store, original["run_id"], after_plan["checkpoint_id"], drop_tasks=["T9"]
-        )
-    with pytest.raises(BadFork, match="cannot edit 'status'"):
-        fork_run(
-            settings, store, original["run_id"], after_plan["checkpoint_id"], edits={"status": "x"}
-        )
-    with pytest.raises(BadFork, match="invalid"):
-        fork_run(
-            settings,
-            store,
-            original["run_id"],
-            after_plan["checkpoint_id"],
-            edits={"plan.tasks": []},
-        )
-    assert len(store.runs()) == 1  # nothing was created by the refused forks

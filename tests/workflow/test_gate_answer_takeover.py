@@ -1,7 +1,8 @@
 """A gate's answer survives the death of the process applying it: the run is approved, the
 process is killed after the gate took the answer and before its checkpoint (``after:<gate>``),
 and the run taken over goes on with that answer instead of asking again
-(``vitco.workflow.answers``). The demo with an approval after the plan."""
+(``vitco.workflow.answers``). The demo with an approval after the plan, with the tests'
+stand-in for its toolchain (``tests.standin``)."""
 
 from __future__ import annotations
 
@@ -32,19 +33,21 @@ def test_an_approval_taken_over_after_a_kill_is_not_asked_again(short_home: Path
     (short_home / "workflows" / "gated.yaml").write_text(GATED, encoding="utf-8")
     paused = vitco(
         short_home, "run", str(BRIEF), "--model", f"replay:{CASSETTE}", "--workflow", "gated",
-        "--json",
+        "--json", standin=True,
     )  # fmt: skip
     assert json.loads(paused.stdout)["status"] == "awaiting_approval", paused.stderr[-2000:]
     store = open_store(Settings(home=short_home))
     (run,) = store.runs()
     assert pending_answer(store, run.id) is None  # nothing answered yet
 
-    killed = vitco(short_home, "approve", run.id, "--json", crash_at="after:approve_after_plan")
+    killed = vitco(
+        short_home, "approve", run.id, "--json", crash_at="after:approve_after_plan", standin=True
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert store.get_run(run.id).status == "running"  # died applying it
     assert pending_answer(store, run.id) == {"approved": True, "reason": None}
 
-    taken = vitco(short_home, "worker", "--burst", "--json")  # takes the orphan over
+    taken = vitco(short_home, "worker", "--burst", "--json", standin=True)  # takes it over
     assert taken.returncode == 0, taken.stderr[-3000:]
     assert json.loads(taken.stdout)["resumed"] == [
         {"run_id": run.id, "status": "delivered", "reason": None}

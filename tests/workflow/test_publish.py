@@ -118,12 +118,13 @@ def test_killed_with_a_review_open_the_run_resumes_without_a_second_review(
     short_home: Path,
 ) -> None:
     """kill -9 between opening a task's review on the host and merging it (and recording
-    either): the resumed run finds the review, merges it once, and each task has one."""
+    either): the resumed run finds the review, merges it once, and each task has one. With the
+    tests' stand-in toolchain (``tests.standin``): this is about the git host."""
     from tests.workflow.test_crash_resume import vitco
     from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE
 
     crashed = vitco(short_home, "run", str(DEMO_BRIEF), "--model", f"replay:{DEMO_CASSETTE}",
-                    "--json", crash_at="mid-publish")  # fmt: skip
+                    "--json", crash_at="mid-publish", standin=True)  # fmt: skip
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
     settings = Settings(home=short_home)
     host = LocalGitHost(settings.git_host_dir)
@@ -131,7 +132,8 @@ def test_killed_with_a_review_open_the_run_resumes_without_a_second_review(
     name = bare.name.removesuffix(".git")
     (opened,) = host.reviews(name)
     assert not opened.merged  # what the crash left: one review open, nothing recorded
-    resumed = vitco(short_home, "resume", open_store(settings).runs()[0].id, "--json")
+    run_id = open_store(settings).runs()[0].id
+    resumed = vitco(short_home, "resume", run_id, "--json", standin=True)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     report = json.loads(resumed.stdout)
     assert report["status"] == "delivered"
