@@ -52,6 +52,7 @@ def summed(samples: Samples, name: str, **labels: str) -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("standin_toolchain")  # about metrics, not the toolchain
 def test_a_demo_run_shows_in_metrics_and_logs(
     make_server: MakeServer, api_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
