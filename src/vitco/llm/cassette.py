@@ -115,7 +115,7 @@ class ReplayModel:
         self._used: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    @property
+    @functools.cached_property
     def id(self) -> str:
         return f"replay:{self.path.resolve()}"
 

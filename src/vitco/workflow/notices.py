@@ -54,14 +54,14 @@ DEFECT = (
 
 def accepted(rt: Runtime) -> None:
     """The project's brief is taken on (once per project: its first run)."""
-    project = rt.store.get_project(rt.project_id)
+    project = rt.client_project()
     context = {"title": project.name, "project_id": project.id}
     _send(rt, "accepted", context, f"accepted/{project.id}")
 
 
 def plan_ready(rt: Runtime, plan: Plan) -> None:
     """The plan is made: its tasks, the estimate and whether a gate waits after it."""
-    project = rt.store.get_project(rt.project_id)
+    project = rt.client_project()
     tasks = [{"title": t.title, "role": t.role, "complexity": t.complexity} for t in plan.tasks]
     context = {
         "title": project.name,
@@ -96,7 +96,7 @@ def _attention(
     rt: Runtime, context: dict[str, Any], key: str, *, step: str | None = None,
     task: str | None = None,
 ) -> None:  # fmt: skip
-    title = rt.store.get_project(rt.project_id).name
+    title = rt.client_project().name
     _send(rt, "needs_attention", context | {"title": title}, key, step=step, task=task)
 
 
@@ -122,7 +122,7 @@ def _send(
     task: str | None = None,
 ) -> None:  # fmt: skip
     """Send ``kind`` to the project's client once per ``key`` (see the module docstring)."""
-    name, email = parseaddr(rt.store.get_project(rt.project_id).client)
+    name, email = parseaddr(rt.client_project().client)
     if not email:
         return
     fresh: list[str] = []

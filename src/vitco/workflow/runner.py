@@ -332,9 +332,10 @@ def execute(
                         "resumable": resumable and status != "delivered",
                         "fix": fix,
                     })  # fmt: skip
-                    notices.run_stopped(
-                        rt, status, reason, _checkpoint_id(graph, config), resumable=resumable
-                    )
+                    # where it stopped names the mail, when there is one to send (reading
+                    # the graph's state again costs a delivered run for nothing)
+                    stopped_at = _checkpoint_id(graph, config) if status in notices.STOPS else None
+                    notices.run_stopped(rt, status, reason, stopped_at, resumable=resumable)
             except FenceRefused as exc:
                 lost = exc
             if lost is not None or held.lost.is_set() or not keep_running or status != "delivered":

@@ -171,6 +171,8 @@ class Runtime:
     git_host: GitHost | None = None
     payments: Payments | None = None
     deploy_target: DeployTarget | None = None  # None: the local, supervised deployment
+    started_project: Project | None = None
+    """The run's project as read when the run started (``client_project`` reads it)."""
     processes: list[Process] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -188,6 +190,14 @@ class Runtime:
             with self._lock:
                 self._artifacts[ref] = cached
         return cached
+
+    def client_project(self) -> Project:
+        """The run's project for what never changes in it (its name, client and tenant): the
+        row read when the run started, else the store's. Its budget and payment are read from
+        the store (``vitco budget`` and a payment change them)."""
+        if self.started_project is not None and self.started_project.id == self.project_id:
+            return self.started_project
+        return self.store.get_project(self.project_id)
 
     @classmethod
     def for_run(
@@ -211,7 +221,8 @@ class Runtime:
         if project is None or project.id != project_id:  # ``project``: the caller's read
             project = store.get_project(project_id)
         cap = project.budget_usd
-        rt = cls(model=model, store=store, run_id=run_id, project_id=project_id, **kw)
+        rt = cls(model=model, store=store, run_id=run_id, project_id=project_id,
+                 started_project=project, **kw)  # fmt: skip
         budget = None
         if cap is not None:
             allow = settings is not None and settings.allow_unpriced
