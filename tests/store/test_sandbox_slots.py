@@ -4,15 +4,14 @@ shared even when processes create projects at the same moment; migration 0003 ba
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
 
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, event, select, text
+from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from vitco.store import Store, open_database
 from vitco.store import repo as store_repo
@@ -75,24 +74,39 @@ def _retried_only_without_the_lock(database_url: str) -> None:
         )
 
 
+def _picks(store: Store, monkeypatch: pytest.MonkeyPatch, then: Callable[[int], None]) -> list[int]:
+    """The slots ``store`` picks from now on (another store's picks are not counted), each
+    followed by ``then(how many so far)``: between its pick and its insert."""
+    picks: list[int] = []
+    real = store_repo.pick_slot
+
+    def pick(conn: Connection) -> int:
+        slot = real(conn)
+        if conn.engine is store.engine:
+            picks.append(slot)
+            then(len(picks))
+        return slot
+
+    monkeypatch.setattr(store_repo, "pick_slot", pick)
+    return picks
+
+
 def test_a_slot_taken_by_another_process_meanwhile_is_picked_again(
-    store: Store, database_url: str, engines: list[Engine]
+    store: Store, database_url: str, engines: list[Engine], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _retried_only_without_the_lock(database_url)
     other = _other_process(database_url, engines)
     store.create_project("first", "/r/first")  # slot 0
-    flushes: list[str] = []
 
-    @event.listens_for(store.sessions, "before_flush")
-    def interlope(session: Session, *_: Any) -> None:
+    def interlope(picked: int) -> None:
         # between picking its slot and inserting, another process takes that slot
-        flushes.append("flush")
-        if len(flushes) == 1:
+        if picked == 1:
             other.create_project("interloper", "/r/interloper", project_id="p-interloper")
 
+    picks = _picks(store, monkeypatch, interlope)
     project = store.create_project("mine", "/r/mine", project_id="p-mine")
 
-    assert len(flushes) == 2  # lost once, then won
+    assert picks == [1, 2]  # lost once, then won
     assert other.get_project("p-interloper").sandbox_slot == 1
     assert project.sandbox_slot == store.get_project("p-mine").sandbox_slot == 2
 
@@ -103,16 +117,13 @@ def test_losing_the_race_every_time_raises_a_typed_error_and_stores_nothing(
     _retried_only_without_the_lock(database_url)
     monkeypatch.setattr(store_repo, "SLOT_ATTEMPTS", 3)
     other = _other_process(database_url, engines)
-
-    @event.listens_for(store.sessions, "before_flush")
-    def interlope(session: Session, *_: Any) -> None:
-        if any(isinstance(row, Project) for row in session.new):
-            other.create_project("interloper", "/r/i")
+    picks = _picks(store, monkeypatch, lambda _: other.create_project("interloper", "/r/i"))
 
     with pytest.raises(SandboxSlotContended) as info:
         store.create_project("mine", "/r/mine", project_id="p-mine")
 
     assert (info.value.project_id, info.value.attempts) == ("p-mine", 3)
+    assert picks == [0, 1, 2]
     assert isinstance(info.value.__cause__, IntegrityError)
     assert [p.name for p in store.projects()] == ["interloper"] * 3
 
@@ -145,15 +156,14 @@ def test_the_pick_waits_for_the_lock_holder(postgres_url: str, engines: list[Eng
     assert created == [1]  # it picked after the holder committed slot 0
 
 
-def test_a_taken_project_id_is_not_retried(store: Store) -> None:
+def test_a_taken_project_id_is_not_retried(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     store.create_project("a", "/a", project_id="p-same")
-    flushes: list[str] = []
-    event.listen(store.sessions, "before_flush", lambda *_: flushes.append("flush"))
+    picks = _picks(store, monkeypatch, lambda _: None)
 
     with pytest.raises(IntegrityError):
         store.create_project("b", "/b", project_id="p-same")
 
-    assert flushes == ["flush"]
+    assert picks == [1]  # one try
     assert store.get_project("p-same").name == "a"
 
 

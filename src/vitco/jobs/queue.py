@@ -35,7 +35,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, get_args
 
-from sqlalchemy import Connection, CursorResult, Engine, Update, and_, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    Update,
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
@@ -206,20 +217,13 @@ class StoreRunQueue:
         check_job(run_id, action, payload, tenant, priority, key)
         # a key is new nearly always: insert first, and read the job of a known key only when
         # the insert is refused (the unique key, also between racing enqueues)
-        job = RunJob(
-            run_id=run_id,
-            action=action,
-            payload=payload,
-            tenant_id=tenant,
-            priority=priority,
-            key=key,
-            created_at=self._now(),
-        )
+        job = {
+            "run_id": run_id, "action": action, "payload": payload, "tenant_id": tenant,
+            "priority": priority, "key": key, "created_at": self._now(),
+        }  # fmt: skip
         try:
-            with self.sessions.begin() as s:
-                s.add(job)
-                s.flush()
-                return job.id
+            with self._engine.begin() as conn:  # Core: every accepted run is one
+                return int(conn.execute(_ENQUEUE, job).scalar_one())
         except IntegrityError:  # a job of the same key was queued before (or just now)
             known = self._keyed(key) if key is not None else None
             if known is None:
@@ -355,6 +359,7 @@ class StoreRunQueue:
 
 
 _SERVED = aliased(RunJob, name="served")
+_ENQUEUE = insert(RunJob).returning(RunJob.id)
 _JOB_COLUMNS = (
     RunJob.id, RunJob.run_id, RunJob.action, RunJob.payload, RunJob.tenant_id, RunJob.priority,
     RunJob.attempt,

@@ -57,6 +57,7 @@ from vitco.store.models import (
     new_id,
     utcnow,
 )
+from vitco.store.rows import inserted
 from vitco.store.runs import TERMINAL as TERMINAL
 from vitco.store.runs import RunRows
 from vitco.store.slots import pick_slot
@@ -254,37 +255,27 @@ class Store(RunRows, Artifacts, Fences, CostQueries):
         project_id = project_id or new_id("p")
         for _ in range(SLOT_ATTEMPTS):
             try:
-                with self.sessions.begin() as s:
-                    project = Project(
-                        id=project_id,
-                        tenant_id=tenant_id,
-                        name=name,
-                        repo_path=repo_path,
-                        client=client,
-                        budget_usd=budget_usd,
-                        sandbox_slot=pick_slot(s),
-                    )
-                    s.add(project)
-                    s.flush()  # the rows that refer to it go in after it
+                # Core, one INSERT ... RETURNING each: the rows an accepted brief makes
+                with self.engine.begin() as conn:
+                    project = inserted(conn, Project, {
+                        "id": project_id, "tenant_id": tenant_id, "name": name,
+                        "repo_path": repo_path, "client": client, "budget_usd": budget_usd,
+                        "sandbox_slot": pick_slot(conn),
+                    })  # fmt: skip
                     stored_brief = stored_run = None
                     if brief is not None:
-                        stored_brief = Brief(
-                            id=new_id("b"), project_id=project_id, source=brief[0], text=brief[1]
-                        )
-                        s.add(stored_brief)
-                        s.flush()
+                        stored_brief = inserted(conn, Brief, {
+                            "id": new_id("b"), "project_id": project_id, "source": brief[0],
+                            "text": brief[1],
+                        })  # fmt: skip
                     if run is not None:
                         if stored_brief is None:
                             raise ValueError("a run needs the project's brief")
-                        stored_run = Run(
-                            id=run.run_id or new_id("r"),
-                            project_id=project_id,
-                            brief_id=stored_brief.id,
-                            model=run.model,
-                            workflow=run.workflow,
-                            base_sha=run.base_sha,
-                        )
-                        s.add(stored_run)
+                        stored_run = inserted(conn, Run, {
+                            "id": run.run_id or new_id("r"), "project_id": project_id,
+                            "brief_id": stored_brief.id, "model": run.model,
+                            "workflow": run.workflow, "base_sha": run.base_sha,
+                        })  # fmt: skip
                 return project, stored_brief, stored_run
             except IntegrityError as exc:
                 # SQLite names the column, PostgreSQL the constraint: both say sandbox_slot

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from vitco.store.access import MAX_PAGE, Page
 from vitco.store.exceptions import NotFound
 from vitco.store.models import Event, Project, Run, RunJob, new_id, utcnow
+from vitco.store.rows import inserted
 from vitco.store.secrets import SecretBox, hook_name, webhook_name
 from vitco.store.webhook_models import (
     HookDelivery,
@@ -68,6 +69,11 @@ class WebhookStore:
     def __init__(self, sessions: sessionmaker[Session], box: SecretBox) -> None:
         self.sessions = sessions
         self.box = box
+
+    @property
+    def _engine(self) -> Engine:
+        engine: Engine = self.sessions.kw["bind"]
+        return engine
 
     # inbound: secrets -------------------------------------------------------------------------
 
@@ -125,15 +131,14 @@ class WebhookStore:
     ) -> Claim:
         """Claim ``delivery_id`` of ``source`` for ``tenant_id`` (see :class:`Claim`)."""
         now = utcnow()
-        row = HookDelivery(
-            tenant_id=tenant_id, source=source, delivery_id=delivery_id, event=event[:100],
-            ref=ref, status="received", project_id=new_id("p"), run_id=new_id("r"),
-            received_at=now, claimed_at=now,
-        )  # fmt: skip
+        values = {
+            "tenant_id": tenant_id, "source": source, "delivery_id": delivery_id,
+            "event": event[:100], "ref": ref, "status": "received", "project_id": new_id("p"),
+            "run_id": new_id("r"), "received_at": now, "claimed_at": now,
+        }  # fmt: skip
         try:
-            with self.sessions.begin() as s:
-                s.add(row)
-            return Claim("new", row)
+            with self._engine.begin() as conn:  # Core: an accept's hot path
+                return Claim("new", inserted(conn, HookDelivery, values))
         except IntegrityError:
             pass
         key = (HookDelivery.tenant_id == tenant_id, HookDelivery.source == source,
@@ -157,14 +162,17 @@ class WebhookStore:
         self, row_id: int, status: str, detail: str | None = None, **ids: str | None
     ) -> HookDelivery:
         """Record how a claimed delivery ended (``ids``: its ``project_id``, ``run_id``)."""
-        with self.sessions.begin() as s:
-            row = s.get(HookDelivery, row_id)
-            if row is None:
-                raise NotFound("hook delivery", str(row_id))
-            row.status, row.detail, row.done_at = status, detail, utcnow()
-            for name, value in ids.items():
-                setattr(row, name, value)
-            return row
+        values = {"status": status, "detail": detail, "done_at": utcnow(), **ids}
+        with self._engine.begin() as conn:  # Core, one UPDATE ... RETURNING
+            row = conn.execute(
+                update(HookDelivery)
+                .where(HookDelivery.id == row_id)
+                .values(values)
+                .returning(*HookDelivery.__table__.c)
+            ).first()
+        if row is None:
+            raise NotFound("hook delivery", str(row_id))
+        return HookDelivery(**row._asdict())
 
     def linked_project(self, tenant_id: str, source: str, ref: str) -> str | None:
         """The project an earlier accepted delivery about ``ref`` made (or acted on)."""
