@@ -41,6 +41,7 @@ from sqlalchemy import (
     Engine,
     Update,
     and_,
+    bindparam,
     func,
     insert,
     or_,
@@ -234,60 +235,27 @@ class StoreRunQueue:
         with self.sessions() as s:
             return s.scalar(select(RunJob.id).where(RunJob.key == key))
 
-    def _takeable(self, now: datetime) -> Any:
-        return or_(
-            RunJob.status == "queued",
-            and_(RunJob.status == "taken", RunJob.lease_until < now),
-        )
-
     def take(
         self, consumer: str, lease_s: float = LEASE_S, *, least: int = PRIORITIES[0]
     ) -> Job | None:
         check_lease(lease_s)
         while True:
             now = self._now()
-            # The first job of each priority and tenant that can be taken, then when each of
-            # those tenants was last served (one look-up in ix_run_jobs_tenant_taken each): the
-            # same job as ordering every takeable job by (priority, tenant served, id), without
-            # a GROUP BY over every job ever queued (each take got slower as the table grew).
-            first = (
-                select(
-                    RunJob.priority,
-                    RunJob.tenant_id,
-                    func.min(RunJob.id).label("id"),
-                )
-                .where(self._takeable(now), RunJob.priority >= least)
-                .group_by(RunJob.priority, RunJob.tenant_id)
-                .subquery()
-            )
-            served = (
-                select(func.max(_SERVED.taken_at))
-                .where(_SERVED.tenant_id == first.c.tenant_id)
-                .scalar_subquery()
-            )
-            # Core, not the ORM, and the claim returns the job: a take is the queue's hot path
+            # Core, not the ORM, statements built once (_TAKE_FIRST, _CLAIM), and the claim
+            # returns the job: a take is the queue's hot path
             with self._engine.begin() as conn:
-                row = conn.execute(
-                    select(RunJob.id, RunJob.attempt)
-                    .join(first, first.c.id == RunJob.id)
-                    .order_by(first.c.priority.desc(), served.asc().nulls_first(), first.c.id)
-                    .limit(1)
-                ).first()
+                row = conn.execute(_TAKE_FIRST, {"_now": now, "_least": least}).first()
                 if row is None:
                     return None
                 job_id, attempt = row
                 won = conn.execute(
-                    update(RunJob)
-                    .where(RunJob.id == job_id, RunJob.attempt == attempt, self._takeable(now))
-                    .values(
-                        status="taken",
-                        worker=consumer[:100],
-                        taken_at=now,
-                        lease_until=now + timedelta(seconds=lease_s),
-                        attempt=attempt + 1,
-                    )
-                    .returning(*_JOB_COLUMNS)
-                ).first()
+                    _CLAIM,
+                    {
+                        "_id": job_id, "_attempt": attempt, "_now": now,
+                        "_worker": consumer[:100], "_until": now + timedelta(seconds=lease_s),
+                        "_next": attempt + 1,
+                    },
+                ).first()  # fmt: skip
                 if won is not None:
                     return Job(
                         won.id,
@@ -314,15 +282,10 @@ class StoreRunQueue:
     def finish(self, job: Job, status: Ending = "done") -> bool:
         if status not in get_args(Ending):
             raise BadJob("status", status, f"one of {', '.join(get_args(Ending))}")
+        params = {"_id": job.id, "_attempt": job.attempt, "_status": status,
+                  "_now": self._now()}  # fmt: skip
         with self._engine.begin() as conn:
-            return bool(
-                _changed(
-                    conn,
-                    update(RunJob)
-                    .where(self._held(job))
-                    .values(status=status, finished_at=self._now(), lease_until=None),
-                )
-            )
+            return bool(cast(CursorResult[Any], conn.execute(_FINISH, params)).rowcount)
 
     def release(self, job: Job) -> bool:
         with self.sessions.begin() as s:
@@ -358,12 +321,72 @@ class StoreRunQueue:
         return QueueStats(int(depth), int(taken or 0), age)
 
 
+def _takeable_at(now: Any) -> Any:
+    return or_(
+        RunJob.status == "queued",
+        and_(RunJob.status == "taken", RunJob.lease_until < now),
+    )
+
+
 _SERVED = aliased(RunJob, name="served")
+# The first takeable job of each priority and tenant, then when each of those tenants was last
+# served (one look-up in ix_run_jobs_tenant_taken each): the same job as ordering every
+# takeable job by (priority, tenant served, id), without a GROUP BY over every job ever queued
+# (each take got slower as the table grew).
+_FIRST = (
+    select(RunJob.priority, RunJob.tenant_id, func.min(RunJob.id).label("id"))
+    .where(_takeable_at(bindparam("_now")), RunJob.priority >= bindparam("_least"))
+    .group_by(RunJob.priority, RunJob.tenant_id)
+    .subquery()
+)
+_TAKE_FIRST = (
+    select(RunJob.id, RunJob.attempt)
+    .join(_FIRST, _FIRST.c.id == RunJob.id)
+    .order_by(
+        _FIRST.c.priority.desc(),
+        select(func.max(_SERVED.taken_at))
+        .where(_SERVED.tenant_id == _FIRST.c.tenant_id)
+        .scalar_subquery()
+        .asc()
+        .nulls_first(),
+        _FIRST.c.id,
+    )
+    .limit(1)
+)
+_CLAIM = (
+    update(RunJob)
+    .where(
+        RunJob.id == bindparam("_id"),
+        RunJob.attempt == bindparam("_attempt"),
+        _takeable_at(bindparam("_now")),
+    )
+    .values(
+        status="taken",
+        worker=bindparam("_worker"),
+        taken_at=bindparam("_now"),
+        lease_until=bindparam("_until"),
+        attempt=bindparam("_next"),
+    )
+    .returning(
+        RunJob.id,
+        RunJob.run_id,
+        RunJob.action,
+        RunJob.payload,
+        RunJob.tenant_id,
+        RunJob.priority,
+        RunJob.attempt,
+    )
+)
+_FINISH = (
+    update(RunJob)
+    .where(
+        RunJob.id == bindparam("_id"),
+        RunJob.attempt == bindparam("_attempt"),
+        RunJob.status == "taken",
+    )
+    .values(status=bindparam("_status"), finished_at=bindparam("_now"), lease_until=None)
+)
 _ENQUEUE = insert(RunJob).returning(RunJob.id)
-_JOB_COLUMNS = (
-    RunJob.id, RunJob.run_id, RunJob.action, RunJob.payload, RunJob.tenant_id, RunJob.priority,
-    RunJob.attempt,
-)  # fmt: skip
 
 
 def _changed(s: Session | Connection, statement: Update) -> int:

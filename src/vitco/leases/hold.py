@@ -131,7 +131,8 @@ class _Heartbeat:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
                 self._thread.start()
-            self._wake.notify()
+            elif self._due[0][2] is held:  # due before the others: the thread waits too long
+                self._wake.notify()
 
     def _push(self, held: Held) -> None:
         heapq.heappush(self._due, (time.monotonic() + held.interval_s, next(self._order), held))
