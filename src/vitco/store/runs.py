@@ -9,10 +9,11 @@ status without the event that announces it (or the reverse) is never seen by a r
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, func, insert, literal, select, update
+from sqlalchemy import Engine, Update, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from vitco.store.exceptions import NotFound
@@ -28,6 +29,24 @@ _INSERT_EVENT = insert(Event)
 _RUN_COLUMNS = tuple(Run.__table__.c)
 
 
+@functools.cache
+def _update_run(names: tuple[str, ...], starts: bool) -> Update:
+    """The UPDATE ... RETURNING of these run fields (bound as ``_<name>``, the run as
+    ``_run_id``), built once per set of names; ``starts``: ``started_at`` is set to ``_now``
+    unless the run started before."""
+    values: dict[str, Any] = {name: bindparam(f"_{name}") for name in names}
+    if starts:
+        values["started_at"] = func.coalesce(Run.started_at, bindparam("_now", type_=UTCDateTime()))
+    return update(Run).where(Run.id == bindparam("_run_id")).values(values).returning(*_RUN_COLUMNS)
+
+
+_WITH_PROJECT = (
+    select(Run, Project)
+    .join(Project, Project.id == Run.project_id)
+    .where(Run.id == bindparam("_run_id"))
+)
+
+
 class RunRows:
     """The run part of ``Store`` (which sets ``sessions``, ``bus``, ``redactor`` and the
     fencing of ``vitco.store.fences``)."""
@@ -40,11 +59,7 @@ class RunRows:
     def run_with_project(self, run_id: str) -> tuple[Run, Project]:
         """A run and its project, in one query."""
         with self.sessions() as s:
-            row = s.execute(
-                select(Run, Project)
-                .join(Project, Project.id == Run.project_id)
-                .where(Run.id == run_id)
-            ).first()
+            row = s.execute(_WITH_PROJECT, {"_run_id": run_id}).first()
         if row is None:
             raise NotFound("run", run_id)
         return row[0], row[1]
@@ -67,17 +82,16 @@ class RunRows:
         changes at least twice, and a trivial run's time is mostly its statements."""
         now = utcnow()
         values = dict(fields)
-        if fields.get("status") == "running" and "started_at" not in fields:
-            values["started_at"] = func.coalesce(Run.started_at, literal(now, UTCDateTime()))
+        starts = fields.get("status") == "running" and "started_at" not in fields
         if fields.get("status") in TERMINAL and "finished_at" not in fields:
             values["finished_at"] = now
+        params = {f"_{name}": value for name, value in values.items()}
+        params |= {"_run_id": run_id, "_now": now}
         written: Event | None = None
         engine: Engine = self.sessions.kw["bind"]
         with engine.begin() as conn:
             self._fence(conn, [run_id])
-            row = conn.execute(
-                update(Run).where(Run.id == run_id).values(values).returning(*_RUN_COLUMNS)
-            ).first()
+            row = conn.execute(_update_run(tuple(values), starts), params).first()
             if row is None:
                 raise NotFound("run", run_id)
             if event is not None:

@@ -14,11 +14,12 @@ nowhere else; a value in a form the box no longer writes (``plain:``) is re-seal
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, Update, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -61,6 +62,18 @@ def _by_id_desc(s: Session, q: Any, model: Any, limit: int, after: int | None) -
 def matches(patterns: list[Any], kind: str) -> bool:
     """Whether a subscription to ``patterns`` wants an event of ``kind``."""
     return "*" in patterns or kind in patterns
+
+
+@functools.cache
+def _finish(names: tuple[str, ...]) -> Update:
+    """The UPDATE ... RETURNING of these fields of a delivery (bound as ``_<name>``, the row
+    as ``_id``), built once per set of names."""
+    return (
+        update(HookDelivery)
+        .where(HookDelivery.id == bindparam("_id"))
+        .values({name: bindparam(f"_{name}") for name in names})
+        .returning(*HookDelivery.__table__.c)
+    )
 
 
 class WebhookStore:
@@ -163,13 +176,9 @@ class WebhookStore:
     ) -> HookDelivery:
         """Record how a claimed delivery ended (``ids``: its ``project_id``, ``run_id``)."""
         values = {"status": status, "detail": detail, "done_at": utcnow(), **ids}
-        with self._engine.begin() as conn:  # Core, one UPDATE ... RETURNING
-            row = conn.execute(
-                update(HookDelivery)
-                .where(HookDelivery.id == row_id)
-                .values(values)
-                .returning(*HookDelivery.__table__.c)
-            ).first()
+        with self._engine.begin() as conn:  # Core, one UPDATE ... RETURNING, built once
+            params = {f"_{name}": value for name, value in values.items()} | {"_id": row_id}
+            row = conn.execute(_finish(tuple(values)), params).first()
         if row is None:
             raise NotFound("hook delivery", str(row_id))
         return HookDelivery(**row._asdict())
