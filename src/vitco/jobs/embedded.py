@@ -18,7 +18,9 @@ run it names. Shutting down:
 - ``hand_back()`` (a second SIGTERM, or ``close``): stop the runs now (their sandboxed commands
   are killed; a step cut short is done again on resume) and hand their jobs back.
 
-``notify`` wakes the idle slots when a job was queued in this process. ``watch`` (the
+``notify`` wakes the idle slots when a job was queued in this process, and the queue's
+``listen`` calls it when another process queued one (Redis; the store's table has no such
+signal), so an idle slot takes a new job at once, not at its next poll. ``watch`` (the
 composition root's ``jobs.worker.scan_orphans``, in ``vitco worker`` and ``vitco serve``
 alike) is called every ``poll_s`` to queue a resume of each run whose executor died.
 
@@ -50,7 +52,7 @@ from vitco.workflow.services import Services
 
 logger = logging.getLogger("vitco.jobs")
 
-POLL_S = 2.0  # a job queued by another process is seen within this long
+POLL_S = 2.0  # a job queued by another process and not heard of is seen within this long
 ORPHAN_PRIORITY = PRIORITIES[1]
 """An orphan's resume goes before every queued start and is taken by a taker thread of its
 own (see the module docstring): its run was under way (its client is waiting, part of its
@@ -154,6 +156,7 @@ class EmbeddedWorker:
             for i in range(concurrency)
         ]
         self._takers: list[threading.Thread] = []
+        self._unlisten: Callable[[], None] | None = None
         self._renewer = threading.Thread(
             target=self._renew_loop, name=f"vitco-worker-{name}-renew", daemon=True
         )
@@ -169,6 +172,8 @@ class EmbeddedWorker:
                 self._look_for_orphans()
             else:
                 self._watcher.start()
+        if not self.burst:  # a burst worker stops at an empty queue: nothing to wait for
+            self._unlisten = self.queue.listen(self.notify)
         for thread in self._slots:
             thread.start()
         self._renewer.start()
@@ -192,6 +197,8 @@ class EmbeddedWorker:
         jobs back."""
         self._draining.set()
         self._wake.set()
+        if self._unlisten is not None:  # takes nothing more: nothing to be woken for
+            self._unlisten()
         with self._lock:
             helds = list(self._state.held.values())
             for held in helds:

@@ -20,6 +20,10 @@ The semantics both give:
 - **Cancel** drops the queued jobs of a run; **release** hands a held job back at once (a
   worker shutting down); an enqueue ``key`` makes enqueueing idempotent (the same key
   returns the job already queued for it).
+- **Wake-up**: ``listen`` tells an idle worker that another process queued a job or handed one
+  back, so it takes it at once instead of at its next poll. Redis publishes each enqueue and
+  release; the store's table has no such signal (``vitco serve``'s own worker is told by the
+  process that queues, ``EmbeddedWorker.notify``), so its workers find jobs by polling.
 
 The run's own lease (who executes the run) is ``vitco.jobs.lease``'s concern; this lease is
 only the job's, so a dead worker's job reaches a live worker.
@@ -136,6 +140,12 @@ class RunQueue(Protocol):
         ...
 
     def stats(self) -> QueueStats: ...
+
+    def listen(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """Call ``wake`` (from a thread of the queue's) whenever a job may have become
+        takeable in another process: an enqueue, a release. Returns what stops listening. A
+        queue that cannot tell returns a no-op: its consumers poll."""
+        ...
 
 
 def check_job(
@@ -319,6 +329,14 @@ class StoreRunQueue:
                 oldest = oldest.replace(tzinfo=UTC)
             age = max(0.0, self.clock() - oldest.timestamp())
         return QueueStats(int(depth), int(taken or 0), age)
+
+    def listen(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """No signal between processes here (see the module docstring): consumers poll."""
+        return _nothing
+
+
+def _nothing() -> None:
+    pass
 
 
 def _takeable_at(now: Any) -> Any:

@@ -28,6 +28,11 @@ Keys under ``prefix`` (one installation per prefix)::
     run:<run_id>     set of the run's queued job ids (cancel)
     key:<key>        the job id of an idempotent enqueue
 
+and one pub/sub channel, ``wake``: an enqueue and a release publish the job's id on it, and an
+idle worker listening (``listen``) takes at once instead of at its next poll. Without it a run
+submitted to an idle fleet waited up to a poll (2 s by default) before a worker looked; a
+worker still polls (a lease that ran out, a message missed while Redis was away).
+
 (each key is ``<prefix>{<tag>}<name>``, see below). A take first takes over a job whose lease
 ended, else serves the tenant whose queue head has the highest priority and, among those, the
 one served longest ago.
@@ -41,8 +46,12 @@ so a cluster routes every call to the node that holds the whole queue.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
+import threading
+from collections.abc import Callable
 from typing import Any, cast
 
 from vitco.jobs.exceptions import BadJob, QueueUnavailable
@@ -59,6 +68,9 @@ from vitco.jobs.queue import (
 )
 
 KEPT_S = 7 * 24 * 3600  # an ended job's hash (and its enqueue key) lasts this long
+LISTEN_RETRY_S = 1.0  # a listener whose connection broke subscribes again after this long
+
+logger = logging.getLogger("vitco.jobs")
 
 _NOW = """
 local t = redis.call('TIME')
@@ -83,6 +95,7 @@ redis.call('ZADD', P .. 'q:' .. tenant, (100 - priority) * 1099511627776 + id, i
 redis.call('SADD', P .. 'tenants', tenant)
 redis.call('SADD', P .. 'run:' .. run_id, id)
 if key ~= '' then redis.call('SET', P .. 'key:' .. key, id) end
+redis.call('PUBLISH', P .. 'wake', id)
 return id
 """
 )
@@ -181,6 +194,7 @@ redis.call('ZREM', P .. 'held', id)
 redis.call('ZADD', P .. 'q:' .. tenant, (100 - priority) * 1099511627776 + tonumber(id), id)
 redis.call('SADD', P .. 'tenants', tenant)
 redis.call('SADD', P .. 'run:' .. redis.call('HGET', job, 'run_id'), id)
+redis.call('PUBLISH', P .. 'wake', id)
 return 1
 """
 )
@@ -319,3 +333,33 @@ class RedisRunQueue:
     def stats(self) -> QueueStats:
         depth, taken, age_ms = self._call("stats")
         return QueueStats(int(depth), int(taken), max(0, int(age_ms)) / 1000)
+
+    def listen(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """Call ``wake`` for every enqueue and release (of any process) heard on the queue's
+        channel, from a thread of its own with a connection of its own; after Redis was away
+        it subscribes again and calls ``wake`` once (what was queued meanwhile went unheard).
+        Returns what stops it (within a second)."""
+        stopped = threading.Event()
+        thread = threading.Thread(
+            target=self._listen, args=(wake, stopped), name="vitco-queue-listen", daemon=True
+        )
+        thread.start()
+        return stopped.set
+
+    def _listen(self, wake: Callable[[], None], stopped: threading.Event) -> None:
+        import redis
+
+        while not stopped.is_set():
+            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+            try:
+                pubsub.subscribe(self.base + "wake")
+                wake()  # listening from now on: look once for what came before
+                while not stopped.is_set():
+                    if pubsub.get_message(timeout=1.0) is not None:
+                        wake()
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                logger.debug("queue listener: Redis away (%s), polling meanwhile", exc)
+                stopped.wait(LISTEN_RETRY_S)
+            finally:
+                with contextlib.suppress(redis.RedisError, OSError):
+                    pubsub.close()
