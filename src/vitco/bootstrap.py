@@ -453,15 +453,18 @@ def build_worker(
 ) -> EmbeddedWorker:
     """The worker of ``vitco worker``: the queue of ``settings`` (``VITCO_QUEUE``), taken by
     ``concurrency`` threads (default ``VITCO_WORKER_CONCURRENCY``) named after this host and
-    process, each job executed with the parts built here."""
+    process, each job executed with the parts built here; what every run needs is made
+    before it returns (``vitco.workflow.warmup``), so a worker is ready at full speed."""
     import os
     import socket
 
     from vitco.jobs.embedded import EmbeddedWorker, execute_job
     from vitco.jobs.queue import open_queue
     from vitco.jobs.worker import scan_orphans
+    from vitco.workflow.warmup import warm
 
     services = build(settings, model=model, sandbox=sandbox)
+    warm(services)
     store = services.store
     queue = open_queue(settings, store.sessions)
     return EmbeddedWorker(
