@@ -14,9 +14,19 @@ run, whose CPU would measure this machine's cores instead of the fleet). Target:
 >= 3.5x the runs per minute of one. Give ``--runs`` a multiple of the largest worker count:
 runs go in rounds of one per worker (``ideal_ratio`` says what the runs allow at best).
 
+The machine is shared, so its load changes between configurations: ``--repeat N`` runs the
+configurations N times in alternating order (1, 2, 4, 4, 2, 1, ...) and the ratio is of the
+medians. Each configuration also says where its time went: ``start_delay_s`` (a run's
+submission to its start: waiting for a free worker, and its ``min`` the wake-up and take of
+a run submitted to an idle worker), ``run_s`` (its start to its end;
+``--latency`` times the run's calls of it is the model), and ``cpu_s``, the CPU seconds each
+kind of process used while the configuration was timed (``serve``, ``workers``, ``git`` and
+other children of the workers, the ``postgres`` backends of the bench's database and the
+``bench`` itself, which polls the runs' statuses from one list request at a time).
+
     python bench/scale.py                  # a table
     python bench/scale.py --json           # one JSON object
-    python bench/scale.py --runs 8 --latency 1.0 --workers 1,2,4
+    python bench/scale.py --runs 8 --latency 1.0 --workers 1,2,4 --repeat 3
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -124,8 +135,6 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def _database(admin: str) -> Iterator[str]:
-    import psycopg
-
     name = f"vitco_bench_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -148,8 +157,44 @@ def _forget(redis_url: str, prefix: str) -> None:
     client.close()
 
 
+def _cpu_s(pid: int) -> tuple[float, float]:
+    """CPU seconds (user + system) of a process and of its children it waited for."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:  # gone, or not Linux
+        return 0.0, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
+
+
+def _cpu(api: int, workers: list[int], admin: str, database: str) -> dict[str, float]:
+    with psycopg.connect(admin, autocommit=True) as conn:
+        backends = [
+            int(pid)
+            for (pid,) in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (database,)
+            )
+        ]
+    own = [_cpu_s(pid) for pid in workers]
+    times = os.times()
+    return {
+        "serve": _cpu_s(api)[0],
+        "workers": sum(cpu for cpu, _ in own),
+        "git": sum(children for _, children in own),
+        "postgres": sum(_cpu_s(pid)[0] for pid in backends),
+        "bench": times.user + times.system,
+    }
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
 def configuration(
-    workers: int, runs: int, latency: float, admin: str, redis_url: str
+    workers: int, runs: int, latency: float, admin: str, redis_url: str, poll: float = 2.0
 ) -> dict[str, Any]:
     """One fleet of ``workers`` workers: ``runs`` runs submitted at once, timed to the last."""
     tmp = Path(tempfile.mkdtemp(prefix="vitco-scale-"))
@@ -188,42 +233,66 @@ def configuration(
                 health = _port()
                 worker = subprocess.Popen(
                     _vitco("worker", "--concurrency", "1", "--health-port", str(health),
-                           "--poll", "0.5"),
+                           "--poll", str(poll)),
                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 )  # fmt: skip
                 processes.append(worker)
                 _wait(f"http://127.0.0.1:{health}/readyz", worker, "vitco worker")
             brief = DEMO_BRIEF.read_text(encoding="utf-8")
+            database = database_url.rsplit("/", 1)[1]
+            pids = [p.pid for p in processes[1:]]
             with VitcoClient.connect(url, key) as client:
                 projects = [client.create_project(brief) for _ in range(runs)]
+                cpu_before = _cpu(api.pid, pids, admin, database)
                 began = time.monotonic()
-                ids = [client.start_run(p.id, workflow="bench-scale").id for p in projects]
-                statuses: dict[str, str] = {}
+                ids = {client.start_run(p.id, workflow="bench-scale").id for p in projects}
+                ended: dict[str, Any] = {}
                 deadline = began + max(600.0, runs * latency * 20)
-                while len(statuses) < runs and time.monotonic() < deadline:
-                    for run_id in ids:
-                        if run_id not in statuses:
-                            status = client.run(run_id).status
-                            if status in TERMINAL:
-                                statuses[run_id] = status
-                    time.sleep(0.2)
+                while len(ended) < runs and time.monotonic() < deadline:
+                    cursor = None
+                    while True:  # one request a page, not one a run: the bench's own load
+                        page = client.runs(limit=200, cursor=cursor)
+                        for run in page.items:
+                            if run.id in ids and run.status in TERMINAL:
+                                ended.setdefault(run.id, run)
+                        cursor = page.next_cursor
+                        if cursor is None:
+                            break
+                    time.sleep(0.25)
                 wall = time.monotonic() - began
+                cpu_after = _cpu(api.pid, pids, admin, database)
             for process in processes:
                 _stop(process)
             processes.clear()
-            delivered = sum(1 for s in statuses.values() if s == "delivered")
+            delivered = sum(1 for r in ended.values() if r.status == "delivered")
+            timed = [r for r in ended.values() if r.started_at and r.finished_at]
+            delays = [(r.started_at - r.created_at).total_seconds() for r in timed]
+            spans = [(r.finished_at - r.started_at).total_seconds() for r in timed]
             return {
                 "workers": workers,
                 "runs": runs,
                 "delivered": delivered,
                 "wall_s": round(wall, 2),
                 "runs_per_min": round(delivered / wall * 60, 2),
+                "start_delay_s": _spread(delays),
+                "run_s": _spread(spans),
+                "cpu_s": {k: round(cpu_after[k] - cpu_before[k], 2) for k in cpu_after},
             }
     finally:
         for process in processes:
             _stop(process)
         _forget(redis_url, prefix)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _spread(values: list[float]) -> dict[str, float] | None:
+    if not values:
+        return None
+    return {
+        "min": round(min(values), 2),
+        "median": round(_median(values), 2),
+        "max": round(max(values), 2),
+    }
 
 
 def main() -> None:
@@ -238,23 +307,39 @@ def main() -> None:
         help="a PostgreSQL database to create the bench's own database from",
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0", help="Redis")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="rounds of the configurations, order alternating"
+    )
+    parser.add_argument(
+        "--poll", type=float, default=2.0, help="the workers' --poll (vitco worker's default)"
+    )
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
-    rows = [
-        configuration(n, args.runs, args.latency, args.database_url, args.redis_url) for n in counts
-    ]
-    by = {row["workers"]: row for row in rows}
+    rows = []
+    for round_ in range(args.repeat):  # 1, 2, 4, 4, 2, 1: a drift in the load hits all alike
+        for n in counts if round_ % 2 == 0 else counts[::-1]:
+            rows.append(
+                configuration(
+                    n, args.runs, args.latency, args.database_url, args.redis_url, args.poll
+                )
+            )
+    medians = {
+        n: round(_median([r["runs_per_min"] for r in rows if r["workers"] == n]), 2) for n in counts
+    }
     ratio = ideal = None
-    if 1 in by and max(by) > 1 and by[1]["runs_per_min"]:
-        ratio = round(by[max(by)]["runs_per_min"] / by[1]["runs_per_min"], 2)
+    if 1 in medians and max(medians) > 1 and medians[1]:
+        ratio = round(medians[max(medians)] / medians[1], 2)
         # runs go in rounds of one per worker: 6 runs on 4 workers take 2 rounds, not 1.5
-        ideal = round(args.runs / math.ceil(args.runs / max(by)), 2)
+        ideal = round(args.runs / math.ceil(args.runs / max(medians)), 2)
     result = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "model_latency_s": args.latency,
+        "worker_poll_s": args.poll,
+        "repeat": args.repeat,
         "configurations": rows,
+        "runs_per_min": {str(n): rpm for n, rpm in medians.items()},
         "ratio": ratio,
-        "ratio_of": f"{max(by)} workers vs 1" if ratio is not None else None,
+        "ratio_of": f"{max(medians)} workers vs 1" if ratio is not None else None,
         "ideal_ratio": ideal,
         "target_ratio": TARGET_RATIO,
         "target_met": ratio is not None and ratio >= TARGET_RATIO,
@@ -264,10 +349,14 @@ def main() -> None:
         return
     print(f"model latency {args.latency} s per call, {args.runs} runs per configuration")
     for row in rows:
+        cpu = ", ".join(f"{k} {v}" for k, v in row["cpu_s"].items())
         print(
             f"  {row['workers']} worker(s): {row['runs_per_min']} runs/min "
-            f"({row['delivered']}/{row['runs']} delivered in {row['wall_s']} s)"
+            f"({row['delivered']}/{row['runs']} delivered in {row['wall_s']} s; "
+            f"start delay {row['start_delay_s']}, run {row['run_s']}; CPU s: {cpu})"
         )
+    if args.repeat > 1:
+        print(f"  medians: {medians}")
     if ratio is not None:
         print(f"  {result['ratio_of']}: {ratio}x (target {TARGET_RATIO}x, {ideal}x at best)")
 
