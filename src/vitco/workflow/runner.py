@@ -282,6 +282,8 @@ def execute(
             payload: Any = Command(resume=resume) if resume is not None else inputs
             if not resuming or not graph.get_state(config).values:
                 notices.accepted(rt)  # once per project: its first run starts
+                if payload is None:  # its executor died before the first checkpoint
+                    payload = {"run_id": run_id}  # nothing to go on from: start it
 
             def probe() -> Any:
                 store.ping()
