@@ -78,4 +78,3 @@ def test_a_release_elsewhere_wakes_the_idle_worker(
     finally:
         worker.close(5)
         other.client.close()
-
