@@ -44,7 +44,6 @@ from vitco.jobs.queue import LEASE_S, PRIORITIES, Ending, Job, RunQueue
 from vitco.leases import RunLease
 from vitco.observability.logging import bound
 from vitco.store import Store, StoreError
-from vitco.store.models import Project, Run
 from vitco.workflow import stop
 from vitco.workflow.exceptions import RunBusy, WorkflowError
 from vitco.workflow.runner import execute, resume
@@ -72,11 +71,6 @@ def execute_job(services: Services, job: Job) -> None:
     a run that has moved on meanwhile (delivered, cancelled, waiting at a gate) is left as is.
     A gate's answer taken over after the gate consumed it is not asked twice."""
     run, project = services.store.run_with_project(job.run_id)
-    with bound(project_id=project.id):  # on the run's log lines (``EmbeddedWorker._run``)
-        _execute_job(services, job, run, project)
-
-
-def _execute_job(services: Services, job: Job, run: Run, project: Project) -> None:
     if run.status in TAKEN_OVER:
         resume(services, job.run_id)
     elif run.status != "queued":
@@ -340,12 +334,17 @@ class EmbeddedWorker:
             held.token.request("a cancel")
 
     def _run(self, job: Job) -> None:
-        # on every log line of the run, steps' too (``execute_job`` adds the project's id once
-        # it has read the run: no query of its own for it)
-        with bound(run_id=job.run_id, tenant_id=job.tenant):
+        with bound(**self._ids(job.run_id)):  # on every log line of the run, steps' too
             logger.info("job %s: %s run", job.id, job.action, extra={"job_id": job.id})
             ending = self._execute(job)
             logger.info("job %s: %s", job.id, ending, extra={"job_id": job.id})
+
+    def _ids(self, run_id: str) -> dict[str, str | None]:
+        try:
+            project_id, tenant_id = self.store.run_owner(run_id)
+        except StoreError:
+            return {"run_id": run_id}
+        return {"run_id": run_id, "project_id": project_id, "tenant_id": tenant_id}
 
     def _execute(self, job: Job) -> str:
         held = Held(job, stop.StopToken(job.run_id))

@@ -64,6 +64,18 @@ class RunRows:
             raise NotFound("run", run_id)
         return row[0], row[1]
 
+    def run_owner(self, run_id: str) -> tuple[str, str]:
+        """The project and tenant of a run (its log lines carry them), in one query."""
+        with self.sessions() as s:
+            row = s.execute(
+                select(Project.id, Project.tenant_id)
+                .join(Run, Run.project_id == Project.id)
+                .where(Run.id == run_id)
+            ).first()
+        if row is None:
+            raise NotFound("run", run_id)
+        return str(row[0]), str(row[1])
+
     def update_run(
         self, run_id: str, *, event: tuple[str, str] | None = None, **fields: Any
     ) -> Run:
