@@ -58,10 +58,12 @@ def test_invocations_reuse_their_threads() -> None:
     assert lent, "the invocations' pool was not taken back"
     threads = {t for pool in lent for t in pool._threads}
     assert 0 < len(threads) <= 3 * len(lent)
-    before = threading.active_count()
+    before = set(threading.enumerate())
     for i in range(3, 10):
         invoke(i)
-    assert threading.active_count() == before  # no thread made, none left behind
+    # no thread made, none left behind (threads of other tests of this process may end meanwhile:
+    # counting them all failed under load)
+    assert set(threading.enumerate()) - before == set()
     assert {t for pool in executors._idle.get(3, []) for t in pool._threads} == threads
 
 
