@@ -172,17 +172,29 @@ def serving(home: Path, prelude: str = "") -> Iterator[str]:
 @contextlib.contextmanager
 def working(home: Path, count: int, prelude: str = "") -> Iterator[None]:
     """``count`` ``vitco worker`` processes on the data dir (beside the serving process's own
-    embedded worker: the queue is the store's, shared), until the block ends."""
+    embedded worker: the queue is the store's, shared), until the block ends. The block starts
+    once each is ready (its ``/readyz``): the CPU a worker spends starting (about 2 s of
+    imports and set-up) is not an execution's, as serve's is not."""
+    ports = [_port() for _ in range(count)]
     processes = [
         subprocess.Popen(
-            _vitco(prelude, "worker", "--poll", "0.2"),
+            _vitco(prelude, "worker", "--poll", "0.2", "--health-port", str(port)),
             env=_vitco_env(home),
             stdout=subprocess.DEVNULL,
         )
-        for _ in range(count)
+        for port in ports
     ]
     PIDS.extend(p.pid for p in processes)
     try:
+        deadline = time.monotonic() + 60
+        for process, port in zip(processes, ports, strict=True):
+            while True:
+                with contextlib.suppress(httpx.TransportError):
+                    if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                        break
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("vitco worker did not start")
+                time.sleep(0.1)
         yield
     finally:
         for process in processes:
