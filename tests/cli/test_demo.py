@@ -91,29 +91,20 @@ def test_demo_delivers_the_todo_api(short_home: Path) -> None:
         names = {m.name.split("/", 1)[1] for m in tar.getmembers()}
     assert names == {e.path for e in repo.tree_entries("delivered")} and "todo/app.py" in names
 
-    # Running it again makes a new project, delivered the same way.
-    again = json.loads(run_vitco(short_home, "demo", "--json").stdout)
-    assert again["status"] == "delivered"
-    assert again["project_id"] != report["project_id"] and again["repo"] != report["repo"]
-
-    # status and report find both, as JSON.
-    listed = json.loads(run_vitco(short_home, "status", "--json").stdout)
-    assert {p["project_id"] for p in listed["projects"]} == {
-        report["project_id"],
-        again["project_id"],
-    }
-    stored = json.loads(run_vitco(short_home, "report", report["project_id"], "--json").stdout)
-    assert stored["run_id"] == report["run_id"] and stored["status"] == "delivered"
-
-
-@pytest.mark.usefixtures("sandbox")
-def test_demo_prints_plain_progress_and_the_replay_note_when_not_a_terminal(
-    short_home: Path,
-) -> None:
-    proc = run_vitco(short_home, "demo")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = proc.stdout
+    # Running it again, without --json and into a pipe: plain progress and the replay note,
+    # and a new project, delivered the same way.
+    plain = run_vitco(short_home, "demo")
+    assert plain.returncode == 0, plain.stderr[-3000:]
+    out = plain.stdout
     assert "replays a recorded model" in out and "OPENAI_API_KEY" in out
     assert "\x1b[" not in out  # no terminal escapes in a pipe
     for line in ("analyst reads the brief", "back to the developer", "DELIVERED"):
         assert line in out
+
+    # status and report find both, as JSON.
+    listed = json.loads(run_vitco(short_home, "status", "--json").stdout)
+    projects = {p["project_id"]: p["status"] for p in listed["projects"]}
+    assert len(projects) == 2 and report["project_id"] in projects
+    assert set(projects.values()) == {"delivered"}
+    stored = json.loads(run_vitco(short_home, "report", report["project_id"], "--json").stdout)
+    assert stored["run_id"] == report["run_id"] and stored["status"] == "delivered"
