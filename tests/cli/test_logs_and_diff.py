@@ -28,6 +28,7 @@ def git(repo: str, *args: str) -> str:
     ).stdout
 
 
+@pytest.mark.usefixtures("standin_toolchain")  # about the commands, not the toolchain
 def test_logs_diff_and_status_of_a_delivered_run(settings: Settings, sandbox: Sandbox) -> None:
     report = start_run(settings, DEMO_BRIEF, model_id=f"replay:{DEMO_CASSETTE}", sandbox=sandbox)
     run, repo = report.report["run_id"], report.report["repo"]
