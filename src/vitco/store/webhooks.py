@@ -64,6 +64,11 @@ def matches(patterns: list[Any], kind: str) -> bool:
     return "*" in patterns or kind in patterns
 
 
+_SECRET = select(HookSecret.secret).where(
+    HookSecret.tenant_id == bindparam("_tenant"), HookSecret.source == bindparam("_source")
+)
+
+
 @functools.cache
 def _finish(names: tuple[str, ...]) -> Update:
     """The UPDATE ... RETURNING of these fields of a delivery (bound as ``_<name>``, the row
@@ -102,17 +107,18 @@ class WebhookStore:
             return row
 
     def secret(self, tenant_id: str, source: str) -> str | None:
-        with self.sessions() as s:
-            row = s.get(HookSecret, (tenant_id, source))
-        if row is None:
+        # Core, a statement built once: every signed delivery reads its secret
+        with self._engine.connect() as conn:
+            sealed = conn.execute(_SECRET, {"_tenant": tenant_id, "_source": source}).scalar()
+        if sealed is None:
             return None
-        value = self.box.open(tenant_id, hook_name(source), row.secret)
-        if self.box.stale(row.secret):
+        value = self.box.open(tenant_id, hook_name(source), sealed)
+        if self.box.stale(sealed):
             with self.sessions.begin() as s:
                 s.execute(
                     update(HookSecret)
                     .where(HookSecret.tenant_id == tenant_id, HookSecret.source == source,
-                           HookSecret.secret == row.secret)
+                           HookSecret.secret == sealed)
                     .values(secret=self.box.seal(tenant_id, hook_name(source), value))
                 )  # fmt: skip
         return value
