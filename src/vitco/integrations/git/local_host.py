@@ -86,17 +86,20 @@ class LocalGitHost:
     # reviews ----------------------------------------------------------------------------------
 
     def _records(self, bare: Repo, prefix: str) -> list[tuple[str, str, dict[str, object]]]:
-        """(ref, blob, content) of every record under ``prefix``."""
+        """(ref, blob, content) of every record under ``prefix``: two git processes however
+        many there are (one per record made opening a project's n-th review cost n + 1, each
+        of its reviews read again at every later one)."""
         out = bare.git("for-each-ref", "--format=%(refname) %(objectname)", prefix)
-        records = []
-        for line in out.splitlines():
-            ref, _, blob = line.partition(" ")
-            records.append((ref, blob, json.loads(bare.git("cat-file", "blob", blob))))
-        return records
+        pairs = [line.partition(" ")[::2] for line in out.splitlines()]
+        contents = bare.read_blobs(blob for _ref, blob in pairs)
+        missing = [blob for _ref, blob in pairs if blob not in contents]
+        if missing:
+            raise GitError(["cat-file", "--batch"], f"missing {', '.join(missing)}", 1)
+        return [(ref, blob, json.loads(contents[blob])) for ref, blob in pairs]
 
     def _create(self, bare: Repo, prefix: str, content: dict[str, object]) -> int:
         """Store ``content`` at the next free ``<prefix>/<n>``; returns n."""
-        number = len(self._records(bare, prefix)) + 1
+        number = len(bare.git("for-each-ref", "--format=%(refname)", prefix).splitlines()) + 1
         while True:  # another process took the number: the next one
             record = json.dumps(content | {"number": number})
             blob = bare.git("hash-object", "-w", "--stdin", stdin=record)
