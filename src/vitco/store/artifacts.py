@@ -18,10 +18,11 @@ keeps one copy: the one its checkpoint refers to.
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, delete, insert, or_, select
+from sqlalchemy import BindParameter, Select, bindparam, delete, insert, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from vitco.store.exceptions import NotFound
@@ -35,6 +36,19 @@ _INSERT_ARTIFACT = insert(Artifact)
 _DELETE_EARLIER = delete(Artifact).where(
     Artifact.run_id == bindparam("run_id"), Artifact.execution == bindparam("execution")
 )
+
+
+@functools.cache
+def _artifacts(by_kind: bool, besides_execution: bool) -> Select[Artifact]:
+    """A run's artifacts (``_run_id``), oldest first, of a kind (``_kind``), without those of
+    an execution (``_execution``): built once per variant (every report reads them)."""
+    q = select(Artifact).where(Artifact.run_id == bindparam("_run_id"))
+    if by_kind:
+        q = q.where(Artifact.kind == bindparam("_kind"))
+    if besides_execution:
+        execution: BindParameter[str] = bindparam("_execution")
+        q = q.where(or_(Artifact.execution.is_(None), Artifact.execution != execution))
+    return q.order_by(Artifact.created_at)
 
 
 class Artifacts:
@@ -104,13 +118,9 @@ class Artifacts:
         """The run's artifacts, oldest first; inside a step, with what the step wrote so far
         and without what an earlier, unfinished run of the same step wrote."""
         execution = self._execution()
+        params = {"_run_id": run_id, "_kind": kind, "_execution": execution}
         with self.sessions() as s:
-            q = select(Artifact).where(Artifact.run_id == run_id).order_by(Artifact.created_at)
-            if kind:
-                q = q.where(Artifact.kind == kind)
-            if execution is not None:
-                q = q.where(or_(Artifact.execution.is_(None), Artifact.execution != execution))
-            stored = list(s.scalars(q))
+            stored = list(s.scalars(_artifacts(bool(kind), execution is not None), params))
         if self._pending() is not None:  # this step's own, not yet on disk
             held: dict[str, dict[str, Any]] = self._local.__dict__.get("held", {})
             known = {a.id for a in stored}

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, bindparam, case, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from vitco.store.models import ModelCall, Project
+
+
+@functools.cache
+def _calls(by_run: bool, by_project: bool) -> Select[ModelCall]:
+    """The ledger's rows of a run and/or a project (``_run_id``, ``_project_id``), oldest
+    first: built once per kind (a run's report reads them)."""
+    q = select(ModelCall).order_by(ModelCall.id)
+    if by_run:
+        q = q.where(ModelCall.run_id == bindparam("_run_id"))
+    if by_project:
+        q = q.where(ModelCall.project_id == bindparam("_project_id"))
+    return q
 
 
 class CostQueries:
@@ -16,13 +29,9 @@ class CostQueries:
     sessions: sessionmaker[Session]
 
     def calls(self, *, run_id: str | None = None, project_id: str | None = None) -> list[ModelCall]:
+        params = {"_run_id": run_id, "_project_id": project_id}
         with self.sessions() as s:
-            q = select(ModelCall).order_by(ModelCall.id)
-            if run_id:
-                q = q.where(ModelCall.run_id == run_id)
-            if project_id:
-                q = q.where(ModelCall.project_id == project_id)
-            return list(s.scalars(q))
+            return list(s.scalars(_calls(bool(run_id), bool(project_id)), params))
 
     def spent_usd(self, project_id: str) -> float:
         with self.sessions() as s:

@@ -82,6 +82,8 @@ def _update_task(names: tuple[str, ...]) -> Any:
     return update(Task).where(*where).values({n: bindparam(n) for n in names})
 
 
+_TASKS = select(Task).where(Task.run_id == bindparam("_run_id")).order_by(Task.id)
+
 DEFAULT_TENANT = "default"
 # Each lost race for a sandbox slot means another project got created, so a handful of tries
 # is enough for as many processes creating projects at once.
@@ -391,7 +393,7 @@ class Store(RunRows, Artifacts, Fences, CostQueries):
 
     def tasks(self, run_id: str) -> list[Task]:
         with self.sessions() as s:
-            return list(s.scalars(select(Task).where(Task.run_id == run_id).order_by(Task.id)))
+            return list(s.scalars(_TASKS, {"_run_id": run_id}))
 
     def update_task(self, run_id: str, key: str, **fields: Any) -> None:
         """Change a task row; ``NotFound`` (at the end of the step, inside one) if it is not

@@ -47,6 +47,13 @@ _WITH_PROJECT = (
 )
 
 
+_OWNER = (
+    select(Project.id, Project.tenant_id)
+    .join(Run, Run.project_id == Project.id)
+    .where(Run.id == bindparam("_run_id"))
+)
+
+
 class RunRows:
     """The run part of ``Store`` (which sets ``sessions``, ``bus``, ``redactor`` and the
     fencing of ``vitco.store.fences``)."""
@@ -66,12 +73,8 @@ class RunRows:
 
     def run_owner(self, run_id: str) -> tuple[str, str]:
         """The project and tenant of a run (its log lines carry them), in one query."""
-        with self.sessions() as s:
-            row = s.execute(
-                select(Project.id, Project.tenant_id)
-                .join(Run, Run.project_id == Project.id)
-                .where(Run.id == run_id)
-            ).first()
+        with self.sessions.kw["bind"].connect() as conn:  # Core: once per job a worker takes
+            row = conn.execute(_OWNER, {"_run_id": run_id}).first()
         if row is None:
             raise NotFound("run", run_id)
         return str(row[0]), str(row[1])
