@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -225,3 +228,45 @@ def test_forged_vitco_trailers_in_a_message_are_dropped(repo: Repo) -> None:
     assert repo.find_commit("r-x/T1") is not None
     assert repo.find_commit("r-x/T2") is None and repo.find_commit("r-x/T3") is None
     assert repo.git("log", "-1", "--format=%B").strip() == "Add a\n\nVitco-Key: r-x/T1"
+
+
+KILL_AT_COMMIT = """#!/bin/sh
+# git, except that a commit kills the process that asked for it first (kill -9 mid-init)
+for arg in "$@"; do
+    if [ "$arg" = commit ]; then kill -9 "$PPID"; sleep 5; fi
+done
+exec {git} "$@"
+"""
+
+
+def test_a_process_killed_mid_init_leaves_no_repository_without_a_commit(tmp_path: Path) -> None:
+    # the fleet test's takeover found a project's repository with no commit (its first worker
+    # killed between git init and the first commit): the next run, seeing a repository, did
+    # not make one, and failed at 'git rev-parse HEAD'
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "git"
+    fake.write_text(KILL_AT_COMMIT.format(git=shutil.which("git")), encoding="utf-8")
+    fake.chmod(0o755)
+    path = tmp_path / "projects" / "todo"
+    code = (
+        "from pathlib import Path; from vitco.integrations.git.repo import Repo; "
+        f"Repo.init(Path({str(path)!r}))"
+    )
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)}
+    killed = subprocess.run([sys.executable, "-c", code], env=env, timeout=60, check=False)
+    assert killed.returncode == -9
+    assert not Repo(path).exists()  # all or nothing: the half-made one is not at its path
+    repo = Repo.init(path)  # what the next run does, seeing no repository
+    assert repo.git("log", "--format=%s") == "Start project"
+    assert repo.head() == repo.head("main")
+
+
+def test_init_completes_a_repository_a_killed_older_vitco_left_without_a_commit(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "todo"
+    path.mkdir()
+    Repo(path).git("init", "-q", "-b", "main")
+    repo = Repo.init(path)
+    assert repo.git("log", "--format=%s") == "Start project"

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import threading
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple, Protocol
@@ -122,7 +124,31 @@ class Repo:
 
     @classmethod
     def init(cls, path: Path) -> Repo:
-        """Create a repository with a first commit (a .gitignore for vitco's folders)."""
+        """Create a repository with a first commit (a .gitignore for vitco's folders).
+
+        A new one appears at ``path`` whole or not at all: it is made in a folder beside it and
+        renamed into place, so a process killed between ``git init`` and the first commit
+        leaves no repository without a commit, which the next run (seeing a repository) would
+        not make again and then fail at ``git rev-parse HEAD`` (the fleet test's takeover
+        found one). What a killed process leaves is a ``.<name>.init-*`` folder beside it. A
+        repository without a commit that an older vitco left, or one in a folder that already
+        holds files, is completed in place."""
+        if not (path / ".git").exists() and not (path.is_dir() and any(path.iterdir())):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            scratch = path.parent / f".{path.name}.init-{uuid.uuid4().hex[:8]}"
+            try:
+                cls._first_commit(scratch)
+                if path.is_dir():
+                    path.rmdir()  # empty: the rename puts the repository in its place
+                os.rename(scratch, path)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)  # gone once renamed
+            return cls(path)
+        return cls._first_commit(path)
+
+    @classmethod
+    def _first_commit(cls, path: Path) -> Repo:
+        """``git init`` at ``path`` and the first commit, whichever of them is not done yet."""
         path.mkdir(parents=True, exist_ok=True)
         repo = cls(path)
         if not (path / ".git").exists():
