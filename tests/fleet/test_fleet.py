@@ -111,11 +111,15 @@ def _pid(owner: str) -> int:
     return int(owner.split("/")[2].split("-")[0])
 
 
-def _leases(engine: Engine, column: str = "expires_at") -> list[tuple[str, str, int, float]]:
-    """The held leases: (run id, owner, token, ``column``: a time in epoch seconds)."""
+def _leases(
+    engine: Engine, column: str = "expires_at", held: bool = True
+) -> list[tuple[str, str, int, float]]:
+    """The held leases (``held``; else also those given back since, which keep their token
+    and acquisition time): (run id, owner, token, ``column``: a time in epoch seconds)."""
+    where = " WHERE owner <> ''" if held else ""
     with engine.connect() as conn:
         rows = conn.execute(
-            text(f"SELECT run_id, owner, token, {column} FROM run_leases WHERE owner <> ''")
+            text(f"SELECT run_id, owner, token, {column} FROM run_leases{where}")
         ).all()
     return [(r[0], r[1], int(r[2]), float(r[3])) for r in rows]
 
@@ -163,10 +167,12 @@ def _kill_one_holding_runs(
 
 def _wait_taken_over(kill: Kill, engine: Engine) -> None:
     """Each orphan's lease acquired again (a higher token), by another process; records
-    kill -> acquisition per run (the database's acquisition time)."""
+    kill -> acquisition per run (the database's acquisition time). Given back counts too: a
+    run taken over near its end may be delivered, and its lease given back, between two
+    looks (the test failed so once runs got faster)."""
 
     def check() -> bool:
-        for run_id, _owner, token, acquired_at in _leases(engine, "acquired_at"):
+        for run_id, _owner, token, acquired_at in _leases(engine, "acquired_at", held=False):
             if run_id in kill.orphans and token > kill.orphans[run_id]:
                 kill.taken_over_s.setdefault(run_id, acquired_at - kill.at)
         return set(kill.taken_over_s) == set(kill.orphans)
