@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import skip_or_fail
 
+from tests.sandbox.sandbox_helpers import skip_or_fail
 from vitco.sandbox import BwrapSandbox, Limits, SandboxUnavailable, UnsafeSandbox
 
 

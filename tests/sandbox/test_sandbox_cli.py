@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import skip_or_fail
 
+from tests.sandbox.sandbox_helpers import skip_or_fail
 from vitco.sandbox import BwrapSandbox
 
 VITCO = [sys.executable, "-c", "from vitco.cli.app import main; main()"]

@@ -10,8 +10,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import describe, token_pids
 
+from tests.sandbox.sandbox_helpers import describe, token_pids
 from vitco.sandbox import BwrapSandbox, Limits
 from vitco.sandbox.identity import subordinate_range
 

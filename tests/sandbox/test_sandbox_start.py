@@ -12,8 +12,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import describe, token_pids, wait_http
 
+from tests.sandbox.sandbox_helpers import describe, token_pids, wait_http
 from vitco.sandbox import BwrapSandbox, Limits
 
 # An ASGI app served by uvicorn on the unix socket, as the deploy step runs delivered apps.

@@ -20,7 +20,7 @@ from vitco.sandbox import (
 from vitco.sandbox.unsafe import WARNING
 
 sys.path.insert(0, str(Path(__file__).parent))
-from sandbox_helpers import wait_http
+from tests.sandbox.sandbox_helpers import wait_http
 
 
 def test_refused_unless_explicit() -> None:
