@@ -60,7 +60,9 @@ class FakeGitea(FakeGitHub):
     def _create(self, owner: str, call: Call) -> Answer:
         if f"{owner}/{call.json().get('name', '')}" in self.repos:
             return 409, {"message": "The repository with the same name already exists."}
-        status, repo = super()._create(owner, call)
+        answer = super()._create(owner, call)
+        assert not isinstance(answer, Raw)
+        status, repo = answer
         if status == 201:
             assert isinstance(repo, dict)
             repo["clone_url"] = f"{self.url}/{repo['full_name']}.git"
@@ -76,7 +78,9 @@ class FakeGitea(FakeGitHub):
         return 200, pulls[(page - 1) * limit : page * limit]
 
     def create_pull(self, call: Call, owner: str, name: str) -> Answer:
-        status, pull = super().create_pull(call, owner, name)
+        answer = super().create_pull(call, owner, name)
+        assert not isinstance(answer, Raw)
+        status, pull = answer
         if status == 201:
             assert isinstance(pull, dict)
             pull["merged"] = False
@@ -85,7 +89,9 @@ class FakeGitea(FakeGitHub):
     def merge_gitea(self, call: Call, owner: str, name: str, number: str) -> Answer:
         if call.json().get("Do") not in ("merge", "rebase", "squash"):
             return 422, {"message": "[Do]: Required"}
-        status, answer = super().merge_pull(call, owner, name, number)
+        merged = super().merge_pull(call, owner, name, number)
+        assert not isinstance(merged, Raw)
+        status, answer = merged
         if status != 200:
             return status, answer
         pull = self._pull(f"{owner}/{name}", number)

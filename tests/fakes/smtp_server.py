@@ -113,10 +113,7 @@ class SmtpServer:
         return AuthResult(success=False, handled=False)
 
     def messages(self) -> list[EmailMessage]:
-        return [
-            message_from_bytes(raw, policy=policy.default)  # type: ignore[misc]
-            for _, _, raw in self.received
-        ]
+        return [message_from_bytes(raw, policy=policy.default) for _, _, raw in self.received]
 
     def close(self) -> None:
         self.controller.stop()
