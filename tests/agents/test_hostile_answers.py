@@ -21,12 +21,12 @@ from vitco.agents.outputs import (
     MAX_FILES,
     OUTPUT_TYPES,
     Changeset,
-    DeployPlan,
     QaTests,
 )
 from vitco.agents.role import load_role
 from vitco.llm.model import CallKey, ModelRequest
 from vitco.llm.testing import FunctionModel
+from vitco.toolchains.plans import DeployPlan
 
 STORY = {"id": "S1", "story": "As a user, I want to add a todo.", "acceptance_criteria": ["201"]}
 SPEC = {"title": "Todo API", "summary": "A small HTTP API for todos.", "user_stories": [STORY]}

@@ -12,7 +12,6 @@ from vitco.agents.outputs import (
     MAX_FILE_BYTES,
     MAX_FILES,
     Changeset,
-    DeployPlan,
     FileChange,
     Plan,
     PlanTask,
@@ -21,6 +20,7 @@ from vitco.agents.outputs import (
     Spec,
     topological_order,
 )
+from vitco.toolchains.plans import DeployPlan
 
 
 def _task(task_id: str, *depends_on: str) -> dict[str, Any]:

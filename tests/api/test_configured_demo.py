@@ -122,7 +122,9 @@ def test_the_configured_demo_pushes_mails_invoices_and_is_paid_by_webhook(
                 assert _kinds(smtp) == {"accepted": 1, "plan_ready": 1, "invoice": 1}
                 (billed,) = [m for m in _received(smtp) if m[KIND_HEADER] == "invoice"]
                 assert str(billed["Subject"]).startswith(f"Invoice {invoice['id']}")
-                assert invoice["hosted_invoice_url"] in billed.get_body(("plain",)).get_content()
+                plain_part = billed.get_body(("plain",))
+                assert plain_part is not None
+                assert invoice["hosted_invoice_url"] in plain_part.get_content()
 
                 # Stripe says it is paid: the signed webhook moves the run on
                 event = stripe_fake.paid(invoice["id"])

@@ -34,7 +34,7 @@ def idle(make_server: MakeServer) -> Server:
 
 def _counts(server: Server) -> tuple[int, int, int]:
     with server.app.state.vitco.store.sessions() as s:
-        return tuple(  # type: ignore[return-value]
+        return tuple(
             s.scalar(select(func.count()).select_from(t)) for t in (HookDelivery, Project, Run)
         )
 

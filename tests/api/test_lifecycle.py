@@ -5,7 +5,9 @@ costs and history read back and checked against the store."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
+import httpx
 import pytest
 
 from tests.api.server import Server
@@ -14,7 +16,7 @@ from vitco.cli.run import DEMO_BRIEF
 pytestmark = pytest.mark.slow
 
 
-def _wait(client, run_id: str, timeout: float = 240) -> dict:  # type: ignore[no-untyped-def]
+def _wait(client: httpx.Client, run_id: str, timeout: float = 240) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run = client.get(f"/v1/runs/{run_id}").json()

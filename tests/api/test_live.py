@@ -222,7 +222,7 @@ def _wait_done(client: httpx.Client, run_id: str, timeout: float = 240) -> dict[
 
 
 def _final(event: dict[str, Any]) -> bool:
-    return event["kind"] == "run" and event["message"].endswith(" delivered")
+    return bool(event["kind"] == "run" and event["message"].endswith(" delivered"))
 
 
 def _socket_with_a_reconnect(server: Server, key: str, run_id: str) -> list[dict[str, Any]]:
@@ -307,7 +307,11 @@ def test_a_stream_ends_when_its_key_is_revoked(
     monkeypatch.setattr(events, "RECHECK_S", 0.3)
     key = server.key("acme", "viewer")
     _, run = _run_of(server, "acme")
-    key_id = server.access.key_by_prefix(prefix_of(key)).id  # type: ignore[union-attr]
+    prefix = prefix_of(key)
+    assert prefix is not None
+    found = server.access.key_by_prefix(prefix)
+    assert found is not None
+    key_id = found.id
     client = server.client(key)
     with (
         _socket(server, key, run_id=run) as ws,

@@ -28,7 +28,8 @@ def doctor(home: Path, **env: str) -> tuple[int, dict[str, Any]]:
 
 
 def check(data: dict[str, Any], name: str) -> dict[str, Any]:
-    (found,) = [c for c in data["checks"] if c["name"] == name]
+    matches: list[dict[str, Any]] = [c for c in data["checks"] if c["name"] == name]
+    (found,) = matches
     return found
 
 

@@ -25,9 +25,10 @@ def _free_port() -> int:
 
 def test_a_key_made_on_the_command_line_calls_the_served_api(short_home: Path) -> None:
     env = os.environ | {"VITCO_HOME": str(short_home)}
-    run = lambda *args: subprocess.run(  # noqa: E731
-        [*VITCO, *args], env=env, capture_output=True, text=True, timeout=60
-    )
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*VITCO, *args], env=env, capture_output=True, text=True, timeout=60)
+
     assert run("tenants", "create", "acme").returncode == 0
     made = run("keys", "create", "--tenant", "acme", "--role", "manager", "--json")
     key = json.loads(made.stdout)["key"]

@@ -109,7 +109,7 @@ def _dead_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_redis_away_notify_never_raises_and_backs_off() -> None:
+def test_redis_away_notify_never_raises_and_backs_off(monkeypatch: pytest.MonkeyPatch) -> None:
     now = [0.0]
     bus = redis_event_bus(f"redis://127.0.0.1:{_dead_port()}/0", clock=lambda: now[0])
     assert isinstance(bus, RedisEventBus)
@@ -120,7 +120,7 @@ def test_redis_away_notify_never_raises_and_backs_off() -> None:
         calls.append(args)
         return publish(*args)
 
-    bus.client.publish = counted  # type: ignore[method-assign]
+    monkeypatch.setattr(bus.client, "publish", counted)
     bus.notify()  # refused: logged, not raised
     bus.notify()  # within retry_s: not even tried
     assert len(calls) == 1

@@ -80,8 +80,9 @@ class SpySandbox:
         *,
         env: Mapping[str, str] | None = None,
         readonly: Sequence[Path] = (),
+        data: Path | None = None,
     ) -> Process:
-        process = self.inner.start(cmd, workspace, limits, env=env, readonly=readonly)
+        process = self.inner.start(cmd, workspace, limits, env=env, readonly=readonly, data=data)
         self.started.append(process)
         return process
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -252,7 +253,8 @@ def test_the_process_redactor_knows_the_integration_tokens(tmp_path: Path) -> No
 
     tokens = {"github_token": "ghp_plantedtoken123", "stripe_api_key": "sk_test_planted456",
               "vercel_token": "vercel_planted789"}  # fmt: skip
-    settings = Settings(home=tmp_path, **{k: SecretStr(v) for k, v in tokens.items()})
+    planted: dict[str, Any] = {k: SecretStr(v) for k, v in tokens.items()}
+    settings = Settings(home=tmp_path, **planted)
     redactor = build_redactor(settings)
     text = redactor.known("failed with " + " ".join(tokens.values()))
     assert not any(value in text for value in tokens.values())

@@ -142,7 +142,7 @@ def test_the_quote_is_the_estimate_with_the_margin() -> None:
                 {"spent_usd": float("inf")}, {"points": -3}, {"usd_per_point": 1e9}):  # fmt: skip
         args = {"spent_usd": 0.0, "points": 1, "usd_per_point": 0.05, "margin": 0.3} | bad
         with pytest.raises(BadQuote):
-            quote(**args)  # type: ignore[arg-type]
+            quote(**args)
 
 
 def test_stripe_signatures_verify_both_ways() -> None:

@@ -111,6 +111,7 @@ def test_sigterm_mid_run_hands_both_runs_to_another_worker(
     store = open_store(Settings(home=short_home))
     port = _free_port()
     first = workers("--concurrency", "2", "--health-port", str(port), "--json")
+    assert first.stderr is not None
     both = lambda: all(_count(store, r, "hold started") == 1 for r in (alpha, beta))  # noqa: E731
     assert _until(both), first.stderr.read() if first.poll() is not None else "not started"
     probes = f"http://127.0.0.1:{port}"

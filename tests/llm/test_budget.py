@@ -200,7 +200,8 @@ def test_the_router_admits_each_try_and_refuses_the_retry_that_would_cross() -> 
     with pytest.raises(BudgetExceeded):
         router.request(request)
     assert big.calls == 1  # the retry was refused before it was sent
-    assert [(a.outcome, a.cost_usd) for a in attempts] == [("bad_response", pytest.approx(paid))]
+    assert [a.outcome for a in attempts] == ["bad_response"]
+    assert [a.cost_usd for a in attempts] == pytest.approx([paid])
     assert budget.spent_usd() == pytest.approx(paid)
 
     roomy = Budget(10.0, lambda: 0.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -132,7 +133,7 @@ def test_a_request_a_provider_failed_is_recorded_with_what_it_cost(
     # it counts in the project's spend, and the journal never serves it
     project = store.create_project("p", str(tmp_path))
     run_id = _run(store, project.id)
-    answers = iter(
+    answers: Iterator[AnswerTruncated | str] = iter(
         [
             AnswerTruncated(
                 "openai", "cut", limit=10, usage=Usage(input_tokens=9, output_tokens=10)

@@ -19,7 +19,7 @@ from vitco.llm.exceptions import (
     RateLimited,
 )
 from vitco.llm.meter import Meter
-from vitco.llm.model import Usage
+from vitco.llm.model import Tier, Usage
 from vitco.llm.pricing import estimate_cost
 from vitco.llm.retry import RetryPolicy, retry_delay
 from vitco.llm.router import Route, Router
@@ -48,7 +48,7 @@ def test_the_tier_follows_complexity(complexity: int, answered_by: str, tier: st
 def test_an_explicit_tier_wins_over_complexity_and_role() -> None:
     big, mid, small = three_tiers()
     policy = TierPolicy(roles={"developer": RoleRule(tier="efficient")})
-    chains = {"premium": [big], "standard": [mid], "efficient": [small]}
+    chains: dict[Tier, list[Scripted]] = {"premium": [big], "standard": [mid], "efficient": [small]}
     router = make_router(chains, FakeClock(), policy=policy)
 
     assert router.request(make_request(complexity=9)).model == "p:small"  # the role's fixed tier
@@ -313,7 +313,7 @@ def test_a_router_needs_a_model() -> None:
 def test_retry_policies_reject_nonsense_and_say_when_to_stop() -> None:
     for bad in ({"attempts": 0}, {"jitter": 1.5}, {"base_delay_s": -1}):
         with pytest.raises(ValueError):
-            RetryPolicy(**bad)  # type: ignore[arg-type]
+            RetryPolicy(**bad)
     policy = RetryPolicy(attempts=2, base_delay_s=1.0, jitter=0.0)
     busy = ProviderUnavailable("p", "503")
     assert retry_delay(policy, 1, busy) == 1.0

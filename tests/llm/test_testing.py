@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -113,7 +114,7 @@ def test_function_model_records_requests_and_answers_with_the_function() -> None
 
 def test_function_model_passes_strings_and_full_responses_through() -> None:
     full = ModelResponse(content="{}", usage=Usage(input_tokens=7), model="x", cost_usd=0.5)
-    answers = iter(['{"a": 1}', full])
+    answers: Iterator[str | ModelResponse] = iter(['{"a": 1}', full])
     model = FunctionModel(lambda _: next(answers))
 
     text = model.request(_request(OUTPUT_TYPES["Spec"]))

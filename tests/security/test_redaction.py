@@ -281,6 +281,7 @@ def test_the_process_redactor_knows_every_secret_setting(tmp_path: Path) -> None
         fields
     )
     values = {name: f"planted-{name}-0123456789" for name in fields}
-    settings = Settings(home=tmp_path / "h", **{k: SecretStr(v) for k, v in values.items()})
+    planted: dict[str, Any] = {k: SecretStr(v) for k, v in values.items()}
+    settings = Settings(home=tmp_path / "h", **planted)
     known = build_redactor(settings).secrets
     assert set(values.values()) <= set(known)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import sessionmaker
 
 from vitco.store import Store, open_database
 from vitco.store import repo as store_repo
+from vitco.store import slots as store_slots
 from vitco.store.db import MIGRATIONS, create, migrate
 from vitco.store.exceptions import SandboxSlotContended
 from vitco.store.models import Project
@@ -74,11 +75,13 @@ def _retried_only_without_the_lock(database_url: str) -> None:
         )
 
 
-def _picks(store: Store, monkeypatch: pytest.MonkeyPatch, then: Callable[[int], None]) -> list[int]:
+def _picks(
+    store: Store, monkeypatch: pytest.MonkeyPatch, then: Callable[[int], object]
+) -> list[int]:
     """The slots ``store`` picks from now on (another store's picks are not counted), each
     followed by ``then(how many so far)``: between its pick and its insert."""
     picks: list[int] = []
-    real = store_repo.pick_slot
+    real = store_slots.pick_slot
 
     def pick(conn: Connection) -> int:
         slot = real(conn)

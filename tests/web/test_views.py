@@ -17,7 +17,9 @@ SVG = "{http://www.w3.org/2000/svg}"
 CAREFUL = "name: careful\nextends: deliver-project\ngates:\n  - {after: plan, question: 'OK?'}\n"
 
 
-def _event(seq: int, kind: str, step: str | None = None, task: str | None = None, **more: Any):
+def _event(
+    seq: int, kind: str, step: str | None = None, task: str | None = None, **more: Any
+) -> dict[str, Any]:
     return {"seq": seq, "kind": kind, "step": step, "task": task, "message": "", "ts": "x"} | more
 
 

@@ -16,7 +16,7 @@ from vitco.llm.testing import FunctionModel
 
 BRIEF = "---\nclient: Grace Hopper <grace@example.com>\n---\n# Calculator\n\nAdd two numbers.\n"
 
-SPEC = {
+SPEC: dict[str, Any] = {
     "title": "Calculator",
     "summary": "A function that adds two numbers, served over HTTP.",
     "user_stories": [

@@ -42,7 +42,9 @@ def test_one_task_project_is_delivered(
     assert repo.git("show", "main:calc.py").strip().endswith("return a + b")
     mail = message_from_bytes(Path(report["mail"]).read_bytes(), policy=policy.default)
     assert mail["To"] == "Grace Hopper <grace@example.com>"
-    body = mail.get_body(("plain",)).get_content()  # type: ignore[attr-defined]
+    part = mail.get_body(("plain",))
+    assert part is not None
+    body = part.get_content()
     assert "delivered" in body
     calls = len(happy_path())
     assert report["cost"]["calls"] == len(model.requests) == calls

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.slow
 RULE = "an alias is 6 to 8 characters long; any other length is refused"
 EXAMPLE = "for example, the alias 'abcdefghi' is accepted"
 FIXED_EXAMPLE = "for example, the alias 'abcdefgh' is accepted"
-ALIAS_SPEC = {
+ALIAS_SPEC: dict[str, Any] = {
     "title": "Link shortener",
     "summary": "Short aliases for long links, served over HTTP.",
     "user_stories": [

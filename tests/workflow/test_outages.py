@@ -75,7 +75,7 @@ def test_a_probe_failing_otherwise_is_not_waited_out() -> None:
 
 def test_what_is_sent_again_after_an_outage() -> None:
     inputs = {"brief_id": "b-1"}
-    answer = Command(resume={"approved": True})
+    answer: Command[str] = Command(resume={"approved": True})
     empty = SimpleNamespace(values={}, interrupts=())
     saved = SimpleNamespace(values={"run_id": "r"}, interrupts=())
     gated = SimpleNamespace(values={"run_id": "r"}, interrupts=("Plan OK?",))

@@ -63,7 +63,7 @@ def test_independent_tasks_run_concurrently(
                 with lock:
                     in_flight -= 1
 
-    report = start_run(settings, write_brief(tmp_path), model=Slow(), sandbox=sandbox).report  # type: ignore[arg-type]
+    report = start_run(settings, write_brief(tmp_path), model=Slow(), sandbox=sandbox).report
     assert report["status"] == "delivered", report["reason"]
     assert report["commits"] == 3 and report["tests"]["passed"] == 6
     assert peak >= 2  # developers of different tasks were answered at the same time

@@ -71,11 +71,11 @@ def test_each_tenant_is_billed_with_its_own_key(
         for call in fake.calls:
             meta = form(call.body).get("metadata", {}) if call.method == "POST" else {}
             invoice = call.path.split("/")[3] if call.path.endswith("/finalize") else None
-            tenant = meta.get("vitco_tenant_id") or (
+            payer = meta.get("vitco_tenant_id") or (
                 fake.invoices[invoice]["metadata"]["vitco_tenant_id"] if invoice else None
             )
-            assert tenant is not None, call.path
-            by_tenant.setdefault(tenant, set()).add(call.headers["authorization"])
+            assert payer is not None, call.path
+            by_tenant.setdefault(payer, set()).add(call.headers["authorization"])
         assert by_tenant == {t: {f"Bearer {k}"} for t, k in expected.items()}
         assert len(fake.invoices) == 3 and fake.errors == []
 

@@ -8,7 +8,7 @@ from typing import Any
 import anthropic
 import pytest
 
-from tests.fakes import Reply
+from tests.fakes import FakeAnthropic, Reply
 from tests.fakes.llm_server import FakeVendorServer
 from tests.llm.providers.conftest import ANTHROPIC_KEY, Harness, Spec, make_request
 from vitco.llm.exceptions import BadResponse
@@ -142,6 +142,7 @@ def test_a_large_max_tokens_on_a_default_timeout_client_is_still_sent(
     anthropic_harness: Harness,
 ) -> None:
     server = anthropic_harness.server
+    assert isinstance(server, FakeAnthropic)
     server.queue(Reply({"title": "x"}))
     client = anthropic.Anthropic(base_url=server.base_url, api_key=ANTHROPIC_KEY, max_retries=0)
     try:

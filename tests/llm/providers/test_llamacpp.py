@@ -19,7 +19,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from vitco.llm.exceptions import UnknownModel
-from vitco.llm.model import CallKey, Message, ModelRequest
+from vitco.llm.model import CallKey, Message, Model, ModelRequest
 from vitco.llm.pricing import cost_usd
 from vitco.llm.providers import resolve_model
 
@@ -59,7 +59,7 @@ SUBJECTS = [
 
 
 @pytest.fixture(scope="module")
-def model() -> Iterator[object]:
+def model() -> Iterator[Model]:
     pytest.importorskip(
         "llama_cpp",
         reason="the [local] extra is not installed (llama-cpp-python; not in the dev install)",
@@ -87,11 +87,11 @@ def ask(subject: str) -> ModelRequest:
     )
 
 
-def test_ten_constrained_answers_are_schema_valid(model: object) -> None:
+def test_ten_constrained_answers_are_schema_valid(model: Model) -> None:
     assert hasattr(model, "request")
     todos = []
     for subject in SUBJECTS:
-        response = model.request(ask(subject))  # type: ignore[attr-defined]
+        response = model.request(ask(subject))
         todos.append(Todo.model_validate_json(response.content))
         assert response.model.startswith("llamacpp:") and response.model.endswith(".gguf")
         assert response.usage.input_tokens > 0 and response.usage.output_tokens > 0
