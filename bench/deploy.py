@@ -62,7 +62,7 @@ def measure(rounds: int, data_mb: int) -> dict[str, object]:
                 client,
                 ws,
                 build=[],
-                start=list(NOTES_DEPLOY["start"]),
+                start=[str(part) for part in NOTES_DEPLOY["start"]],
                 health_path="/health",
                 smoke=smoke,
                 python=python,
