@@ -39,6 +39,7 @@ import os
 import platform
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -187,12 +188,6 @@ def _cpu(api: int, workers: list[int], admin: str, database: str) -> dict[str, f
     }
 
 
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def configuration(
     workers: int, runs: int, latency: float, admin: str, redis_url: str, poll: float = 2.0
 ) -> dict[str, Any]:
@@ -290,7 +285,7 @@ def _spread(values: list[float]) -> dict[str, float] | None:
         return None
     return {
         "min": round(min(values), 2),
-        "median": round(_median(values), 2),
+        "median": round(statistics.median(values), 2),
         "max": round(max(values), 2),
     }
 
@@ -324,7 +319,8 @@ def main() -> None:
                 )
             )
     medians = {
-        n: round(_median([r["runs_per_min"] for r in rows if r["workers"] == n]), 2) for n in counts
+        n: round(statistics.median([r["runs_per_min"] for r in rows if r["workers"] == n]), 2)
+        for n in counts
     }
     ratio = ideal = None
     exact = 0.0  # the verdict is on the ratio itself: 3.495 printed as 3.5 is not 3.5
