@@ -29,6 +29,7 @@ from vitco.llm.ledger import journaled
 from vitco.llm.meter import Attempt
 from vitco.llm.model import Model, ModelRequest, ModelResponse, Tier, Usage, public_id
 from vitco.llm.redaction import RedactingModel
+from vitco.observability.hostpaths import without_install
 from vitco.sandbox.protocol import Limits, Process, Sandbox
 from vitco.store import Store
 from vitco.store.models import Event, ModelCall, Project
@@ -331,11 +332,12 @@ class Runtime:
 
     def without_home(self, text: str) -> str:
         """``text`` without the data dir's path (where projects, cassettes, mails and invoices
-        live on the host): ``<home>/outbox/x.eml`` becomes ``outbox/x.eml``."""
+        live on the host): ``<home>/outbox/x.eml`` becomes ``outbox/x.eml``; nor where vitco
+        and its Python are installed (a traceback's files: ``observability.hostpaths``)."""
         home = str(self.settings.home).rstrip("/")
-        if home in ("", ".") or home not in text:
-            return text
-        return text.replace(home + "/", "").replace(home, "<data dir>")
+        if home not in ("", ".") and home in text:
+            text = text.replace(home + "/", "").replace(home, "<data dir>")
+        return without_install(text)
 
     def public(self, text: str, limit: int = 1000) -> str:
         """``text`` as a client may read it (a mail, the reason of a run, an event): without
