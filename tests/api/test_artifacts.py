@@ -1,6 +1,6 @@
 """What a run produced, over real HTTP through the typed client: the repository as tar.gz
 (from git's objects: a symlink planted in the workspace, committed or not, is never followed
-nor shipped), the mail (from vitco's outbox only), the log, the report without host paths,
+nor shipped), the mails (from vitco's outbox only), the log, the report without host paths,
 the typed outputs, and the project's budget."""
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ from __future__ import annotations
 import io
 import os
 import tarfile
+from email import message_from_bytes
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from tests.api.server import Server
 from vitco.cli.run import DEMO_BRIEF
 from vitco.client import ApiError, VitcoClient
 from vitco.integrations.git.repo import Repo
+from vitco.integrations.mail.outbox import OutboxMailer
 from vitco.store.models import Run
 
 
@@ -158,3 +161,50 @@ def test_a_delivered_runs_repository_is_read_through_the_artifact_store(server: 
         run.id, "stored", {"key": f"other/{run.id}/repo.tar.gz", "commit": "c0ffee"}
     )
     assert client.repo_archive(run.id) == live
+
+
+def test_every_mail_the_run_sent_is_listed_and_served_as_sent(server: Server) -> None:
+    client = _client(server, "client")
+    run, _repo = _a_run(server, _client(server))
+    store = server.app.state.vitco.store
+    mailer = OutboxMailer(server.app.state.vitco.settings.outbox_dir)
+    assert client.mails(run.id) == []
+
+    def send(key: str, subject: str) -> None:  # as the notices and the deliver step send
+        message = EmailMessage()
+        message["Subject"], message["To"] = subject, "ada@example.com"
+        message.set_content(f"about {subject}")
+        store.once(run.id, key, lambda: {"path": mailer.send(message, key=key)})
+
+    send(f"accepted/{run.project_id}", "We have your brief")
+    send(f"{run.id}/plan_ready", "The plan is ready")
+    store.once(run.id, f"{run.id}/clock", lambda: {"now": 1})  # another kind of side effect
+    send(f"{run.id}/delivery", "Delivered: Todo API")
+    send(f"{run.id}/delivery", "sent twice, kept once")  # a step run again after a crash
+
+    listed = client.mails(run.id)
+    assert [(m.n, m.subject) for m in listed] == [
+        (1, "We have your brief"),
+        (2, "The plan is ready"),
+        (3, "Delivered: Todo API"),
+    ]
+    assert [m.url for m in listed] == [f"/v1/runs/{run.id}/mails/{n}" for n in (1, 2, 3)]
+    second = message_from_bytes(client.mail_at(run.id, 2))
+    assert second["Subject"] == "The plan is ready"
+    with pytest.raises(ApiError) as beyond:
+        client.mail_at(run.id, 4)
+    assert beyond.value.status == 404
+
+    # a row naming a file outside the outbox, or a link planted in it, is neither listed
+    # nor read: the outbox is read by file name, never following a link
+    outbox = mailer.outbox
+    os.symlink("/etc/passwd", outbox / "planted.eml")
+    store.once(run.id, "x/planted", lambda: {"path": str(outbox / "planted.eml")})
+    store.once(run.id, "x/elsewhere", lambda: {"path": "/etc/passwd.eml"})
+    assert [m.subject for m in client.mails(run.id)] == [m.subject for m in listed]
+
+    # another tenant's key sees none of it, even knowing the run's id
+    other = VitcoClient(server.client(server.key("other", "admin")))
+    with pytest.raises(ApiError) as hidden:
+        other.mails(run.id)
+    assert hidden.value.status == 404

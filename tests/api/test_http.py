@@ -29,7 +29,7 @@ def _rows_of(server: Server, tenant: str) -> dict[str, str]:
     )
     return {
         "project_id": project.id, "run_id": run.id, "user_id": user.id, "key_id": key.id,
-        "webhook_id": hook.id, "deployment_id": deployment.id,
+        "webhook_id": hook.id, "deployment_id": deployment.id, "n": "1",
     }  # fmt: skip
 
 
@@ -54,7 +54,7 @@ def test_another_tenants_key_sees_nothing_not_even_by_guessing_ids(
     assert [k["role"] for k in other.get("/v1/keys").json()["items"]] == ["admin"]  # its own
     assert other.get("/v1/costs", params={"by": "project"}).json()["rows"] == []
 
-    missing = {name: value[:2] + "000000000000" for name, value in ids.items()}
+    missing = {name: value[:2] + "000000000000" for name, value in ids.items()} | {"n": "1"}
     for key in MATRIX:
         method, template = key.split(" ", 1)
         if "{" not in template or "{source}" in template:  # a source is a name, not a row

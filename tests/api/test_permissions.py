@@ -31,6 +31,7 @@ ALLOWED = {
     "POST /v1/runs/{run_id}/fork": 422,
     "GET /v1/runs/{run_id}/repo": 409,  # the fixture's project has no repository
     "GET /v1/runs/{run_id}/mail": 404,  # nor a delivery mail
+    "GET /v1/runs/{run_id}/mails/{n}": 404,  # nor any mail
     "PUT /v1/projects/{project_id}/budget": 422,
     "PUT /v1/hooks/{source}/secret": 422,
     "DELETE /v1/hooks/{source}/secret": 404,  # no secret set: nothing deleted
@@ -55,7 +56,7 @@ def _fixtures(server: Server) -> dict[str, str]:
     )  # made after the server started: no app, stopping it only marks it
     return {
         "project_id": project.id, "run_id": run.id, "user_id": user.id, "key_id": victim.id,
-        "source": "stripe", "webhook_id": hook.id, "deployment_id": deployment.id,
+        "source": "stripe", "webhook_id": hook.id, "deployment_id": deployment.id, "n": "1",
     }  # fmt: skip
 
 

@@ -188,7 +188,7 @@ def story(browser: Any, url: str, api: Any, opened: list[Any], shots: Path, *key
     )
     assert forced == [403, 403]
 
-    # the client follows its project in the portal: delivered, repository, live app, mail
+    # the client follows its project in the portal: delivered, repository, live app, mails
     customer = new_context(viewport=DESKTOP, accept_downloads=True)
     portal = login(customer, url, client)
     assert portal.url.endswith("/portal")
@@ -200,7 +200,14 @@ def story(browser: Any, url: str, api: Any, opened: list[Any], shots: Path, *key
     archive = Path(download.value.path()).read_bytes()
     assert gzip.decompress(archive)[:512].strip(b"\0")  # a gzipped tar of the repository
     subject = api.get(f"/v1/runs/{run_id}/mail").text.split("Subject: ", 1)[1].splitlines()[0]
-    expect(portal.locator("article.mail h3").first).to_contain_text(subject[:20])
+    # every mail the project's runs sent (the brief accepted, ..., the delivery), newest first
+    mine = api.get(f"/v1/runs/{run_id}/mails").json()["items"]
+    assert len(mine) >= 2 and mine[-1]["subject"] == subject  # the delivery mail comes last
+    runs = api.get("/v1/runs", params={"project_id": project_id}).json()["items"]
+    sent = sum(len(api.get(f"/v1/runs/{r['id']}/mails").json()["items"]) for r in runs)
+    expect(portal.locator("article.mail")).to_have_count(sent)
+    for said in (subject, mine[0]["subject"]):
+        expect(portal.locator("article.mail h3", has_text=said[:20]).first).to_be_visible()
 
     # a client of another tenant sees only its own project, never acme's
     stranger = new_context(viewport=PHONE)

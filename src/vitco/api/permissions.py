@@ -49,6 +49,8 @@ MATRIX: dict[str, frozenset[Role]] = {
     "GET /v1/runs/{run_id}/artifacts": _ALL,
     "GET /v1/runs/{run_id}/repo": _ALL,
     "GET /v1/runs/{run_id}/mail": _ALL,
+    "GET /v1/runs/{run_id}/mails": _ALL,
+    "GET /v1/runs/{run_id}/mails/{n}": _ALL,
     "GET /v1/runs/{run_id}/logs": _ALL,
     "GET /v1/runs/{run_id}/commits": _ALL,
     "GET /v1/events": _ALL,

@@ -322,6 +322,16 @@ class CommitPublic(BaseModel):
     truncated: bool = Field(description="The diff was longer and is cut here.")
 
 
+class MailPublic(BaseModel):
+    """A mail the run sent the client (a notice, the invoice, the delivery mail); ``url`` is
+    where the API serves it as sent (``message/rfc822``)."""
+
+    n: int  # its place among the run's mails, from 1, oldest first
+    sent_at: datetime
+    subject: str
+    url: str
+
+
 class EventPage(BaseModel):
     """A page of a run's stored events."""
 

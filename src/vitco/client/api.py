@@ -22,6 +22,7 @@ from vitco.api.schemas import (
     KeyCreated,
     KeyPublic,
     LivePage,
+    MailPublic,
     Me,
     PagePublic,
     ProjectPublic,
@@ -253,6 +254,16 @@ class VitcoClient(DeploymentMethods, WebhookMethods):
     def mail(self, run_id: str) -> bytes:
         """The delivery mail, RFC 5322 bytes (``email.message_from_bytes`` reads it)."""
         return self.transport.request("GET", f"/v1/runs/{run_id}/mail").content
+
+    @operation("GET /v1/runs/{run_id}/mails")
+    def mails(self, run_id: str) -> list[MailPublic]:
+        """Every mail the run sent the client, oldest first (notices, invoice, delivery)."""
+        return self._get(ItemsPublic[MailPublic], f"/v1/runs/{run_id}/mails").items
+
+    @operation("GET /v1/runs/{run_id}/mails/{n}")
+    def mail_at(self, run_id: str, n: int) -> bytes:
+        """The run's ``n``-th mail (from 1, as ``mails`` lists them), RFC 5322 bytes."""
+        return self.transport.request("GET", f"/v1/runs/{run_id}/mails/{int(n)}").content
 
     @operation("GET /v1/runs/{run_id}/commits")
     def commits(self, run_id: str) -> list[CommitPublic]:

@@ -493,6 +493,23 @@ class Store(RunRows, Artifacts, Fences, CostQueries):
 
     # side effects -----------------------------------------------------------------------------
 
+    def sent_mails(self, run_id: str) -> list[tuple[datetime, str]]:
+        """(when, outbox path) of every mail the run sent, oldest first: each is the side
+        effect of one idempotency key (``once``) whose result names an ``.eml`` file (the
+        notices, the invoice and the delivery mail alike)."""
+        with self.sessions() as s:
+            rows = s.execute(
+                select(Effect.created_at, Effect.result)
+                .where(Effect.run_id == run_id)
+                .order_by(Effect.created_at, Effect.key)
+            ).all()
+        found = []
+        for at, result in rows:
+            path = result.get("path") if isinstance(result, dict) else None
+            if isinstance(path, str) and path.endswith(".eml"):
+                found.append((at, path))
+        return found
+
     def get_effect(self, key: str) -> dict[str, Any] | None:
         with self.sessions() as s:
             effect = s.get(Effect, key)

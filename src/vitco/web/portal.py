@@ -97,11 +97,15 @@ async def project_parts(request: Request, api: PageApi, project_id: str) -> dict
         words = in_words(run["status"], step, tasks)
         question = run["reason"] if run["status"] == "awaiting_approval" else None
         deployment = next((d for d in deployments if d["status"] != "stopped"), None)
+        sent: list[tuple[str, str, int]] = []  # (when, run, n) of every mail of the project
         for earlier in runs:
+            listed = await api.items(f"/v1/runs/{earlier['id']}/mails")
+            sent += [(str(m["sent_at"]), str(earlier["id"]), int(m["n"])) for m in listed]
+        for _at, run_id, n in sorted(sent, reverse=True):  # newest first
             try:
-                answer = await api.response(f"/v1/runs/{earlier['id']}/mail")
+                answer = await api.response(f"/v1/runs/{run_id}/mails/{n}")
             except ApiFailed:
-                continue  # no mail from that run
+                continue  # gone from the outbox since it was listed
             mails.append(read_mail(answer.content))
         if delivered is not None and delivered["id"] != run["id"]:
             report = await api.get(f"/v1/runs/{delivered['id']}/report")

@@ -1,26 +1,31 @@
-"""What a run produced: the repository as ``.tar.gz``, the delivery report, the delivery mail,
-the log, and the typed outputs of its steps (spec, plan, test reports, reviews...).
+"""What a run produced: the repository as ``.tar.gz``, the delivery report, the mails it sent
+(the delivery mail on its own too), the log, and the typed outputs of its steps (spec, plan,
+test reports, reviews...).
 
 Nothing here opens a path sandboxed code can write. The repository is archived from git's
 objects, never the working tree (``vitco.integrations.git.archive``: regular files only, no
-links); the mail is read from vitco's own outbox by file name, without following a link; the
+links); the mails are read from vitco's own outbox by file name, without following a link; the
 report names where the API serves the repository and the mail instead of the host's paths.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+from email import policy
+from email.parser import BytesHeaderParser
 from pathlib import Path, PurePosixPath
 from tempfile import SpooledTemporaryFile
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from vitco.api.deps import CallerDep, Ctx
 from vitco.api.exceptions import Conflict
 from vitco.api.paging import fresh, tagged, tagged_bytes
-from vitco.api.schemas import ArtifactPublic, ItemsPublic, ReportPublic
+from vitco.api.schemas import ArtifactPublic, ItemsPublic, MailPublic, ReportPublic
 from vitco.integrations.git import RepoError
 from vitco.integrations.git.archive import archive_prefix, write_archive
 from vitco.integrations.git.repo import Repo
@@ -163,6 +168,54 @@ def mail(request: Request, run_id: str, caller: CallerDep, ctx: Ctx) -> Response
     if data is None:
         raise NotFound(f"mail of run {run.id}", run.id)
     return tagged_bytes(request, data, "message/rfc822")
+
+
+def _mails(ctx: Ctx, run_id: str) -> list[tuple[datetime, bytes]]:
+    """(when, bytes) of each mail the run sent that the outbox still holds, oldest first;
+    read by file name from vitco's own outbox, never following a link."""
+    found = []
+    for at, path in ctx.store.sent_mails(run_id):
+        data = read_inside(ctx.settings.outbox_dir, PurePosixPath(path).name)
+        if data is not None:
+            found.append((at, data))
+    return found
+
+
+@router.get("/runs/{run_id}/mails", response_model=ItemsPublic[MailPublic])
+def mails(request: Request, run_id: str, caller: CallerDep, ctx: Ctx) -> Response:
+    """Every mail the run sent the client, oldest first: the notices (brief accepted, plan
+    ready, attention needed), the invoice and the delivery mail."""
+    run = ctx.access.run(caller.tenant_id, run_id)
+    items = [
+        MailPublic(
+            n=n,
+            sent_at=at,
+            subject=str(BytesHeaderParser(policy=policy.default).parsebytes(data)["subject"] or ""),
+            url=f"/v1/runs/{run.id}/mails/{n}",
+        )
+        for n, (at, data) in enumerate(_mails(ctx, run.id), 1)
+    ]
+    return tagged(request, {"items": items}, ItemsPublic[MailPublic])
+
+
+@router.get(
+    "/runs/{run_id}/mails/{n}",
+    response_class=Response,
+    responses=_binary("message/rfc822", "The run's n-th mail, as sent."),
+)
+def mail_at(
+    request: Request,
+    run_id: str,
+    n: Annotated[int, PathParam(ge=1, le=10_000)],
+    caller: CallerDep,
+    ctx: Ctx,
+) -> Response:
+    """The run's ``n``-th mail (RFC 5322), as listed by ``GET /v1/runs/{run_id}/mails``."""
+    run = ctx.access.run(caller.tenant_id, run_id)
+    sent = _mails(ctx, run.id)
+    if n > len(sent):
+        raise NotFound(f"mail {n} of run {run.id}", str(n))
+    return tagged_bytes(request, sent[n - 1][1], "message/rfc822")
 
 
 def log_line(e: Event) -> str:
