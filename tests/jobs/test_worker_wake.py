@@ -1,21 +1,29 @@
 """An idle worker on the Redis queue takes a job another process queued (or handed back) when
 it is queued, not at its next poll: the enqueue and release scripts publish on the queue's
-channel and the worker listens (``RunQueue.listen``). The workers here poll once an hour, so a
+channel and the worker listens (``RunQueue.listen``). The same on the store's queue on
+PostgreSQL (``NOTIFY`` at the enqueue's or release's commit, a ``LISTEN`` of the worker's own,
+on a channel of the schema: a neighbouring schema's queue wakes nobody here); on SQLite there is
+no signal between processes. The workers here poll once an hour, so a
 job they take within the test's wait was heard of; another client of the same server stands
 for the other process."""
 
 from __future__ import annotations
 
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import redis
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
 
 from vitco.jobs.embedded import EmbeddedWorker
-from vitco.jobs.queue import Job
+from vitco.jobs.queue import Job, StoreRunQueue
 from vitco.jobs.redis_queue import RedisRunQueue
 from vitco.store import Store, open_database
+from vitco.store.db import close_databases, create
 
 HOUR = 3600.0
 WAIT = 30.0  # far below a poll: only a wake-up takes the job within it
@@ -78,3 +86,82 @@ def test_a_release_elsewhere_wakes_the_idle_worker(
     finally:
         worker.close(5)
         other.client.close()
+
+
+def _run(store: Store) -> str:
+    """A run for a job to name (the store's queue keeps jobs of stored runs)."""
+    project = store.create_project("wake", "/nonexistent")
+    brief = store.create_brief(project.id, "brief.md", "# Wake\n")
+    return store.create_run(project.id, brief.id, "test", "deliver-project").id
+
+
+def _pg_queue(url: str) -> tuple[StoreRunQueue, Engine]:
+    """The store's queue on ``url`` through an engine of its own: another process's."""
+    engine = create(url)
+    return StoreRunQueue(sessionmaker(engine)), engine
+
+
+def test_on_postgresql_an_idle_worker_hears_of_a_job_queued_or_handed_back_elsewhere(
+    postgres_url: str,
+) -> None:
+    store = Store(open_database(postgres_url))
+    taken: list[Job] = []
+    seen = threading.Event()
+    worker = EmbeddedWorker(
+        StoreRunQueue(store.sessions), store, lambda job: (taken.append(job), seen.set()),
+        poll_s=HOUR, lease_s=30,
+    )  # fmt: skip
+    other, engine = _pg_queue(postgres_url)
+    try:
+        handed = other.enqueue(_run(store), "start")
+        held = other.take("a-worker-shutting-down", 30)
+        assert held is not None and held.id == handed
+        worker.start()
+        assert not seen.wait(1.0)  # nothing takeable: the worker waits its hour
+        first = other.enqueue(_run(store), "start")
+        assert seen.wait(WAIT), "the worker did not hear of the job queued elsewhere"
+        seen.clear()
+        assert other.release(held)
+        assert seen.wait(WAIT), "the worker did not hear of the job handed back"
+        assert sorted(j.id for j in taken) == sorted([first, handed])
+    finally:
+        worker.close(5)
+        engine.dispose()
+
+
+def test_on_postgresql_a_queue_hears_only_its_own_schema(
+    postgres_url: str, postgres_server: str
+) -> None:
+    store = Store(open_database(postgres_url))
+    heard = threading.Event()
+    stop = StoreRunQueue(sessionmaker(create(postgres_url))).listen(heard.set)
+    neighbour_schema = f"t_{uuid.uuid4().hex[:10]}"
+    plain = postgres_server.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{neighbour_schema}"')
+    neighbour_url = f"{postgres_server}?options=-csearch_path%3D{neighbour_schema}"
+    try:
+        assert heard.wait(WAIT)  # listening: it looks once for what came before
+        heard.clear()
+        theirs = Store(open_database(neighbour_url))
+        StoreRunQueue(theirs.sessions).enqueue(_run(theirs), "start")
+        assert not heard.wait(2.0), "a queue in another schema woke this one"
+        mine, engine = _pg_queue(postgres_url)
+        mine.enqueue(_run(store), "start")
+        assert heard.wait(WAIT)
+        engine.dispose()
+    finally:
+        stop()
+        close_databases(neighbour_url)
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{neighbour_schema}" CASCADE')
+
+
+def test_on_sqlite_there_is_no_signal_between_processes(tmp_path: Path) -> None:
+    store = Store(open_database(f"sqlite:///{tmp_path / 'quiet.sqlite'}"))
+    queue = StoreRunQueue(store.sessions)
+    heard = threading.Event()
+    stop = queue.listen(heard.set)
+    queue.enqueue(_run(store), "start")
+    assert not heard.wait(0.5)  # its consumers poll (vitco serve's own worker is told)
+    stop()

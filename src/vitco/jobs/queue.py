@@ -22,8 +22,11 @@ The semantics both give:
   returns the job already queued for it).
 - **Wake-up**: ``listen`` tells an idle worker that another process queued a job or handed one
   back, so it takes it at once instead of at its next poll. Redis publishes each enqueue and
-  release; the store's table has no such signal (``vitco serve``'s own worker is told by the
-  process that queues, ``EmbeddedWorker.notify``), so its workers find jobs by polling.
+  release; on PostgreSQL the store's queue sends a ``NOTIFY`` in the enqueue's or release's
+  transaction (delivered at its commit) on a channel named after the database and schema, and
+  each listener holds a connection of its own that ``LISTEN``s there. SQLite has no such
+  signal: ``vitco serve``'s own worker is told by the process that queues
+  (``EmbeddedWorker.notify``), other processes on the same file find jobs by polling.
 
 The run's own lease (who executes the run) is ``vitco.jobs.lease``'s concern; this lease is
 only the job's, so a dead worker's job reaches a live worker.
@@ -32,7 +35,9 @@ only the job's, so a dead worker's job reaches a live worker.
 from __future__ import annotations
 
 import json
+import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +55,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -60,6 +66,8 @@ from vitco.store.models import RunJob
 
 if TYPE_CHECKING:
     from vitco.config import Settings
+
+logger = logging.getLogger("vitco.jobs")
 
 Action = Literal["start", "resume", "answer"]
 """``start`` a stored run from its beginning, ``resume`` it from its last checkpoint, or
@@ -234,7 +242,9 @@ class StoreRunQueue:
         }  # fmt: skip
         try:
             with self._engine.begin() as conn:  # Core: every accepted run is one
-                return int(conn.execute(_ENQUEUE, job).scalar_one())
+                job_id = int(conn.execute(_ENQUEUE, job).scalar_one())
+                self._notify(conn)
+                return job_id
         except IntegrityError:  # a job of the same key was queued before (or just now)
             known = self._keyed(key) if key is not None else None
             if known is None:
@@ -299,14 +309,15 @@ class StoreRunQueue:
 
     def release(self, job: Job) -> bool:
         with self.sessions.begin() as s:
-            return bool(
-                _changed(
-                    s,
-                    update(RunJob)
-                    .where(self._held(job))
-                    .values(status="queued", worker=None, lease_until=None),
-                )
+            released = _changed(
+                s,
+                update(RunJob)
+                .where(self._held(job))
+                .values(status="queued", worker=None, lease_until=None),
             )
+            if released:
+                self._notify(s.connection())
+            return bool(released)
 
     def cancel(self, run_id: str) -> int:
         with self.sessions.begin() as s:
@@ -330,13 +341,56 @@ class StoreRunQueue:
             age = max(0.0, self.clock() - oldest.timestamp())
         return QueueStats(int(depth), int(taken or 0), age)
 
+    def _notify(self, conn: Connection) -> None:
+        """Wake the listeners when this transaction commits (PostgreSQL; module docstring)."""
+        if self._engine.dialect.name == "postgresql":
+            conn.execute(_NOTIFY)
+
     def listen(self, wake: Callable[[], None]) -> Callable[[], None]:
-        """No signal between processes here (see the module docstring): consumers poll."""
-        return _nothing
+        """On PostgreSQL, call ``wake`` for every enqueue and release of any process, from a
+        thread of its own with a connection of its own that ``LISTEN``s on the queue's
+        channel; after the server was away it listens again and calls ``wake`` once (what was
+        queued meanwhile went unheard). Returns what stops it (within a second). On SQLite
+        there is no signal between processes (see the module docstring): consumers poll."""
+        if self._engine.dialect.name != "postgresql":
+            return _nothing
+        stopped = threading.Event()
+        thread = threading.Thread(
+            target=self._listen, args=(wake, stopped), name="vitco-queue-listen", daemon=True
+        )
+        thread.start()
+        return stopped.set
+
+    def _listen(self, wake: Callable[[], None], stopped: threading.Event) -> None:
+        import psycopg
+        from psycopg import sql
+
+        url = self._engine.url.set(drivername="postgresql")
+        conninfo = url.render_as_string(hide_password=False)
+        while not stopped.is_set():
+            try:
+                with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
+                    row = conn.execute(f"SELECT {_CHANNEL}").fetchone()
+                    assert row is not None
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(str(row[0]))))
+                    wake()  # listening from now on: look once for what came before
+                    while not stopped.is_set():
+                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                            wake()
+            except psycopg.Error as exc:
+                logger.debug("queue listener: PostgreSQL away (%s), polling meanwhile", exc)
+                stopped.wait(LISTEN_RETRY_S)
 
 
 def _nothing() -> None:
     pass
+
+
+LISTEN_RETRY_S = 1.0  # a listener whose connection broke listens again after this long
+_CHANNEL = "'vitco_jobs_' || md5(current_database() || '.' || current_schema())"
+"""The queue's channel, computed by the server from the session's database and schema, so a
+notifier and a listener on the same queue meet, and schemas sharing a database do not."""
+_NOTIFY = text(f"SELECT pg_notify({_CHANNEL}, '')")
 
 
 def _takeable_at(now: Any) -> Any:
