@@ -107,10 +107,12 @@ def test_on_postgresql_an_idle_worker_hears_of_a_job_queued_or_handed_back_elsew
     store = Store(open_database(postgres_url))
     taken: list[Job] = []
     seen = threading.Event()
-    worker = EmbeddedWorker(
-        StoreRunQueue(store.sessions), store, lambda job: (taken.append(job), seen.set()),
-        poll_s=HOUR, lease_s=30,
-    )  # fmt: skip
+
+    def execute(job: Job) -> None:
+        taken.append(job)
+        seen.set()
+
+    worker = EmbeddedWorker(StoreRunQueue(store.sessions), store, execute, poll_s=HOUR, lease_s=30)
     other, engine = _pg_queue(postgres_url)
     try:
         handed = other.enqueue(_run(store), "start")
