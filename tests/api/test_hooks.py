@@ -19,6 +19,7 @@ from standardwebhooks import Webhook as Reference
 from tests.api.conftest import MakeServer
 from tests.api.server import Server
 from vitco.api.hooks import github_delivery_id
+from vitco.jobs.queue import StoreRunQueue
 from vitco.store.models import Project, Run, RunJob
 from vitco.store.webhook_models import HookDelivery
 
@@ -94,6 +95,41 @@ def test_generic_brief_becomes_a_project_and_a_queued_run_once(idle: Server) -> 
     admin = idle.client(idle.key("acme", "admin"))
     listed = admin.get("/v1/hooks/deliveries").json()["items"]
     assert [(d["delivery_id"], d["run_id"]) for d in listed] == [("msg-1", run.id)]
+
+
+def test_a_brief_accepted_at_once_leaves_nothing_when_it_fails_before_its_commit(
+    idle: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The delivery's row, project, brief, run and job are one transaction: a failure at its
+    last write (the job) leaves none of them, and the sender's redelivery makes them all."""
+    secret = _secret(idle, "generic")
+    body = json.dumps({"brief": BRIEF}).encode()
+    headers = _generic(secret, body, "msg-1")
+
+    def down(*args: Any, **kwargs: Any) -> int:
+        raise OSError("the disk went away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(StoreRunQueue, "enqueue_in", down)
+        assert _post(idle, "generic", body, headers).status_code == 500
+    assert _counts(idle) == (0, 0, 0)
+    with idle.app.state.vitco.store.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(RunJob)) == 0
+
+    again = _post(idle, "generic", body, headers)
+    assert again.status_code == 202 and again.json()["duplicate"] is False
+    assert _counts(idle) == (1, 1, 1)
+
+
+def test_a_delivery_claimed_by_an_earlier_try_goes_the_claims_way(idle: Server) -> None:
+    """A delivery id whose earlier try died after its claim (the two-step path: a Redis
+    queue, a crash) is not made again at once: busy while the claim's lease lasts."""
+    secret = _secret(idle, "generic")
+    body = json.dumps({"brief": BRIEF}).encode()
+    idle.app.state.vitco.hooks.claim("acme", "generic", "msg-1", "brief")
+    answer = _post(idle, "generic", body, _generic(secret, body, "msg-1"))
+    assert answer.status_code == 409, answer.text
+    assert _counts(idle) == (1, 0, 0)
 
 
 def test_generic_refuses_bad_missing_stale_and_moved_signatures_storing_nothing(

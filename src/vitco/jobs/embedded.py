@@ -71,19 +71,22 @@ def execute_job(services: Services, job: Job) -> None:
     a run that has moved on meanwhile (delivered, cancelled, waiting at a gate) is left as is.
     A gate's answer taken over after the gate consumed it is not asked twice."""
     run, project = services.store.run_with_project(job.run_id)
-    if run.status in TAKEN_OVER:
-        resume(services, job.run_id)
-    elif run.status != "queued":
-        logger.info("job %s: run %s is %s, nothing to do", job.id, job.run_id, run.status)
-    elif job.action == "start":
-        model = services.models(run.model)
-        execute(
-            services, job.run_id, model=model, inputs={"run_id": job.run_id}, rows=(run, project)
-        )
-    elif job.action == "resume":
-        resume(services, job.run_id)
-    else:
-        resume(services, job.run_id, resume=job.payload or {"approved": False})
+    # the run's log lines carry its owners (the worker's carry the job's run and tenant)
+    with bound(project_id=project.id, tenant_id=project.tenant_id):
+        if run.status in TAKEN_OVER:
+            resume(services, job.run_id)
+        elif run.status != "queued":
+            logger.info("job %s: run %s is %s, nothing to do", job.id, job.run_id, run.status)
+        elif job.action == "start":
+            model = services.models(run.model)
+            execute(
+                services, job.run_id, model=model, inputs={"run_id": job.run_id},
+                rows=(run, project),
+            )  # fmt: skip
+        elif job.action == "resume":
+            resume(services, job.run_id)
+        else:
+            resume(services, job.run_id, resume=job.payload or {"approved": False})
 
 
 @dataclass
@@ -334,17 +337,12 @@ class EmbeddedWorker:
             held.token.request("a cancel")
 
     def _run(self, job: Job) -> None:
-        with bound(**self._ids(job.run_id)):  # on every log line of the run, steps' too
+        # on every log line of the run, steps' too; ``execute_job`` adds the run's project
+        # from the row it reads anyway (a query here for a log field cost a statement a job)
+        with bound(run_id=job.run_id, tenant_id=job.tenant):
             logger.info("job %s: %s run", job.id, job.action, extra={"job_id": job.id})
             ending = self._execute(job)
             logger.info("job %s: %s", job.id, ending, extra={"job_id": job.id})
-
-    def _ids(self, run_id: str) -> dict[str, str | None]:
-        try:
-            project_id, tenant_id = self.store.run_owner(run_id)
-        except StoreError:
-            return {"run_id": run_id}
-        return {"run_id": run_id, "project_id": project_id, "tenant_id": tenant_id}
 
     def _execute(self, job: Job) -> str:
         held = Held(job, stop.StopToken(job.run_id))

@@ -233,23 +233,42 @@ class StoreRunQueue:
         priority: int = 0,
         key: str | None = None,
     ) -> int:
-        check_job(run_id, action, payload, tenant, priority, key)
         # a key is new nearly always: insert first, and read the job of a known key only when
         # the insert is refused (the unique key, also between racing enqueues)
-        job = {
-            "run_id": run_id, "action": action, "payload": payload, "tenant_id": tenant,
-            "priority": priority, "key": key, "created_at": self._now(),
-        }  # fmt: skip
         try:
             with self._engine.begin() as conn:  # Core: every accepted run is one
-                job_id = int(conn.execute(_ENQUEUE, job).scalar_one())
-                self._notify(conn)
-                return job_id
+                return self.enqueue_in(
+                    conn, run_id, action, payload, tenant=tenant, priority=priority, key=key
+                )
         except IntegrityError:  # a job of the same key was queued before (or just now)
             known = self._keyed(key) if key is not None else None
             if known is None:
                 raise
             return known
+
+    def enqueue_in(
+        self,
+        conn: Connection,
+        run_id: str,
+        action: Action,
+        payload: dict[str, Any] | None = None,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        priority: int = 0,
+        key: str | None = None,
+    ) -> int:
+        """``enqueue`` in ``conn``'s transaction (on this queue's database), with the rows
+        the job is for: they and the job are stored together or not at all, and listeners
+        are woken at its commit. A known ``key`` raises ``IntegrityError`` (the transaction is
+        the caller's to roll back)."""
+        check_job(run_id, action, payload, tenant, priority, key)
+        job = {
+            "run_id": run_id, "action": action, "payload": payload, "tenant_id": tenant,
+            "priority": priority, "key": key, "created_at": self._now(),
+        }  # fmt: skip
+        job_id = int(conn.execute(_ENQUEUE, job).scalar_one())
+        self._notify(conn)
+        return job_id
 
     def _keyed(self, key: str) -> int | None:
         with self.sessions() as s:

@@ -241,10 +241,13 @@ class Store(RunRows, Artifacts, Fences, CostQueries):
         budget_usd: float | None = None,
         brief: tuple[str, str] | None = None,
         run: NewRun | None = None,
+        within: Callable[[Connection], None] | None = None,
     ) -> tuple[Project, Brief | None, Run | None]:
         """A new project with the smallest sandbox slot no other project holds, and in the
         same transaction its budget, its ``brief`` (source, text) and a first ``run`` of it:
         all of them or nothing (a service accepting a brief answers once, after one commit).
+        ``within``: more writes of that transaction, after the run's (an accepted webhook's
+        delivery and the run's job); it runs again if the slot pick is.
 
         On PostgreSQL the pick is serialised by a transaction-level advisory lock (many
         hosts create projects at once, and all would pick the same smallest slot). Elsewhere,
@@ -278,6 +281,8 @@ class Store(RunRows, Artifacts, Fences, CostQueries):
                             "brief_id": stored_brief.id, "model": run.model,
                             "workflow": run.workflow, "base_sha": run.base_sha,
                         })  # fmt: skip
+                    if within is not None:
+                        within(conn)
                 return project, stored_brief, stored_run
             except IntegrityError as exc:
                 # SQLite names the column, PostgreSQL the constraint: both say sandbox_slot

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Engine, Update, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, Update, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -176,6 +176,31 @@ class WebhookStore:
             if getattr(taken, "rowcount", 0) != 1:
                 return Claim("busy", found)
         return Claim("retry", self._delivery(found.id))
+
+    def accepted(
+        self,
+        conn: Connection,
+        tenant_id: str,
+        source: str,
+        delivery_id: str,
+        event: str,
+        *,
+        project_id: str,
+        run_id: str | None,
+        detail: str | None = None,
+        ref: str | None = None,
+    ) -> HookDelivery:
+        """Record ``delivery_id`` as claimed and accepted at once, in ``conn``'s transaction
+        (the one that stores what it made): an ``IntegrityError`` when it was claimed before,
+        and then the transaction is the caller's to roll back (and :meth:`claim` says what
+        became of it)."""
+        now = utcnow()
+        return inserted(conn, HookDelivery, {
+            "tenant_id": tenant_id, "source": source, "delivery_id": delivery_id,
+            "event": event[:100], "ref": ref, "status": "accepted", "detail": detail,
+            "project_id": project_id, "run_id": run_id, "received_at": now, "claimed_at": now,
+            "done_at": now,
+        })  # fmt: skip
 
     def finish(
         self, row_id: int, status: str, detail: str | None = None, **ids: str | None

@@ -116,14 +116,14 @@ def build_report(
     """The report of a run, as stored so far (works for unfinished runs too). ``project``:
     the run's, when the caller has it; ``ending``: run fields about to be stored with the
     report (status, reason, finished_at), read as if they were."""
-    run = store.get_run(run_id)
+    record = store.run_record(run_id)  # one connection, not a session per table
+    run, tasks = record.run, record.tasks
     if ending:
         run = Run(**{c: getattr(run, c) for c in _RUN_FIELDS} | dict(ending))
     if project is None or project.id != run.project_id:
         project = store.get_project(run.project_id)
-    tasks = store.tasks(run_id)
     stored: Stored = defaultdict(list)
-    for artifact in store.artifacts(run_id):
+    for artifact in record.artifacts:
         stored[artifact.kind].append(artifact)
     repo = Repo(Path(project.repo_path))
     try:  # the team's commits on the run's branch since it started (or forked)
@@ -167,7 +167,7 @@ def build_report(
         "delivery": delivery,
         "mail": mails[-1].content["path"] if mails else None,
         **team_record(stored, tasks),
-        "cost": cost_summary(store.calls(run_id=run_id)),
+        "cost": cost_summary(record.calls),
         "budget_usd": project.budget_usd,
         "duration_s": duration,
     }

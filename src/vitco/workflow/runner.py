@@ -15,13 +15,14 @@ import dataclasses
 import re
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.utils import formataddr
 from pathlib import Path
 from typing import Any, cast
 
 from langgraph.types import Command
+from sqlalchemy import Connection
 
 from vitco.agents.exceptions import AgentError
 from vitco.config import Settings
@@ -168,12 +169,14 @@ def create_project(
     project_id: str | None = None,
     budget_usd: float | None = None,
     run: NewRun | None = None,
+    within: Callable[[Connection], None] | None = None,
 ) -> tuple[str, str, str | None]:
     """A project of ``tenant_id`` for ``brief`` (its repository a copy of ``source``, or one
     made when a run first needs it), stored with the brief, its budget (``budget_usd``, else
-    the settings') and ``run`` in one transaction; returns the project's id, the brief's and
-    the repository's head (None until it is made). ``project_id``: the id to give it (an
-    inbound webhook picks it before making it)."""
+    the settings') and ``run`` in one transaction (``within``: more writes of it, see
+    ``Store.open_project``); returns the project's id, the brief's and the repository's head
+    (None until it is made). ``project_id``: the id to give it (an inbound webhook picks it
+    before making it)."""
     project_id = project_id or new_id("p")
     repo_path = settings.projects_dir / f"{_slug(brief.title)}-{project_id.removeprefix('p-')}"
     # a new project's repository is made when a run first needs it (``Runtime.repo``)
@@ -190,6 +193,7 @@ def create_project(
         budget_usd=budget_usd if budget_usd is not None else settings.budget_usd,
         brief=(brief.source, brief.text),
         run=run,
+        within=within,
     )
     assert stored is not None
     return project.id, stored.id, base_sha
