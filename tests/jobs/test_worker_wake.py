@@ -167,3 +167,53 @@ def test_on_sqlite_there_is_no_signal_between_processes(tmp_path: Path) -> None:
     queue.enqueue(_run(store), "start")
     assert not heard.wait(0.5)  # its consumers poll (vitco serve's own worker is told)
     stop()
+
+
+class _CountingQueue(StoreRunQueue):
+    """The store's queue, counting its takes."""
+
+    takes = 0
+    _counting = threading.Lock()
+
+    def take(self, *args: Any, **kwargs: Any) -> Job | None:
+        with self._counting:
+            self.takes += 1
+        return super().take(*args, **kwargs)
+
+
+def test_a_job_queued_here_wakes_one_idle_slot_not_all(tmp_path: Path) -> None:
+    """Four idle slots, one job queued with ``notify``: the slot that takes it wakes the next
+    (there may be more), and that one finds nothing. Waking every idle slot made three of
+    them look for nothing."""
+    store = Store(open_database(f"sqlite:///{tmp_path / 'wake.sqlite'}"))
+    queue = _CountingQueue(store.sessions)
+    running, release = threading.Event(), threading.Event()
+
+    def execute(job: Job) -> None:
+        running.set()
+        release.wait(WAIT)
+
+    worker = EmbeddedWorker(queue, store, execute, concurrency=4, poll_s=HOUR, lease_s=30)
+    worker.start()
+    try:
+        assert _until(lambda: queue.takes == 4)  # each slot looked once and found nothing
+        queue.enqueue(_run(store), "start")
+        worker.notify()
+        assert running.wait(WAIT)
+        assert _until(lambda: queue.takes == 6)  # the taker's, and the next slot's
+        release.set()
+        assert _until(lambda: len(worker.done()) == 1)
+        assert _until(lambda: queue.takes == 7)  # its slot, free again, looks once more
+    finally:
+        release.set()
+        worker.close(5)
+    assert queue.takes == 7  # and nobody else looked: every idle slot woken made it 9
+
+
+def _until(condition: Any, timeout: float = WAIT) -> bool:
+    deadline = threading.Event()
+    for _ in range(int(timeout / 0.01)):
+        if condition():
+            return True
+        deadline.wait(0.01)
+    return bool(condition())
