@@ -53,9 +53,10 @@ def _update_run(names: tuple[str, ...], starts: bool) -> Update:
     return update(Run).where(Run.id == bindparam("_run_id")).values(values).returning(*_RUN_COLUMNS)
 
 
+_PROJECT_COLUMNS = tuple(Project.__table__.c)
 _WITH_PROJECT = (
-    select(Run, Project)
-    .join(Project, Project.id == Run.project_id)
+    select(*_RUN_COLUMNS, *_PROJECT_COLUMNS)
+    .join_from(Run, Project, Project.id == Run.project_id)
     .where(Run.id == bindparam("_run_id"))
 )
 
@@ -93,12 +94,16 @@ class RunRows:
     _fence: Callable[[Any, Iterable[str | None]], None]  # vitco.store.fences.Fences'
 
     def run_with_project(self, run_id: str) -> tuple[Run, Project]:
-        """A run and its project, in one query."""
-        with self.sessions() as s:
-            row = s.execute(_WITH_PROJECT, {"_run_id": run_id}).first()
+        """A run and its project, in one query (Core: every job a worker takes reads them)."""
+        engine: Engine = self.sessions.kw["bind"]
+        with engine.connect() as conn:
+            row = conn.execute(_WITH_PROJECT, {"_run_id": run_id}).first()
         if row is None:
             raise NotFound("run", run_id)
-        return row[0], row[1]
+        n = len(_RUN_COLUMNS)
+        run = Run(**{c.key: v for c, v in zip(_RUN_COLUMNS, row[:n], strict=True)})
+        project = Project(**{c.key: v for c, v in zip(_PROJECT_COLUMNS, row[n:], strict=True)})
+        return run, project
 
     def run_record(self, run_id: str) -> RunRecord:
         """The run and its tasks, artifacts and ledger rows (see the module docstring);
