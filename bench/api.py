@@ -8,8 +8,12 @@ process (embedded mode: SQLite, the in-process worker) on a fresh data dir.
 that becomes a project and a run of a trivial durable workflow (one checkpointed step that only
 ends the run as delivered; template ``bench-trivial``, its step registered in the server
 process), sent by ``--concurrency`` clients at once, executed by the server's embedded worker
-and ``--workers`` ``vitco worker`` processes (default 1: the two processes use both cores of
-this kind of machine; the queue is the store's): the accept latency p50/p99 and accepted/s
+and ``--workers`` ``vitco worker`` processes (the queue is the store's; default 2: on this
+2-core machine, alternated under a shared machine's load, serve alone gave 72-85/s at
+10.4-12.6 ms of CPU an execution (2 rounds), serve + 1 worker 82-112/s at 10.2-12.8 ms and
+serve + 2 workers 84-107/s at 10.1-11.9 ms (4 rounds each; medians 89/s at 12.3 ms against
+96/s at 11.0 ms): with two workers serve executes a third of the runs instead of half, and
+its accepts share its GIL with fewer of them): the accept latency p50/p99 and accepted/s
 (each 202 is durable: project, brief, run and job committed before it), then persisted
 executions/s, from the first delivery until every run is stored finished. The target for this
 kind of machine is 250 persisted executions/s; it is printed next to the figure. The CPU time
@@ -480,7 +484,7 @@ def main() -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        default=1,
+        default=2,
         help="vitco worker processes beside vitco serve's embedded worker (webhooks)",
     )
     parser.add_argument("--clients", type=int, default=100, help="WebSocket clients")
