@@ -227,14 +227,18 @@ def manager(rt: RunView, state: Mapping[str, Any]) -> Sections:
     }
 
 
-def developer(rt: RunView, state: Mapping[str, Any], feedback: str | None) -> Sections:
+def developer(
+    rt: RunView, state: Mapping[str, Any], feedback: str | None, view: Snapshot | None = None
+) -> Sections:
     """The task and its stories, the environment (how tests run, the Python version and
     packages, how the app is started and checked), the repository map, the files the task
     names and those it already changed in full (the whole repository when it is small; at most
-    ``MAX_FILES_CHARS``), the attempt, and what the previous attempt must fix."""
+    ``MAX_FILES_CHARS``), the attempt, and what the previous attempt must fix. ``view`` is the
+    task's ``task_view`` when the caller has it already (the implement step shows the same one
+    to the developer's tools)."""
     spec, plan = _spec(rt, state), _plan(rt, state)
     task = plan.task(state["task"])
-    view = task_view(rt, task.id)
+    view = view if view is not None else task_view(rt, task.id)
     named = [normal(p) for p in task.files]
     mine = touched(rt.store.artifacts(rt.run_id), task.id)
     whole = _whole_if_small(view)

@@ -95,13 +95,14 @@ def implement(rt: Runtime, state: TaskState) -> Update:
         step="implement",
         task=task_id,
     )
+    view = context.task_view(rt, task_id)  # one view for the prompt and the tools
     changeset = context.develop(
         rt.model,
         load_role("developer"),
         CallKey(role="developer", step="implement", task=task_id, attempt=attempt),
-        context.developer(rt, {**state, "attempt": attempt}, _feedback(rt, state))
+        context.developer(rt, {**state, "attempt": attempt}, _feedback(rt, state), view)
         | context.dispute_notes(rt, state),
-        context.task_view(rt, task_id),
+        view,
         complexity=task.complexity,
         tier=tier,
     )
@@ -259,7 +260,7 @@ def commit(rt: Runtime, state: TaskState) -> Update:
     tree = rt.tree(task_id)
     if tree.find_commit(key) is None:
         tree, paths = _materialize(rt, state)
-        tree.commit(changeset.message, key=key, paths=paths)
+        tree.record(changeset.message, key=key, paths=paths)  # just looked: not there
         written = {f.path for f in changeset.files if f.action == "write"} & set(paths)
         lost = tree.missing(written)
         if lost:  # git skipped them: never mark a task done with its code missing

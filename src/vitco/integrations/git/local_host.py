@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from vitco.integrations.git.exceptions import GitError, HostRefused, UnsafeName
@@ -35,6 +35,11 @@ from vitco.integrations.git.host import (
 from vitco.integrations.git.repo import AUTHOR, GUARDS, Repo
 
 ZERO = "0" * 40
+# a ref, its object, the object's type and size; then a blob's bytes (a record), else nothing
+_LISTING = (
+    "%(refname) %(objectname) %(objecttype) %(objectsize)%0a"
+    "%(if:equals=blob)%(objecttype)%(then)%(raw)%(end)"
+)
 HOST = "local git host"
 
 
@@ -85,63 +90,81 @@ class LocalGitHost:
 
     # reviews ----------------------------------------------------------------------------------
 
-    def _records(self, bare: Repo, prefix: str) -> list[tuple[str, str, dict[str, object]]]:
-        """(ref, blob, content) of every record under ``prefix``: two git processes however
-        many there are (one per record made opening a project's n-th review cost n + 1, each
-        of its reviews read again at every later one)."""
-        out = bare.git("for-each-ref", "--format=%(refname) %(objectname)", prefix)
-        pairs = [line.partition(" ")[::2] for line in out.splitlines()]
-        contents = bare.read_blobs(blob for _ref, blob in pairs)
-        missing = [blob for _ref, blob in pairs if blob not in contents]
-        if missing:
-            raise GitError(["cat-file", "--batch"], f"missing {', '.join(missing)}", 1)
-        return [(ref, blob, json.loads(contents[blob])) for ref, blob in pairs]
+    def _refs(self, bare: Repo, *patterns: str) -> dict[str, tuple[str, bytes | None]]:
+        """ref -> (object id, the object's bytes if it is a blob) of every ref ``patterns``
+        name (a prefix such as ``refs/reviews``, or a whole ref): one ``git for-each-ref``
+        however many there are, the records' contents with them (``%(raw)``). Opening a
+        project's n-th review once cost n + 1 processes, then four: the listing, the blobs,
+        the two branches looked up."""
+        data = bare.git_bytes("for-each-ref", f"--format={_LISTING}", *patterns)
+        found: dict[str, tuple[str, bytes | None]] = {}
+        at = 0
+        while at < len(data):
+            end = data.index(b"\n", at)
+            ref, sha, kind, size = data[at:end].decode().rsplit(" ", 3)
+            at = end + 1
+            content = None
+            if kind == "blob":
+                content = data[at : at + int(size)]
+                at += int(size)
+            if data[at : at + 1] != b"\n":
+                raise GitError(["for-each-ref", *patterns], f"unexpected listing at {ref}", 1)
+            at += 1
+            found[ref] = (sha, content)
+        return found
 
-    def _create(self, bare: Repo, prefix: str, content: dict[str, object]) -> int:
-        """Store ``content`` at the next free ``<prefix>/<n>``; returns n."""
-        number = len(bare.git("for-each-ref", "--format=%(refname)", prefix).splitlines()) + 1
+    def _records(self, bare: Repo, prefix: str) -> list[tuple[str, str, dict[str, object]]]:
+        """(ref, blob, content) of every record under ``prefix``, in one git process."""
+        return _parsed(self._refs(bare, prefix), prefix)
+
+    def _create(self, bare: Repo, prefix: str, number: int, record: Callable[[int], str]) -> int:
+        """Store ``record(n)`` at the first free ``<prefix>/<n>`` from ``number`` on (the
+        number of records there are plus one); returns n."""
         while True:  # another process took the number: the next one
-            record = json.dumps(content | {"number": number})
-            blob = bare.git("hash-object", "-w", "--stdin", stdin=record)
-            if _git(bare, "update-ref", f"{prefix}/{number}", blob, ZERO).returncode == 0:
+            blob = bare.git("hash-object", "-w", "--stdin", stdin=record(number))
+            if bare.succeeds("update-ref", f"{prefix}/{number}", blob, ZERO):
                 return number
             number += 1
-
-    def _review(self, bare: Repo, number: int) -> tuple[str, Review]:
-        ref = f"refs/reviews/{int(number)}"
-        blob = bare.git("rev-parse", "-q", "--verify", ref, check=False)
-        if not blob:
-            raise HostRefused(HOST, f"read review #{number}", 404, "no such review")
-        return blob, Review.model_validate_json(bare.git("cat-file", "blob", blob))
 
     def open_review(self, name: str, *, branch: str, base: str, title: str, body: str) -> Review:
         bare = self._bare(name)
         head_ref, base_ref = branch_ref(branch), branch_ref(base)
-        for _ref, _blob, content in self._records(bare, "refs/reviews"):
+        refs = self._refs(bare, "refs/reviews", head_ref, base_ref)
+        records = _parsed(refs, "refs/reviews")
+        for _ref, _blob, content in records:
             review = Review.model_validate(content)
             if review.branch == branch and review.base == base:
                 return review
         for ref in (head_ref, base_ref):
-            if not bare.git("rev-parse", "-q", "--verify", ref, check=False):
+            if ref not in refs:
                 raise HostRefused(HOST, f"open a review of {branch}", 422, f"no {ref} on {name}")
-        content = {"branch": branch, "base": base, "title": title, "body": body}
-        number = self._create(bare, "refs/reviews", content | {"url": ""})
-        blob, review = self._review(bare, number)
-        review = review.model_copy(update={"url": f"{bare.path.as_uri()}#review-{number}"})
-        new = bare.git("hash-object", "-w", "--stdin", stdin=review.model_dump_json())
-        bare.git("update-ref", f"refs/reviews/{number}", new, blob)
-        return review
+
+        def record(number: int) -> str:  # made whole at once: its URL names its number
+            url = f"{bare.path.as_uri()}#review-{number}"
+            review = Review(number=number, branch=branch, base=base, title=title, body=body,
+                            url=url)  # fmt: skip
+            return review.model_dump_json()
+
+        number = self._create(bare, "refs/reviews", len(records) + 1, record)
+        return Review.model_validate_json(record(number))
 
     def merge_review(self, name: str, number: int) -> Review:
         bare = self._bare(name)
-        blob, review = self._review(bare, number)
+        ref = f"refs/reviews/{int(number)}"
+        found = self._refs(bare, ref).get(ref)
+        if found is None or found[1] is None:
+            raise HostRefused(HOST, f"read review #{number}", 404, "no such review")
+        blob, review = found[0], Review.model_validate_json(found[1])
         if review.merged:
             return review
         base_ref = branch_ref(review.base)
-        base, head = bare.head(base_ref), bare.head(branch_ref(review.branch))
-        if _is_ancestor(bare, head, base):
+        base, head = bare.git("rev-parse", base_ref, branch_ref(review.branch)).split()
+        # one merge-base says which holds the other: the branch is in the base already when
+        # it is their merge base, a fast-forward when the base is
+        fork = bare.git("merge-base", base, head, check=False)
+        if head in (base, fork):
             merged = base  # already in the base
-        elif _is_ancestor(bare, base, head):
+        elif fork == base:
             merged = head  # a fast-forward
         else:
             proc = _git(bare, "merge-tree", "--write-tree", "--no-messages", base, head)
@@ -151,11 +174,14 @@ class LocalGitHost:
             tree = proc.stdout.split()[0]
             message = f"Merge review #{number}: {review.title}"
             merged = bare.git("commit-tree", tree, "-p", base, "-p", head, "-m", message)
-        if merged != base:
-            bare.git("update-ref", base_ref, merged, base)  # fails if the base moved meanwhile
         review = review.model_copy(update={"merged": True, "merge_sha": merged})
         new = bare.git("hash-object", "-w", "--stdin", stdin=review.model_dump_json())
-        bare.git("update-ref", f"refs/reviews/{number}", new, blob)
+        # the base and the review move together or not at all (one transaction), each only
+        # from what was read: a base a concurrent push moved is never overwritten
+        moves = f"update {ref} {new} {blob}\n"
+        if merged != base:
+            moves = f"update {base_ref} {merged} {base}\n" + moves
+        bare.git("update-ref", "--stdin", stdin=moves)
         return review
 
     def reviews(self, name: str) -> list[Review]:
@@ -171,13 +197,28 @@ class LocalGitHost:
         self.ensure_repo(repo)
         bare = self._bare(repo)
         prefix = f"refs/comments/{int(issue)}"
-        number = self._create(bare, prefix, {"issue": int(issue), "body": body})
+        content = {"issue": int(issue), "body": body}
+        first = len(self._refs(bare, prefix)) + 1
+        number = self._create(bare, prefix, first, lambda n: json.dumps(content | {"number": n}))
         return Comment(id=number, url=f"{bare.path.as_uri()}#comment-{issue}-{number}", body=body)
 
     def comments(self, name: str, issue: int) -> list[str]:
         bare = self._bare(name)
         records = [c for _r, _b, c in self._records(bare, f"refs/comments/{int(issue)}")]
         return [str(c["body"]) for c in sorted(records, key=lambda c: str(c["number"]).zfill(9))]
+
+
+def _parsed(
+    refs: dict[str, tuple[str, bytes | None]], prefix: str
+) -> list[tuple[str, str, dict[str, object]]]:
+    """The records under ``prefix`` of a ``_refs`` listing: (ref, blob, content)."""
+    records = []
+    for ref, (blob, content) in refs.items():
+        if ref.startswith(prefix + "/"):
+            if content is None:  # only blobs are recorded there
+                raise GitError(["for-each-ref", prefix], f"{ref} is not a record", 1)
+            records.append((ref, blob, json.loads(content)))
+    return records
 
 
 def _git(bare: Repo, *args: str) -> subprocess.CompletedProcess[str]:
@@ -189,7 +230,3 @@ def _git(bare: Repo, *args: str) -> subprocess.CompletedProcess[str]:
         check=False,
         timeout=120,
     )
-
-
-def _is_ancestor(bare: Repo, older: str, newer: str) -> bool:
-    return _git(bare, "merge-base", "--is-ancestor", older, newer).returncode == 0

@@ -17,6 +17,7 @@ trailers: any such line in a model's message is dropped.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -49,6 +50,9 @@ GUARDS = [
     "core.pager=cat",
 ]
 _TRAILER = re.compile(r"^\s*vitco-[a-z-]+\s*:", re.IGNORECASE)
+_FULL_SHA = re.compile(r"[0-9a-f]{40}")
+LISTINGS = 16
+"""How many trees' listings a process keeps (``Repo.tree_entries``)."""
 _locks: dict[Path, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
@@ -107,9 +111,8 @@ class Repo:
     ) -> str:
         """git's output, stripped unless ``strip`` is False (a diff keeps its layout; bytes
         that are not UTF-8, which generated files may hold, are replaced)."""
-        argv = ["git", *GUARDS, *AUTHOR, *args]
         proc = subprocess.run(
-            argv,
+            ["git", *GUARDS, *AUTHOR, *args],
             cwd=self.path,
             input=stdin,
             capture_output=True,
@@ -121,6 +124,30 @@ class Repo:
         if check and proc.returncode != 0:
             raise GitError(list(args), proc.stderr or proc.stdout, proc.returncode)
         return proc.stdout.strip() if strip else proc.stdout
+
+    def git_bytes(self, *args: str, stdin: bytes | None = None) -> bytes:
+        """git's output as the bytes it wrote (object contents, whose sizes git counts in
+        bytes); ``GitError`` when it fails."""
+        proc = self._run(args, stdin)
+        if proc.returncode != 0:
+            raise GitError(list(args), proc.stderr.decode(errors="replace"), proc.returncode)
+        return proc.stdout
+
+    def succeeds(self, *args: str) -> bool:
+        """Whether git exits 0 (a check such as ``merge-base --is-ancestor``, or a change that
+        may be refused, such as creating a ref that exists)."""
+        return self._run(args, None).returncode == 0
+
+    def _run(self, args: Iterable[str], stdin: bytes | None) -> subprocess.CompletedProcess[bytes]:
+        """git with the guards, its output in bytes."""
+        return subprocess.run(
+            ["git", *GUARDS, *AUTHOR, *args],
+            cwd=self.path,
+            input=stdin,
+            capture_output=True,
+            check=False,
+            timeout=120,
+        )
 
     @classmethod
     def init(cls, path: Path) -> Repo:
@@ -151,9 +178,11 @@ class Repo:
         """``git init`` at ``path`` and the first commit, whichever of them is not done yet."""
         path.mkdir(parents=True, exist_ok=True)
         repo = cls(path)
-        if not (path / ".git").exists():
+        fresh = not (path / ".git").exists()
+        if fresh:
             repo.git("init", "-q", "-b", "main")
-        if not repo.git("rev-parse", "--verify", "-q", "HEAD", check=False):
+        # a repository just made has no commit: no git process to say so
+        if fresh or not repo.git("rev-parse", "--verify", "-q", "HEAD", check=False):
             (path / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
             repo.git("add", ".gitignore")
             repo.git("commit", "-q", "-m", "Start project")
@@ -235,34 +264,21 @@ class Repo:
 
     def tree_entries(self, ref: str = "HEAD") -> list[TreeEntry]:
         """The regular files of ``ref``'s tree from git's objects (never the working tree, which
-        sandboxed code writes): links and submodules are left out."""
-        out = self.git("ls-tree", "-r", "-z", "--long", "--full-tree", ref)
-        entries = []
-        for record in out.split("\0"):
-            meta, _, path = record.partition("\t")
-            fields = meta.split()
-            if len(fields) == 4 and fields[0] in ("100644", "100755") and fields[1] == "blob":
-                executable = fields[0] == "100755"
-                entries.append(TreeEntry(path, fields[2], int(fields[3]), executable))
-        return entries
+        sandboxed code writes): links and submodules are left out. A full object id names one
+        tree forever, so its listing is kept (the last ``LISTINGS`` of this process): the
+        views of a run's roles and tasks list the same commit again and again."""
+        if _FULL_SHA.fullmatch(ref):
+            return list(_listing(self.path, ref))
+        return list(_list_tree(self, ref))
 
     def read_blobs(self, shas: Iterable[str]) -> dict[str, bytes]:
         """The contents of blobs by sha, in one ``git cat-file --batch``."""
         wanted = list(dict.fromkeys(shas))
         if not wanted:
             return {}
-        proc = subprocess.run(
-            ["git", *GUARDS, "cat-file", "--batch"],
-            cwd=self.path,
-            input=("\n".join(wanted) + "\n").encode(),
-            capture_output=True,
-            check=False,
-            timeout=120,
-        )
-        if proc.returncode != 0:
-            raise GitError(["cat-file", "--batch"], proc.stderr.decode(errors="replace"), 1)
+        data = self.git_bytes("cat-file", "--batch", stdin=("\n".join(wanted) + "\n").encode())
         blobs: dict[str, bytes] = {}
-        data, at = proc.stdout, 0
+        at = 0
         for sha in wanted:
             end = data.index(b"\n", at)
             header = data[at:end].split()
@@ -285,19 +301,32 @@ class Repo:
     def commit(self, message: str, key: str, paths: Iterable[str] | None = None) -> str:
         """Commit ``paths`` (default: the whole tree) once per ``key``; a repeat returns the sha.
 
-        Naming the paths keeps files that tests or tools left behind out of the commit; the
-        paths go to ``git update-index`` on stdin, so their number is bounded neither by the
-        argument limit nor by pathspec matching (quadratic in the number of paths). Any
-        ``Vitco-*`` trailer line in ``message`` is dropped: only vitco writes them.
-        """
+        See ``record``, which this calls unless ``key``'s commit is there already."""
         existing = self.find_commit(key)
         if existing:
             return existing
+        self.record(message, key, paths)
+        return self.head()
+
+    def record(self, message: str, key: str, paths: Iterable[str] | None = None) -> None:
+        """Commit ``paths`` (default: the whole tree) with the ``Vitco-Key: key`` trailer,
+        without looking for an earlier commit of ``key`` first (``commit`` does; a caller that
+        just looked saves the second ``git log``).
+
+        Naming the paths keeps files that tests or tools left behind out of the commit; the
+        paths go to ``git update-index`` on stdin, so their number is bounded neither by the
+        argument limit nor by pathspec matching (quadratic in the number of paths). A path
+        that is neither on disk nor tracked is left out; which are tracked is only asked of git
+        when some path is not on disk (a deletion). Any ``Vitco-*`` trailer line in
+        ``message`` is dropped: only vitco writes them.
+        """
         if paths is None:
             self.git("add", "-A")
         else:
-            tracked = set(self.git("ls-files", "-z").split("\0"))
-            present = [p for p in paths if p in tracked or os.path.lexists(self.path / p)]
+            named = list(paths)
+            gone = [p for p in named if not os.path.lexists(self.path / p)]
+            tracked = set(self.git("ls-files", "-z").split("\0")) if gone else set()
+            present = [p for p in named if p in tracked or p not in gone]
             if present:  # plain paths, not pathspecs: linear in their number
                 listing = "\0".join(present) + "\0"
                 self.git("update-index", "--add", "--remove", "-z", "--stdin", stdin=listing)
@@ -311,7 +340,6 @@ class Repo:
             "-",
             stdin=f"{text or 'Update'}\n\nVitco-Key: {key}\n",
         )
-        return self.head()
 
     def missing(self, paths: Iterable[str], ref: str = "HEAD") -> list[str]:
         """Those of ``paths`` that are not files of ``ref``'s tree."""
@@ -331,8 +359,15 @@ class Repo:
         return self.git("rev-parse", "--abbrev-ref", "HEAD")
 
     def _add_worktree(self, path: Path, branch: str, start: str) -> Repo:
+        """The worktree at ``path`` on ``branch``, made from ``start`` if the branch is new.
+
+        A new branch at a new path is one ``git worktree add -b``; only when that fails (the
+        branch exists, a stale registration holds the path) are stale worktrees pruned and
+        the branch looked up, as every call did before (three git processes, not one)."""
         with _lock_for(self.path.resolve()):
             if not (path / ".git").exists():
+                if self.succeeds("worktree", "add", "-q", "-b", branch, str(path), start):
+                    return Repo(path)
                 self.git("worktree", "prune")
                 if self.git("rev-parse", "--verify", "-q", branch, check=False):
                     self.git("worktree", "add", "-q", "-f", str(path), branch)
@@ -406,3 +441,20 @@ class Repo:
         path = self.task_tree_path(name)
         if path.exists():
             self.git("worktree", "remove", "--force", str(path), check=False)
+
+
+@functools.lru_cache(maxsize=LISTINGS)
+def _listing(path: Path, sha: str) -> tuple[TreeEntry, ...]:
+    return _list_tree(Repo(path), sha)
+
+
+def _list_tree(repo: Repo, ref: str) -> tuple[TreeEntry, ...]:
+    out = repo.git("ls-tree", "-r", "-z", "--long", "--full-tree", ref)
+    entries = []
+    for record in out.split("\0"):
+        meta, _, path = record.partition("\t")
+        fields = meta.split()
+        if len(fields) == 4 and fields[0] in ("100644", "100755") and fields[1] == "blob":
+            executable = fields[0] == "100755"
+            entries.append(TreeEntry(path, fields[2], int(fields[3]), executable))
+    return tuple(entries)
