@@ -399,12 +399,14 @@ RESUMING = ("interrupted", "awaiting_approval")
 def _remove_task_trees(rt: Runtime) -> None:
     """A finished run (delivered, needs attention, failed...) leaves no task worktree on disk;
     each task's branch keeps its commits, and a resumed task rebuilds its tree from the
-    store (``task_steps._materialize``)."""
+    store (``task_steps._materialize``). Git's automatic upkeep, which the run's commands
+    leave undone, happens here."""
     if not Repo(rt.repo_path).exists():
         return  # nothing was ever checked out
     try:
         for task in rt.store.tasks(rt.run_id):
             rt.repo.remove_worktree(f"{rt.run_id}/{task.key}")
+        rt.repo.maintain()  # git's upkeep, once per run (``Repo.maintain``)
     except RepoError as exc:  # a repository removed meanwhile: nothing left to clean
         rt.emit("cleanup", f"task worktrees not removed: {exc}")
     with contextlib.suppress(OSError):  # the run's folder of task trees, once empty

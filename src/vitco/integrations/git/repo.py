@@ -49,6 +49,9 @@ GUARDS = [
     "-c",
     "core.pager=cat",
 ]
+# git's automatic maintenance after a commit, merge or rebase (one process each, seven in a run
+# of three tasks, most of them finding nothing to do) is asked for once, as a run ends
+DEFERRED = ["-c", "maintenance.auto=false"]
 _TRAILER = re.compile(r"^\s*vitco-[a-z-]+\s*:", re.IGNORECASE)
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
 LISTINGS = 16
@@ -112,7 +115,7 @@ class Repo:
         """git's output, stripped unless ``strip`` is False (a diff keeps its layout; bytes
         that are not UTF-8, which generated files may hold, are replaced)."""
         proc = subprocess.run(
-            ["git", *GUARDS, *AUTHOR, *args],
+            ["git", *GUARDS, *AUTHOR, *DEFERRED, *args],
             cwd=self.path,
             input=stdin,
             capture_output=True,
@@ -141,7 +144,7 @@ class Repo:
     def _run(self, args: Iterable[str], stdin: bytes | None) -> subprocess.CompletedProcess[bytes]:
         """git with the guards, its output in bytes."""
         return subprocess.run(
-            ["git", *GUARDS, *AUTHOR, *args],
+            ["git", *GUARDS, *AUTHOR, *DEFERRED, *args],
             cwd=self.path,
             input=stdin,
             capture_output=True,
@@ -388,15 +391,20 @@ class Repo:
         repository's main) and fast-forward that branch to it; returns the new head.
 
         Serialized per repository: merges land one at a time. A conflict aborts the rebase and
-        raises ``MergeConflict`` naming the files, leaving the target branch untouched.
+        raises ``MergeConflict`` naming the files, leaving the target branch untouched. A task
+        branch already on top of the target (nothing landed since it started) is fast-forwarded
+        at once: rebasing its own linear commits onto their base would leave them as they are,
+        so only a fast-forward that git refuses costs the rebase (two processes of four).
         """
         target = into or self
         branch = f"task/{name}"
         tree = Repo(self.task_tree_path(name))
         with _lock_for(self.path.resolve()):
+            if target.succeeds("merge", "-q", "--ff-only", branch):
+                return target.head()
             onto = target.branch()
             proc = subprocess.run(
-                ["git", *GUARDS, *AUTHOR, "rebase", "-q", onto],
+                ["git", *GUARDS, *AUTHOR, *DEFERRED, "rebase", "-q", onto],
                 cwd=tree.path,
                 capture_output=True,
                 text=True,
@@ -412,6 +420,12 @@ class Repo:
     def reset_to(self, ref: str) -> None:
         """Drop this worktree's own commits and changes: start over from ``ref``."""
         self.git("reset", "-q", "--hard", ref)
+
+    def maintain(self) -> None:
+        """What git would have done after each command (``DEFERRED``): pack loose objects
+        when there are many, and its other automatic upkeep. Best effort: a run ending calls
+        it, and a later one catches up on what a failed one left."""
+        self.git("maintenance", "run", "--auto", "--quiet", check=False)
 
     def recover(self) -> list[str]:
         """Undo what a killed or interrupted process left half-done: every lock file git can
