@@ -190,6 +190,25 @@ def test_a_conflicting_second_task_raises_and_leaves_main_alone(repo: Repo) -> N
     assert t2.git("status", "--porcelain") == ""
 
 
+def test_a_worktree_is_made_again_on_its_branch_after_a_removal_or_a_lost_folder(
+    repo: Repo,
+) -> None:
+    """A new task's worktree is one ``git worktree add -b``; a task whose branch exists (a
+    resumed run) or whose folder went without git knowing gets its tree back all the same."""
+    tree = repo.worktree("T1")
+    tree.apply([write("store.py", "STORE = {}\n")])
+    made = tree.commit("Add store", key="r/T1")
+    repo.remove_worktree("T1")
+
+    again = repo.worktree("T1")  # the branch is there: checked out, not made anew
+    assert again.head() == made and (again.path / "store.py").is_file()
+    shutil.rmtree(again.path)  # gone, still registered with git
+
+    back = repo.worktree("T1")
+    assert back.head() == made and back.branch() == "task/T1"
+    assert back.git("status", "--porcelain") == ""
+
+
 def test_remove_worktree_and_tag(repo: Repo) -> None:
     tree = repo.worktree("T1")
     tree.commit("Empty", key="r/T1")

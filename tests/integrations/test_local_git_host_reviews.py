@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from vitco.integrations.git import Repo
+from vitco.integrations.git.exceptions import GitError
 from vitco.integrations.git.host import branch_ref
 from vitco.integrations.git.local_host import LocalGitHost
 
@@ -52,3 +53,55 @@ def test_opening_the_tenth_review_starts_as_many_git_processes_as_the_second(
     assert again.number == 4  # an open review is found among the others, as before
     assert per_review[-1] == per_review[1], per_review
     assert [r.number for r in host.reviews("many")] == list(range(1, 11))
+
+
+def _hosted_review(tmp_path: Path) -> tuple[LocalGitHost, Repo, int]:
+    host = LocalGitHost(tmp_path / "host")
+    repo = Repo.init(tmp_path / "project")
+    host.ensure_repo("shop")
+    _branch(repo, "task/r1/T1")
+    host.push(repo, "shop", [branch_ref("main"), branch_ref("task/r1/T1")])
+    review = host.open_review("shop", branch="task/r1/T1", base="main", title="T1", body="ok")
+    return host, repo, review.number
+
+
+def test_a_base_moved_during_a_merge_is_kept_and_the_review_stays_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The base and the review's record move in one transaction, each only from what was
+    read: a push that lands on the base meanwhile is never overwritten, and the review is
+    not recorded merged."""
+    host, _repo, number = _hosted_review(tmp_path)
+    bare = Repo(host.path_of("shop"))
+    empty_tree = bare.git("hash-object", "-t", "tree", "-w", "--stdin", stdin="")
+    pushed = bare.git("commit-tree", empty_tree, "-p", bare.head("main"), "-m", "a push")
+    git = Repo.git
+
+    def racing(self: Repo, *args: str, **kwargs: Any) -> str:
+        if args[:1] == ("merge-base",):  # the shas are read: another push lands now
+            git(bare, "update-ref", "refs/heads/main", pushed)
+        return git(self, *args, **kwargs)
+
+    monkeypatch.setattr(Repo, "git", racing)
+    with pytest.raises(GitError):
+        host.merge_review("shop", number)
+    monkeypatch.undo()
+    assert bare.head("main") == pushed
+    (review,) = host.reviews("shop")
+    assert not review.merged and review.merge_sha is None
+
+
+def test_a_branch_already_in_the_base_is_recorded_merged_without_moving_the_base(
+    tmp_path: Path,
+) -> None:
+    host, repo, _number = _hosted_review(tmp_path)
+    repo.git("merge", "-q", "--ff-only", "task/r1/T1")
+    host.push(repo, "shop", [branch_ref("main")])
+    repo.git("branch", "-q", "-f", "task/r1/T0", "main~1")  # a branch main already holds
+    host.push(repo, "shop", [branch_ref("task/r1/T0")])
+    base = Repo(host.path_of("shop")).head("main")
+    opened = host.open_review("shop", branch="task/r1/T0", base="main", title="T0", body="ok")
+    merged = host.merge_review("shop", opened.number)
+    assert merged.merged and merged.merge_sha == base
+    assert Repo(host.path_of("shop")).head("main") == base
+    assert host.merge_review("shop", opened.number) == merged  # a merged review as it is

@@ -6,10 +6,13 @@ holding the review as JSON, created with ``git update-ref <ref> <blob> <zero>`` 
 makes the number unique across processes) and moved only from the blob it was read from
 (compare-and-swap). Merging happens without a working tree: a fast-forward when the base is
 behind the branch, else ``git merge-tree --write-tree`` and ``git commit-tree``, and the base
-moves with a compare-and-swap too, so a concurrent push is never overwritten. A comment on an
-issue is a blob under ``refs/comments/<issue>/<n>`` the same way (a bare repository has no
-issues; the record says what would have been posted, in the repository ``owner--repo`` for an
-issue of GitHub's ``owner/repo``).
+moves with a compare-and-swap too, so a concurrent push is never overwritten; the base and the
+review's record move in one ``git update-ref --stdin`` transaction, both or neither. The
+records are read with their contents in one ``git for-each-ref`` (``%(raw)``), so opening and
+merging a review costs the same few git processes however many a repository holds. A comment
+on an issue is a blob under ``refs/comments/<issue>/<n>`` the same way (a bare repository has
+no issues; the record says what would have been posted, in the repository ``owner--repo`` for
+an issue of GitHub's ``owner/repo``).
 
 Every name is checked (``host.check_name``, ``check_ref``) before it becomes a path, and the
 path is checked again to be a direct child of the root after resolving.
@@ -93,9 +96,7 @@ class LocalGitHost:
     def _refs(self, bare: Repo, *patterns: str) -> dict[str, tuple[str, bytes | None]]:
         """ref -> (object id, the object's bytes if it is a blob) of every ref ``patterns``
         name (a prefix such as ``refs/reviews``, or a whole ref): one ``git for-each-ref``
-        however many there are, the records' contents with them (``%(raw)``). Opening a
-        project's n-th review once cost n + 1 processes, then four: the listing, the blobs,
-        the two branches looked up."""
+        however many there are, the records' contents with them (``%(raw)``)."""
         data = bare.git_bytes("for-each-ref", f"--format={_LISTING}", *patterns)
         found: dict[str, tuple[str, bytes | None]] = {}
         at = 0

@@ -137,8 +137,8 @@ class Repo:
         return proc.stdout
 
     def succeeds(self, *args: str) -> bool:
-        """Whether git exits 0 (a check such as ``merge-base --is-ancestor``, or a change that
-        may be refused, such as creating a ref that exists)."""
+        """Whether git exits 0: for a change git may refuse and the caller has another way
+        for (a fast-forward, a ref created only where there is none)."""
         return self._run(args, None).returncode == 0
 
     def _run(self, args: Iterable[str], stdin: bytes | None) -> subprocess.CompletedProcess[bytes]:
