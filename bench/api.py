@@ -141,6 +141,19 @@ def _cpu_s() -> float:
     return total / ticks
 
 
+def wait_until_up(process: subprocess.Popen[bytes], probe: str, what: str) -> None:
+    """Wait (a minute at most) until ``probe`` answers 200; ``what`` did not start if the
+    process ends first."""
+    deadline = time.monotonic() + 60
+    while True:
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(probe, timeout=1).status_code == 200:
+                return
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start")
+        time.sleep(0.1)
+
+
 @contextlib.contextmanager
 def serving(home: Path, prelude: str = "") -> Iterator[str]:
     """``vitco serve`` on a data dir, as its own process, until the block ends (``prelude``:
@@ -152,16 +165,7 @@ def serving(home: Path, prelude: str = "") -> Iterator[str]:
     PIDS.append(process.pid)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("vitco serve did not start")
-            time.sleep(0.1)
+        wait_until_up(process, f"{url}/v1/health", "vitco serve")
         yield url
     finally:
         PIDS.remove(process.pid)

@@ -45,7 +45,14 @@ from fastapi import FastAPI, HTTPException, Request
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.api import TARGET_EXECUTIONS_PER_S, _load, _ms, _port, webhooks  # noqa: E402
+from bench.api import (  # noqa: E402
+    TARGET_EXECUTIONS_PER_S,
+    _load,
+    _ms,
+    _port,
+    wait_until_up,
+    webhooks,
+)
 
 SECRET = "whsec_" + "YmVuY2gtYmFyZS1zZWNyZXQtb2YtMzItYnl0ZXMhIQ=="  # the bench's own
 
@@ -109,16 +116,7 @@ def bare(deliveries: int, concurrency: int) -> dict[str, Any]:
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{url}/docs", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the bare service did not start")
-                time.sleep(0.1)
+            wait_until_up(process, f"{url}/docs", "the bare service")
 
             async def run() -> tuple[list[float], float, list[int]]:
                 limits = httpx.Limits(max_connections=concurrency)
@@ -167,7 +165,9 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--deliveries", type=int, default=300, help="signed webhooks a round")
     parser.add_argument("--concurrency", type=int, default=16, help="requests at once")
-    parser.add_argument("--workers", type=int, default=1, help="vitco worker processes (vitco)")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="vitco worker processes (as bench/api.py)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="rounds, alternating the order")
     parser.add_argument("--serve", nargs=2, metavar=("PORT", "DB"), help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -15,6 +15,7 @@ import pytest
 
 import vitco
 from tests.jobs.holding import brief
+from tests.workflow.onestep import one_step_workflow
 from vitco.bootstrap import build
 from vitco.config import Settings
 from vitco.llm.testing import TestModel
@@ -23,30 +24,16 @@ from vitco.sandbox import Sandbox
 from vitco.workflow.brief import load_brief
 from vitco.workflow.runner import create_run, execute
 from vitco.workflow.runtime import Runtime
-from vitco.workflow.steps import step, unregister
-
-TEMPLATE = """name: breaks
-description: one step with a defect
-start: broken
-nodes:
-  broken: {type: tool, step: broken_for_defect_test}
-edges:
-  - {from: broken, to: end}
-"""
 
 
 @pytest.fixture
 def breaks(settings: Settings) -> Iterator[None]:
-    @step("broken_for_defect_test", level="project")
     def broken(rt: Runtime, state: dict[str, Any]) -> dict[str, Any]:
         # a defect whose message names a file of the data dir and one of the installation
         raise RuntimeError(f"cannot read {rt.settings.home}/outbox/x.eml or {sys.prefix}/lib/y")
 
-    folder = settings.home / "workflows"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "breaks.yaml").write_text(TEMPLATE, encoding="utf-8")
-    yield
-    unregister("broken_for_defect_test")
+    with one_step_workflow(settings, "breaks", "broken_for_defect_test", broken):
+        yield
 
 
 def test_a_defects_error_event_names_no_host_path(

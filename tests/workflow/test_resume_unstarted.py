@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.jobs.holding import brief
+from tests.workflow.onestep import one_step_workflow
 from vitco.bootstrap import build
 from vitco.config import Settings
 from vitco.llm.testing import TestModel
@@ -20,31 +21,18 @@ from vitco.sandbox import Sandbox
 from vitco.workflow.brief import load_brief
 from vitco.workflow.runner import create_run, resume
 from vitco.workflow.runtime import Runtime
-from vitco.workflow.steps import step, unregister
 
-TEMPLATE = """name: one-step
-description: one step that counts its executions
-start: count
-nodes:
-  count: {type: tool, step: count_for_resume_test}
-edges:
-  - {from: count, to: end}
-"""
 ran: list[str] = []
 
 
 @pytest.fixture
 def one_step(settings: Settings) -> Iterator[None]:
-    @step("count_for_resume_test", level="project")
     def count(rt: Runtime, state: dict[str, Any]) -> dict[str, Any]:
         ran.append(rt.run_id)
         return {"status": "delivered"}
 
-    folder = settings.home / "workflows"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "one-step.yaml").write_text(TEMPLATE, encoding="utf-8")
-    yield
-    unregister("count_for_resume_test")
+    with one_step_workflow(settings, "one-step", "count_for_resume_test", count):
+        yield
 
 
 def test_a_run_orphaned_before_its_first_checkpoint_is_started_by_its_resume(
