@@ -10,7 +10,6 @@ in this listing, never opened on the host.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -19,11 +18,10 @@ from typing import Any, Protocol
 from pydantic import TypeAdapter, ValidationError
 
 from vitco.agents.outputs import Changeset, FileChange
-from vitco.integrations.git.repo import Repo, TreeEntry
+from vitco.integrations.git.repo import Repo, TreeEntry, is_full_sha
 
 MAX_BLOB_BYTES = 1_000_000
 """Larger files are listed with their size but never read (source code is smaller)."""
-_FULL_SHA = re.compile(r"[0-9a-f]{40}")
 
 _FILES = TypeAdapter(list[FileChange])
 
@@ -58,7 +56,7 @@ class Snapshot:
     def at(cls, repo: Repo, ref: str) -> Snapshot:
         """The files of ``ref`` in ``repo``."""
         # a full commit id is its own name: no git process to say so (two per task view)
-        sha = ref if _FULL_SHA.fullmatch(ref) else repo.head(ref)
+        sha = ref if is_full_sha(ref) else repo.head(ref)
         return cls(repo, sha, {e.path: e for e in repo.tree_entries(sha)})
 
     def changed(self, changes: Iterable[FileChange]) -> Snapshot:

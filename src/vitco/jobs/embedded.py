@@ -74,22 +74,19 @@ def execute_job(services: Services, job: Job) -> None:
     a run that has moved on meanwhile (delivered, cancelled, waiting at a gate) is left as is.
     A gate's answer taken over after the gate consumed it is not asked twice."""
     run, project = services.store.run_with_project(job.run_id)
-    # the run's log lines carry its owners (the worker's carry the job's run and tenant)
-    with bound(project_id=project.id, tenant_id=project.tenant_id):
-        if run.status in TAKEN_OVER:
-            resume(services, job.run_id)
-        elif run.status != "queued":
-            logger.info("job %s: run %s is %s, nothing to do", job.id, job.run_id, run.status)
-        elif job.action == "start":
-            model = services.models(run.model)
-            execute(
-                services, job.run_id, model=model, inputs={"run_id": job.run_id},
-                rows=(run, project),
-            )  # fmt: skip
-        elif job.action == "resume":
-            resume(services, job.run_id)
-        else:
-            resume(services, job.run_id, resume=job.payload or {"approved": False})
+    if run.status in TAKEN_OVER:
+        resume(services, job.run_id)
+    elif run.status != "queued":
+        logger.info("job %s: run %s is %s, nothing to do", job.id, job.run_id, run.status)
+    elif job.action == "start":
+        model = services.models(run.model)
+        execute(
+            services, job.run_id, model=model, inputs={"run_id": job.run_id}, rows=(run, project)
+        )
+    elif job.action == "resume":
+        resume(services, job.run_id)
+    else:
+        resume(services, job.run_id, resume=job.payload or {"approved": False})
 
 
 @dataclass

@@ -373,12 +373,7 @@ class StoreRunQueue:
         there is no signal between processes (see the module docstring): consumers poll."""
         if self._engine.dialect.name != "postgresql":
             return _nothing
-        stopped = threading.Event()
-        thread = threading.Thread(
-            target=self._listen, args=(wake, stopped), name="vitco-queue-listen", daemon=True
-        )
-        thread.start()
-        return stopped.set
+        return listening(self._listen, wake)
 
     def _listen(self, wake: Callable[[], None], stopped: threading.Event) -> None:
         import psycopg
@@ -406,6 +401,21 @@ def _nothing() -> None:
 
 
 LISTEN_RETRY_S = 1.0  # a listener whose connection broke listens again after this long
+
+
+def listening(
+    loop: Callable[[Callable[[], None], threading.Event], None], wake: Callable[[], None]
+) -> Callable[[], None]:
+    """``loop(wake, stopped)`` on a thread of its own (a queue's ``listen``); returns what
+    sets ``stopped``."""
+    stopped = threading.Event()
+    thread = threading.Thread(
+        target=loop, args=(wake, stopped), name="vitco-queue-listen", daemon=True
+    )
+    thread.start()
+    return stopped.set
+
+
 _CHANNEL = "'vitco_jobs_' || md5(current_database() || '.' || current_schema())"
 """The queue's channel, computed by the server from the session's database and schema, so a
 notifier and a listener on the same queue meet, and schemas sharing a database do not."""

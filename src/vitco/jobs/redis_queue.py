@@ -58,6 +58,7 @@ from vitco.jobs.exceptions import BadJob, QueueUnavailable
 from vitco.jobs.queue import (
     DEFAULT_TENANT,
     LEASE_S,
+    LISTEN_RETRY_S,
     PRIORITIES,
     Action,
     Ending,
@@ -65,10 +66,10 @@ from vitco.jobs.queue import (
     QueueStats,
     check_job,
     check_lease,
+    listening,
 )
 
 KEPT_S = 7 * 24 * 3600  # an ended job's hash (and its enqueue key) lasts this long
-LISTEN_RETRY_S = 1.0  # a listener whose connection broke subscribes again after this long
 
 logger = logging.getLogger("vitco.jobs")
 
@@ -339,12 +340,7 @@ class RedisRunQueue:
         channel, from a thread of its own with a connection of its own; after Redis was away
         it subscribes again and calls ``wake`` once (what was queued meanwhile went unheard).
         Returns what stops it (within a second)."""
-        stopped = threading.Event()
-        thread = threading.Thread(
-            target=self._listen, args=(wake, stopped), name="vitco-queue-listen", daemon=True
-        )
-        thread.start()
-        return stopped.set
+        return listening(self._listen, wake)
 
     def _listen(self, wake: Callable[[], None], stopped: threading.Event) -> None:
         import redis

@@ -60,6 +60,11 @@ _locks: dict[Path, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
+def is_full_sha(ref: str) -> bool:
+    """Whether ``ref`` is a full object id (which names itself: no git process to resolve it)."""
+    return _FULL_SHA.fullmatch(ref) is not None
+
+
 class TreeEntry(NamedTuple):
     """One regular file of a commit's tree."""
 
@@ -270,7 +275,7 @@ class Repo:
         sandboxed code writes): links and submodules are left out. A full object id names one
         tree forever, so its listing is kept (the last ``LISTINGS`` of this process): the
         views of a run's roles and tasks list the same commit again and again."""
-        if _FULL_SHA.fullmatch(ref):
+        if is_full_sha(ref):
             return list(_listing(self.path, ref))
         return list(_list_tree(self, ref))
 
