@@ -120,7 +120,7 @@ def unique_slug(title: str, taken: Container[str], separator: str = "-") -> str:
     return slug
 '''
 
-TESTS = '''import pytest
+TESTS = """import pytest
 
 from slugkit import slugify, unique_slug
 
@@ -153,7 +153,7 @@ def test_max_length_cuts_a_long_first_word_hard():
 def test_unique_slug():
     assert unique_slug("Hello", set()) == "hello"
     assert unique_slug("Hello", {"hello", "hello-2"}) == "hello-3"
-'''
+"""
 
 CALLS = [
     call("analyst", "analyze", SPEC),

@@ -122,10 +122,10 @@ if __name__ == "__main__":
     sys.exit(main())
 '''
 
-MAIN = '''from wordcount.cli import main
+MAIN = """from wordcount.cli import main
 
 raise SystemExit(main())
-'''
+"""
 
 README = """# wordcount
 
@@ -133,7 +133,7 @@ Count lines, words and characters: `pip install .`, then `wordcount FILE...` or
 `... | wordcount`; `--words` prints only the word count.
 """
 
-TESTS = '''import io
+TESTS = """import io
 
 import pytest
 
@@ -176,7 +176,7 @@ def test_words_only(monkeypatch, capsys):
 def test_missing_file(tmp_path, capsys):
     assert main([str(tmp_path / "missing.txt")]) == 1
     assert "missing.txt" in capsys.readouterr().err
-'''
+"""
 
 CALLS = [
     call("analyst", "analyze", SPEC),
