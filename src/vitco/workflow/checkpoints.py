@@ -85,7 +85,10 @@ def open_checkpointer(settings: Settings) -> Iterator[Any]:
         from psycopg.rows import dict_row
         from psycopg_pool import ConnectionPool
 
-        # A pool that checks a connection before lending it, not one connection: after a
+        from vitco.store.liveness import check_pooled
+
+        # A pool that checks a connection before lending it (without a round trip while its
+        # socket is quiet: ``store.liveness``), not one connection: after a
         # restart of PostgreSQL the saver reconnects instead of failing every checkpoint, and
         # parallel task branches do not queue on one connection. One pool per process and
         # database, shared by its runs (a pool per run connected and disconnected every time:
@@ -97,9 +100,9 @@ def open_checkpointer(settings: Settings) -> Iterator[Any]:
             kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
             pool = ConnectionPool(
                 conninfo, min_size=1, max_size=size, kwargs=kwargs,
-                check=ConnectionPool.check_connection, timeout=timeout, open=True,
+                check=check_pooled, timeout=timeout, open=True,
             )  # fmt: skip
-            pg = PostgresSaver(pool)  # type: ignore[arg-type]
+            pg = PostgresSaver(pool)
             try:
                 _setup_once(pool, pg, conninfo)
             except BaseException:
