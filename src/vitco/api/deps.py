@@ -92,7 +92,9 @@ class ApiContext:
     redactor: Redactor | None = None  # error bodies pass through it
 
 
-def context(request: Request) -> ApiContext:
+async def context(request: Request) -> ApiContext:
+    """The app's parts. ``async`` although it never waits: FastAPI runs a plain ``def``
+    dependency in its thread pool, one thread hop per request for an attribute read."""
     ctx: ApiContext = request.app.state.vitco
     return ctx
 
