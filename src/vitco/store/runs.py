@@ -31,6 +31,7 @@ from vitco.store.models import (
     UTCDateTime,
     utcnow,
 )
+from vitco.store.rows import detached
 
 if TYPE_CHECKING:
     from vitco.events.protocol import EventBus
@@ -106,8 +107,10 @@ class RunRows:
         if row is None:
             raise NotFound("run", run_id)
         n = len(_RUN_COLUMNS)
-        run = Run(**{c.key: v for c, v in zip(_RUN_COLUMNS, row[:n], strict=True)})
-        project = Project(**{c.key: v for c, v in zip(_PROJECT_COLUMNS, row[n:], strict=True)})
+        run = detached(Run, {c.key: v for c, v in zip(_RUN_COLUMNS, row[:n], strict=True)})
+        project = detached(
+            Project, {c.key: v for c, v in zip(_PROJECT_COLUMNS, row[n:], strict=True)}
+        )
         return run, project
 
     def run_owner(self, run_id: str) -> tuple[str, str]:
@@ -131,10 +134,10 @@ class RunRows:
             if row is None:
                 raise NotFound("run", run_id)
             return RunRecord(
-                Run(**row._asdict()),
-                [Task(**r._asdict()) for r in conn.execute(tasks, params)],
-                [Artifact(**r._asdict()) for r in conn.execute(artifacts, params)],
-                [ModelCall(**r._asdict()) for r in conn.execute(calls, params)],
+                detached(Run, row._asdict()),
+                [detached(Task, r._asdict()) for r in conn.execute(tasks, params)],
+                [detached(Artifact, r._asdict()) for r in conn.execute(artifacts, params)],
+                [detached(ModelCall, r._asdict()) for r in conn.execute(calls, params)],
             )
 
     def update_run(
@@ -173,8 +176,8 @@ class RunRows:
                     message = self.redactor.text(message)
                 said = {"run_id": run_id, "ts": now, "kind": kind, "message": message}
                 key = conn.execute(_INSERT_EVENT, said).inserted_primary_key
-                written = Event(id=key[0] if key else None, step=None, task=None, data=None,
-                                **said)  # fmt: skip
+                written = detached(Event, {"id": key[0] if key else None, "step": None,
+                                           "task": None, "data": None, **said})  # fmt: skip
         if written is not None and self.bus is not None:
             self.bus.notify()
-        return Run(**row._asdict()), written
+        return detached(Run, row._asdict()), written

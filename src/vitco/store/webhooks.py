@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from vitco.store.access import MAX_PAGE, Page
 from vitco.store.exceptions import NotFound
 from vitco.store.models import Event, Project, Run, RunJob, new_id, utcnow
-from vitco.store.rows import inserted
+from vitco.store.rows import detached, inserted
 from vitco.store.secrets import SecretBox, hook_name, webhook_name
 from vitco.store.webhook_models import (
     HookDelivery,
@@ -212,7 +212,7 @@ class WebhookStore:
             row = conn.execute(_finish(tuple(values)), params).first()
         if row is None:
             raise NotFound("hook delivery", str(row_id))
-        return HookDelivery(**row._asdict())
+        return detached(HookDelivery, row._asdict())
 
     def linked_project(self, tenant_id: str, source: str, ref: str) -> str | None:
         """The project an earlier accepted delivery about ``ref`` made (or acted on)."""
