@@ -8,6 +8,8 @@ reads what came in and what went out.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from typing import Annotated, Any
 
 import anyio
@@ -16,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from vitco.api import hooks
-from vitco.api.deps import CallerDep, Ctx
+from vitco.api.deps import ApiContext, CallerDep, Ctx
 from vitco.api.exceptions import Unprocessable, Unsigned
 from vitco.api.paging import MAX_ROW_ID, CursorParam, Limit, decode, encode, tagged
 from vitco.api.schemas import ItemsPublic, PagePublic
@@ -62,6 +64,30 @@ def _int_cursor(cursor: str | None) -> int | None:
 
 # in ------------------------------------------------------------------------------------------
 
+SQLITE_ACCEPTS = 2
+"""Deliveries accepted at once (each in a thread) when the store is SQLite. It takes one
+writer at a time, so more threads only wait for its lock and for the GIL in turn: through
+the app in process, 16 deliveries at once, 2 threads cost 1.95-3.10 ms of CPU an accept
+against 2.69-3.95 ms with anyio's 40 (medians of 3 x 300, five alternated pairs on the loaded
+2-core machine; 1 thread 2.13-2.75 ms, 4 threads 2.42-2.53 ms). PostgreSQL takes concurrent
+writers: there, anyio's default."""
+
+_accepting: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _accept_threads(ctx: ApiContext) -> anyio.CapacityLimiter | None:
+    """The threads accepts run in (``SQLITE_ACCEPTS``; None: anyio's default), one limiter
+    per event loop (a limiter is bound to the loop it was made in; tests start several)."""
+    if ctx.store.engine.dialect.name != "sqlite":
+        return None
+    loop = asyncio.get_running_loop()
+    limiter = _accepting.get(loop)
+    if limiter is None:
+        limiter = _accepting[loop] = anyio.CapacityLimiter(SQLITE_ACCEPTS)
+    return limiter
+
 
 @router.post(
     "/hooks/{source}",
@@ -90,7 +116,7 @@ async def receive(source: SourcePath, tenant: TenantQuery, request: Request, ctx
             raise RequestValidationError(exc.errors) from exc
         return hooks.accept(ctx, tenant, delivery)
 
-    status, answer = await anyio.to_thread.run_sync(take)
+    status, answer = await anyio.to_thread.run_sync(take, limiter=_accept_threads(ctx))
     return JSONResponse(answer.model_dump(mode="json"), status_code=status)
 
 
