@@ -105,3 +105,35 @@ def test_a_branch_already_in_the_base_is_recorded_merged_without_moving_the_base
     assert merged.merged and merged.merge_sha == base
     assert Repo(host.path_of("shop")).head("main") == base
     assert host.merge_review("shop", opened.number) == merged  # a merged review as it is
+
+
+def test_a_review_just_opened_is_merged_from_what_opening_it_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The merge that follows an opening in the same process reads neither the record nor
+    the branches again (two git processes a task); another process's merge (a resumed
+    step) reads them, and both merge the same."""
+    host, repo, number = _hosted_review(tmp_path)
+    started: list[str] = []
+    run = subprocess.run
+
+    def counted(args: Any, *rest: Any, **kwargs: Any) -> Any:
+        words = [a for a in args[1:] if not a.startswith("-")]
+        started.append(next(w for w in words if "=" not in w))
+        return run(args, *rest, **kwargs)
+
+    head = repo.head("task/r1/T1")
+    monkeypatch.setattr(subprocess, "run", counted)
+    merged = host.merge_review("shop", number)
+    assert "for-each-ref" not in started and "rev-parse" not in started, started
+    assert merged.merged and merged.merge_sha == head
+    assert Repo(host.path_of("shop")).head("main") == merged.merge_sha
+    # a review opened by another process (a host of its own): read, then merged the same way
+    _branch(repo, "task/r1/T2")
+    host.push(repo, "shop", [branch_ref("task/r1/T2")])
+    other = LocalGitHost(host.root)
+    opened = other.open_review("shop", branch="task/r1/T2", base="main", title="T2", body="ok")
+    started.clear()
+    again = host.merge_review("shop", opened.number)
+    assert "for-each-ref" in started and again.merged, started
+    assert Repo(host.path_of("shop")).head("main") == again.merge_sha

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from vitco.agents.outputs import Plan, PlanTask, Spec
@@ -23,6 +23,7 @@ from vitco.context.snapshot import Snapshot, normal, task_snapshot, touched
 from vitco.context.symbols import is_source, routes, symbols
 from vitco.integrations.git.repo import Repo
 from vitco.store import Store
+from vitco.store.models import Run
 from vitco.toolchains import Contract, TestReport, Toolchain, available, get_toolchain
 
 Sections = dict[str, Any]
@@ -60,6 +61,8 @@ class RunView(Protocol):
     def base(self) -> Repo: ...
     def tree(self, task: str) -> Repo: ...
     def artifact(self, ref: str) -> dict[str, Any]: ...
+    def run_row(self) -> Run: ...
+    def once(self, run_id: str, key: str, do: Callable[[], dict[str, Any]]) -> dict[str, Any]: ...
 
 
 # shared pieces ---------------------------------------------------------------------------------
@@ -67,8 +70,7 @@ class RunView(Protocol):
 
 def environment(rt: RunView, toolchain: Toolchain | None = None) -> str:
     """The environment contract (see ``context.environment``) for the run."""
-    run = rt.store.get_run(rt.run_id)
-    clock = run_clock(rt.store, rt.run_id, run.created_at)
+    clock = run_clock(rt, rt.run_id, rt.run_row().created_at)
     return render_environment(clock, toolchain.contract() if toolchain else None)
 
 
@@ -194,7 +196,7 @@ def _surface(view: Snapshot, contract: Contract) -> str:
 def analyst(rt: RunView) -> Sections:
     """The brief; for existing code (add-feature, fix-bug) the code itself when it is small,
     otherwise its repository map and README. At most ~2 files' budget plus the map."""
-    run = rt.store.get_run(rt.run_id)
+    run = rt.run_row()
     view = Snapshot.at(rt.base, "HEAD")
     sections: Sections = {
         "Environment": environment(rt),

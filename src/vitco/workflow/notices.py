@@ -103,7 +103,7 @@ def _attention(
 def _waits_after(rt: Runtime, node: str) -> str | None:
     """What the run's template waits for right after ``node``: ``approval`` (a gate),
     ``payment`` (the payment step) or None."""
-    template, _lines, _file = load_template(rt.store.get_run(rt.run_id).workflow, rt.settings.home)
+    template, _lines, _file = load_template(rt.run_row().workflow, rt.settings.home)
     if any(g.after == node for g in template.gates):
         return "approval"
     for edge in template.edges:

@@ -40,14 +40,14 @@ def landing(rt: Runtime) -> Iterator[None]:
 
 def repo_name(rt: Runtime) -> str:
     """The project's repository on the host: its name made safe, and its id (unique)."""
-    project = rt.store.get_project(rt.project_id)
+    project = rt.client_project()  # its name and id: they never change
     return f"{slug(project.name)[:40]}-{slug(project.id, 'p')}"
 
 
 def _hosted(rt: Runtime, host: GitHost) -> dict[str, Any]:
     name = repo_name(rt)
-    project = rt.store.get_project(rt.project_id)
-    return rt.store.once(
+    project = rt.client_project()
+    return rt.once(
         rt.run_id,
         f"githost/{rt.project_id}/repo",
         lambda: host.ensure_repo(name, project.name).model_dump(),

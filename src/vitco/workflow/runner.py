@@ -245,6 +245,7 @@ def execute(
             run_id=run_id,
             project_id=project.id,
             project=project,
+            run=run,
             settings=settings,
             sandbox=sandbox,
             mailer=services.mailer,

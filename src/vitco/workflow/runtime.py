@@ -32,7 +32,7 @@ from vitco.llm.redaction import RedactingModel
 from vitco.observability.hostpaths import without_install
 from vitco.sandbox.protocol import Limits, Process, Sandbox
 from vitco.store import Store
-from vitco.store.models import Event, ModelCall, Project
+from vitco.store.models import Event, ModelCall, Project, Run
 from vitco.toolchains import Tools
 from vitco.toolchains.protocol import project_limits, project_tools
 
@@ -174,10 +174,13 @@ class Runtime:
     deploy_target: DeployTarget | None = None  # None: the local, supervised deployment
     started_project: Project | None = None
     """The run's project as read when the run started (``client_project`` reads it)."""
+    started_run: Run | None = None
+    """The run as read when it started (``run_row`` reads it)."""
     processes: list[Process] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _artifacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _effects: dict[str, dict[str, Any]] = field(default_factory=dict)
     _repo_lock: threading.Lock = field(default_factory=threading.Lock)
     _repo_ready: bool = False
 
@@ -191,6 +194,27 @@ class Runtime:
             with self._lock:
                 self._artifacts[ref] = cached
         return cached
+
+    def once(self, run_id: str, key: str, do: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """``Store.once``, its result kept for the rest of the run: a side effect recorded
+        stays recorded as it was (the first result wins, none is ever removed), so a key the
+        run asks for again (its clock at every model call, the host's repository at every
+        task) is read from the store once."""
+        with self._lock:
+            kept = self._effects.get(key)
+        if kept is None:
+            kept = self.store.once(run_id, key, do)
+            with self._lock:
+                self._effects[key] = kept
+        return kept
+
+    def run_row(self) -> Run:
+        """The run for what never changes in it (its workflow, brief, branch and creation
+        time): the row read when it started, else the store's. Its status, base and report
+        are read from the store."""
+        if self.started_run is not None and self.started_run.id == self.run_id:
+            return self.started_run
+        return self.store.get_run(self.run_id)
 
     def client_project(self) -> Project:
         """The run's project for what never changes in it (its name, client and tenant): the
@@ -209,6 +233,7 @@ class Runtime:
         run_id: str,
         project_id: str,
         project: Project | None = None,
+        run: Run | None = None,
         **kw: Any,
     ) -> Runtime:
         """The runtime of one run: its model metered (every request to a provider priced
@@ -223,7 +248,7 @@ class Runtime:
             project = store.get_project(project_id)
         cap = project.budget_usd
         rt = cls(model=model, store=store, run_id=run_id, project_id=project_id,
-                 started_project=project, **kw)  # fmt: skip
+                 started_project=project, started_run=run, **kw)  # fmt: skip
         budget = None
         if cap is not None:
             allow = settings is not None and settings.allow_unpriced

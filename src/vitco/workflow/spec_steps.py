@@ -30,7 +30,7 @@ Update = dict[str, Any]
 
 
 def _brief_text(rt: Runtime) -> str:
-    return rt.store.get_brief(rt.store.get_run(rt.run_id).brief_id).text
+    return rt.store.get_brief(rt.run_row().brief_id).text
 
 
 def _last_critique(rt: Runtime) -> dict[str, Any] | None:

@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from vitco.integrations.git.exceptions import GitError, HostRefused, UnsafeName
 from vitco.integrations.git.host import (
@@ -44,6 +47,17 @@ _LISTING = (
     "%(if:equals=blob)%(objecttype)%(then)%(raw)%(end)"
 )
 HOST = "local git host"
+OPENED = 64
+"""How many reviews opened and not yet merged a process remembers (``merge_review``)."""
+
+
+class _Opened(NamedTuple):
+    """A review as its opening read it: its record's blob, the base's and the head's commits."""
+
+    blob: str
+    review: Review
+    base: str
+    head: str
 
 
 class LocalGitHost:
@@ -51,6 +65,9 @@ class LocalGitHost:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        # what ``open_review`` read and wrote, for the ``merge_review`` that follows it
+        self._opened: OrderedDict[tuple[str, int], _Opened] = OrderedDict()
+        self._opened_lock = threading.Lock()
 
     # repositories -----------------------------------------------------------------------------
 
@@ -118,12 +135,17 @@ class LocalGitHost:
         """(ref, blob, content) of every record under ``prefix``, in one git process."""
         return _parsed(self._refs(bare, prefix), prefix)
 
-    def _create(self, bare: Repo, prefix: str, number: int, record: Callable[[int], str]) -> int:
+    def _create(
+        self, bare: Repo, prefix: str, number: int, record: Callable[[int], str],
+        blobs: dict[int, str] | None = None,
+    ) -> int:  # fmt: skip
         """Store ``record(n)`` at the first free ``<prefix>/<n>`` from ``number`` on (the
-        number of records there are plus one); returns n."""
+        number of records there are plus one); returns n (and its blob in ``blobs``)."""
         while True:  # another process took the number: the next one
             blob = bare.git("hash-object", "-w", "--stdin", stdin=record(number))
             if bare.succeeds("update-ref", f"{prefix}/{number}", blob, ZERO):
+                if blobs is not None:
+                    blobs[number] = blob
                 return number
             number += 1
 
@@ -132,13 +154,15 @@ class LocalGitHost:
         head_ref, base_ref = branch_ref(branch), branch_ref(base)
         refs = self._refs(bare, "refs/reviews", head_ref, base_ref)
         records = _parsed(refs, "refs/reviews")
-        for _ref, _blob, content in records:
+        for _ref, blob, content in records:
             review = Review.model_validate(content)
             if review.branch == branch and review.base == base:
+                self._remember(name, review, blob, refs, head_ref, base_ref)
                 return review
         for ref in (head_ref, base_ref):
             if ref not in refs:
                 raise HostRefused(HOST, f"open a review of {branch}", 422, f"no {ref} on {name}")
+        blobs: dict[int, str] = {}
 
         def record(number: int) -> str:  # made whole at once: its URL names its number
             url = f"{bare.path.as_uri()}#review-{number}"
@@ -146,11 +170,38 @@ class LocalGitHost:
                             url=url)  # fmt: skip
             return review.model_dump_json()
 
-        number = self._create(bare, "refs/reviews", len(records) + 1, record)
-        return Review.model_validate_json(record(number))
+        number = self._create(bare, "refs/reviews", len(records) + 1, record, blobs)
+        review = Review.model_validate_json(record(number))
+        self._remember(name, review, blobs[number], refs, head_ref, base_ref)
+        return review
+
+    def _remember(
+        self, name: str, review: Review, blob: str,
+        refs: dict[str, tuple[str, bytes | None]], head_ref: str, base_ref: str,
+    ) -> None:  # fmt: skip
+        """Keep what ``open_review`` knows of ``review`` for the ``merge_review`` that
+        follows it in this process (see ``merge_review``)."""
+        opened = _Opened(blob, review, refs[base_ref][0], refs[head_ref][0])
+        with self._opened_lock:
+            self._opened[(name, review.number)] = opened
+            while len(self._opened) > OPENED:
+                self._opened.popitem(last=False)
 
     def merge_review(self, name: str, number: int) -> Review:
+        """Merge review ``number`` into its base.
+
+        A review this process just opened (``publish.publish_task`` merges it right after) is
+        merged from what opening it read (its record's blob, the base's and the branch's
+        commits): two git processes fewer a task. Every move is a compare-and-swap from what
+        was read, so a push that lands on the base meanwhile is never overwritten: the swap
+        fails (``GitError``) and the review stays open, as when the push lands during the
+        merge itself; the window is the few milliseconds from the opening's read on rather
+        than from the merge's, and a step run again opens (reads) and merges afresh."""
         bare = self._bare(name)
+        with self._opened_lock:
+            opened = self._opened.pop((name, int(number)), None)
+        if opened is not None:
+            return self._merge(bare, opened)
         ref = f"refs/reviews/{int(number)}"
         found = self._refs(bare, ref).get(ref)
         if found is None or found[1] is None:
@@ -158,8 +209,19 @@ class LocalGitHost:
         blob, review = found[0], Review.model_validate_json(found[1])
         if review.merged:
             return review
+        base, head = bare.git(
+            "rev-parse", branch_ref(review.base), branch_ref(review.branch)
+        ).split()
+        return self._merge(bare, _Opened(blob, review, base, head))
+
+    def _merge(self, bare: Repo, opened: _Opened) -> Review:
+        """Merge ``opened.review`` (its record ``opened.blob``) from base ``opened.base`` and
+        branch head ``opened.head`` as read: ``GitError`` when the swap finds them moved."""
+        blob, review, base, head = opened
+        if review.merged:
+            return review
+        number, ref = review.number, f"refs/reviews/{review.number}"
         base_ref = branch_ref(review.base)
-        base, head = bare.git("rev-parse", base_ref, branch_ref(review.branch)).split()
         # one merge-base says which holds the other: the branch is in the base already when
         # it is their merge base, a fast-forward when the base is
         fork = bare.git("merge-base", base, head, check=False)
