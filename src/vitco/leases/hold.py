@@ -39,16 +39,24 @@ a worker's runs follow one another, and each would otherwise start the thread ag
 
 
 def take(
-    leases: RunLease, run_id: str, ttl_s: float, *, local_takeover: bool = True
+    leases: RunLease,
+    run_id: str,
+    ttl_s: float,
+    *,
+    local_takeover: bool = True,
+    acquire: Callable[..., Lease | None] | None = None,
 ) -> Lease | None:
-    """The run's lease for a new owner id of this process, or None if another holds it."""
+    """The run's lease for a new owner id of this process, or None if another holds it.
+    ``acquire``: ``leases.acquire`` with more arguments of the backend's bound (the SQL
+    backend's ``then``)."""
+    acquire = acquire if acquire is not None else leases.acquire
     owner = new_owner()
-    lease = leases.acquire(run_id, owner, ttl_s)
+    lease = acquire(run_id, owner, ttl_s)
     if lease is not None or not local_takeover:
         return lease
     holder = leases.inspect(run_id)
     if holder is not None and holder.live and dead_here(holder.owner):
-        return leases.acquire(run_id, owner, ttl_s, replace=holder.owner)
+        return acquire(run_id, owner, ttl_s, replace=holder.owner)
     return None
 
 

@@ -23,10 +23,10 @@ the same way on both databases.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from vitco.leases.protocol import Lease, LeaseStats, check_request
 
@@ -91,13 +91,25 @@ class SqlRunLease:
         }
 
     def acquire(
-        self, run_id: str, owner: str, ttl_s: float, *, replace: str | None = None
+        self,
+        run_id: str,
+        owner: str,
+        ttl_s: float,
+        *,
+        replace: str | None = None,
+        then: Callable[[Connection, Lease], None] | None = None,
     ) -> Lease | None:
+        """``RunLease.acquire``; ``then``: more writes of the acquiring transaction, given the
+        lease (the run's fence, ``vitco.workflow.checkpoints.run_lock``): what it raises rolls
+        the acquisition back too."""
         check_request(owner, ttl_s)
         params = {"run_id": run_id, "owner": owner, "ttl": float(ttl_s), "replace": replace}
         with self.engine.begin() as conn:
             row = conn.execute(self._sql["acquire"], params).first()
-        return None if row is None else _lease(run_id, owner, row)
+            lease = None if row is None else _lease(run_id, owner, row)
+            if lease is not None and then is not None:
+                then(conn, lease)
+        return lease
 
     def renew(self, lease: Lease, ttl_s: float) -> Lease | None:
         check_request(lease.owner, ttl_s)

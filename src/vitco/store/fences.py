@@ -18,11 +18,16 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from vitco.store.exceptions import FenceRefused
 
+_RAISE = text(
+    "INSERT INTO run_fences (run_id, token) VALUES (:run_id, :token)"
+    " ON CONFLICT (run_id) DO UPDATE SET token = excluded.token"
+    " WHERE run_fences.token <= excluded.token RETURNING token"
+)
 _FENCE_READ = text("SELECT token FROM run_fences WHERE run_id = :run_id")
 _FENCE_SHARED = text("SELECT token FROM run_fences WHERE run_id = :run_id FOR SHARE")
 # takes SQLite's write lock and reads the token in one statement
@@ -40,17 +45,17 @@ class Fences:
         engine: Engine = self.sessions.kw["bind"]
         return engine
 
-    def raise_fence(self, run_id: str, token: int) -> None:
+    def raise_fence(self, run_id: str, token: int, conn: Connection | None = None) -> None:
         """Record ``token`` as the newest lease token of ``run_id``; ``FenceRefused`` if a
-        newer one already drove it (this lease is stale before it starts)."""
-        sql = text(
-            "INSERT INTO run_fences (run_id, token) VALUES (:run_id, :token)"
-            " ON CONFLICT (run_id) DO UPDATE SET token = excluded.token"
-            " WHERE run_fences.token <= excluded.token RETURNING token"
-        )
-        with self.engine.begin() as conn:
-            if conn.execute(sql, {"run_id": run_id, "token": token}).first() is None:
-                raise FenceRefused(run_id, token, self._fence_of(conn, run_id))
+        newer one already drove it (this lease is stale before it starts). ``conn``: in that
+        transaction (the lease's own, ``vitco.workflow.checkpoints.run_lock``), else in one
+        of its own."""
+        if conn is None:
+            with self.engine.begin() as own:
+                self.raise_fence(run_id, token, own)
+            return
+        if conn.execute(_RAISE, {"run_id": run_id, "token": token}).first() is None:
+            raise FenceRefused(run_id, token, self._fence_of(conn, run_id))
 
     @contextmanager
     def fenced(self, run_id: str, token: int) -> Iterator[None]:

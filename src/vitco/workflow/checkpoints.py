@@ -13,6 +13,7 @@ this machine known dead (``kill -9``) is taken over at once.
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import threading
@@ -222,15 +223,27 @@ def run_lock(
     is called from the renewal thread if the lease is lost while the block runs."""
     leases = leases if leases is not None else _store_leases(store.engine)
     ttl = settings.lease_ttl_s
-    lease = take(leases, run_id, ttl, local_takeover=settings.lease_local_takeover)
+    # the store's own leases: the fence is raised in the lease's transaction (one commit
+    # fewer a run; a refused fence leaves the lease untaken)
+    acquire = None
+    if isinstance(leases, SqlRunLease) and leases.engine is store.engine:
+        acquire = functools.partial(
+            leases.acquire, then=lambda conn, lease: store.raise_fence(run_id, lease.token, conn)
+        )
+    try:
+        lease = take(leases, run_id, ttl, local_takeover=settings.lease_local_takeover,
+                     acquire=acquire)  # fmt: skip
+    except FenceRefused as exc:  # a newer token drove the run: it is not ours to drive
+        raise RunBusy(run_id, leases.inspect(run_id)) from exc
     if lease is None:
         raise RunBusy(run_id, leases.inspect(run_id))
     held = Held(leases, lease, ttl, on_lost=on_lost)
     try:
-        try:
-            store.raise_fence(run_id, lease.token)
-        except FenceRefused as exc:  # a newer token drove the run: it is not ours to drive
-            raise RunBusy(run_id, leases.inspect(run_id)) from exc
+        if acquire is None:  # leases elsewhere (Redis): the fence in a transaction of its own
+            try:
+                store.raise_fence(run_id, lease.token)
+            except FenceRefused as exc:  # as above
+                raise RunBusy(run_id, leases.inspect(run_id)) from exc
         with store.fenced(run_id, lease.token):
             yield held
     finally:
