@@ -9,7 +9,7 @@ plan, and each task implemented and merged), over the same backends (PostgreSQL:
 database, removed afterwards; Redis: a key prefix of its own), executed one after the other by
 a worker built as ``vitco worker`` builds it (``bootstrap.build_worker``), driven in this
 process without its threads (a job taken, then ``EmbeddedWorker._run``), and the model's
-latency 0: what is left is the CPU a run costs.
+latency 0 (``--latency`` to give it one): what is left is the CPU a run costs.
 
 Figures per run, medians over ``--runs`` runs after ``--warmup`` (min and max beside):
 ``worker_cpu_s`` (``time.process_time``: every thread of this process, LangGraph's included),
@@ -120,7 +120,13 @@ def _spread(values: list[float], digits: int = 3) -> dict[str, float]:
 
 
 def measure(
-    runs: int, warmup: int, admin: str, redis_url: str, profile: int = 0, detail: int = 0
+    runs: int,
+    warmup: int,
+    admin: str,
+    redis_url: str,
+    profile: int = 0,
+    detail: int = 0,
+    latency: float = 0.0,
 ) -> dict[str, Any]:
     from vitco.bootstrap import build_worker
     from vitco.workflow.runner import create_project
@@ -138,7 +144,7 @@ def measure(
                 redis_url=redis_url,
                 queue_prefix=prefix + "queue:",
                 model=f"replay:{DEMO_CASSETTE}",
-                replay_latency_s=0.0,
+                replay_latency_s=latency,
                 log_level="WARNING",
             )
             worker = build_worker(settings, concurrency=1)
@@ -238,6 +244,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=6, help="runs measured")
     parser.add_argument("--warmup", type=int, default=2, help="runs before, not measured")
     parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds per model call (bench/scale.py: 1)"
+    )
+    parser.add_argument(
         "--database-url",
         default="postgresql://postgres@127.0.0.1:5432/postgres",
         help="a PostgreSQL database to create the bench's own database from",
@@ -253,13 +262,22 @@ def main() -> None:
     result = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         **measure(
-            args.runs, args.warmup, args.database_url, args.redis_url, args.profile, args.detail
+            args.runs,
+            args.warmup,
+            args.database_url,
+            args.redis_url,
+            args.profile,
+            args.detail,
+            args.latency,
         ),
     }
     if args.json:
         print(json.dumps(result))
         return
-    print(f"one bench-scale run, model latency 0, {args.runs} runs: {result['statuses']}")
+    print(
+        f"one bench-scale run, model latency {args.latency} s, {args.runs} runs: "
+        f"{result['statuses']}"
+    )
     for name in ("worker_cpu_s", "children_cpu_s", "postgres_cpu_s", "statements", "git"):
         print(f"  {name}: {result[name]}")
     for name in ("statement_kinds", "git_commands"):
