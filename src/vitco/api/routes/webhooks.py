@@ -69,7 +69,11 @@ SQLITE_ACCEPTS = 2
 writer at a time, so more threads only wait for its lock and for the GIL in turn: through
 the app in process, 16 deliveries at once, 2 threads cost 1.95-3.10 ms of CPU an accept
 against 2.69-3.95 ms with anyio's 40 (medians of 3 x 300, five alternated pairs on the loaded
-2-core machine; 1 thread 2.13-2.75 ms, 4 threads 2.42-2.53 ms). PostgreSQL takes concurrent
+2-core machine; 1 thread 2.13-2.75 ms, 4 threads 2.42-2.53 ms). In ``bench/api.py webhooks``
+(serve + 2 workers, 3 alternated pairs) 2 threads against 40: 92-102 against 76-95 persisted
+executions/s, 12.3-13.8 against 13.3-14.3 ms of CPU an execution, accept p99 324-331 against
+900-1260 ms, but p50 139-159 against 47-65 ms and 94-105 against 109-131 accepted/s: the
+deliveries wait in the event loop instead of in threads. PostgreSQL takes concurrent
 writers: there, anyio's default."""
 
 _accepting: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
