@@ -64,17 +64,18 @@ def _int_cursor(cursor: str | None) -> int | None:
 
 # in ------------------------------------------------------------------------------------------
 
-SQLITE_ACCEPTS = 2
+SQLITE_ACCEPTS = 4
 """Deliveries accepted at once (each in a thread) when the store is SQLite. It takes one
 writer at a time, so more threads only wait for its lock and for the GIL in turn: through
 the app in process, 16 deliveries at once, 2 threads cost 1.95-3.10 ms of CPU an accept
 against 2.69-3.95 ms with anyio's 40 (medians of 3 x 300, five alternated pairs on the loaded
 2-core machine; 1 thread 2.13-2.75 ms, 4 threads 2.42-2.53 ms). In ``bench/api.py webhooks``
-(serve + 2 workers, 3 alternated pairs) 2 threads against 40: 92-102 against 76-95 persisted
+(serve + 2 workers, alternated pairs) 2 threads against 40: 92-102 against 76-95 persisted
 executions/s, 12.3-13.8 against 13.3-14.3 ms of CPU an execution, accept p99 324-331 against
-900-1260 ms, but p50 139-159 against 47-65 ms and 94-105 against 109-131 accepted/s: the
-deliveries wait in the event loop instead of in threads. PostgreSQL takes concurrent
-writers: there, anyio's default."""
+900-1260 ms, but p50 139-159 against 47-65 ms (3 pairs); 4 threads against 2: medians 112
+against 82 persisted executions/s, 11.5 against 11.4 ms, p50 109 against 170 ms, p99 500
+against 408 ms (5 pairs, 72-117/s against 72-113/s: the load moved them most). PostgreSQL
+takes concurrent writers: there, anyio's default."""
 
 _accepting: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
     weakref.WeakKeyDictionary()
