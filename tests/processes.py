@@ -4,7 +4,9 @@ manifests set; ``tests/deploy`` holds the manifests to these), waited for, stopp
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -47,10 +49,31 @@ def vitco(prelude: str | None) -> list[str]:
     return [sys.executable, "-c", f"{prelude}\nfrom vitco.cli.app import main; main()"]
 
 
+PORTS_FROM, PORTS_EACH = 20000, 1500
+"""Where ``free_port`` looks: below the kernel's ephemeral range (32768 on), which outgoing
+connections take their source ports from, in a block of its own per pytest-xdist worker."""
+_next_port = itertools.count(random.randrange(PORTS_EACH))
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port on 127.0.0.1 that nothing listens on, for a server a test starts (or for one
+    where nothing must answer). Not the kernel's ``bind(0)``: it hands out ports of the
+    ephemeral range, so another test's server started in between, or a connection's source
+    port, could take the same one before the server binds it (a test then talked to another
+    test's ``vitco serve`` and got 401 for its key). Here each xdist worker has a block of
+    its own and takes its ports in turn, so no two tests running at once share one and a port
+    comes round again only after ``PORTS_EACH`` others."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    base = PORTS_FROM + (int(worker) if worker.isdigit() else 0) % 8 * PORTS_EACH
+    for _ in range(PORTS_EACH):
+        port = base + next(_next_port) % PORTS_EACH
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:  # in use: the next one
+                continue
+            return port
+    raise RuntimeError(f"no free port in {base}-{base + PORTS_EACH - 1}")
 
 
 def fleet_env(

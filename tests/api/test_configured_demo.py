@@ -25,9 +25,9 @@ import httpx
 import pytest
 
 from tests.api.test_lifecycle import _wait
-from tests.cli.test_serve import _free_port
 from tests.fakes.smtp_server import SmtpServer
 from tests.fakes.stripe_server import FakeStripe, sign
+from tests.processes import free_port
 from vitco.api.keys import issue
 from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE
 from vitco.config import Settings
@@ -74,7 +74,7 @@ def test_the_configured_demo_pushes_mails_invoices_and_is_paid_by_webhook(
     key = issue(access, "acme", "manager")[1]
     admin = issue(access, "acme", "admin")[1]
     smtp = SmtpServer(tmp_path / "tls", {"vitco": "smtp-password"})
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     with FakeStripe(STRIPE_KEY) as stripe_fake:
         env = os.environ | {

@@ -105,9 +105,9 @@ def test_the_delivered_app_is_kept_up_restarted_read_and_stopped(server: Server)
 def served(short_home: Path) -> Iterator[Callable[[], subprocess.Popen[str]]]:
     """Starts `vitco serve` on ``short_home`` as its own process (the demo cassette as its
     model); every one started is killed at the end."""
-    from tests.cli.test_serve import _free_port
+    from tests.processes import free_port
 
-    port = _free_port()
+    port = free_port()
     env = os.environ | {"VITCO_HOME": str(short_home), "VITCO_MODEL": f"replay:{DEMO_CASSETTE}"}
     started: list[subprocess.Popen[str]] = []
 

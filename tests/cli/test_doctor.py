@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.fakes import FakeAnthropic, FakeOpenAI
+from tests.processes import free_port
 from vitco.cli.app import app
 
 KEY = "sk-doctor-0123456789"
@@ -31,12 +32,6 @@ def check(data: dict[str, Any], name: str) -> dict[str, Any]:
     matches: list[dict[str, Any]] = [c for c in data["checks"] if c["name"] == name]
     (found,) = matches
     return found
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def box(home: Path, url: str, kind: str = "openai-compat") -> Path:
@@ -97,7 +92,7 @@ def test_a_refused_key_a_missing_key_and_a_dead_server_fail_with_fixes(
     missing = check(data, "provider box")
     assert code == 1 and (missing["detail"], missing["fix"]) == ("no API key", "export BOX_KEY=...")
 
-    dead = f"http://127.0.0.1:{closed_port()}/v1"
+    dead = f"http://127.0.0.1:{free_port()}/v1"
     box(home, dead)
     code, data = doctor(home, BOX_KEY=KEY)
     down = check(data, "provider box")
@@ -158,7 +153,7 @@ def test_the_real_postgresql_database(tmp_path: Path, postgres_url: str) -> None
 
 
 def test_a_database_that_does_not_answer(tmp_path: Path) -> None:
-    url = f"postgresql+psycopg://postgres@127.0.0.1:{closed_port()}/nope"
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nope"
     code, data = doctor(tmp_path / "home", VITCO_DATABASE_URL=url)
     found = check(data, "database")
     assert code == 1 and found["status"] == "fail" and "OperationalError" in found["detail"]
@@ -175,7 +170,7 @@ def test_the_real_redis_and_one_that_does_not_answer(tmp_path: Path, redis_clien
         "detail": "redis://127.0.0.1:6379/0 answers",
         "fix": "",
     }
-    dead = f"redis://:secret@127.0.0.1:{closed_port()}/0"
+    dead = f"redis://:secret@127.0.0.1:{free_port()}/0"
     code, data = doctor(tmp_path / "home", VITCO_REDIS_URL=dead)
     found = check(data, "redis")
     assert code == 1 and found["status"] == "fail" and "VITCO_REDIS_URL" in found["fix"]

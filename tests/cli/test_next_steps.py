@@ -5,13 +5,13 @@ happen; ``vitco show`` renders the spec, the plan and the tests."""
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
 
+from tests.processes import free_port
 from vitco.cli.app import app
 from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE
 from vitco.config import Settings
@@ -163,16 +163,10 @@ def test_each_stopping_state_says_why_and_what_next(
         assert f"  {command.format(run=run)}  " in human
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_an_unreachable_provider_is_said_once_with_the_fix(
     settings: Settings, tmp_path: Path
 ) -> None:
-    env = {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": f"http://127.0.0.1:{_closed_port()}/v1"}
+    env = {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1"}
     code, data = as_json(
         settings.home, "run", str(DEMO_BRIEF), "--model", "openai:gpt-4o-mini", env=env
     )

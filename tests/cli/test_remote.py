@@ -17,6 +17,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from tests.processes import free_port
 from tests.processes import vitco as command
 from tests.standin import ENV as standin_env
 from tests.standin import PRELUDE
@@ -30,14 +31,6 @@ CAREFUL = (
     "name: careful\nextends: deliver-project\ngates:\n  - {after: plan, question: 'Plan OK?'}\n"
 )
 HOST_PATHS = ("repo", "mail")  # a path of the host locally, the API's address remotely
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -56,7 +49,7 @@ def served(short_home: Path) -> Iterator[tuple[str, dict[str, str]]]:
     )
     (short_home / "workflows").mkdir(parents=True)
     (short_home / "workflows" / "careful.yaml").write_text(CAREFUL)
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [*command(PRELUDE), "serve", "--port", str(port)], env=env, stderr=subprocess.DEVNULL
     )

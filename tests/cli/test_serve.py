@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,13 +13,9 @@ from pathlib import Path
 
 import httpx
 
+from tests.processes import free_port
+
 VITCO = [sys.executable, "-m", "vitco.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_a_key_made_on_the_command_line_calls_the_served_api(short_home: Path) -> None:
@@ -37,7 +32,7 @@ def test_a_key_made_on_the_command_line_calls_the_served_api(short_home: Path) -
     assert run("keys", "create", "--tenant", "nope", "--role", "admin").returncode == 1
     assert run("keys", "create", "--tenant", "acme", "--role", "root").returncode == 1
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [*VITCO, "serve", "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True
     )

@@ -7,7 +7,6 @@ never raises and listeners keep waiting."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import uuid
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.processes import free_port
 from vitco.events import EmbeddedEventBus, EventBus
 from vitco.events.redis import RedisEventBus, RedisListener, redis_event_bus
 
@@ -103,15 +103,9 @@ def test_a_closed_listener_is_not_woken(buses: Any) -> None:
     asyncio.run(main())
 
 
-def _dead_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_redis_away_notify_never_raises_and_backs_off(monkeypatch: pytest.MonkeyPatch) -> None:
     now = [0.0]
-    bus = redis_event_bus(f"redis://127.0.0.1:{_dead_port()}/0", clock=lambda: now[0])
+    bus = redis_event_bus(f"redis://127.0.0.1:{free_port()}/0", clock=lambda: now[0])
     assert isinstance(bus, RedisEventBus)
     calls = []
     publish = bus.client.publish

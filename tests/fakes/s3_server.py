@@ -10,19 +10,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from tests.processes import free_port
+
 ACCESS_KEY, SECRET_KEY = "vitco-test-access", "vitco-test-secret-key-0123456789"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
 def moto_s3() -> Iterator[str]:
     """Run moto's server on a free port; yields its endpoint URL."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,

@@ -4,10 +4,10 @@ whose queue is away keeps trying and is not ready."""
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 from tests.api.server import serving
+from tests.processes import free_port
 from vitco.bootstrap import build_api
 from vitco.cli.run import DEMO_BRIEF
 from vitco.config import Settings
@@ -20,10 +20,7 @@ from vitco.store import open_store
 
 def _dead_redis() -> str:
     """A Redis URL where nothing listens (a port just freed)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"redis://127.0.0.1:{port}/0"
+    return f"redis://127.0.0.1:{free_port()}/0"
 
 
 def test_the_api_answers_503_and_keeps_the_run_when_the_queue_is_away(

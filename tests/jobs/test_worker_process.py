@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import httpx
 import pytest
 
 from tests.jobs.holding import brief, write_template
+from tests.processes import free_port
 from vitco.config import Settings
 from vitco.jobs.redis_queue import RedisRunQueue
 from vitco.store import Store, open_store
@@ -27,12 +27,6 @@ from vitco.workflow.runner import create_run
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.usefixtures("sandbox"), pytest.mark.slow]  # worker processes
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -109,7 +103,7 @@ def test_sigterm_mid_run_hands_both_runs_to_another_worker(
 ) -> None:
     alpha, beta = _queue_runs(short_home, redis_client, redis_prefix, tmp_path, "Alpha", "Beta")
     store = open_store(Settings(home=short_home))
-    port = _free_port()
+    port = free_port()
     first = workers("--concurrency", "2", "--health-port", str(port), "--json")
     assert first.stderr is not None
     both = lambda: all(_count(store, r, "hold started") == 1 for r in (alpha, beta))  # noqa: E731

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import free_port
 from tests.sandbox.sandbox_helpers import describe, token_pids, wait_http
 from vitco.sandbox import BwrapSandbox, Limits
 
@@ -49,11 +50,6 @@ async def app(scope, receive, send):
 """
 
 
-def _free_port() -> int:
-    with socket.create_server(("127.0.0.1", 0)) as s:
-        return int(s.getsockname()[1])
-
-
 def _get(url: str) -> dict[str, object]:
     with urllib.request.urlopen(url, timeout=10) as resp:
         data: dict[str, object] = json.loads(resp.read())
@@ -68,7 +64,7 @@ def test_app_reachable_only_through_its_url(
 ) -> None:
     pytest.importorskip("uvicorn")
     srv, host_port = host_listener
-    inner_port = _free_port()
+    inner_port = free_port()
     token = f"vitco-app-{uuid.uuid4().hex}"
     (workspace / "app.py").write_text(APP)
     env = {"TOKEN": token, "HOST_PORT": str(host_port), "INNER_PORT": str(inner_port)}

@@ -6,7 +6,6 @@ streaming; all over real HTTP.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -26,6 +25,7 @@ from tests.fakes import (
     Truncated,
 )
 from tests.llm.providers.conftest import SHORT_TIMEOUT, Harness, make_request
+from tests.processes import free_port
 from vitco.llm.exceptions import (
     BadResponse,
     ProviderError,
@@ -146,10 +146,7 @@ def test_timeout_when_a_stream_stalls(vendor: Harness) -> None:
 
 
 def test_connection_refused_is_unavailable(vendor: Harness) -> None:
-    with socket.socket() as sock:  # a port that was free a moment ago and has no listener
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{free_port()}"  # a port nothing listens on
     model, close = _standalone(vendor, url, vendor.key)
     try:
         with pytest.raises(ProviderUnavailable) as caught:
