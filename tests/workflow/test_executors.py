@@ -91,3 +91,33 @@ def test_idle_pools_beyond_keep_are_shut_down() -> None:
     assert idle <= executors.KEEP
     shut = [p for p in pools if p._shutdown]
     assert len(shut) >= 3 and all(not t.is_alive() for p in shut for t in p._threads)
+
+
+def test_a_process_exits_although_nothing_else_tells_an_idle_pools_threads_to_end() -> None:
+    """The idle pools kept after an invocation are shut down as the interpreter exits, by
+    this module's own hook: here the threads are taken out of what ``concurrent.futures``'
+    exit hook would tell to end (as a ``vitco resume`` stopped by Ctrl-C once found them), and
+    the process still exits instead of waiting for ever on them."""
+    import subprocess
+    import sys
+
+    program = """
+import concurrent.futures.thread as cf
+from tests.workflow.test_executors import _graph
+from vitco.workflow import executors
+
+executors.install()
+graph = _graph()
+config = {"configurable": {"thread_id": "t"}, "max_concurrency": 2}
+assert graph.invoke({"n": 0}, config, durability="sync") == {"n": 2}
+assert executors._idle, "no pool kept idle"
+for pool in (p for pools in executors._idle.values() for p in pools):
+    for thread in pool._threads:
+        cf._threads_queues.pop(thread, None)
+print("invoked", flush=True)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "invoked\n"

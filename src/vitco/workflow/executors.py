@@ -51,8 +51,23 @@ def borrow(config: Any) -> Iterator[ContextThreadPoolExecutor]:
             pool.shutdown(wait=True)
 
 
+def close_idle() -> None:
+    """Shut the idle pools down (their threads end once told; nothing waits for them)."""
+    with _lock:
+        left = [pool for pools in _idle.values() for pool in pools]
+        _idle.clear()
+    for pool in left:
+        pool.shutdown(wait=False)
+
+
 def install() -> None:
-    """Make LangGraph's graphs borrow their pools here (once per process)."""
+    """Make LangGraph's graphs borrow their pools here (once per process).
+
+    The idle pools are shut down as the interpreter begins to exit, before it waits for the
+    threads that are not daemons (``threading``'s own exit hooks, where
+    ``concurrent.futures`` tells its pools' threads to end): a ``vitco resume`` stopped by
+    Ctrl-C was once seen waiting for ever on an idle pool's thread that nothing had told to
+    end, at the very end of its exit."""
     global _installed
     with _lock:
         if _installed:
@@ -60,4 +75,5 @@ def install() -> None:
         from langgraph.pregel import _executor
 
         _executor.get_executor_for_config = borrow  # type: ignore[attr-defined]
+        threading._register_atexit(close_idle)  # type: ignore[attr-defined]
         _installed = True
