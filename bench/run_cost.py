@@ -49,7 +49,14 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.scale import PRELUDE, WORKFLOW, _cpu_s, _database, _forget  # noqa: E402
+from bench.scale import (  # noqa: E402
+    PRELUDE,
+    WORKFLOW,
+    _cpu_s,
+    _database,
+    _forget,
+    add_servers,
+)
 
 from vitco.cli.run import DEMO_BRIEF, DEMO_CASSETTE  # noqa: E402
 from vitco.config import Settings  # noqa: E402
@@ -246,12 +253,7 @@ def main() -> None:
     parser.add_argument(
         "--latency", type=float, default=0.0, help="seconds per model call (bench/scale.py: 1)"
     )
-    parser.add_argument(
-        "--database-url",
-        default="postgresql://postgres@127.0.0.1:5432/postgres",
-        help="a PostgreSQL database to create the bench's own database from",
-    )
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0", help="Redis")
+    add_servers(parser)
     parser.add_argument(
         "--profile", type=int, default=0, help="list the N functions of most CPU (yappi)"
     )

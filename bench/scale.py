@@ -300,18 +300,23 @@ def _spread(values: list[float]) -> dict[str, float] | None:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--runs", type=int, default=8, help="runs per configuration")
-    parser.add_argument("--latency", type=float, default=1.0, help="seconds per model call")
-    parser.add_argument("--workers", default="1,2,4", help="worker counts, comma-separated")
+def add_servers(parser: argparse.ArgumentParser) -> None:
+    """The servers a bench of a fleet runs on: ``--database-url`` and ``--redis-url``."""
     parser.add_argument(
         "--database-url",
         default="postgresql://postgres@127.0.0.1:5432/postgres",
         help="a PostgreSQL database to create the bench's own database from",
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0", help="Redis")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--runs", type=int, default=8, help="runs per configuration")
+    parser.add_argument("--latency", type=float, default=1.0, help="seconds per model call")
+    parser.add_argument("--workers", default="1,2,4", help="worker counts, comma-separated")
+    add_servers(parser)
     parser.add_argument(
         "--repeat", type=int, default=1, help="rounds of the configurations, order alternating"
     )
