@@ -151,3 +151,30 @@ def test_a_late_holder_that_renewed_and_then_died_is_queued_again(
     again = queue.take("taker-c", 30)
     assert again is not None and again.run_id == orphan and again.id != busy.id
     assert (again.action, again.priority) == ("resume", busy.priority)
+
+
+def test_a_run_taken_over_after_it_was_found_orphaned_is_queued_when_its_new_holder_dies(
+    store: Store, queue: RunQueue
+) -> None:
+    """A worker finds a run orphaned (its holder's lease expired), another takes the run over
+    before the first queues the resume, and that new holder dies before it renews: the run is
+    queued again once the new holder's lease expires. (Keyed by the lease read at queueing,
+    the first resume took the new holder's key, found the run busy and ended, and the new
+    holder's death then reused that ended job: the fleet test saw the run stranded.)"""
+    leases = SqlRunLease(store.engine)
+    orphan = _run(store, "acme")
+    first = leases.acquire(orphan, "host-a/m/100-1/n1", 0.3)  # its worker, which dies
+    assert first is not None
+    time.sleep(0.4)
+    judged = {orphan: leases.inspect(orphan)}  # worker c finds it orphaned
+    second = leases.acquire(orphan, "host-b/m/200-1/n2", 0.3)  # b takes it over, then dies
+    assert second is not None and second.token == first.token + 1
+    assert requeue_orphans([orphan], store, queue, leases, judged=judged) == [orphan]
+    busy = queue.take("taker-c", 30)  # b holds the run: this resume ends busy
+    assert busy is not None and busy.run_id == orphan
+    assert queue.finish(busy, "failed")
+    time.sleep(0.4)  # b's lease expires: b is dead
+    judged = {orphan: leases.inspect(orphan)}  # found orphaned again, by b's lease now
+    assert requeue_orphans([orphan], store, queue, leases, judged=judged) == [orphan]
+    again = queue.take("taker-d", 30)
+    assert again is not None and again.run_id == orphan and again.id != busy.id

@@ -40,11 +40,11 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from vitco.jobs.queue import LEASE_S, PRIORITIES, Ending, Job, RunQueue
-from vitco.leases import RunLease
+from vitco.leases import Lease, RunLease
 from vitco.observability.logging import bound
 from vitco.store import Store, StoreError
 from vitco.workflow import stop
@@ -436,7 +436,11 @@ def _fail_unstarted(store: Store, run_id: str, why: str) -> None:
 
 
 def requeue_orphans(
-    orphans: list[str], store: Store, queue: RunQueue, leases: RunLease | None = None
+    orphans: list[str],
+    store: Store,
+    queue: RunQueue,
+    leases: RunLease | None = None,
+    judged: Mapping[str, Lease | None] | None = None,
 ) -> list[str]:
     """Queue a resume of each run in ``orphans`` (stored as running, its executor gone), once
     per orphaning, ahead of new work (``ORPHAN_PRIORITY``). The enqueue key names the run and
@@ -453,13 +457,22 @@ def requeue_orphans(
       nothing resumed the run for 40 s in the fleet test. The heartbeat is stored by the lease
       server and changes with every renewal, so it tells the two expiries apart.
 
+    ``judged``: the lease each run was found orphaned by (``jobs.worker.orphaned_leases``),
+    keyed instead of the lease read again here: a worker that took the run over in between
+    holds a live lease, and a resume keyed by it ends busy and takes that key, so the new
+    holder's own death later reused the ended job and stranded the run (the fleet test, when
+    its second kill hit the worker that had just taken the first one's run over).
+
     A run without a lease is keyed by its event count. Returns the runs queued."""
     queued = []
     for run_id in orphans:
         try:
             run = store.get_run(run_id)
             tenant = store.get_project(run.project_id).tenant_id
-            lease = leases.inspect(run_id) if leases is not None else None
+            if judged is not None and run_id in judged:
+                lease = judged[run_id]
+            else:
+                lease = leases.inspect(run_id) if leases is not None else None
             how_far = (
                 f"t{lease.token}.{round(lease.heartbeat_at * 1000)}"
                 if lease is not None

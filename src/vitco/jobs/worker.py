@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from vitco.config import Settings
-from vitco.leases import RunLease, open_leases
+from vitco.leases import Lease, RunLease, open_leases
 from vitco.leases.owner import dead_here
 from vitco.store import Store
 from vitco.store.models import Run, utcnow
@@ -52,15 +52,22 @@ class Recovered:
 def orphaned_runs(settings: Settings, store: Store, leases: RunLease | None = None) -> list[str]:
     """Runs stored as running whose executor is gone (see the module docstring); ``leases``:
     the backend (default: the one the settings choose)."""
+    return list(orphaned_leases(settings, store, leases))
+
+
+def orphaned_leases(
+    settings: Settings, store: Store, leases: RunLease | None = None
+) -> dict[str, Lease | None]:
+    """``orphaned_runs``, each with the lease it was found orphaned by (None: no lease)."""
     leases = leases if leases is not None else open_leases(settings, store.engine)
-    found = []
+    found: dict[str, Lease | None] = {}
     for run in store.runs(statuses=ACTIVE):  # not every run ever, every watch of every worker
         lease = leases.inspect(run.id)
         if lease is None:
             if _idle_s(store, run) >= settings.lease_ttl_s:
-                found.append(run.id)
+                found[run.id] = None
         elif not lease.live or (settings.lease_local_takeover and dead_here(lease.owner)):
-            found.append(run.id)
+            found[run.id] = lease
     return found
 
 
@@ -70,7 +77,8 @@ def scan_orphans(settings: Settings, store: Store, queue: RunQueue) -> list[str]
     from vitco.jobs.embedded import requeue_orphans
 
     leases = open_leases(settings, store.engine)
-    return requeue_orphans(orphaned_runs(settings, store, leases), store, queue, leases)
+    found = orphaned_leases(settings, store, leases)
+    return requeue_orphans(list(found), store, queue, leases, judged=found)
 
 
 def _idle_s(store: Store, run: Run) -> float:
