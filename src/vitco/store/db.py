@@ -21,6 +21,10 @@ with ``migrate=False``: a schema that is behind then raises ``SchemaOutdated`` i
 upgraded by whichever host happens to start first.
 
 SQLite gets WAL and a busy timeout because parallel task branches write from several threads.
+Switching a fresh database to WAL needs its exclusive lock, and SQLite answers "database is
+locked" at once, without its busy handler, while another connection holds a write lock on a
+database still in rollback mode (it would deadlock otherwise): several processes opening one
+fresh data dir meet exactly that, so the switch is retried for as long as the busy timeout.
 """
 
 from __future__ import annotations
@@ -59,6 +63,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # scoped to one database, so vitco schemas in the same database take turns; others never meet.
 MIGRATION_LOCK_KEY = -2896284392535920977
 
+# SQLite's busy timeout: how long a connection waits for another's lock, here and in the WAL switch.
+SQLITE_BUSY_S = 30.0
+
 # How long a new connection waits for a server that refuses it (a restart, a failover).
 CONNECT_WAIT_S = 60.0
 
@@ -94,10 +101,28 @@ class Migration:
         return self.before != self.after
 
 
+def _enter_wal(cur: Any, *, wait_s: float = SQLITE_BUSY_S) -> None:
+    """``PRAGMA journal_mode=WAL``, retried while SQLite refuses it without waiting (see the
+    module docstring); another error, or the lock still held after ``wait_s``, is raised."""
+    import sqlite3
+
+    deadline = time.monotonic() + wait_s
+    pause = 0.001
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=30000")
+    _enter_wal(cur)
+    cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_S * 1000)}")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
@@ -106,7 +131,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 def create(url: str) -> Engine:
     """An engine for ``url`` (no migrations)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_S}
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # pool_pre_ping: a connection the server dropped (PostgreSQL restarted) is replaced at
