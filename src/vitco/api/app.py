@@ -33,6 +33,7 @@ from vitco.api.deps import ApiContext
 from vitco.api.limits import BodyLimit
 from vitco.api.permissions import MATRIX, endpoint
 from vitco.api.routes import ROUTERS
+from vitco.api.routes.webhooks import close_batches
 
 OPEN = frozenset(
     {"/v1/openapi.json", "/v1/docs", "/v1/docs/oauth2-redirect", "/v1/health", "/v1/hooks/{source}"}
@@ -54,6 +55,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
             yield
         finally:
             await ctx.live.aclose()
+            close_batches(app)  # the webhooks queued are accepted first
             ctx.outbound.close()
             ctx.runs.close()
             ctx.supervisor.close()

@@ -25,7 +25,9 @@ The boundary, in order:
 
 One transaction instead of four (claim, project, job, ending) cut an accept's statements
 from 8 to 7 and its commits from 4 to 1: each commit of SQLite takes the database's write
-lock, for which the worker's executions wait.
+lock, for which the worker's executions wait. On SQLite the deliveries that arrive together
+share one such transaction (``vitco.api.hook_batches``: ``at_once`` checks each before any
+write, ``store_at_once`` writes each in the batch's transaction).
 
 Sources:
 
@@ -73,7 +75,7 @@ from vitco.store.exceptions import NotFound
 from vitco.store.models import new_id
 from vitco.store.repo import NewRun
 from vitco.store.webhook_models import HookDelivery
-from vitco.workflow.brief import MAX_BRIEF_BYTES, parse_brief
+from vitco.workflow.brief import MAX_BRIEF_BYTES, BriefText, parse_brief
 from vitco.workflow.payment_steps import WAITING, record_payment
 from vitco.workflow.runner import check_workflow, create_project
 
@@ -251,16 +253,23 @@ def _stripe(body: bytes) -> Delivery:
 def accept(ctx: ApiContext, tenant_id: str, delivery: Delivery) -> tuple[int, HookAnswer]:
     """Claim ``delivery`` and act on it, durably, before the caller answers (module
     docstring): 202 accepted, 200 ignored or a replay."""
-    if isinstance(delivery.action, NewProject) and delivery.ref is None:
-        done = _accept_at_once(ctx, tenant_id, delivery, delivery.action)
-        if done is not None:
-            return 202, _answer(done, duplicate=False)
+    ready = at_once(ctx, tenant_id, delivery)
+    if ready is not None:
+        try:
+            with ctx.store.engine.begin() as conn:
+                done = store_at_once(ctx, conn, ready)
+        except IntegrityError:  # claimed before (a replay, a redelivery): the claim's path
+            pass
+        else:
+            if ready.first is not None:
+                ctx.runs.notify()
+            return 202, answer(done)
     claim = ctx.hooks.claim(
         tenant_id, delivery.source, delivery.delivery_id, delivery.event, ref=delivery.ref
     )
     row = claim.delivery
     if claim.state == "done":
-        return 200, _answer(row, duplicate=True)
+        return 200, answer(row, duplicate=True)
     if claim.state == "busy":
         raise Conflict(
             f"delivery {delivery.delivery_id} is being accepted; send it again later",
@@ -274,16 +283,32 @@ def accept(ctx: ApiContext, tenant_id: str, delivery: Delivery) -> tuple[int, Ho
         ctx.hooks.finish(row.id, "refused", f"{type(exc).__name__}: {exc}"[:2000])
         raise
     done = ctx.hooks.finish(row.id, status, detail, project_id=project_id, run_id=run_id)
-    return (202 if status == "accepted" else 200), _answer(done, duplicate=False)
+    return (202 if status == "accepted" else 200), answer(done)
 
 
-def _accept_at_once(
-    ctx: ApiContext, tenant_id: str, delivery: Delivery, action: NewProject
-) -> HookDelivery | None:
-    """A new project's delivery claimed, made and accepted in one transaction (module
-    docstring); None when it is not to be done so: the delivery id was claimed before, the
-    queue is not in the store's database, or the brief, workflow or model is refused (the
-    claim's path records the refusal)."""
+@dataclass(frozen=True)
+class AtOnce:
+    """A new project's delivery, checked and given its ids, to be claimed, made and accepted
+    in one transaction (``store_at_once``; module docstring)."""
+
+    tenant_id: str
+    delivery: Delivery
+    action: NewProject
+    brief: BriefText
+    project_id: str
+    run_id: str
+    first: NewRun | None
+    queue: StoreRunQueue
+
+
+def at_once(ctx: ApiContext, tenant_id: str, delivery: Delivery) -> AtOnce | None:
+    """``delivery`` ready to be accepted in one transaction, writing nothing yet; None when
+    it is not to be done so: not a new project's brief, the queue is not in the store's
+    database, or the brief, workflow or model is refused (the claim's path records the
+    refusal)."""
+    action = delivery.action
+    if not isinstance(action, NewProject) or delivery.ref is not None:
+        return None
     queue = ctx.queue
     if not isinstance(queue, StoreRunQueue) or queue.sessions.kw["bind"] is not ctx.store.engine:
         return None
@@ -294,28 +319,36 @@ def _accept_at_once(
         if action.start:
             check_workflow(ctx.settings, action.workflow, ctx.settings.projects_dir / project_id)
             first = NewRun(choose_model(ctx, None), action.workflow, run_id=run_id)
+        ctx.store.ensure_tenant(tenant_id)  # read (once) now, not inside the transaction
     except Exception:
         return None
+    return AtOnce(tenant_id, delivery, action, brief, project_id, run_id, first, queue)
+
+
+def store_at_once(ctx: ApiContext, conn: Connection, ready: AtOnce) -> HookDelivery:
+    """Write what ``ready`` makes in ``conn``'s transaction: the delivery's row (accepted),
+    the project, its brief and run, the run's job. An ``IntegrityError`` when the delivery
+    id was claimed before (or the sandbox slot was just taken): the transaction is the
+    caller's to roll back. The caller wakes the worker (``ctx.runs.notify``) after the
+    commit."""
+    delivery, first, run_id = ready.delivery, ready.first, ready.run_id
     stored: list[HookDelivery] = []
 
     def within(conn: Connection) -> None:
         stored[:] = [ctx.hooks.accepted(
-            conn, tenant_id, delivery.source, delivery.delivery_id, delivery.event,
-            project_id=project_id, run_id=run_id if first else None,
+            conn, ready.tenant_id, delivery.source, delivery.delivery_id, delivery.event,
+            project_id=ready.project_id, run_id=run_id if first else None,
             detail=None if first else "project made; no run started",
         )]  # fmt: skip
         if first is not None:
-            queue.enqueue_in(conn, run_id, "start", tenant=tenant_id, key=f"start:{run_id}")
+            ready.queue.enqueue_in(conn, run_id, "start", tenant=ready.tenant_id,
+                                   key=f"start:{run_id}")  # fmt: skip
 
-    try:
-        create_project(
-            ctx.store, ctx.settings, brief, tenant_id=tenant_id, project_id=project_id,
-            budget_usd=action.budget_usd, run=first, within=within,
-        )  # fmt: skip
-    except IntegrityError:  # claimed before (a replay, a redelivery): the claim's path
-        return None
-    if first is not None:
-        ctx.runs.notify()
+    create_project(
+        ctx.store, ctx.settings, ready.brief, tenant_id=ready.tenant_id,
+        project_id=ready.project_id, budget_usd=ready.action.budget_usd, run=first,
+        within=within, conn=conn,
+    )  # fmt: skip
     return stored[0]
 
 
@@ -411,7 +444,8 @@ def _payment(
     return "accepted", what, project.id, runs[0].id if runs else None
 
 
-def _answer(row: HookDelivery, *, duplicate: bool) -> HookAnswer:
+def answer(row: HookDelivery, *, duplicate: bool = False) -> HookAnswer:
+    """What the sender is told of ``row``."""
     status = "accepted" if row.status == "accepted" else "ignored"
     return HookAnswer(
         source=row.source,

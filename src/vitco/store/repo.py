@@ -242,12 +242,16 @@ class Store(RunRows, Artifacts, Fences, CostQueries):
         brief: tuple[str, str] | None = None,
         run: NewRun | None = None,
         within: Callable[[Connection], None] | None = None,
+        conn: Connection | None = None,
     ) -> tuple[Project, Brief | None, Run | None]:
         """A new project with the smallest sandbox slot no other project holds, and in the
         same transaction its budget, its ``brief`` (source, text) and a first ``run`` of it:
         all of them or nothing (a service accepting a brief answers once, after one commit).
         ``within``: more writes of that transaction, after the run's (an accepted webhook's
-        delivery and the run's job); it runs again if the slot pick is.
+        delivery and the run's job); it runs again if the slot pick is. ``conn``: write in
+        that connection's transaction instead of one of its own (a batch of accepted
+        webhooks, ``vitco.api.hook_batches``), without retrying: any ``IntegrityError`` is
+        the caller's.
 
         On PostgreSQL the pick is serialised by a transaction-level advisory lock (many
         hosts create projects at once, and all would pick the same smallest slot). Elsewhere,
@@ -258,32 +262,38 @@ class Store(RunRows, Artifacts, Fences, CostQueries):
         """
         self.ensure_tenant(tenant_id)
         project_id = project_id or new_id("p")
+
+        def write(conn: Connection) -> tuple[Project, Brief | None, Run | None]:
+            # Core, one INSERT ... RETURNING each: the rows an accepted brief makes
+            project = inserted(conn, Project, {
+                "id": project_id, "tenant_id": tenant_id, "name": name,
+                "repo_path": repo_path, "client": client, "budget_usd": budget_usd,
+                "sandbox_slot": pick_slot(conn),
+            })  # fmt: skip
+            stored_brief = stored_run = None
+            if brief is not None:
+                stored_brief = inserted(conn, Brief, {
+                    "id": new_id("b"), "project_id": project_id, "source": brief[0],
+                    "text": brief[1],
+                })  # fmt: skip
+            if run is not None:
+                if stored_brief is None:
+                    raise ValueError("a run needs the project's brief")
+                stored_run = inserted(conn, Run, {
+                    "id": run.run_id or new_id("r"), "project_id": project_id,
+                    "brief_id": stored_brief.id, "model": run.model,
+                    "workflow": run.workflow, "base_sha": run.base_sha,
+                })  # fmt: skip
+            if within is not None:
+                within(conn)
+            return project, stored_brief, stored_run
+
+        if conn is not None:
+            return write(conn)
         for _ in range(SLOT_ATTEMPTS):
             try:
-                # Core, one INSERT ... RETURNING each: the rows an accepted brief makes
-                with self.engine.begin() as conn:
-                    project = inserted(conn, Project, {
-                        "id": project_id, "tenant_id": tenant_id, "name": name,
-                        "repo_path": repo_path, "client": client, "budget_usd": budget_usd,
-                        "sandbox_slot": pick_slot(conn),
-                    })  # fmt: skip
-                    stored_brief = stored_run = None
-                    if brief is not None:
-                        stored_brief = inserted(conn, Brief, {
-                            "id": new_id("b"), "project_id": project_id, "source": brief[0],
-                            "text": brief[1],
-                        })  # fmt: skip
-                    if run is not None:
-                        if stored_brief is None:
-                            raise ValueError("a run needs the project's brief")
-                        stored_run = inserted(conn, Run, {
-                            "id": run.run_id or new_id("r"), "project_id": project_id,
-                            "brief_id": stored_brief.id, "model": run.model,
-                            "workflow": run.workflow, "base_sha": run.base_sha,
-                        })  # fmt: skip
-                    if within is not None:
-                        within(conn)
-                return project, stored_brief, stored_run
+                with self.engine.begin() as own:
+                    return write(own)
             except IntegrityError as exc:
                 # SQLite names the column, PostgreSQL the constraint: both say sandbox_slot
                 if "sandbox_slot" not in str(exc.orig):

@@ -15,6 +15,7 @@ nowhere else; a value in a form the box no longer writes (``plain:``) is re-seal
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -176,6 +177,17 @@ class WebhookStore:
             if getattr(taken, "rowcount", 0) != 1:
                 return Claim("busy", found)
         return Claim("retry", self._delivery(found.id))
+
+    def known(self, tenant_id: str, source: str, delivery_ids: Iterable[str]) -> set[str]:
+        """Which of ``delivery_ids`` of ``source`` for ``tenant_id`` were claimed before (one
+        query: a batch of deliveries leaves its replays out of its transaction)."""
+        q = select(HookDelivery.delivery_id).where(
+            HookDelivery.tenant_id == tenant_id,
+            HookDelivery.source == source,
+            HookDelivery.delivery_id.in_(sorted(set(delivery_ids))),
+        )
+        with self._engine.connect() as conn:
+            return set(conn.scalars(q))
 
     def accepted(
         self,

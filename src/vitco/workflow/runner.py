@@ -170,13 +170,14 @@ def create_project(
     budget_usd: float | None = None,
     run: NewRun | None = None,
     within: Callable[[Connection], None] | None = None,
+    conn: Connection | None = None,
 ) -> tuple[str, str, str | None]:
     """A project of ``tenant_id`` for ``brief`` (its repository a copy of ``source``, or one
     made when a run first needs it), stored with the brief, its budget (``budget_usd``, else
     the settings') and ``run`` in one transaction (``within``: more writes of it, see
-    ``Store.open_project``); returns the project's id, the brief's and the repository's head
-    (None until it is made). ``project_id``: the id to give it (an inbound webhook picks it
-    before making it)."""
+    ``Store.open_project``; ``conn``: in that connection's transaction); returns the
+    project's id, the brief's and the repository's head (None until it is made).
+    ``project_id``: the id to give it (an inbound webhook picks it before making it)."""
     project_id = project_id or new_id("p")
     repo_path = settings.projects_dir / f"{_slug(brief.title)}-{project_id.removeprefix('p-')}"
     # a new project's repository is made when a run first needs it (``Runtime.repo``)
@@ -194,6 +195,7 @@ def create_project(
         brief=(brief.source, brief.text),
         run=run,
         within=within,
+        conn=conn,
     )
     assert stored is not None
     return project.id, stored.id, base_sha

@@ -9,7 +9,6 @@ reads what came in and what went out.
 from __future__ import annotations
 
 import asyncio
-import weakref
 from typing import Annotated, Any
 
 import anyio
@@ -17,7 +16,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from vitco.api import hooks
+from vitco.api import hook_batches, hooks
 from vitco.api.deps import ApiContext, CallerDep, Ctx
 from vitco.api.exceptions import Unprocessable, Unsigned
 from vitco.api.paging import MAX_ROW_ID, CursorParam, Limit, decode, encode, tagged
@@ -64,34 +63,24 @@ def _int_cursor(cursor: str | None) -> int | None:
 
 # in ------------------------------------------------------------------------------------------
 
-SQLITE_ACCEPTS = 4
-"""Deliveries accepted at once (each in a thread) when the store is SQLite. It takes one
-writer at a time, so more threads only wait for its lock and for the GIL in turn: through
-the app in process, 16 deliveries at once, 2 threads cost 1.95-3.10 ms of CPU an accept
-against 2.69-3.95 ms with anyio's 40 (medians of 3 x 300, five alternated pairs on the loaded
-2-core machine; 1 thread 2.13-2.75 ms, 4 threads 2.42-2.53 ms). In ``bench/api.py webhooks``
-(serve + 2 workers, alternated pairs) 2 threads against 40: 92-102 against 76-95 persisted
-executions/s, 12.3-13.8 against 13.3-14.3 ms of CPU an execution, accept p99 324-331 against
-900-1260 ms, but p50 139-159 against 47-65 ms (3 pairs); 4 threads against 2: medians 112
-against 82 persisted executions/s, 11.5 against 11.4 ms, p50 109 against 170 ms, p99 500
-against 408 ms (5 pairs, 72-117/s against 72-113/s: the load moved them most). PostgreSQL
-takes concurrent writers: there, anyio's default."""
 
-_accepting: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _accept_threads(ctx: ApiContext) -> anyio.CapacityLimiter | None:
-    """The threads accepts run in (``SQLITE_ACCEPTS``; None: anyio's default), one limiter
-    per event loop (a limiter is bound to the loop it was made in; tests start several)."""
+def batches(app: Any, ctx: ApiContext) -> hook_batches.HookBatches | None:
+    """The app's batching accepter on SQLite (``vitco.api.hook_batches``; its thread starts
+    with the first delivery and is closed with the app, ``close_batches``); None on
+    PostgreSQL, which takes concurrent writers: each accept in a thread of anyio's pool."""
     if ctx.store.engine.dialect.name != "sqlite":
         return None
-    loop = asyncio.get_running_loop()
-    limiter = _accepting.get(loop)
-    if limiter is None:
-        limiter = _accepting[loop] = anyio.CapacityLimiter(SQLITE_ACCEPTS)
-    return limiter
+    made: hook_batches.HookBatches | None = getattr(app.state, "hook_batches", None)
+    if made is None:  # on the event loop's thread: no other request makes one meanwhile
+        made = app.state.hook_batches = hook_batches.HookBatches(ctx)
+    return made
+
+
+def close_batches(app: Any) -> None:
+    """Accept what is queued and end the batching thread (at the app's shutdown)."""
+    made: hook_batches.HookBatches | None = getattr(app.state, "hook_batches", None)
+    if made is not None:
+        made.close()
 
 
 @router.post(
@@ -107,21 +96,26 @@ async def receive(source: SourcePath, tenant: TenantQuery, request: Request, ctx
     is stored)."""
     body = await request.body()
     headers = {name.lower(): value for name, value in request.headers.items()}
+    tolerance_s = ctx.settings.hook_tolerance_s
 
     def take() -> tuple[int, HookAnswer]:
         # no such tenant: no secret either (a secret's row refers to its tenant's)
         secret = ctx.hooks.secret(tenant, source)
-        try:
-            delivery = hooks.read(
-                source, secret, body, headers, tolerance_s=ctx.settings.hook_tolerance_s
-            )
-        except BadSignature as exc:
-            raise Unsigned(str(exc)) from exc
-        except hooks.Invalid as exc:
-            raise RequestValidationError(exc.errors) from exc
+        delivery = hooks.read(source, secret, body, headers, tolerance_s=tolerance_s)
         return hooks.accept(ctx, tenant, delivery)
 
-    status, answer = await anyio.to_thread.run_sync(take, limiter=_accept_threads(ctx))
+    batching = batches(request.app, ctx)
+    try:
+        if batching is not None:
+            status, answer = await asyncio.wrap_future(
+                batching.submit(tenant, source, body, headers, tolerance_s)
+            )
+        else:
+            status, answer = await anyio.to_thread.run_sync(take)
+    except BadSignature as exc:
+        raise Unsigned(str(exc)) from exc
+    except hooks.Invalid as exc:
+        raise RequestValidationError(exc.errors) from exc
     return JSONResponse(answer.model_dump(mode="json"), status_code=status)
 
 
