@@ -95,6 +95,33 @@ def test_a_batch_of_new_projects_is_one_commit_answered_after_it(idle: Server) -
     assert (_count(ctx, Project), _count(ctx, Run), _count(ctx, RunJob)) == (8, 8, 8)
 
 
+def test_a_batchs_statements_do_not_grow_with_its_deliveries(idle: Server) -> None:
+    """One INSERT of many rows per table (projects, briefs, runs, deliveries, jobs), the
+    sandbox slots picked once, the secret and the replays read once: 8 deliveries send as
+    many statements as 2."""
+    ctx = _ctx(idle)
+    secret = new_secret()
+    ctx.hooks.set_secret("acme", "generic", secret)
+    accept_batch(ctx, [_signed(secret, "msg-warm")])  # the tenant, read once a process
+    here = threading.get_ident()
+    sent: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if threading.get_ident() == here:
+            sent.append(statement)
+
+    event.listen(ctx.store.engine, "before_cursor_execute", seen)
+    counts = []
+    for size in (2, 8):
+        sent.clear()
+        batch = [_signed(secret, f"msg-{size}-{i}") for i in range(size)]
+        accept_batch(ctx, batch)
+        assert [r.outcome.result()[0] for r in batch] == [202] * size
+        counts.append(len(sent))
+    assert counts[0] == counts[1], counts
+    assert _count(ctx, RunJob) == 11
+
+
 def test_replays_and_bad_deliveries_in_a_batch_are_answered_each_on_its_own(
     idle: Server,
 ) -> None:
@@ -153,8 +180,8 @@ def test_the_databases_own_failure_fails_the_batch_storing_nothing(
     ctx.hooks.set_secret("acme", "generic", secret)
     tries: list[str] = []
 
-    def locked(ctx: ApiContext, conn: Any, ready: hooks.AtOnce) -> Any:
-        tries.append(ready.delivery.delivery_id)
+    def locked(ctx: ApiContext, conn: Any, batch: list[hooks.AtOnce]) -> None:
+        tries.extend(ready.delivery.delivery_id for ready in batch)
         raise OperationalError("INSERT", {}, Exception("database is locked"))
 
     monkeypatch.setattr(hooks, "store_at_once", locked)
@@ -163,7 +190,7 @@ def test_the_databases_own_failure_fails_the_batch_storing_nothing(
     for received in batch:
         with pytest.raises(OperationalError):
             received.outcome.result()
-    assert tries == ["msg-0"]
+    assert tries == ["msg-0", "msg-1", "msg-2"]  # tried once, together
     assert _count(ctx, HookDelivery) == _count(ctx, Project) == 0
 
 

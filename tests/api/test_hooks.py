@@ -106,11 +106,11 @@ def test_a_brief_accepted_at_once_leaves_nothing_when_it_fails_before_its_commit
     body = json.dumps({"brief": BRIEF}).encode()
     headers = _generic(secret, body, "msg-1")
 
-    def down(*args: Any, **kwargs: Any) -> int:
+    def down(*args: Any, **kwargs: Any) -> None:
         raise OSError("the disk went away")
 
     with monkeypatch.context() as patched:
-        patched.setattr(StoreRunQueue, "enqueue_in", down)
+        patched.setattr(StoreRunQueue, "enqueue_all_in", down)
         assert _post(idle, "generic", body, headers).status_code == 500
     assert _counts(idle) == (0, 0, 0)
     with idle.app.state.vitco.store.sessions() as s:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
@@ -18,7 +18,8 @@ from vitco.store import repo as store_repo
 from vitco.store import slots as store_slots
 from vitco.store.db import MIGRATIONS, create, migrate
 from vitco.store.exceptions import SandboxSlotContended
-from vitco.store.models import Project
+from vitco.store.models import Brief, Project, Run, new_id
+from vitco.store.repo import DEFAULT_TENANT, NewRun, ProjectRows
 from vitco.store.slots import SLOT_LOCK
 
 
@@ -65,6 +66,36 @@ def test_the_slots_of_deleted_projects_are_reused_smallest_first(store: Store) -
 
     assert again == [0, 2, 4, 6]
     assert _slots(store) == list(range(7))
+
+
+def test_projects_opened_together_take_the_smallest_free_slots(store: Store) -> None:
+    """``open_projects`` (a batch of webhooks): the next slots when the held ones are dense,
+    the gaps first when they are not; every project with its brief and run."""
+
+    def rows(*names: str) -> list[ProjectRows]:
+        return [
+            ProjectRows(new_id("p"), DEFAULT_TENANT, name, f"/r/{name}", "", None,
+                        ("brief.md", f"# {name}"), NewRun("test", "deliver-project",
+                                                          run_id=new_id("r")))
+            for name in names
+        ]  # fmt: skip
+
+    def opened(*names: str) -> list[int]:
+        made = rows(*names)
+        with store.engine.begin() as conn:
+            store.open_projects(conn, made)
+        return [store.get_project(p.project_id).sandbox_slot for p in made]
+
+    assert opened("a", "b", "c") == [0, 1, 2]  # none held
+    assert opened("d", "e") == [3, 4]  # dense
+    with store.sessions.begin() as s:  # a and c give theirs back (below 0: none held)
+        for name, none in (("a", -1), ("c", -2)):
+            s.execute(update(Project).where(Project.name == name).values(sandbox_slot=none))
+    assert opened("f", "g", "h") == [0, 2, 5]  # the gaps, then the next
+    assert _slots(store) == [-2, -1, *range(6)]
+    with store.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Run)) == 8
+        assert s.scalar(select(func.count()).select_from(Brief)) == 8
 
 
 def _retried_only_without_the_lock(database_url: str) -> None:

@@ -9,10 +9,16 @@ the same accept called directly. Here one thread (``HookBatches``, per app) take
 deliveries are waiting, up to ``BATCH_MOST``; for each it reads the source's secret (once a
 batch per tenant and source), verifies and parses it (``hooks.read``) and checks a new
 project's brief, workflow and model (``hooks.at_once``), all before any write; then it writes
-every new project's rows (``hooks.store_at_once``: the delivery's row, project, brief, run,
-job) in one transaction, one commit, and answers each delivery only after that commit: a 202
-still means committed, and a crash before the commit leaves none of them (each sender
-redelivers, and its delivery id is new to the store).
+every new project's rows in one transaction, one commit, and answers each delivery only
+after that commit: a 202 still means committed, and a crash before the commit leaves none of
+them (each sender redelivers, and its delivery id is new to the store). The rows go in with
+one INSERT of many rows per table (``hooks.store_at_once``: projects, briefs, runs, the
+deliveries' rows, jobs; the sandbox slots picked once, ``Store.open_projects``): a batch sends
+as many statements for 8 deliveries as for 2. Measured through the app in process, 16
+deliveries at once, alternated with the code before (3 x 200 each, a loaded machine): 5.6 and
+5.0 ms of CPU an accept before, 2.0 and 2.3 ms after; one ``accept_batch`` of 16, called
+directly: 2.4-2.8 ms an accept with a statement per row, 0.7-1.0 ms with a statement per
+table.
 
 When the batch's transaction fails with an ``IntegrityError`` or any other error of one
 delivery's making (a delivery id claimed before, a sandbox slot another process took, a
@@ -166,7 +172,7 @@ def _accept(ctx: ApiContext, batch: list[Received]) -> None:
     if ready:
         try:
             with ctx.store.engine.begin() as conn:
-                rows = [hooks.store_at_once(ctx, conn, prepared) for _, prepared in ready]
+                hooks.store_at_once(ctx, conn, [prepared for _, prepared in ready])
         except OperationalError as exc:  # the database's trouble: every delivery's
             for received, _ in ready:
                 received.outcome.set_exception(exc)
@@ -175,8 +181,8 @@ def _accept(ctx: ApiContext, batch: list[Received]) -> None:
         else:
             if any(prepared.first is not None for _, prepared in ready):
                 ctx.runs.notify()
-            for (received, _), row in zip(ready, rows, strict=True):
-                received.outcome.set_result((202, hooks.answer(row)))
+            for received, prepared in ready:
+                received.outcome.set_result((202, prepared.answer()))
     for received, delivery in rest:
         try:
             received.outcome.set_result(hooks.accept(ctx, received.tenant_id, delivery))

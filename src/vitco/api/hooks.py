@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,11 +73,12 @@ from vitco.integrations.webhooks.signing import verify_timestamped
 from vitco.jobs.queue import StoreRunQueue
 from vitco.store.exceptions import NotFound
 from vitco.store.models import new_id
-from vitco.store.repo import NewRun
+from vitco.store.repo import NewRun, ProjectRows
 from vitco.store.webhook_models import HookDelivery
-from vitco.workflow.brief import MAX_BRIEF_BYTES, BriefText, parse_brief
+from vitco.store.webhooks import Accepted
+from vitco.workflow.brief import MAX_BRIEF_BYTES, parse_brief
 from vitco.workflow.payment_steps import WAITING, record_payment
-from vitco.workflow.runner import check_workflow, create_project
+from vitco.workflow.runner import check_workflow, create_project, project_rows
 
 LABEL = "vitco"
 PAID = frozenset({
@@ -257,13 +258,13 @@ def accept(ctx: ApiContext, tenant_id: str, delivery: Delivery) -> tuple[int, Ho
     if ready is not None:
         try:
             with ctx.store.engine.begin() as conn:
-                done = store_at_once(ctx, conn, ready)
+                store_at_once(ctx, conn, [ready])
         except IntegrityError:  # claimed before (a replay, a redelivery): the claim's path
             pass
         else:
             if ready.first is not None:
                 ctx.runs.notify()
-            return 202, answer(done)
+            return 202, ready.answer()
     claim = ctx.hooks.claim(
         tenant_id, delivery.source, delivery.delivery_id, delivery.event, ref=delivery.ref
     )
@@ -291,14 +292,30 @@ class AtOnce:
     """A new project's delivery, checked and given its ids, to be claimed, made and accepted
     in one transaction (``store_at_once``; module docstring)."""
 
-    tenant_id: str
     delivery: Delivery
-    action: NewProject
-    brief: BriefText
-    project_id: str
-    run_id: str
-    first: NewRun | None
+    project: ProjectRows
     queue: StoreRunQueue
+
+    @property
+    def first(self) -> NewRun | None:
+        """Its first run (None: the brief asks for the project only)."""
+        return self.project.run
+
+    def answer(self) -> HookAnswer:
+        """What the sender is told once it is stored."""
+        first = self.first
+        return HookAnswer(
+            source=self.delivery.source,
+            delivery_id=self.delivery.delivery_id,
+            status="accepted",
+            duplicate=False,
+            project_id=self.project.project_id,
+            run_id=first.run_id if first is not None else None,
+            detail=None if first is not None else NO_RUN,
+        )
+
+
+NO_RUN = "project made; no run started"
 
 
 def at_once(ctx: ApiContext, tenant_id: str, delivery: Delivery) -> AtOnce | None:
@@ -312,44 +329,46 @@ def at_once(ctx: ApiContext, tenant_id: str, delivery: Delivery) -> AtOnce | Non
     queue = ctx.queue
     if not isinstance(queue, StoreRunQueue) or queue.sessions.kw["bind"] is not ctx.store.engine:
         return None
-    project_id, run_id = new_id("p"), new_id("r")
+    project_id = new_id("p")
     try:
         brief = parse_brief(action.brief, action.source)
         first = None
         if action.start:
             check_workflow(ctx.settings, action.workflow, ctx.settings.projects_dir / project_id)
-            first = NewRun(choose_model(ctx, None), action.workflow, run_id=run_id)
-        ctx.store.ensure_tenant(tenant_id)  # read (once) now, not inside the transaction
+            first = NewRun(choose_model(ctx, None), action.workflow, run_id=new_id("r"))
     except Exception:
         return None
-    return AtOnce(tenant_id, delivery, action, brief, project_id, run_id, first, queue)
-
-
-def store_at_once(ctx: ApiContext, conn: Connection, ready: AtOnce) -> HookDelivery:
-    """Write what ``ready`` makes in ``conn``'s transaction: the delivery's row (accepted),
-    the project, its brief and run, the run's job. An ``IntegrityError`` when the delivery
-    id was claimed before (or the sandbox slot was just taken): the transaction is the
-    caller's to roll back. The caller wakes the worker (``ctx.runs.notify``) after the
-    commit."""
-    delivery, first, run_id = ready.delivery, ready.first, ready.run_id
-    stored: list[HookDelivery] = []
-
-    def within(conn: Connection) -> None:
-        stored[:] = [ctx.hooks.accepted(
-            conn, ready.tenant_id, delivery.source, delivery.delivery_id, delivery.event,
-            project_id=ready.project_id, run_id=run_id if first else None,
-            detail=None if first else "project made; no run started",
-        )]  # fmt: skip
-        if first is not None:
-            ready.queue.enqueue_in(conn, run_id, "start", tenant=ready.tenant_id,
-                                   key=f"start:{run_id}")  # fmt: skip
-
-    create_project(
-        ctx.store, ctx.settings, ready.brief, tenant_id=ready.tenant_id,
-        project_id=ready.project_id, budget_usd=ready.action.budget_usd, run=first,
-        within=within, conn=conn,
+    project = project_rows(
+        ctx.settings, brief, tenant_id=tenant_id, project_id=project_id,
+        budget_usd=action.budget_usd, run=first,
     )  # fmt: skip
-    return stored[0]
+    return AtOnce(delivery, project, queue)
+
+
+def store_at_once(ctx: ApiContext, conn: Connection, batch: Sequence[AtOnce]) -> None:
+    """Write what each of ``batch`` makes in ``conn``'s transaction, one INSERT of many rows
+    per table: the projects, their briefs and runs, the deliveries' rows (accepted), the
+    runs' jobs. An ``IntegrityError`` when a delivery id was claimed before (or a sandbox
+    slot was just taken): the transaction is the caller's to roll back. The caller wakes
+    the worker (``ctx.runs.notify``) after the commit."""
+    if not batch:
+        return
+    ctx.store.open_projects(conn, [ready.project for ready in batch])
+    ctx.hooks.accepted(conn, [
+        Accepted(
+            ready.project.tenant_id, ready.delivery.source, ready.delivery.delivery_id,
+            ready.delivery.event, ready.project.project_id,
+            ready.first.run_id if ready.first is not None else None,
+            None if ready.first is not None else NO_RUN,
+        )
+        for ready in batch
+    ])  # fmt: skip
+    jobs = [
+        (ready.first.run_id, ready.project.tenant_id, f"start:{ready.first.run_id}")
+        for ready in batch
+        if ready.first is not None and ready.first.run_id is not None
+    ]
+    batch[0].queue.enqueue_all_in(conn, jobs)
 
 
 def _act(
@@ -391,9 +410,9 @@ def _act(
             ctx.queue.enqueue(row.run_id, "start", tenant=tenant_id, key=f"start:{row.run_id}")
             ctx.runs.notify()
             return "accepted", None, row.project_id, row.run_id
-        return "accepted", "project made; no run started", row.project_id, None
+        return "accepted", NO_RUN, row.project_id, None
     if not action.start:
-        return "accepted", "project made; no run started", project.id, None
+        return "accepted", NO_RUN, project.id, None
     run = _start(ctx, project.id, tenant_id, row.run_id, action.workflow, action.budget_usd)
     return "accepted", None, project.id, run
 

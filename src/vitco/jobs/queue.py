@@ -39,7 +39,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, get_args
@@ -270,6 +270,23 @@ class StoreRunQueue:
         self._notify(conn)
         return job_id
 
+    def enqueue_all_in(
+        self, conn: Connection, jobs: Sequence[tuple[str, str, str]], action: Action = "start"
+    ) -> None:
+        """``enqueue_in`` of several runs' jobs, each ``(run_id, tenant, key)``, with one
+        INSERT of many rows (a batch of inbound webhooks, ``vitco.api.hook_batches``). A
+        known key raises ``IntegrityError`` (the transaction is the caller's to roll back)."""
+        now = self._now()
+        rows = []
+        for run_id, tenant, key in jobs:
+            check_job(run_id, action, None, tenant, 0, key)
+            rows.append({"run_id": run_id, "action": action, "payload": None,
+                         "tenant_id": tenant, "priority": 0, "key": key,
+                         "created_at": now})  # fmt: skip
+        if rows:
+            conn.execute(_ENQUEUE_ALL, rows)
+            self._notify(conn)
+
     def _keyed(self, key: str) -> int | None:
         with self.sessions() as s:
             return s.scalar(select(RunJob.id).where(RunJob.key == key))
@@ -488,6 +505,7 @@ _FINISH = (
     .values(status=bindparam("_status"), finished_at=bindparam("_now"), lease_until=None)
 )
 _ENQUEUE = insert(RunJob).returning(RunJob.id)
+_ENQUEUE_ALL = insert(RunJob)
 
 
 def _changed(s: Session | Connection, statement: Update) -> int:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -84,6 +85,14 @@ def _answers(path: Path) -> tuple[dict[str, Any], dict[str, list[CassetteEntry]]
     return _parsed(path, (st.st_ino, st.st_dev, st.st_mtime_ns, st.st_size))
 
 
+@functools.lru_cache(maxsize=64)
+def _resolved(path: Path, _cwd: str | None) -> Path:
+    """``path`` resolved, once per path (and working directory, for a relative one): a model
+    is made per run and per accepted webhook (its id names the run's model), and resolving
+    walks every component of the path (~0.1 ms)."""
+    return path.resolve()
+
+
 @functools.lru_cache(maxsize=8)
 def _parsed(
     path: Path, _version: tuple[int, int, int, int] | None
@@ -117,7 +126,7 @@ class ReplayModel:
 
     @functools.cached_property
     def id(self) -> str:
-        return f"replay:{self.path.resolve()}"
+        return f"replay:{_resolved(self.path, None if self.path.is_absolute() else os.getcwd())}"
 
     def request(self, request: ModelRequest) -> ModelResponse:
         label = request.key.label()

@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -60,7 +60,7 @@ from vitco.store.models import (
 from vitco.store.rows import inserted
 from vitco.store.runs import TERMINAL as TERMINAL
 from vitco.store.runs import RunRows
-from vitco.store.slots import pick_slot
+from vitco.store.slots import pick_slot, pick_slots
 from vitco.store.writes import Write
 
 if TYPE_CHECKING:
@@ -98,6 +98,21 @@ class NewRun:
     workflow: str
     run_id: str | None = None
     base_sha: str | None = None
+
+
+@dataclass(frozen=True)
+class ProjectRows:
+    """A new project, its brief and first run, as :meth:`Store.open_projects` stores it
+    (``vitco.workflow.runner.project_rows`` makes one from a brief)."""
+
+    project_id: str
+    tenant_id: str
+    name: str
+    repo_path: str
+    client: str
+    budget_usd: float | None
+    brief: tuple[str, str]
+    run: NewRun | None = None
 
 
 class Store(RunRows, Artifacts, Fences, CostQueries):
@@ -241,17 +256,11 @@ class Store(RunRows, Artifacts, Fences, CostQueries):
         budget_usd: float | None = None,
         brief: tuple[str, str] | None = None,
         run: NewRun | None = None,
-        within: Callable[[Connection], None] | None = None,
-        conn: Connection | None = None,
     ) -> tuple[Project, Brief | None, Run | None]:
         """A new project with the smallest sandbox slot no other project holds, and in the
         same transaction its budget, its ``brief`` (source, text) and a first ``run`` of it:
         all of them or nothing (a service accepting a brief answers once, after one commit).
-        ``within``: more writes of that transaction, after the run's (an accepted webhook's
-        delivery and the run's job); it runs again if the slot pick is. ``conn``: write in
-        that connection's transaction instead of one of its own (a batch of accepted
-        webhooks, ``vitco.api.hook_batches``), without retrying: any ``IntegrityError`` is
-        the caller's.
+        Several at once, in a transaction of the caller's: :meth:`open_projects`.
 
         On PostgreSQL the pick is serialised by a transaction-level advisory lock (many
         hosts create projects at once, and all would pick the same smallest slot). Elsewhere,
@@ -262,44 +271,69 @@ class Store(RunRows, Artifacts, Fences, CostQueries):
         """
         self.ensure_tenant(tenant_id)
         project_id = project_id or new_id("p")
-
-        def write(conn: Connection) -> tuple[Project, Brief | None, Run | None]:
-            # Core, one INSERT ... RETURNING each: the rows an accepted brief makes
-            project = inserted(conn, Project, {
-                "id": project_id, "tenant_id": tenant_id, "name": name,
-                "repo_path": repo_path, "client": client, "budget_usd": budget_usd,
-                "sandbox_slot": pick_slot(conn),
-            })  # fmt: skip
-            stored_brief = stored_run = None
-            if brief is not None:
-                stored_brief = inserted(conn, Brief, {
-                    "id": new_id("b"), "project_id": project_id, "source": brief[0],
-                    "text": brief[1],
-                })  # fmt: skip
-            if run is not None:
-                if stored_brief is None:
-                    raise ValueError("a run needs the project's brief")
-                stored_run = inserted(conn, Run, {
-                    "id": run.run_id or new_id("r"), "project_id": project_id,
-                    "brief_id": stored_brief.id, "model": run.model,
-                    "workflow": run.workflow, "base_sha": run.base_sha,
-                })  # fmt: skip
-            if within is not None:
-                within(conn)
-            return project, stored_brief, stored_run
-
-        if conn is not None:
-            return write(conn)
         for _ in range(SLOT_ATTEMPTS):
             try:
-                with self.engine.begin() as own:
-                    return write(own)
+                # Core, one INSERT ... RETURNING each: the rows an accepted brief makes
+                with self.engine.begin() as conn:
+                    project = inserted(conn, Project, {
+                        "id": project_id, "tenant_id": tenant_id, "name": name,
+                        "repo_path": repo_path, "client": client, "budget_usd": budget_usd,
+                        "sandbox_slot": pick_slot(conn),
+                    })  # fmt: skip
+                    stored_brief = stored_run = None
+                    if brief is not None:
+                        stored_brief = inserted(conn, Brief, {
+                            "id": new_id("b"), "project_id": project_id, "source": brief[0],
+                            "text": brief[1],
+                        })  # fmt: skip
+                    if run is not None:
+                        if stored_brief is None:
+                            raise ValueError("a run needs the project's brief")
+                        stored_run = inserted(conn, Run, {
+                            "id": run.run_id or new_id("r"), "project_id": project_id,
+                            "brief_id": stored_brief.id, "model": run.model,
+                            "workflow": run.workflow, "base_sha": run.base_sha,
+                        })  # fmt: skip
+                return project, stored_brief, stored_run
             except IntegrityError as exc:
                 # SQLite names the column, PostgreSQL the constraint: both say sandbox_slot
                 if "sandbox_slot" not in str(exc.orig):
                     raise
                 lost = exc
         raise SandboxSlotContended(project_id, SLOT_ATTEMPTS) from lost
+
+    def open_projects(self, conn: Connection, projects: Sequence[ProjectRows]) -> None:
+        """New projects, each with its brief and first run, in ``conn``'s transaction (an
+        inbound webhook's batch, ``vitco.api.hook_batches``): one INSERT of many rows per
+        table, and the sandbox slots picked once for all of them (``pick_slots``), as
+        ``open_project`` picks one. A slot another process took (SQLite) or an id already
+        taken raises ``IntegrityError``, and the transaction is the caller's to roll back.
+        Their tenants are read first (``ensure_tenant``), outside the transaction."""
+        if not projects:
+            return
+        for tenant_id in {p.tenant_id for p in projects}:
+            self.ensure_tenant(tenant_id)
+        slots = pick_slots(conn, len(projects))
+        briefs = {p.project_id: new_id("b") for p in projects}
+        conn.execute(insert(Project), [
+            {"id": p.project_id, "tenant_id": p.tenant_id, "name": p.name,
+             "repo_path": p.repo_path, "client": p.client, "budget_usd": p.budget_usd,
+             "sandbox_slot": slot}
+            for p, slot in zip(projects, slots, strict=True)
+        ])  # fmt: skip
+        conn.execute(insert(Brief), [
+            {"id": briefs[p.project_id], "project_id": p.project_id, "source": p.brief[0],
+             "text": p.brief[1]}
+            for p in projects
+        ])  # fmt: skip
+        runs = [
+            {"id": p.run.run_id or new_id("r"), "project_id": p.project_id,
+             "brief_id": briefs[p.project_id], "model": p.run.model,
+             "workflow": p.run.workflow, "base_sha": p.run.base_sha}
+            for p in projects if p.run is not None
+        ]  # fmt: skip
+        if runs:
+            conn.execute(insert(Run), runs)
 
     def resolve_id(self, kind: str, ident: str) -> str:
         """The full id of the ``kind`` ("run" or "project") that ``ident`` names: the id itself

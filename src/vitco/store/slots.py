@@ -13,6 +13,9 @@ _DENSE = select(func.count(Project.sandbox_slot), func.max(Project.sandbox_slot)
 )
 
 
+_HELD = select(Project.sandbox_slot).where(Project.sandbox_slot >= 0).order_by(Project.sandbox_slot)
+
+
 def pick_slot(conn: Connection) -> int:
     """The slot for a project made in ``conn``'s transaction: on PostgreSQL the pick is
     serialised by a transaction-level advisory lock (many hosts make projects at once, and all
@@ -21,6 +24,31 @@ def pick_slot(conn: Connection) -> int:
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SLOT_LOCK})
     return smallest_free_slot(conn)
+
+
+def pick_slots(conn: Connection, n: int) -> list[int]:
+    """``n`` slots for projects made together in ``conn``'s transaction (``pick_slot``'s
+    lock on PostgreSQL, the unique constraint elsewhere): the smallest ``n`` no project
+    holds. When the held ones are 0..m-1, the next ``n`` (one count, as ``pick_slot``);
+    otherwise the held ones are read, in order, and the gaps taken first."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SLOT_LOCK})
+    held, largest = conn.execute(_DENSE).one()
+    if largest is None:
+        return list(range(n))
+    if held == largest + 1:
+        return list(range(largest + 1, largest + 1 + n))
+    taken = conn.scalars(_HELD)
+    free: list[int] = []
+    slot = 0
+    for holder in taken:
+        while slot < holder and len(free) < n:
+            free.append(slot)
+            slot += 1
+        if len(free) == n:
+            break
+        slot = holder + 1
+    return free + list(range(slot, slot + n - len(free)))
 
 
 def smallest_free_slot(conn: Connection) -> int:

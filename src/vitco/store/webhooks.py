@@ -15,12 +15,12 @@ nowhere else; a value in a form the box no longer writes (``plain:``) is re-seal
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, Update, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, Update, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -80,6 +80,23 @@ def _finish(names: tuple[str, ...]) -> Update:
         .values({name: bindparam(f"_{name}") for name in names})
         .returning(*HookDelivery.__table__.c)
     )
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A delivery accepted at once (:meth:`WebhookStore.accepted`) and what it made."""
+
+    tenant_id: str
+    source: str
+    delivery_id: str
+    event: str
+    project_id: str
+    run_id: str | None
+    detail: str | None = None
+    ref: str | None = None
+
+
+_ACCEPTED = insert(HookDelivery)
 
 
 class WebhookStore:
@@ -189,30 +206,19 @@ class WebhookStore:
         with self._engine.connect() as conn:
             return set(conn.scalars(q))
 
-    def accepted(
-        self,
-        conn: Connection,
-        tenant_id: str,
-        source: str,
-        delivery_id: str,
-        event: str,
-        *,
-        project_id: str,
-        run_id: str | None,
-        detail: str | None = None,
-        ref: str | None = None,
-    ) -> HookDelivery:
-        """Record ``delivery_id`` as claimed and accepted at once, in ``conn``'s transaction
-        (the one that stores what it made): an ``IntegrityError`` when it was claimed before,
-        and then the transaction is the caller's to roll back (and :meth:`claim` says what
-        became of it)."""
+    def accepted(self, conn: Connection, deliveries: Sequence[Accepted]) -> None:
+        """Record ``deliveries`` as claimed and accepted at once, in ``conn``'s transaction
+        (the one that stores what they made), one INSERT of many rows: an
+        ``IntegrityError`` when one was claimed before, and then the transaction is the
+        caller's to roll back (and :meth:`claim` says what became of it)."""
         now = utcnow()
-        return inserted(conn, HookDelivery, {
-            "tenant_id": tenant_id, "source": source, "delivery_id": delivery_id,
-            "event": event[:100], "ref": ref, "status": "accepted", "detail": detail,
-            "project_id": project_id, "run_id": run_id, "received_at": now, "claimed_at": now,
-            "done_at": now,
-        })  # fmt: skip
+        conn.execute(_ACCEPTED, [
+            {"tenant_id": d.tenant_id, "source": d.source, "delivery_id": d.delivery_id,
+             "event": d.event[:100], "ref": d.ref, "status": "accepted", "detail": d.detail,
+             "project_id": d.project_id, "run_id": d.run_id, "received_at": now,
+             "claimed_at": now, "done_at": now}
+            for d in deliveries
+        ])  # fmt: skip
 
     def finish(
         self, row_id: int, status: str, detail: str | None = None, **ids: str | None

@@ -15,14 +15,13 @@ import dataclasses
 import re
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.utils import formataddr
 from pathlib import Path
 from typing import Any, cast
 
 from langgraph.types import Command
-from sqlalchemy import Connection
 
 from vitco.agents.exceptions import AgentError
 from vitco.config import Settings
@@ -36,7 +35,7 @@ from vitco.sandbox.exceptions import SandboxError
 from vitco.sandbox.protocol import Process
 from vitco.store import FenceRefused, Store
 from vitco.store.models import Project, Run, new_id, utcnow
-from vitco.store.repo import DEFAULT_TENANT, TERMINAL, NewRun
+from vitco.store.repo import DEFAULT_TENANT, TERMINAL, NewRun, ProjectRows
 from vitco.toolchains import ToolchainError
 from vitco.workflow import notices, outages, stop
 from vitco.workflow.answers import pending_answer
@@ -127,8 +126,8 @@ def check_workflow(settings: Settings, workflow: str, repo: Path | None = None) 
     """Refuse an unknown or invalid template, or one that changes an existing repository
     (``needs_repo``) without ``repo``, before anything is stored."""
     path = find_template(workflow, settings.home)
-    st = path.stat()
-    key = (str(path.resolve()), st.st_mtime_ns, st.st_size, str(settings.home))
+    st = path.stat()  # the file's identity and version, without resolving its path (~0.1 ms)
+    key = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size, str(settings.home))
     checked = _CHECKED.get(key)
     if checked is None:  # a file not checked yet in this version: read and validate it
         template, lines, file = load_template(workflow, settings.home)
@@ -141,7 +140,7 @@ def check_workflow(settings: Settings, workflow: str, repo: Path | None = None) 
         raise RepoRequired(name)
 
 
-_CHECKED: dict[tuple[str, int, int, str], tuple[str, bool]] = {}
+_CHECKED: dict[tuple[int, int, int, int, str], tuple[str, bool]] = {}
 """Templates found valid, by file version, with whether they need a repository: a service
 checks each run's template, and reading and validating one takes tens of milliseconds."""
 
@@ -169,36 +168,60 @@ def create_project(
     project_id: str | None = None,
     budget_usd: float | None = None,
     run: NewRun | None = None,
-    within: Callable[[Connection], None] | None = None,
-    conn: Connection | None = None,
 ) -> tuple[str, str, str | None]:
     """A project of ``tenant_id`` for ``brief`` (its repository a copy of ``source``, or one
     made when a run first needs it), stored with the brief, its budget (``budget_usd``, else
-    the settings') and ``run`` in one transaction (``within``: more writes of it, see
-    ``Store.open_project``; ``conn``: in that connection's transaction); returns the
+    the settings') and ``run`` in one transaction (``Store.open_project``); returns the
     project's id, the brief's and the repository's head (None until it is made).
-    ``project_id``: the id to give it (an inbound webhook picks it before making it)."""
-    project_id = project_id or new_id("p")
-    repo_path = settings.projects_dir / f"{_slug(brief.title)}-{project_id.removeprefix('p-')}"
+    ``project_id``: the id to give it."""
+    rows = project_rows(
+        settings, brief, tenant_id=tenant_id, project_id=project_id or new_id("p"),
+        budget_usd=budget_usd, run=run,
+    )  # fmt: skip
     # a new project's repository is made when a run first needs it (``Runtime.repo``)
-    base_sha = Repo.clone(source, repo_path).head() if source else None
+    base_sha = Repo.clone(source, Path(rows.repo_path)).head() if source else None
     if run is not None and base_sha is not None:
         run = dataclasses.replace(run, base_sha=base_sha)
     project, stored, _ = store.open_project(
-        brief.title,
-        str(repo_path),
+        rows.name,
+        rows.repo_path,
         tenant_id=tenant_id,
+        project_id=rows.project_id,
+        client=rows.client,
+        budget_usd=rows.budget_usd,
+        brief=rows.brief,
+        run=run,
+    )
+    assert stored is not None
+    return project.id, stored.id, base_sha
+
+
+def project_rows(
+    settings: Settings,
+    brief: BriefText,
+    *,
+    tenant_id: str,
+    project_id: str,
+    budget_usd: float | None = None,
+    run: NewRun | None = None,
+) -> ProjectRows:
+    """What a new project of ``tenant_id`` for ``brief`` stores (``create_project``; an
+    inbound webhook's batch, ``Store.open_projects``): its repository's path (made when a run
+    first needs it), its client, the budget it starts with (``budget_usd``, else the
+    settings'), the brief and ``run``."""
+    return ProjectRows(
         project_id=project_id,
+        tenant_id=tenant_id,
+        name=brief.title,
+        repo_path=str(
+            settings.projects_dir / f"{_slug(brief.title)}-{project_id.removeprefix('p-')}"
+        ),
         client=formataddr((brief.client_name, brief.client_email)),
         # the project keeps the cap it started with
         budget_usd=budget_usd if budget_usd is not None else settings.budget_usd,
         brief=(brief.source, brief.text),
         run=run,
-        within=within,
-        conn=conn,
     )
-    assert stored is not None
-    return project.id, stored.id, base_sha
 
 
 def execute(
