@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -267,3 +268,33 @@ def test_a_stale_holders_writes_are_refused_by_the_fence(
     # the store outside any fence (the API, the CLI) still writes as before
     store.add_event(run_id, "note", "unfenced")
     assert [e.message for e in store.events(run_id)] == ["unfenced"]
+
+
+def test_a_holders_first_writes_go_with_the_lease_or_not_at_all(
+    backend: tuple[RunLease, Store], tmp_path: Path
+) -> None:
+    """``run_lock``'s ``then`` (the run's start): written in the lease's own transaction when
+    the leases are the store's, after the fence otherwise; either way, a fence already past
+    the lease refuses the run and nothing of ``then`` is written."""
+    from vitco.config import Settings
+    from vitco.workflow.checkpoints import run_lock
+    from vitco.workflow.exceptions import RunBusy
+
+    leases, store = backend
+    settings = Settings(home=tmp_path / "home")
+    _, run_id = _run(store, tmp_path)
+
+    def start(conn: Any) -> None:
+        store.update_run_and_say(run_id, ("run", "started"), conn=conn, status="running")
+
+    with run_lock(settings, store, run_id, leases=leases, then=start) as held:
+        assert store.get_run(run_id).status == "running"
+        assert [e.message for e in store.events(run_id)] == ["started"]
+        token = held.token
+    store.update_run(run_id, status="queued")
+    store.raise_fence(run_id, max(token * 2, 2**62))  # driven meanwhile under a newer token
+    with pytest.raises(RunBusy), run_lock(settings, store, run_id, leases=leases, then=start):
+        pass
+    assert store.get_run(run_id).status == "queued"
+    assert [e.message for e in store.events(run_id)] == ["started"]
+    assert leases.inspect(run_id) is None

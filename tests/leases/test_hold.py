@@ -126,3 +126,35 @@ def test_holders_elsewhere_or_unparseable_are_never_judged_dead() -> None:
 def test_owner_ids_are_unique_per_acquisition() -> None:
     assert new_owner() != new_owner()
     assert len(new_owner()) <= 200
+
+
+def test_a_lease_given_back_by_its_holder_is_not_renewed_nor_released_again(
+    leases: RunLease,
+) -> None:
+    """``stop_renewing`` then ``given_back`` (the run's ending released it in a transaction
+    of its own): no renewal after, and ``close`` releases nothing more; a holder that stopped
+    renewing but did not give it back (that transaction failed) still releases on close."""
+    lease = take(leases, "r-1", 0.3)
+    assert lease is not None
+    held = Held(leases, lease, 0.3, interval_s=0.05)
+    assert held.stop_renewing() == held.lease
+    time.sleep(0.5)  # past the ttl: not renewed since
+    expired = leases.inspect("r-1")
+    assert expired is not None and not expired.live
+    held.close()
+
+    given = take(leases, "r-2", 30)
+    assert given is not None
+    handed = Held(leases, given, 30)
+    handed.stop_renewing()
+    handed.given_back()
+    handed.close()  # the caller said it gave it back: nothing is sent
+    current = leases.inspect("r-2")
+    assert current is not None and current.owner == given.owner
+
+    other = take(leases, "r-3", 30)
+    assert other is not None
+    kept = Held(leases, other, 30)
+    kept.stop_renewing()
+    kept.close()  # not given back by the caller: released here
+    assert leases.inspect("r-3") is None

@@ -7,7 +7,10 @@ root's, which builds what a run needs); one more thread renews the leases of the
 every third of the timeout, and notices a run cancelled from another process (its stored
 status turned ``cancelled``). A job whose lease was lost (this process stalled longer than the
 timeout and another worker took it over) is not acked: the other worker owns it now, and the
-run's own lease keeps the two from executing it at once.
+run's own lease keeps the two from executing it at once. When the queue is the store's own
+table, a run that ends delivered finishes its job in the transaction that records its ending
+(``execute_job`` passes the worker's writes down to the runner): one commit fewer, and no
+crash leaves the run delivered with its job still held (taken again for nothing).
 
 Each job executes under a stop token of its own (``workflow.stop``), so a cancel stops only the
 run it names. Shutting down:
@@ -41,9 +44,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from vitco.jobs.queue import LEASE_S, PRIORITIES, Ending, Job, RunQueue
+from sqlalchemy import Connection
+
+from vitco.jobs.queue import LEASE_S, PRIORITIES, Ending, Job, RunQueue, StoreRunQueue
 from vitco.leases import Lease, RunLease
 from vitco.observability.logging import bound
 from vitco.store import Store, StoreError
@@ -74,19 +80,32 @@ def execute_job(services: Services, job: Job) -> None:
     a run that has moved on meanwhile (delivered, cancelled, waiting at a gate) is left as is.
     A gate's answer taken over after the gate consumed it is not asked twice."""
     run, project = services.store.run_with_project(job.run_id)
+    within = _job_ending.get()
     if run.status in TAKEN_OVER:
-        resume(services, job.run_id)
+        resume(services, job.run_id, within=within)
     elif run.status != "queued":
         logger.info("job %s: run %s is %s, nothing to do", job.id, job.run_id, run.status)
     elif job.action == "start":
         model = services.models(run.model)
         execute(
-            services, job.run_id, model=model, inputs={"run_id": job.run_id}, rows=(run, project)
+            services,
+            job.run_id,
+            model=model,
+            inputs={"run_id": job.run_id},
+            rows=(run, project),
+            within=within,
         )
     elif job.action == "resume":
-        resume(services, job.run_id)
+        resume(services, job.run_id, within=within)
     else:
-        resume(services, job.run_id, resume=job.payload or {"approved": False})
+        resume(services, job.run_id, resume=job.payload or {"approved": False}, within=within)
+
+
+_job_ending: ContextVar[Callable[[Connection], None] | None] = ContextVar(
+    "vitco_job_ending", default=None
+)
+"""The writes that finish the job ``execute_job`` executes, set by the worker that took it
+(``EmbeddedWorker._finish_with_run``) for the transaction that records how its run ended."""
 
 
 @dataclass
@@ -98,6 +117,7 @@ class Held:
     cancelled: bool = False
     lost: bool = False
     handing_back: bool = False
+    finished: bool = False  # with its run's ending (``EmbeddedWorker._finish_with_run``)
 
 
 @dataclass(frozen=True)
@@ -378,9 +398,12 @@ class EmbeddedWorker:
                 held.token.drain("the worker shutting down")
         status: Ending = "done"
         why = ""
+        ending = _job_ending.set(self._finish_with_run(held))
+        returned = False
         try:
             with stop.scope(held.token):
                 self.execute(job)
+            returned = True
         except WorkflowError as exc:  # nothing to resume, busy elsewhere: the job is void
             status = "failed"
             why = "" if isinstance(exc, RunBusy) else str(exc)  # busy: another executes it
@@ -389,12 +412,32 @@ class EmbeddedWorker:
             status, why = "failed", f"{type(exc).__name__}: {exc}"
             logger.exception("worker %s: job %s (%s) failed", self.name, job.id, job.action)
         finally:
+            _job_ending.reset(ending)
+            if not returned:  # the ending's transaction may not have committed
+                held.finished = False
             with self._lock:
                 self._state.held.pop(job.id, None)
-            ending = self._end(held, status, why)
+            ended = self._end(held, status, why)
             with self._lock:
-                self._state.done.append(Done(job, ending))
-        return ending
+                self._state.done.append(Done(job, ended))
+        return ended
+
+    def _finish_with_run(self, held: Held) -> Callable[[Connection], None] | None:
+        """What finishes ``held``'s job in the transaction that records how its run ended
+        (``workflow.runner._record_ending``, when nothing follows the ending): one commit
+        fewer a run, and a crash leaves the run ended with its job finished, or neither.
+        Only when the queue is the store's own table; not for a job cancelled, handed back or
+        lost meanwhile (``_end`` decides those after the run). ``held.finished`` says it was
+        finished (trusted once the run returned: its transaction committed)."""
+        queue = self.queue
+        if not isinstance(queue, StoreRunQueue) or queue.engine is not self.store.engine:
+            return None
+
+        def finish(conn: Connection) -> None:
+            if not (held.cancelled or held.handing_back or held.lost):
+                held.finished = queue.finish_in(conn, held.job, "done")
+
+        return finish
 
     def _end(self, held: Held, status: Ending, why: str = "") -> str:
         job = held.job
@@ -414,6 +457,8 @@ class EmbeddedWorker:
             if held.handing_back and run_status == "interrupted":
                 self.queue.release(job)
                 return "released"
+            if held.finished:  # with the run's ending
+                return status
             if not self.queue.finish(job, status):
                 return "lost"
         except Exception:  # the queue is away: the lease runs out and another worker retries

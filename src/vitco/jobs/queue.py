@@ -216,7 +216,8 @@ class StoreRunQueue:
         self.clock = clock
 
     @property
-    def _engine(self) -> Engine:
+    def engine(self) -> Engine:
+        """The database the queue is in (its ``*_in`` methods write in its transactions)."""
         engine: Engine = self.sessions.kw["bind"]
         return engine
 
@@ -236,7 +237,7 @@ class StoreRunQueue:
         # a key is new nearly always: insert first, and read the job of a known key only when
         # the insert is refused (the unique key, also between racing enqueues)
         try:
-            with self._engine.begin() as conn:  # Core: every accepted run is one
+            with self.engine.begin() as conn:  # Core: every accepted run is one
                 return self.enqueue_in(
                     conn, run_id, action, payload, tenant=tenant, priority=priority, key=key
                 )
@@ -299,7 +300,7 @@ class StoreRunQueue:
             now = self._now()
             # Core, not the ORM, statements built once (_TAKE_FIRST, _CLAIM), and the claim
             # returns the job: a take is the queue's hot path
-            with self._engine.begin() as conn:
+            with self.engine.begin() as conn:
                 row = conn.execute(_TAKE_FIRST, {"_now": now, "_least": least}).first()
                 if row is None:
                     return None
@@ -336,12 +337,17 @@ class StoreRunQueue:
             )
 
     def finish(self, job: Job, status: Ending = "done") -> bool:
+        with self.engine.begin() as conn:
+            return self.finish_in(conn, job, status)
+
+    def finish_in(self, conn: Connection, job: Job, status: Ending = "done") -> bool:
+        """``finish`` in ``conn``'s transaction (on this queue's database): a run's ending
+        finishes its job in the transaction that records it (``jobs.embedded``)."""
         if status not in get_args(Ending):
             raise BadJob("status", status, f"one of {', '.join(get_args(Ending))}")
         params = {"_id": job.id, "_attempt": job.attempt, "_status": status,
                   "_now": self._now()}  # fmt: skip
-        with self._engine.begin() as conn:
-            return bool(cast(CursorResult[Any], conn.execute(_FINISH, params)).rowcount)
+        return bool(cast(CursorResult[Any], conn.execute(_FINISH, params)).rowcount)
 
     def release(self, job: Job) -> bool:
         with self.sessions.begin() as s:
@@ -379,7 +385,7 @@ class StoreRunQueue:
 
     def _notify(self, conn: Connection) -> None:
         """Wake the listeners when this transaction commits (PostgreSQL; module docstring)."""
-        if self._engine.dialect.name == "postgresql":
+        if self.engine.dialect.name == "postgresql":
             conn.execute(_NOTIFY)
 
     def listen(self, wake: Callable[[], None]) -> Callable[[], None]:
@@ -388,7 +394,7 @@ class StoreRunQueue:
         channel; after the server was away it listens again and calls ``wake`` once (what was
         queued meanwhile went unheard). Returns what stops it (within a second). On SQLite
         there is no signal between processes (see the module docstring): consumers poll."""
-        if self._engine.dialect.name != "postgresql":
+        if self.engine.dialect.name != "postgresql":
             return _nothing
         return listening(self._listen, wake)
 
@@ -396,7 +402,7 @@ class StoreRunQueue:
         import psycopg
         from psycopg import sql
 
-        url = self._engine.url.set(drivername="postgresql")
+        url = self.engine.url.set(drivername="postgresql")
         conninfo = url.render_as_string(hide_password=False)
         while not stopped.is_set():
             try:

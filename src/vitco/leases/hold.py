@@ -80,7 +80,8 @@ class Held:
         self.interval_s = interval_s if interval_s is not None else ttl_s / 3
         self.lost = threading.Event()
         self.failures = 0  # renewals in a row that could not reach the lease server
-        self._closed = False
+        self._closed = False  # renewed no more
+        self._given_back = False  # released (or being released)
         self._renewing = threading.RLock()  # held by a renewal in flight; on_lost may close
         _heartbeat(leases).add(self)
 
@@ -110,12 +111,28 @@ class Held:
         self.lost.set()
         self.on_lost()
 
-    def close(self) -> None:
-        """Stop renewing and give the lease back (if it is still ours)."""
-        with self._renewing:  # after a renewal in flight, before any other
-            if self._closed:
-                return
+    def stop_renewing(self) -> Lease | None:
+        """Stop renewing (after a renewal in flight, before any other) without giving the
+        lease back: the caller gives it back in a transaction of its own and says so
+        (:meth:`given_back`), else ``close`` gives it back. Returns the lease, None if it was
+        lost."""
+        with self._renewing:
             self._closed = True
+        return None if self.lost.is_set() else self.lease
+
+    def given_back(self) -> None:
+        """The lease was given back by the caller (see :meth:`stop_renewing`)."""
+        with self._renewing:
+            self._closed = self._given_back = True
+
+    def close(self) -> None:
+        """Stop renewing and give the lease back (if it is still ours and was not given
+        back already)."""
+        with self._renewing:  # after a renewal in flight, before any other
+            self._closed = True
+            if self._given_back:
+                return
+            self._given_back = True
         if not self.lost.is_set():
             try:
                 self.leases.release(self.lease)

@@ -124,9 +124,15 @@ class SqlRunLease:
         return None if row is None else _lease(lease.run_id, lease.owner, row)
 
     def release(self, lease: Lease) -> bool:
-        params = {"run_id": lease.run_id, "owner": lease.owner, "token": lease.token}
         with self.engine.begin() as conn:
-            return conn.execute(self._sql["release"], params).rowcount > 0
+            return self.release_in(conn, lease)
+
+    def release_in(self, conn: Connection, lease: Lease) -> bool:
+        """``release`` in ``conn``'s transaction (on this backend's database): the run's
+        ending gives its lease back in the transaction that records it
+        (``vitco.workflow.checkpoints.give_back_within``)."""
+        params = {"run_id": lease.run_id, "owner": lease.owner, "token": lease.token}
+        return conn.execute(self._sql["release"], params).rowcount > 0
 
     def inspect(self, run_id: str) -> Lease | None:
         with self.engine.connect() as conn:

@@ -7,7 +7,9 @@ connection checkpoints SQLite's write-ahead log). A run's thread id is its run i
 ``run_lock`` makes sure one process at a time drives a run, on this host or any other: it
 holds the run's lease (``vitco.leases``: a row in the store's database, or Redis) renewed on a
 thread, raises the run's fence to the lease's token and fences the store's writes for the run
-with it. A holder that dies stops renewing and loses the run after ``lease_ttl_s``; one on
+with it; when the leases are rows of the store's, the fence and the run's start are written in
+the lease's transaction, and the run's ending gives the lease back in its own
+(``give_back_within``). A holder that dies stops renewing and loses the run after ``lease_ttl_s``; one on
 this machine known dead (``kill -9``) is taken over at once.
 """
 
@@ -25,10 +27,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from langgraph.checkpoint.sqlite import SqliteSaver
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from vitco.config import Settings
-from vitco.leases import Held, RunLease, take
+from vitco.leases import Held, Lease, RunLease, take
 from vitco.leases.sql import SqlRunLease
 from vitco.store import FenceRefused, Store
 from vitco.workflow.exceptions import RunBusy
@@ -217,19 +219,28 @@ def run_lock(
     *,
     leases: RunLease | None = None,
     on_lost: Callable[[], None] = lambda: None,
+    then: Callable[[Connection], None] | None = None,
 ) -> Iterator[Held]:
     """Hold ``run_id`` for this process (see the module docstring): ``RunBusy`` if another
     live holder has it. ``leases``: the backend (default: the store's database); ``on_lost``
-    is called from the renewal thread if the lease is lost while the block runs."""
+    is called from the renewal thread if the lease is lost while the block runs. ``then``:
+    the first writes of the holder (the run's start), in the transaction that takes the
+    lease when the leases are the store's own, else in one of their own once the fence is
+    raised."""
     leases = leases if leases is not None else _store_leases(store.engine)
     ttl = settings.lease_ttl_s
-    # the store's own leases: the fence is raised in the lease's transaction (one commit
-    # fewer a run; a refused fence leaves the lease untaken)
+    # the store's own leases: the fence and ``then`` are written in the lease's transaction
+    # (two commits fewer a run; a refused fence leaves the lease untaken, the run unstarted)
     acquire = None
-    if isinstance(leases, SqlRunLease) and leases.engine is store.engine:
-        acquire = functools.partial(
-            leases.acquire, then=lambda conn, lease: store.raise_fence(run_id, lease.token, conn)
-        )
+    own = _own(leases, store)
+    if own is not None:
+
+        def fence_and_start(conn: Connection, lease: Lease) -> None:
+            store.raise_fence(run_id, lease.token, conn)
+            if then is not None:
+                then(conn)
+
+        acquire = functools.partial(own.acquire, then=fence_and_start)
     try:
         lease = take(leases, run_id, ttl, local_takeover=settings.lease_local_takeover,
                      acquire=acquire)  # fmt: skip
@@ -245,6 +256,34 @@ def run_lock(
             except FenceRefused as exc:  # as above
                 raise RunBusy(run_id, leases.inspect(run_id)) from exc
         with store.fenced(run_id, lease.token):
+            if acquire is None and then is not None:
+                with store.engine.begin() as conn:
+                    then(conn)
             yield held
     finally:
         held.close()
+
+
+def _own(leases: RunLease, store: Store) -> SqlRunLease | None:
+    """``leases`` if they are rows of the store's own database (writable in its
+    transactions), else None."""
+    return leases if isinstance(leases, SqlRunLease) and leases.engine is store.engine else None
+
+
+def give_back_within(held: Held, store: Store) -> Callable[[Connection], None] | None:
+    """The writes that give ``held``'s lease back inside a transaction of the store's (the one
+    that records how the run ended: one commit fewer a run), when the leases are the store's
+    own and the lease is still held; renewals stop now. None otherwise (``run_lock`` gives
+    it back as it ends). Once the transaction has committed, ``held.given_back()``."""
+    leases = _own(held.leases, store)
+    if leases is None:
+        return None
+    lease = held.stop_renewing()
+    if lease is None:
+        return None
+    own, given = leases, lease
+
+    def give_back(conn: Connection) -> None:
+        own.release_in(conn, given)
+
+    return give_back

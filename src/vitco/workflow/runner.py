@@ -15,13 +15,14 @@ import dataclasses
 import re
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.utils import formataddr
 from pathlib import Path
 from typing import Any, cast
 
 from langgraph.types import Command
+from sqlalchemy import Connection
 
 from vitco.agents.exceptions import AgentError
 from vitco.config import Settings
@@ -29,18 +30,19 @@ from vitco.integrations.deploy.exceptions import DeployError
 from vitco.integrations.git import RepoError
 from vitco.integrations.git.repo import Repo
 from vitco.integrations.payments import PaymentError
+from vitco.leases import Held
 from vitco.llm.exceptions import BudgetExceeded, LLMError
 from vitco.llm.model import Model, public_id
 from vitco.sandbox.exceptions import SandboxError
 from vitco.sandbox.protocol import Process
 from vitco.store import FenceRefused, Store
-from vitco.store.models import Project, Run, new_id, utcnow
+from vitco.store.models import Event, Project, Run, new_id, utcnow
 from vitco.store.repo import DEFAULT_TENANT, TERMINAL, NewRun, ProjectRows
 from vitco.toolchains import ToolchainError
 from vitco.workflow import notices, outages, stop
 from vitco.workflow.answers import pending_answer
 from vitco.workflow.brief import BriefText, load_brief
-from vitco.workflow.checkpoints import open_checkpointer, run_config, run_lock
+from vitco.workflow.checkpoints import give_back_within, open_checkpointer, run_config, run_lock
 from vitco.workflow.exceptions import (
     BadRepo,
     DependencyUnavailable,
@@ -52,7 +54,7 @@ from vitco.workflow.exceptions import (
 from vitco.workflow.graph import DEFAULT_WORKFLOW, build_graph
 from vitco.workflow.project_steps import restart_app
 from vitco.workflow.report import build_report
-from vitco.workflow.runtime import EventSink, Runtime
+from vitco.workflow.runtime import EventSink, Runtime, without_home
 from vitco.workflow.services import Services
 from vitco.workflow.template import find as find_template
 from vitco.workflow.template import load as load_template
@@ -235,10 +237,13 @@ def execute(
     resume: Any = None,
     warnings: Sequence[str] = (),
     rows: tuple[Run, Project] | None = None,
+    within: Callable[[Connection], None] | None = None,
 ) -> Outcome:
     """Drive a run's graph: from ``inputs`` for a new run, else from its last checkpoint
     (``resume`` is the answer to a pending approval gate). ``rows``: the run and its
-    project as the caller just read them.
+    project as the caller just read them. ``within``: more writes of the transaction that
+    records how the run ended, when nothing follows it (``_record_ending``: the worker's
+    job's finish).
 
     The run's lease is held throughout (``run_lock``). If it is lost (the renewal finds
     another holder, or a write is refused by the fence), the run stops, writes nothing more
@@ -248,17 +253,21 @@ def execute(
     run, project = rows if rows is not None else store.run_with_project(run_id)
     repo_path = Path(project.repo_path)
     lost: FenceRefused | None = None
+    resuming = inputs is None
+    how = "resumed" if resuming else "started"
+    said = without_home(settings, f"run {run_id} {how} with model {public_id(model.id)}")
+    started: list[Event | None] = []
+
+    def start(conn: Connection) -> None:  # in the lease's transaction (``run_lock``)
+        event = store.update_run_and_say(
+            run_id, ("run", said), conn=conn, status="running", reason=None
+        )[1]
+        started[:] = [event]
+
     with (
         stop.scope(
             name=run_id
         ) as stop_token,  # this run's stop switch (a worker's, when it opened one)
-        run_lock(
-            settings,
-            store,
-            run_id,
-            leases=services.leases,
-            on_lost=lambda: stop_token.request("it lost its lease"),
-        ) as held,
         open_checkpointer(settings) as saver,
         services.http() as http,
         stop.signals(),  # Ctrl-C, SIGTERM, SIGHUP: a clean, resumable stop of every run
@@ -288,104 +297,129 @@ def execute(
                 services.deploy_target(http, sandbox) if services.deploy_target else None
             ),
         )
-        resuming = inputs is None
-        how = "resumed" if resuming else "started"
-        said = rt.without_home(f"run {run_id} {how} with model {public_id(model.id)}")
-        rt.show(store.update_run_and_say(run_id, ("run", said), status="running", reason=None)[1])
-        for warning in warnings:
-            rt.emit("warning", warning)
-        if resuming and Repo(repo_path).exists():
-            cleaned = rt.repo.recover()
-            if cleaned:
-                rt.emit("recover", "cleaned up after a crash: " + ", ".join(cleaned))
-        began = time.monotonic()
-        graph: Any = None
-        config = run_config(run_id, settings)
-        status, reason = "failed", "the run did not finish"
-        # a run stopped by an exception continues from its last checkpoint; one whose graph
-        # ended (attempts exhausted, a gate rejected) has nothing left to resume
-        resumable, fix = True, None
-        try:
-            graph = build_graph(run.workflow, settings.home, saver)
-            if resume is None and resuming:  # taken over while applying a gate's answer?
-                resume = _answer_to_apply(rt, graph, config)
-            payload: Any = Command(resume=resume) if resume is not None else inputs
-            if not resuming or not graph.get_state(config).values:
-                notices.accepted(rt)  # once per project: its first run starts
-                if payload is None:  # its executor died before the first checkpoint
-                    payload = {"run_id": run_id}  # nothing to go on from: start it
-
-            def probe() -> Any:
-                store.ping()
-                return graph.get_state(config)
-
-            # durability="sync": each step's checkpoint is on disk before the next step starts,
-            # so a crash never loses a step whose side effects already happened; the steps'
-            # side effects are idempotent for the step that was running when it crashed.
-            # The same holds when the database goes away mid-step: wait, then go on from
-            # the checkpoint (vitco.workflow.outages).
-            final = outages.invoke(
-                lambda p: graph.invoke(p, config, context=rt, durability="sync"),
-                payload,
-                probe=probe,
-                wait_s=settings.dependency_wait_s,
-                on_outage=lambda exc: None,
-                on_back=lambda waited: rt.emit(
-                    "recover", f"the database was unavailable for {waited:.1f} s; continuing"
-                ),
-            )
-            status, reason = _ending(final)
-            resumable = False
-            if keep_running and status == "delivered" and not rt.processes:
-                # the deploy step ran in a process that died: bring the app back up to serve it
-                restart_app(rt)
-        except FenceRefused as exc:  # another holder drives the run now
-            lost = exc
-        except (KeyboardInterrupt, stop.RunInterrupted) as exc:
-            how = f"by {exc}" if str(exc) else "by Ctrl-C"
-            status, reason = "interrupted", f"stopped {how}; vitco resume {run_id} continues"
-        except BudgetExceeded as exc:
-            status, reason = "budget_exceeded", str(exc)
-        except ATTENTION as exc:
-            status, reason, fix = "needs_attention", str(exc), getattr(exc, "fix", None)
-        except Exception as exc:  # a defect, not a known condition: keep the evidence
-            status, reason = "failed", f"{type(exc).__name__}: {exc}"
+        with run_lock(
+            settings,
+            store,
+            run_id,
+            leases=services.leases,
+            on_lost=lambda: stop_token.request("it lost its lease"),
+            then=start,
+        ) as held:
+            store.events_written()
+            rt.show(started[0])
+            for warning in warnings:
+                rt.emit("warning", warning)
+            if resuming and Repo(repo_path).exists():
+                cleaned = rt.repo.recover()
+                if cleaned:
+                    rt.emit("recover", "cleaned up after a crash: " + ", ".join(cleaned))
+            began = time.monotonic()
+            graph: Any = None
+            config = run_config(run_id, settings)
+            status, reason = "failed", "the run did not finish"
+            # a run stopped by an exception continues from its last checkpoint; one whose graph
+            # ended (attempts exhausted, a gate rejected) has nothing left to resume
+            resumable, fix = True, None
             try:
-                rt.emit("error", reason, data={"traceback": traceback.format_exc()})
-            except FenceRefused as refused:  # it failed because it lost the run meanwhile
-                lost = refused
-        finally:
-            rt.add_time("total", time.monotonic() - began)
-            report = None
-            try:
-                if lost is None and not held.lost.is_set():
-                    report = _record_ending(rt, project, status, reason, {
-                        "timings": {k: round(v, 3) for k, v in rt.timings.items()},
-                        "resumable": resumable and status != "delivered",
-                        "fix": fix,
-                    })  # fmt: skip
-                    # where it stopped names the mail, when there is one to send (reading
-                    # the graph's state again costs a delivered run for nothing)
-                    stopped_at = _checkpoint_id(graph, config) if status in notices.STOPS else None
-                    notices.run_stopped(rt, status, reason, stopped_at, resumable=resumable)
-            except FenceRefused as exc:
+                graph = build_graph(run.workflow, settings.home, saver)
+                if resume is None and resuming:  # taken over while applying a gate's answer?
+                    resume = _answer_to_apply(rt, graph, config)
+                payload: Any = Command(resume=resume) if resume is not None else inputs
+                if not resuming or not graph.get_state(config).values:
+                    notices.accepted(rt)  # once per project: its first run starts
+                    if payload is None:  # its executor died before the first checkpoint
+                        payload = {"run_id": run_id}  # nothing to go on from: start it
+
+                def probe() -> Any:
+                    store.ping()
+                    return graph.get_state(config)
+
+                # durability="sync": each step's checkpoint is on disk before the next step starts,
+                # so a crash never loses a step whose side effects already happened; the steps'
+                # side effects are idempotent for the step that was running when it crashed.
+                # The same holds when the database goes away mid-step: wait, then go on from
+                # the checkpoint (vitco.workflow.outages).
+                final = outages.invoke(
+                    lambda p: graph.invoke(p, config, context=rt, durability="sync"),
+                    payload,
+                    probe=probe,
+                    wait_s=settings.dependency_wait_s,
+                    on_outage=lambda exc: None,
+                    on_back=lambda waited: rt.emit(
+                        "recover", f"the database was unavailable for {waited:.1f} s; continuing"
+                    ),
+                )
+                status, reason = _ending(final)
+                resumable = False
+                if keep_running and status == "delivered" and not rt.processes:
+                    # the deploy step ran in a process that died: bring the app back up to serve it
+                    restart_app(rt)
+            except FenceRefused as exc:  # another holder drives the run now
                 lost = exc
-            if lost is not None or held.lost.is_set() or not keep_running or status != "delivered":
-                rt.stop_processes()
-        if report is not None and lost is None and not held.lost.is_set():
-            return Outcome(report=report, processes=list(rt.processes))
+            except (KeyboardInterrupt, stop.RunInterrupted) as exc:
+                how = f"by {exc}" if str(exc) else "by Ctrl-C"
+                status, reason = "interrupted", f"stopped {how}; vitco resume {run_id} continues"
+            except BudgetExceeded as exc:
+                status, reason = "budget_exceeded", str(exc)
+            except ATTENTION as exc:
+                status, reason, fix = "needs_attention", str(exc), getattr(exc, "fix", None)
+            except Exception as exc:  # a defect, not a known condition: keep the evidence
+                status, reason = "failed", f"{type(exc).__name__}: {exc}"
+                try:
+                    rt.emit("error", reason, data={"traceback": traceback.format_exc()})
+                except FenceRefused as refused:  # it failed because it lost the run meanwhile
+                    lost = refused
+            finally:
+                rt.add_time("total", time.monotonic() - began)
+                report = None
+                try:
+                    if lost is None and not held.lost.is_set():
+                        report = _record_ending(rt, project, status, reason, {
+                            "timings": {k: round(v, 3) for k, v in rt.timings.items()},
+                            "resumable": resumable and status != "delivered",
+                            "fix": fix,
+                        }, held=held, within=within)  # fmt: skip
+                        # where it stopped names the mail, when there is one to send (reading
+                        # the graph's state again costs a delivered run for nothing)
+                        stopped_at = (
+                            _checkpoint_id(graph, config) if status in notices.STOPS else None
+                        )
+                        notices.run_stopped(rt, status, reason, stopped_at, resumable=resumable)
+                except FenceRefused as exc:
+                    lost = exc
+                if (
+                    lost is not None
+                    or held.lost.is_set()
+                    or not keep_running
+                    or status != "delivered"
+                ):
+                    rt.stop_processes()
+            if report is not None and lost is None and not held.lost.is_set():
+                return Outcome(report=report, processes=list(rt.processes))
     rt.stop_processes()
     raise LeaseLost(run_id, lost)
 
 
 def _record_ending(
-    rt: Runtime, project: Project, status: str, reason: str, kept: dict[str, Any]
+    rt: Runtime,
+    project: Project,
+    status: str,
+    reason: str,
+    kept: dict[str, Any],
+    *,
+    held: Held | None = None,
+    within: Callable[[Connection], None] | None = None,
 ) -> dict[str, Any]:
     """Store how the run ended, its report (with ``kept``: what only the runner knows) and
     the event that says so, in one transaction, after tidying up (only while it still holds
     its lease); returns the report. A report that cannot be built leaves the ending stored
     without it, and the error raised. The reason is the client's to read too (the API's
-    run): the data dir's path is left out."""
+    run): the data dir's path is left out.
+
+    When nothing of the run follows its ending (``ENDS_ALL``: no notice to mail, nothing to
+    resume here), the same transaction gives back ``held``, the run's lease, when it is a
+    row of the store's (``give_back_within``), and makes ``within``'s writes (the worker's
+    job's finish): one commit, not three, and a crash leaves all of it or none."""
     reason = rt.without_home(reason)
     if status != "delivered":
         _stop_tasks(rt.store, rt.run_id, status)
@@ -402,8 +436,28 @@ def _record_ending(
     except Exception:
         rt.show(rt.store.update_run_and_say(rt.run_id, said, **ending)[1])
         raise
-    rt.show(rt.store.update_run_and_say(rt.run_id, said, **ending, report=report)[1])
+    give_back = None
+    if status in ENDS_ALL and held is not None:
+        give_back = give_back_within(held, rt.store)
+    writes = [w for w in (give_back, within) if w is not None] if status in ENDS_ALL else []
+
+    def more(conn: Connection) -> None:
+        for write in writes:
+            write(conn)
+
+    changed = rt.store.update_run_and_say(
+        rt.run_id, said, within=more if writes else None, **ending, report=report
+    )
+    if give_back is not None and held is not None:  # committed: nothing left to give back
+        held.given_back()
+    rt.show(changed[1])
     return report
+
+
+ENDS_ALL = ("delivered",)
+"""Endings after which the run's executor does nothing more: its lease and its job end in the
+transaction that records it (``_record_ending``). Not the stops that mail a notice
+(``notices.STOPS``) nor ``interrupted`` (handed back to be resumed)."""
 
 
 def _checkpoint_id(graph: Any, config: Any) -> str | None:
@@ -484,9 +538,11 @@ def resume(
     on_event: EventSink | None = None,
     keep_running: bool = False,
     resume: Any = None,
+    within: Callable[[Connection], None] | None = None,
 ) -> Outcome:
     """Continue a run from its last checkpoint; completed model calls and side effects are not
-    repeated (the ledger journal and idempotency keys see to that)."""
+    repeated (the ledger journal and idempotency keys see to that). ``within``: as
+    ``execute``'s."""
     run = services.store.get_run(run_id)
     if run.status == "delivered" and resume is None:
         raise NothingToResume(run_id, run.status)
@@ -500,4 +556,5 @@ def resume(
         on_event=on_event,
         keep_running=keep_running,
         resume=resume,
+        within=within,
     )

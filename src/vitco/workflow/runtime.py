@@ -150,6 +150,14 @@ def event_data(attempt: Attempt) -> dict[str, Any]:
     }
 
 
+def without_home(settings: Settings, text: str) -> str:
+    """``Runtime.without_home`` of a run of ``settings`` (before its runtime is built)."""
+    home = str(settings.home).rstrip("/")
+    if home not in ("", ".") and home in text:
+        text = text.replace(home + "/", "").replace(home, "<data dir>")
+    return without_install(text)
+
+
 @dataclass
 class Runtime:
     """Everything a run's steps need, passed in (tests build one with fakes of the model only)."""
@@ -359,10 +367,7 @@ class Runtime:
         """``text`` without the data dir's path (where projects, cassettes, mails and invoices
         live on the host): ``<home>/outbox/x.eml`` becomes ``outbox/x.eml``; nor where vitco
         and its Python are installed (a traceback's files: ``observability.hostpaths``)."""
-        home = str(self.settings.home).rstrip("/")
-        if home not in ("", ".") and home in text:
-            text = text.replace(home + "/", "").replace(home, "<data dir>")
-        return without_install(text)
+        return without_home(self.settings, text)
 
     def public(self, text: str, limit: int = 1000) -> str:
         """``text`` as a client may read it (a mail, the reason of a run, an event): without

@@ -1,0 +1,92 @@
+"""A worker's execution of a run commits three times: the job's take; the run's lease, its
+fence and its start (with the event that says so); the run's ending (with its report and
+event), the lease given back and the job finished. A crash between two commits leaves each
+group whole or absent, never the run delivered with its job still held (retaken for
+nothing) nor started without its lease. Real store and queue, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from tests.workflow.onestep import one_step_workflow
+from vitco.bootstrap import build
+from vitco.config import Settings
+from vitco.jobs.embedded import EmbeddedWorker, execute_job
+from vitco.jobs.queue import StoreRunQueue
+from vitco.leases.sql import SqlRunLease
+from vitco.llm.testing import TestModel
+from vitco.sandbox import Sandbox
+from vitco.workflow.brief import BriefText
+from vitco.workflow.runner import create_run
+from vitco.workflow.services import Services
+
+
+@pytest.fixture
+def services(tmp_path: Path, database_url: str, sandbox: Sandbox) -> Iterator[Services]:
+    settings = Settings(home=tmp_path / "home", database_url=database_url)
+    with one_step_workflow(
+        settings, "trivial", "t_noop", lambda rt, state: {"status": "delivered"}
+    ):
+        yield build(settings, model=TestModel(), sandbox=sandbox)
+
+
+@contextmanager
+def _transactions(services: Services) -> Iterator[list[list[str]]]:
+    """The statements the store's engine sends, grouped by the commit that ends them."""
+    groups: list[list[str]] = [[]]
+    engine = services.store.engine
+
+    def said(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        groups[-1].append(" ".join(statement.split()))
+
+    def committed(conn: Any) -> None:
+        groups.append([])
+
+    event.listen(engine, "before_cursor_execute", said)
+    event.listen(engine, "commit", committed)
+    try:
+        yield groups
+    finally:
+        event.remove(engine, "before_cursor_execute", said)
+        event.remove(engine, "commit", committed)
+
+
+def _one(groups: list[list[str]], start: str) -> list[str]:
+    (found,) = [g for g in groups if any(s.startswith(start) for s in g)]
+    return found
+
+
+def test_a_run_starts_and_ends_each_in_one_transaction(services: Services) -> None:
+    store, settings = services.store, services.settings
+    brief = BriefText(source="test", text="# Nothing\n\nNothing to build.\n", title="Nothing")
+    run_id = create_run(store, settings, brief, "test", workflow="trivial")
+    queue = StoreRunQueue(store.sessions)
+    job_id = queue.enqueue(run_id, "start")
+    worker = EmbeddedWorker(
+        queue, store, lambda job: execute_job(services, job), lease_s=30, burst=True
+    )
+    with _transactions(services) as groups:
+        worker.start()
+        assert worker.wait(60)
+
+    (done,) = worker.done()
+    assert (done.job.id, done.ending) == (job_id, "done")
+    assert store.get_run(run_id).status == "delivered"
+    assert SqlRunLease(store.engine).inspect(run_id) is None  # given back
+    assert queue.stats().taken == 0  # finished
+
+    started = _one(groups, "INSERT INTO run_leases")
+    assert any(s.startswith("INSERT INTO run_fences") for s in started)
+    assert any(s.startswith("UPDATE runs SET status") for s in started)
+    assert any(s.startswith("INSERT INTO events") for s in started)
+    ended = _one(groups, "UPDATE run_leases SET owner = ''")
+    assert any(s.startswith("UPDATE runs SET status") and "report" in s for s in ended)
+    assert any(s.startswith("UPDATE run_jobs SET status") and "finished_at" in s for s in ended)
+    writes = [g for g in groups[:-1] if any(s.startswith(("INSERT", "UPDATE")) for s in g)]
+    assert len(writes) == 3, writes  # the take, the start, the ending
