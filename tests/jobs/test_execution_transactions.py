@@ -88,5 +88,9 @@ def test_a_run_starts_and_ends_each_in_one_transaction(services: Services) -> No
     ended = _one(groups, "UPDATE run_leases SET owner = ''")
     assert any(s.startswith("UPDATE runs SET status") and "report" in s for s in ended)
     assert any(s.startswith("UPDATE run_jobs SET status") and "finished_at" in s for s in ended)
+    said = [s for g in groups for s in g]
+    assert len([s for s in said if s.startswith("SELECT") and " projects." in s]) == 1, (
+        "the run and its project are read once a job (its log lines', its execution's)"
+    )
     writes = [g for g in groups[:-1] if any(s.startswith(("INSERT", "UPDATE")) for s in g)]
     assert len(writes) == 3, writes  # the take, the start, the ending

@@ -9,8 +9,9 @@ status turned ``cancelled``). A job whose lease was lost (this process stalled l
 timeout and another worker took it over) is not acked: the other worker owns it now, and the
 run's own lease keeps the two from executing it at once. When the queue is the store's own
 table, a run that ends delivered finishes its job in the transaction that records its ending
-(``execute_job`` passes the worker's writes down to the runner): one commit fewer, and no
-crash leaves the run delivered with its job still held (taken again for nothing).
+(the worker's writes, ``Handed`` to ``execute_job``, passed down to the runner): one commit
+fewer, and no crash leaves the run delivered with its job still held (taken again for
+nothing).
 
 Each job executes under a stop token of its own (``workflow.stop``), so a cancel stops only the
 run it names. Shutting down:
@@ -53,6 +54,7 @@ from vitco.jobs.queue import LEASE_S, PRIORITIES, Ending, Job, RunQueue, StoreRu
 from vitco.leases import Lease, RunLease
 from vitco.observability.logging import bound
 from vitco.store import Store, StoreError
+from vitco.store.models import Project, Run
 from vitco.workflow import stop
 from vitco.workflow.exceptions import RunBusy, WorkflowError
 from vitco.workflow.runner import execute, resume
@@ -79,8 +81,12 @@ def execute_job(services: Services, job: Job) -> None:
     A job taken over (its run ``running`` or ``interrupted``, not ``queued``) resumes the run;
     a run that has moved on meanwhile (delivered, cancelled, waiting at a gate) is left as is.
     A gate's answer taken over after the gate consumed it is not asked twice."""
-    run, project = services.store.run_with_project(job.run_id)
-    within = _job_ending.get()
+    handed = _handed.get()
+    within = handed.within if handed is not None else None
+    if handed is not None and handed.rows is not None and handed.rows[0].id == job.run_id:
+        run, project = handed.rows
+    else:
+        run, project = services.store.run_with_project(job.run_id)
     if run.status in TAKEN_OVER:
         resume(services, job.run_id, within=within)
     elif run.status != "queued":
@@ -101,11 +107,18 @@ def execute_job(services: Services, job: Job) -> None:
         resume(services, job.run_id, resume=job.payload or {"approved": False}, within=within)
 
 
-_job_ending: ContextVar[Callable[[Connection], None] | None] = ContextVar(
-    "vitco_job_ending", default=None
-)
-"""The writes that finish the job ``execute_job`` executes, set by the worker that took it
-(``EmbeddedWorker._finish_with_run``) for the transaction that records how its run ended."""
+@dataclass(frozen=True)
+class Handed:
+    """What the worker that took a job hands ``execute_job`` with it: the run and its
+    project as it read them for the job's log lines (read once a job, not twice), and the
+    writes that finish the job in the transaction that records how its run ended
+    (``EmbeddedWorker._finish_with_run``)."""
+
+    rows: tuple[Run, Project] | None
+    within: Callable[[Connection], None] | None
+
+
+_handed: ContextVar[Handed | None] = ContextVar("vitco_job_handed", default=None)
 
 
 @dataclass
@@ -377,19 +390,17 @@ class EmbeddedWorker:
         # on every log line of the run, steps' too, the job's own two lines included: they
         # carry the project as every other line of the run does (tests/api/test_metrics.py),
         # which costs one query a job (0.08 ms; twice removed for it, twice put back)
-        with bound(**self._ids(job)):
+        # (the run and project read for it are handed to ``execute_job``: read once a job)
+        try:
+            rows: tuple[Run, Project] | None = self.store.run_with_project(job.run_id)
+        except StoreError:
+            rows = None
+        with bound(**_ids(job, rows)):
             logger.info("job %s: %s run", job.id, job.action, extra={"job_id": job.id})
-            ending = self._execute(job)
+            ending = self._execute(job, rows)
             logger.info("job %s: %s", job.id, ending, extra={"job_id": job.id})
 
-    def _ids(self, job: Job) -> dict[str, str | None]:
-        try:
-            project_id, tenant_id = self.store.run_owner(job.run_id)
-        except StoreError:
-            return {"run_id": job.run_id, "tenant_id": job.tenant}
-        return {"run_id": job.run_id, "project_id": project_id, "tenant_id": tenant_id}
-
-    def _execute(self, job: Job) -> str:
+    def _execute(self, job: Job, rows: tuple[Run, Project] | None = None) -> str:
         held = Held(job, stop.StopToken(job.run_id))
         with self._lock:
             self._state.held[job.id] = held
@@ -398,7 +409,7 @@ class EmbeddedWorker:
                 held.token.drain("the worker shutting down")
         status: Ending = "done"
         why = ""
-        ending = _job_ending.set(self._finish_with_run(held))
+        handing = _handed.set(Handed(rows, self._finish_with_run(held)))
         returned = False
         try:
             with stop.scope(held.token):
@@ -412,7 +423,7 @@ class EmbeddedWorker:
             status, why = "failed", f"{type(exc).__name__}: {exc}"
             logger.exception("worker %s: job %s (%s) failed", self.name, job.id, job.action)
         finally:
-            _job_ending.reset(ending)
+            _handed.reset(handing)
             if not returned:  # the ending's transaction may not have committed
                 held.finished = False
             with self._lock:
@@ -465,6 +476,14 @@ class EmbeddedWorker:
             logger.exception("worker %s could not end job %s", self.name, job.id)
             return "unacked"
         return status
+
+
+def _ids(job: Job, rows: tuple[Run, Project] | None) -> dict[str, str | None]:
+    """What a job's log lines carry: its run, the run's project and tenant."""
+    if rows is None:  # no such run (the job is void), or the store is away
+        return {"run_id": job.run_id, "tenant_id": job.tenant}
+    project = rows[1]
+    return {"run_id": job.run_id, "project_id": project.id, "tenant_id": project.tenant_id}
 
 
 def _fail_unstarted(store: Store, run_id: str, why: str) -> None:

@@ -65,12 +65,6 @@ _WITH_PROJECT = (
     .where(Run.id == bindparam("_run_id"))
 )
 
-_OWNER = (
-    select(Project.id, Project.tenant_id)
-    .join(Run, Run.project_id == Project.id)
-    .where(Run.id == bindparam("_run_id"))
-)
-
 _RECORD = (
     select(*_RUN_COLUMNS).where(Run.id == bindparam("_run_id")),
     select(*Task.__table__.c).where(Task.run_id == bindparam("_run_id")).order_by(Task.id),
@@ -116,15 +110,6 @@ class RunRows:
             Project, {c.key: v for c, v in zip(_PROJECT_COLUMNS, row[n:], strict=True)}
         )
         return run, project
-
-    def run_owner(self, run_id: str) -> tuple[str, str]:
-        """The project and tenant of a run (its log lines carry them), in one query."""
-        engine: Engine = self.sessions.kw["bind"]
-        with engine.connect() as conn:  # Core: once per job a worker takes
-            row = conn.execute(_OWNER, {"_run_id": run_id}).first()
-        if row is None:
-            raise NotFound("run", run_id)
-        return str(row[0]), str(row[1])
 
     def run_record(self, run_id: str) -> RunRecord:
         """The run and its tasks, artifacts and ledger rows (see the module docstring);
