@@ -135,6 +135,19 @@ def test_each_template_compiles_once_per_process(settings: Settings) -> None:
     assert {"analyze", "implement", "test", "deliver"} <= set(steps())
 
 
+def test_a_template_gets_its_checkpointer_attached_once_per_saver(settings: Settings) -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    saver, other = InMemorySaver(), InMemorySaver()
+    bound = compile_workflow("deliver-project", settings.home, saver)
+    assert bound.checkpointer is saver
+    assert compile_workflow("deliver-project", settings.home, saver) is bound
+    elsewhere = compile_workflow("deliver-project", settings.home, other)
+    assert elsewhere is not bound and elsewhere.checkpointer is other
+    assert compile_workflow("fix-bug", settings.home, saver).checkpointer is saver
+    assert compile_workflow("deliver-project", settings.home).checkpointer is None
+
+
 def test_attempts_are_bounded_by_the_template_alone(
     settings: Settings, sandbox: Sandbox, tmp_path: Path
 ) -> None:

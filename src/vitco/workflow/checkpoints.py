@@ -9,8 +9,8 @@ holds the run's lease (``vitco.leases``: a row in the store's database, or Redis
 thread, raises the run's fence to the lease's token and fences the store's writes for the run
 with it; when the leases are rows of the store's, the fence and the run's start are written in
 the lease's transaction, and the run's ending gives the lease back in its own
-(``give_back_within``). A holder that dies stops renewing and loses the run after ``lease_ttl_s``; one on
-this machine known dead (``kill -9``) is taken over at once.
+(``give_back_within``). A holder that dies stops renewing and loses the run after
+``lease_ttl_s``; one on this machine known dead (``kill -9``) is taken over at once.
 """
 
 from __future__ import annotations
@@ -77,8 +77,8 @@ def _setup_once(pool: Any, saver: Any, conninfo: str) -> None:
 def open_checkpointer(settings: Settings) -> Iterator[Any]:
     """The checkpoint saver for this installation: LangGraph's Postgres saver in the
     database when that is PostgreSQL (the distributed mode), else its SQLite saver on a file
-    in the data dir."""
-    settings.ensure_dirs()
+    in the data dir (made with its folders first, when the file is not there yet: once, not
+    at every run)."""
     conninfo = postgres_conninfo(settings.resolved_database_url)
     if conninfo is not None:
         try:
@@ -116,13 +116,15 @@ def open_checkpointer(settings: Settings) -> Iterator[Any]:
         with _SAVERS.lend((conninfo, size, timeout), connect) as saver:
             yield saver
         return
-    with _SAVERS.borrow(settings.checkpoints_path) as saver:
+    with _SAVERS.borrow(settings.checkpoints_path, settings.ensure_dirs) as saver:
         yield saver
 
 
-def _sqlite_key(path: os.PathLike[str]) -> tuple[str, int, int]:
-    """A SQLite file by path and inode: a file removed and made again is another one."""
+def _sqlite_key(path: os.PathLike[str], prepare: Callable[[], None]) -> tuple[str, int, int]:
+    """A SQLite file by path and inode: a file removed and made again is another one.
+    ``prepare``: what to do before the file is made (its folder)."""
     if not os.path.exists(path):
+        prepare()
         sqlite3.connect(path).close()
     st = os.stat(path)
     return (os.fspath(path), st.st_ino, st.st_dev)
@@ -151,9 +153,11 @@ class _SaverPool:
         self._open: OrderedDict[Hashable, tuple[Any, Callable[[], None], list[int]]] = OrderedDict()
 
     @contextmanager
-    def borrow(self, path: os.PathLike[str]) -> Iterator[SqliteSaver]:
-        """The saver of a SQLite file."""
-        with self.lend(_sqlite_key(path), lambda: _sqlite_saver(path)) as saver:
+    def borrow(
+        self, path: os.PathLike[str], prepare: Callable[[], None] = lambda: None
+    ) -> Iterator[SqliteSaver]:
+        """The saver of a SQLite file (``prepare``: what to do before the file is made)."""
+        with self.lend(_sqlite_key(path, prepare), lambda: _sqlite_saver(path)) as saver:
             yield saver
 
     @contextmanager
