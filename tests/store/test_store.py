@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import event, inspect, text
 
 from vitco.store import NotFound, Store, open_database
 from vitco.store.db import MIGRATIONS, create, migrate
@@ -160,6 +160,34 @@ def test_update_run_stamps_start_and_finish(store: Store, run_ids: tuple[str, st
     loaded = store.get_run(run_id)
     assert (loaded.status, loaded.url) == ("delivered", "http://127.0.0.1:1")
     assert loaded.finished_at is not None
+
+
+def test_mark_run_changes_and_says_without_reading_the_run_back(
+    store: Store, run_ids: tuple[str, str]
+) -> None:
+    _, run_id = run_ids
+    said: list[str] = []
+
+    def listen(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        said.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", listen)
+    try:
+        told = store.mark_run(run_id, ("run", "it started"), status="running")
+    finally:
+        event.remove(store.engine, "before_cursor_execute", listen)
+    assert told is not None and (told.kind, told.message, told.run_id) == (
+        "run",
+        "it started",
+        run_id,
+    )
+    assert [e.id for e in store.events(run_id)] == [told.id]
+    run = store.get_run(run_id)
+    assert run.status == "running" and run.started_at is not None
+    (changed,) = [s for s in said if s.lstrip().upper().startswith("UPDATE RUNS")]
+    assert "RETURNING" not in changed.upper()
+    with pytest.raises(NotFound):
+        store.mark_run("r-missing", ("run", "nothing"), status="running")
 
 
 # tasks and events -----------------------------------------------------------------------------

@@ -19,9 +19,19 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Connection, Engine, Update, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    Update,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from vitco.store.exceptions import NotFound
@@ -48,14 +58,15 @@ _RUN_COLUMNS = tuple(Run.__table__.c)
 
 
 @functools.cache
-def _update_run(names: tuple[str, ...], starts: bool) -> Update:
-    """The UPDATE ... RETURNING of these run fields (bound as ``_<name>``, the run as
-    ``_run_id``), built once per set of names; ``starts``: ``started_at`` is set to ``_now``
-    unless the run started before."""
+def _update_run(names: tuple[str, ...], starts: bool, read_back: bool = True) -> Update:
+    """The UPDATE of these run fields (bound as ``_<name>``, the run as ``_run_id``),
+    ``RETURNING`` the run when ``read_back``, built once per set of names; ``starts``:
+    ``started_at`` is set to ``_now`` unless the run started before."""
     values: dict[str, Any] = {name: bindparam(f"_{name}") for name in names}
     if starts:
         values["started_at"] = func.coalesce(Run.started_at, bindparam("_now", type_=UTCDateTime()))
-    return update(Run).where(Run.id == bindparam("_run_id")).values(values).returning(*_RUN_COLUMNS)
+    changed = update(Run).where(Run.id == bindparam("_run_id")).values(values)
+    return changed.returning(*_RUN_COLUMNS) if read_back else changed
 
 
 _PROJECT_COLUMNS = tuple(Project.__table__.c)
@@ -155,14 +166,42 @@ class RunRows:
 
         One ``UPDATE ... RETURNING`` through Core, not the ORM's read, change and flush: a run
         changes at least twice, and a trivial run's time is mostly its statements."""
-        if conn is None:
-            engine: Engine = self.sessions.kw["bind"]
-            with engine.begin() as own:
-                changed = self._update_run_in(own, run_id, event, within, fields)
-            if changed[1] is not None:
-                self.events_written()
-            return changed
-        return self._update_run_in(conn, run_id, event, within, fields)
+        run, said = self._change_run(run_id, event, conn, within, fields, read_back=True)
+        assert run is not None
+        return run, said
+
+    def mark_run(
+        self,
+        run_id: str,
+        event: tuple[str, str] | None = None,
+        *,
+        conn: Connection | None = None,
+        within: Callable[[Connection], None] | None = None,
+        **fields: Any,
+    ) -> Event | None:
+        """:meth:`update_run_and_say` without reading the run back (its executor's start and
+        ending: a run row read back is ~20 columns and its report parsed, for nothing);
+        returns the event."""
+        return self._change_run(run_id, event, conn, within, fields, read_back=False)[1]
+
+    def _change_run(
+        self,
+        run_id: str,
+        event: tuple[str, str] | None,
+        conn: Connection | None,
+        within: Callable[[Connection], None] | None,
+        fields: dict[str, Any],
+        *,
+        read_back: bool,
+    ) -> tuple[Run | None, Event | None]:
+        if conn is not None:
+            return self._update_run_in(conn, run_id, event, within, fields, read_back)
+        engine: Engine = self.sessions.kw["bind"]
+        with engine.begin() as own:
+            changed = self._update_run_in(own, run_id, event, within, fields, read_back)
+        if changed[1] is not None:
+            self.events_written()
+        return changed
 
     def events_written(self) -> None:
         """Tell the event bus that a transaction wrote events (after its commit)."""
@@ -176,7 +215,8 @@ class RunRows:
         event: tuple[str, str] | None,
         within: Callable[[Connection], None] | None,
         fields: dict[str, Any],
-    ) -> tuple[Run, Event | None]:
+        read_back: bool,
+    ) -> tuple[Run | None, Event | None]:
         now = utcnow()
         values = dict(fields)
         starts = fields.get("status") == "running" and "started_at" not in fields
@@ -186,8 +226,13 @@ class RunRows:
         params |= {"_run_id": run_id, "_now": now}
         written: Event | None = None
         self._fence(conn, [run_id])
-        row = conn.execute(_update_run(tuple(values), starts), params).first()
-        if row is None:
+        result = conn.execute(_update_run(tuple(values), starts, read_back), params)
+        if read_back:
+            row = result.first()
+            found = row is not None
+        else:
+            row, found = None, cast(CursorResult[Any], result).rowcount > 0
+        if not found:
             raise NotFound("run", run_id)
         if event is not None:
             kind, message = event
@@ -199,4 +244,4 @@ class RunRows:
                                        "task": None, "data": None, **said})  # fmt: skip
         if within is not None:
             within(conn)
-        return detached(Run, row._asdict()), written
+        return (detached(Run, row._asdict()) if row is not None else None), written

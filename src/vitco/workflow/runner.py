@@ -259,10 +259,9 @@ def execute(
     started: list[Event | None] = []
 
     def start(conn: Connection) -> None:  # in the lease's transaction (``run_lock``)
-        event = store.update_run_and_say(
-            run_id, ("run", said), conn=conn, status="running", reason=None
-        )[1]
-        started[:] = [event]
+        started[:] = [
+            store.mark_run(run_id, ("run", said), conn=conn, status="running", reason=None)
+        ]
 
     with (
         stop.scope(
@@ -434,7 +433,7 @@ def _record_ending(
     except FenceRefused:
         raise
     except Exception:
-        rt.show(rt.store.update_run_and_say(rt.run_id, said, **ending)[1])
+        rt.show(rt.store.mark_run(rt.run_id, said, **ending))
         raise
     give_back = None
     if status in ENDS_ALL and held is not None:
@@ -445,12 +444,12 @@ def _record_ending(
         for write in writes:
             write(conn)
 
-    changed = rt.store.update_run_and_say(
+    told = rt.store.mark_run(
         rt.run_id, said, within=more if writes else None, **ending, report=report
     )
     if give_back is not None and held is not None:  # committed: nothing left to give back
         held.given_back()
-    rt.show(changed[1])
+    rt.show(told)
     return report
 
 
