@@ -298,32 +298,30 @@ class StoreRunQueue:
         check_lease(lease_s)
         while True:
             now = self._now()
-            # Core, not the ORM, statements built once (_TAKE_FIRST, _CLAIM), and the claim
-            # returns the job: a take is the queue's hot path
+            params = {
+                "_now": now, "_least": least, "_worker": consumer[:100],
+                "_until": now + timedelta(seconds=lease_s),
+            }  # fmt: skip
+            # Core, not the ORM, statements built once (_TAKE): a take is the queue's hot path.
+            # One statement picks the first takeable job and claims it; it claims nothing
+            # when the queue is empty, or when another consumer claimed the same job first
+            # (PostgreSQL rechecks the claimed row's WHERE after that one's commit): then look
+            # again if there is something to take
             with self.engine.begin() as conn:
-                row = conn.execute(_TAKE_FIRST, {"_now": now, "_least": least}).first()
-                if row is None:
-                    return None
-                job_id, attempt = row
-                won = conn.execute(
-                    _CLAIM,
-                    {
-                        "_id": job_id, "_attempt": attempt, "_now": now,
-                        "_worker": consumer[:100], "_until": now + timedelta(seconds=lease_s),
-                        "_next": attempt + 1,
-                    },
-                ).first()  # fmt: skip
-                if won is not None:
-                    return Job(
-                        won.id,
-                        won.run_id,
-                        cast(Action, won.action),
-                        won.payload,
-                        won.tenant_id,
-                        won.priority,
-                        won.attempt,
-                    )
-            # another consumer took it between the read and the update: look again
+                won = conn.execute(_TAKE, params).first()
+                if won is None:
+                    if conn.execute(_TAKE_FIRST, params).first() is None:
+                        return None
+                    continue
+                return Job(
+                    won.id,
+                    won.run_id,
+                    cast(Action, won.action),
+                    won.payload,
+                    won.tenant_id,
+                    won.priority,
+                    won.attempt,
+                )
 
     def _held(self, job: Job) -> Any:
         return and_(RunJob.id == job.id, RunJob.attempt == job.attempt, RunJob.status == "taken")
@@ -477,11 +475,10 @@ _TAKE_FIRST = (
     )
     .limit(1)
 )
-_CLAIM = (
+_TAKE = (
     update(RunJob)
     .where(
-        RunJob.id == bindparam("_id"),
-        RunJob.attempt == bindparam("_attempt"),
+        RunJob.id == _TAKE_FIRST.with_only_columns(RunJob.id).scalar_subquery(),
         _takeable_at(bindparam("_now")),
     )
     .values(
@@ -489,7 +486,7 @@ _CLAIM = (
         worker=bindparam("_worker"),
         taken_at=bindparam("_now"),
         lease_until=bindparam("_until"),
-        attempt=bindparam("_next"),
+        attempt=RunJob.attempt + 1,
     )
     .returning(
         RunJob.id,
