@@ -15,6 +15,7 @@ inspecting a run's history needs no runtime at all.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
@@ -255,13 +256,21 @@ per database, and attaching it copies the graph (~0.2 ms of a trivial run's CPU 
 BOUND_KEEP = 16
 
 
+@functools.lru_cache(maxsize=256)
+def _resolved(path: Path) -> str:
+    """A template file's real path, looked up once per path (a ``realpath`` is a system call
+    per folder of it, at every run); the file's version is its ``st_mtime_ns``, read at
+    every run."""
+    return str(path.resolve())
+
+
 def compile_workflow(name: str, home: Path | None, checkpointer: Any = None) -> Any:
     """The compiled graph of template ``name`` (a name or a file), compiled once per process
     per template file (and recompiled when the file changes); ``checkpointer`` is attached to
     a cheap copy. Invoke it with ``context=`` the run's ``Runtime``."""
     executors.install()  # its invocations reuse their threads (vitco.workflow.executors)
     path = find(name, home)
-    key = (str(path.resolve()), path.stat().st_mtime_ns, str(home))
+    key = (_resolved(path), path.stat().st_mtime_ns, str(home))
     with _compiled_lock:
         graph = _compiled.get(key)
     if graph is None:
