@@ -18,7 +18,7 @@ from tests.workflow.onestep import one_step_workflow
 from vitco.bootstrap import build
 from vitco.config import Settings
 from vitco.jobs.embedded import EmbeddedWorker, execute_job
-from vitco.jobs.queue import StoreRunQueue
+from vitco.jobs.queue import Job, StoreRunQueue
 from vitco.leases.sql import SqlRunLease
 from vitco.llm.testing import TestModel
 from vitco.sandbox import Sandbox
@@ -94,3 +94,30 @@ def test_a_run_starts_and_ends_each_in_one_transaction(services: Services) -> No
     )
     writes = [g for g in groups if any(s.startswith(("INSERT", "UPDATE")) for s in g)]
     assert writes.index(ended) == 2, writes  # the take, the start, the ending
+
+
+def test_a_renewal_after_the_runs_ending_does_not_make_its_job_lost(
+    services: Services,
+) -> None:
+    """The job ended with its run's ending, inside the execution: the worker's renewal that
+    comes before the execution has returned finds the job ended, which is not a loss."""
+    store, settings = services.store, services.settings
+    brief = BriefText(source="test", text="# Nothing\n\nNothing to build.\n", title="Nothing")
+    run_id = create_run(store, settings, brief, "test", workflow="trivial")
+    queue = StoreRunQueue(store.sessions)
+    queue.enqueue(run_id, "start")
+    renewed: list[bool] = []
+
+    def execute_then_renew(job: Job) -> None:
+        execute_job(services, job)
+        held = worker._state.held[job.id]
+        worker._renew(held)  # as the renewer thread may, before the job leaves the held ones
+        renewed.append(held.lost)
+
+    worker = EmbeddedWorker(queue, store, execute_then_renew, lease_s=30, burst=True)
+    worker.start()
+    assert worker.wait(60)
+    assert renewed == [True]  # the renewal found the job no longer held...
+    (done,) = worker.done()
+    assert done.ending == "done"  # ...and the job is done, not lost
+    assert store.get_run(run_id).status == "delivered"

@@ -362,7 +362,7 @@ class EmbeddedWorker:
     def _renew_loop(self) -> None:
         while not self._stopped.wait(self.lease_s / 3):
             with self._lock:
-                helds = [h for h in self._state.held.values() if not h.lost]
+                helds = [h for h in self._state.held.values() if not (h.lost or h.finished)]
             for held in helds:
                 self._renew(held)
 
@@ -458,6 +458,8 @@ class EmbeddedWorker:
             self.store.update_run(job.run_id, status="cancelled", reason="cancelled on request")
             self.store.add_event(job.run_id, "run", f"run {job.run_id} cancelled")
             status = "cancelled"
+        if held.finished:  # with the run's ending (a renewal after it finds the job ended)
+            return status
         if held.lost:
             return "lost"
         run_status = ""
@@ -468,8 +470,6 @@ class EmbeddedWorker:
             if held.handing_back and run_status == "interrupted":
                 self.queue.release(job)
                 return "released"
-            if held.finished:  # with the run's ending
-                return status
             if not self.queue.finish(job, status):
                 return "lost"
         except Exception:  # the queue is away: the lease runs out and another worker retries
