@@ -48,13 +48,9 @@ def _servers(item: pytest.Item) -> set[str]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test with the servers it needs, and run the end-to-end ones (``slow``)
-    first: spread over xdist's workers from the start, the longest (the fleet test takes
-    minutes) do not begin late and keep one worker busy after the others are done."""
     for item in items:
         for server in sorted(_servers(item)):
             item.add_marker(server)
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: in order
 
 
 def skip_or_fail(reason: str) -> None:
