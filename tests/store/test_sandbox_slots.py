@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from vitco.store import Store, open_database
-from vitco.store import repo as store_repo
+from vitco.store import projects as store_projects
 from vitco.store import slots as store_slots
 from vitco.store.db import MIGRATIONS, create, migrate
 from vitco.store.exceptions import SandboxSlotContended
@@ -121,7 +121,7 @@ def _picks(
             then(len(picks))
         return slot
 
-    monkeypatch.setattr(store_repo, "pick_slot", pick)
+    monkeypatch.setattr(store_projects, "pick_slot", pick)
     return picks
 
 
@@ -149,7 +149,7 @@ def test_losing_the_race_every_time_raises_a_typed_error_and_stores_nothing(
     store: Store, database_url: str, engines: list[Engine], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _retried_only_without_the_lock(database_url)
-    monkeypatch.setattr(store_repo, "SLOT_ATTEMPTS", 3)
+    monkeypatch.setattr(store_projects, "SLOT_ATTEMPTS", 3)
     other = _other_process(database_url, engines)
     picks = _picks(store, monkeypatch, lambda _: other.create_project("interloper", "/r/i"))
 
