@@ -39,17 +39,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 from fastapi import FastAPI, HTTPException, Request
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.api import (  # noqa: E402
+    LOAD_CPU_MS,
     TARGET_EXECUTIONS_PER_S,
     _load,
     _ms,
     _port,
+    client,
     wait_until_up,
     webhooks,
 )
@@ -119,8 +120,7 @@ def bare(deliveries: int, concurrency: int) -> dict[str, Any]:
             wait_until_up(process, f"{url}/docs", "the bare service")
 
             async def run() -> tuple[list[float], float, list[int]]:
-                limits = httpx.Limits(max_connections=concurrency)
-                async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as c:
+                async with client(url, concurrency) as c:
 
                     async def send(i: int) -> int:
                         body = json.dumps({"brief": f"# Bench {i}\n\nNothing to build.\n"})
@@ -128,7 +128,9 @@ def bare(deliveries: int, concurrency: int) -> dict[str, Any]:
                             SECRET, f"bare-{i}", int(time.time()), body.encode()
                         )
                         headers["content-type"] = "application/json"
-                        return (await c.post("/hook", content=body, headers=headers)).status_code
+                        async with c.post("/hook", data=body, headers=headers) as answer:
+                            await answer.read()
+                            return answer.status
 
                     return await _load(send, deliveries, concurrency)
 
@@ -145,6 +147,7 @@ def bare(deliveries: int, concurrency: int) -> dict[str, Any]:
         "executions_per_s": round(done / wall, 1),
         "latency": _ms(latencies),
         "cpu_ms_per_execution": round(1000 * cpu / max(done, 1), 2),
+        "load_cpu_ms_per_request": round(LOAD_CPU_MS[-1], 3),
     }
 
 
@@ -201,6 +204,12 @@ def main() -> None:
             r["cpu_ms_per_execution"] for r in rounds["vitco"]
         ),
         "ratio": round(vitco_rate / bare_rate, 3),
+        "load_cpu_ms_per_request": round(
+            statistics.median(
+                r["load_cpu_ms_per_request"] for name in ("bare", "vitco") for r in rounds[name]
+            ),
+            3,
+        ),
         "target_executions_per_s": TARGET_EXECUTIONS_PER_S,
     }
     if args.json:
@@ -216,6 +225,7 @@ def main() -> None:
         f"{result['vitco_cpu_ms_per_execution']} ms of CPU each"
     )
     print(f"  vitco / bare: {result['ratio']} (target {TARGET_EXECUTIONS_PER_S}/s)")
+    print(f"  the load's own CPU: {result['load_cpu_ms_per_request']} ms a delivery")
 
 
 if __name__ == "__main__":
