@@ -42,6 +42,7 @@ from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 
 from vitco.api import hooks
@@ -168,10 +169,10 @@ def _accept(ctx: ApiContext, batch: list[Received]) -> None:
             rest.append((received, delivery))
         else:
             ready.append((received, prepared))
-    ready = _fresh(ctx, ready, rest)
     if ready:
         try:
             with ctx.store.engine.begin() as conn:
+                ready = _fresh(ctx, conn, ready, rest)
                 hooks.store_at_once(ctx, conn, [prepared for _, prepared in ready])
         except OperationalError as exc:  # the database's trouble: every delivery's
             for received, _ in ready:
@@ -192,13 +193,14 @@ def _accept(ctx: ApiContext, batch: list[Received]) -> None:
 
 def _fresh(
     ctx: ApiContext,
+    conn: Connection,
     ready: list[tuple[Received, hooks.AtOnce]],
     rest: list[tuple[Received, hooks.Delivery]],
 ) -> list[tuple[Received, hooks.AtOnce]]:
-    """``ready`` without the deliveries claimed before (read in one query per tenant and
-    source) or earlier in the batch, which go to ``rest``, to be answered after the batch's
-    commit as what they are (a replay; ``hooks.accept``): one of them in the transaction
-    would fail it and send the whole batch one by one."""
+    """``ready`` without the deliveries claimed before (read on ``conn``, the batch's, in one
+    query per tenant and source) or earlier in the batch, which go to ``rest``, to be
+    answered after the batch's commit as what they are (a replay; ``hooks.accept``): one of
+    them in the transaction would fail it and send the whole batch one by one."""
     ids: dict[tuple[str, str], list[str]] = {}
     for received, prepared in ready:
         ids.setdefault((received.tenant_id, received.source), []).append(
@@ -207,7 +209,7 @@ def _fresh(
     seen = {
         (tenant_id, source, known)
         for (tenant_id, source), delivery_ids in ids.items()
-        for known in ctx.hooks.known(tenant_id, source, delivery_ids)
+        for known in ctx.hooks.known(conn, tenant_id, source, delivery_ids)
     }
     fresh = []
     for received, prepared in ready:

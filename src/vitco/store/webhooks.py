@@ -97,6 +97,11 @@ class Accepted:
 
 
 _ACCEPTED = insert(HookDelivery)
+_KNOWN = select(HookDelivery.delivery_id).where(
+    HookDelivery.tenant_id == bindparam("tenant_id"),
+    HookDelivery.source == bindparam("source"),
+    HookDelivery.delivery_id.in_(bindparam("ids", expanding=True)),
+)
 
 
 class WebhookStore:
@@ -195,16 +200,14 @@ class WebhookStore:
                 return Claim("busy", found)
         return Claim("retry", self._delivery(found.id))
 
-    def known(self, tenant_id: str, source: str, delivery_ids: Iterable[str]) -> set[str]:
+    def known(
+        self, conn: Connection, tenant_id: str, source: str, delivery_ids: Iterable[str]
+    ) -> set[str]:
         """Which of ``delivery_ids`` of ``source`` for ``tenant_id`` were claimed before (one
-        query: a batch of deliveries leaves its replays out of its transaction)."""
-        q = select(HookDelivery.delivery_id).where(
-            HookDelivery.tenant_id == tenant_id,
-            HookDelivery.source == source,
-            HookDelivery.delivery_id.in_(sorted(set(delivery_ids))),
-        )
-        with self._engine.connect() as conn:
-            return set(conn.scalars(q))
+        query, on ``conn``: a batch of deliveries leaves its replays out of its transaction;
+        the statement is built once, as building it cost more than running it)."""
+        params = {"tenant_id": tenant_id, "source": source, "ids": sorted(set(delivery_ids))}
+        return set(conn.scalars(_KNOWN, params))
 
     def accepted(self, conn: Connection, deliveries: Sequence[Accepted]) -> None:
         """Record ``deliveries`` as claimed and accepted at once, in ``conn``'s transaction
