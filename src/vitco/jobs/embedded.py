@@ -373,6 +373,8 @@ class EmbeddedWorker:
         except Exception:  # a blip: the lease lasts through two missed renewals
             logger.exception("worker %s could not renew job %s", self.name, job.id)
             return
+        if not kept and held.finished:  # it ended with its run meanwhile: nothing was lost
+            return
         if not kept:
             held.lost = True
             logger.warning(
