@@ -1,8 +1,9 @@
 """A worker's execution of a run commits three times: the job's take; the run's lease, its
-fence and its start (with the event that says so); the run's ending (with its report and
-event), the lease given back and the job finished. A crash between two commits leaves each
-group whole or absent, never the run delivered with its job still held (retaken for
-nothing) nor started without its lease. Real store and queue, SQLite and PostgreSQL."""
+fence and its start (with the event that says so); the run's ending (with its report, read
+in that transaction, and event), the lease given back and the job finished. A crash between
+two commits leaves each group whole or absent, never the run delivered with its job still
+held (retaken for nothing) nor started without its lease. Real store and queue, SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -37,13 +38,18 @@ def services(tmp_path: Path, database_url: str, sandbox: Sandbox) -> Iterator[Se
 
 
 @contextmanager
-def _transactions(services: Services) -> Iterator[list[list[str]]]:
-    """The statements the store's engine sends, grouped by the commit that ends them."""
+def _transactions(
+    services: Services, within: list[tuple[str, Any]] | None = None
+) -> Iterator[list[list[str]]]:
+    """The statements the store's engine sends, grouped by the commit that ends them;
+    ``within``: each statement with the transaction it was sent in."""
     groups: list[list[str]] = [[]]
     engine = services.store.engine
 
     def said(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
         groups[-1].append(" ".join(statement.split()))
+        if within is not None:  # the transaction object itself: kept, its id not reused
+            within.append((groups[-1][-1], conn.get_transaction()))
 
     def committed(conn: Any) -> None:
         groups.append([])
@@ -71,7 +77,8 @@ def test_a_run_starts_and_ends_each_in_one_transaction(services: Services) -> No
     worker = EmbeddedWorker(
         queue, store, lambda job: execute_job(services, job), lease_s=30, burst=True
     )
-    with _transactions(services) as groups:
+    sent: list[tuple[str, Any]] = []
+    with _transactions(services, sent) as groups:
         worker.start()
         assert worker.wait(60)
 
@@ -94,6 +101,12 @@ def test_a_run_starts_and_ends_each_in_one_transaction(services: Services) -> No
     )
     writes = [g for g in groups if any(s.startswith(("INSERT", "UPDATE")) for s in g)]
     assert writes.index(ended) == 2, writes  # the take, the start, the ending
+    # the report is read in the ending's transaction, the run alone (it has no task,
+    # artifact nor ledger row): one statement, not four on a connection of its own
+    (ending,) = [t for s, t in sent if s.startswith("UPDATE runs SET") and "report" in s]
+    reads = [s for s, t in sent if t is ending and s.startswith("SELECT runs.")]
+    assert len(reads) == 1, [s for s, t in sent if t is ending]
+    assert not [s for s in said if s.startswith(("SELECT tasks.", "SELECT artifacts."))]
 
 
 def test_a_renewal_after_the_runs_ending_does_not_make_its_job_lost(

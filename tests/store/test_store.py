@@ -10,7 +10,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, inspect, text
 
-from vitco.store import NotFound, Store, open_database
+from vitco.store import FenceRefused, NotFound, Store, open_database
 from vitco.store.db import MIGRATIONS, create, migrate
 from vitco.store.models import Base, ModelCall
 
@@ -188,6 +188,59 @@ def test_mark_run_changes_and_says_without_reading_the_run_back(
     assert "RETURNING" not in changed.upper()
     with pytest.raises(NotFound):
         store.mark_run("r-missing", ("run", "nothing"), status="running")
+
+
+def test_mark_run_computes_fields_in_its_transaction_after_the_fence(
+    store: Store, run_ids: tuple[str, str]
+) -> None:
+    _, run_id = run_ids
+    seen: list[Any] = []
+
+    def computed(conn: Any) -> dict[str, Any]:
+        seen.append(store.run_record(run_id, conn).run.status)  # read in the transaction
+        return {"report": {"status": "delivered"}}
+
+    store.raise_fence(run_id, 1)
+    with store.fenced(run_id, 1):
+        store.mark_run(run_id, ("run", "it ended"), computed=computed, status="delivered")
+    assert seen == ["queued"]  # before the change
+    assert store.get_run(run_id).report == {"status": "delivered"}
+    store.raise_fence(run_id, 2)  # another holder: the fence refuses before anything is read
+    with store.fenced(run_id, 1), pytest.raises(FenceRefused):
+        store.mark_run(run_id, ("run", "late"), computed=computed, status="failed")
+    assert seen == ["queued"]
+
+
+def test_run_record_reads_only_the_tables_that_hold_rows_of_the_run(
+    store: Store, run_ids: tuple[str, str]
+) -> None:
+    project_id, run_id = run_ids
+    said: list[str] = []
+
+    def listen(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        said.append(" ".join(statement.split()))
+
+    def record() -> Any:
+        said.clear()
+        event.listen(store.engine, "before_cursor_execute", listen)
+        try:
+            return store.run_record(run_id)
+        finally:
+            event.remove(store.engine, "before_cursor_execute", listen)
+
+    empty = record()
+    assert (empty.run.id, empty.tasks, empty.artifacts, empty.calls) == (run_id, [], [], [])
+    assert len(said) == 1, said  # the run, and that it has nothing more
+    store.add_tasks(run_id, [{"key": "T1", "title": "Store", "role": "developer", "complexity": 3}])
+    store.put_artifact(run_id, "spec", {"title": "Todo"})
+    store.record_call(_call(project_id, run_id, cost_usd=0.25))
+    full = record()
+    assert [t.key for t in full.tasks] == ["T1"]
+    assert [a.content for a in full.artifacts] == [{"title": "Todo"}]
+    assert [c.cost_usd for c in full.calls] == [0.25]
+    assert len(said) == 4, said
+    with pytest.raises(NotFound):
+        store.run_record("r-missing")
 
 
 # tasks and events -----------------------------------------------------------------------------

@@ -11,13 +11,15 @@ times (its job's take, its start, its ending), each commit a group a crash keeps
 whole. Its
 report reads the run with its tasks, artifacts and ledger in one go (``run_record``: Core
 statements built once, on one connection; through four ORM sessions that was ~1 ms of the
-~9 ms of CPU a trivial run cost).
+~9 ms of CPU a trivial run cost), in the ending's own transaction (``mark_run``'s
+``computed``), and reads only the tables that hold rows of the run: a run with no task,
+artifact or model call (a trivial run) is read in one statement, not four.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -27,6 +29,7 @@ from sqlalchemy import (
     Engine,
     Update,
     bindparam,
+    exists,
     func,
     insert,
     select,
@@ -77,7 +80,14 @@ _WITH_PROJECT = (
 )
 
 _RECORD = (
-    select(*_RUN_COLUMNS).where(Run.id == bindparam("_run_id")),
+    # the run, and whether it has any task, artifact, ledger row (else not read for nothing)
+    select(
+        *_RUN_COLUMNS,
+        *(
+            exists().where(table.c.run_id == bindparam("_run_id"))
+            for table in (Task.__table__, Artifact.__table__, ModelCall.__table__)
+        ),
+    ).where(Run.id == bindparam("_run_id")),
     select(*Task.__table__.c).where(Task.run_id == bindparam("_run_id")).order_by(Task.id),
     select(*Artifact.__table__.c)
     .where(Artifact.run_id == bindparam("_run_id"))
@@ -122,23 +132,31 @@ class RunRows:
         )
         return run, project
 
-    def run_record(self, run_id: str) -> RunRecord:
+    def run_record(self, run_id: str, conn: Connection | None = None) -> RunRecord:
         """The run and its tasks, artifacts and ledger rows (see the module docstring);
         ``NotFound`` if there is no such run. Outside a step only: a step's held writes are
-        not in it."""
-        engine: Engine = self.sessions.kw["bind"]
+        not in it. ``conn``: read in that connection's transaction (the run's ending's)."""
+        if conn is None:
+            engine: Engine = self.sessions.kw["bind"]
+            with engine.connect() as own:
+                return self.run_record(run_id, own)
         params = {"_run_id": run_id}
         runs, tasks, artifacts, calls = _RECORD
-        with engine.connect() as conn:
-            row = conn.execute(runs, params).first()
-            if row is None:
-                raise NotFound("run", run_id)
-            return RunRecord(
-                detached(Run, row._asdict()),
-                [detached(Task, r._asdict()) for r in conn.execute(tasks, params)],
-                [detached(Artifact, r._asdict()) for r in conn.execute(artifacts, params)],
-                [detached(ModelCall, r._asdict()) for r in conn.execute(calls, params)],
-            )
+        row = conn.execute(runs, params).first()
+        if row is None:
+            raise NotFound("run", run_id)
+        n = len(_RUN_COLUMNS)
+        has_tasks, has_artifacts, has_calls = row[n:]
+        return RunRecord(
+            detached(Run, {c.key: v for c, v in zip(_RUN_COLUMNS, row[:n], strict=True)}),
+            [detached(Task, r._asdict()) for r in conn.execute(tasks, params)] if has_tasks else [],
+            [detached(Artifact, r._asdict()) for r in conn.execute(artifacts, params)]
+            if has_artifacts
+            else [],
+            [detached(ModelCall, r._asdict()) for r in conn.execute(calls, params)]
+            if has_calls
+            else [],
+        )
 
     def update_run(
         self, run_id: str, *, event: tuple[str, str] | None = None, **fields: Any
@@ -166,7 +184,7 @@ class RunRows:
 
         One ``UPDATE ... RETURNING`` through Core, not the ORM's read, change and flush: a run
         changes at least twice, and a trivial run's time is mostly its statements."""
-        run, said = self._change_run(run_id, event, conn, within, fields, read_back=True)
+        run, said = self._change_run(run_id, event, conn, within, None, fields, read_back=True)
         assert run is not None
         return run, said
 
@@ -177,12 +195,15 @@ class RunRows:
         *,
         conn: Connection | None = None,
         within: Callable[[Connection], None] | None = None,
+        computed: Callable[[Connection], Mapping[str, Any]] | None = None,
         **fields: Any,
     ) -> Event | None:
         """:meth:`update_run_and_say` without reading the run back (its executor's start and
         ending: a run row read back is ~20 columns and its report parsed, for nothing);
-        returns the event."""
-        return self._change_run(run_id, event, conn, within, fields, read_back=False)[1]
+        returns the event. ``computed``: more fields, made in the transaction once its fence
+        check has passed, before the change (the run's report, read in it: one connection
+        and transaction, not two)."""
+        return self._change_run(run_id, event, conn, within, computed, fields, read_back=False)[1]
 
     def _change_run(
         self,
@@ -190,15 +211,16 @@ class RunRows:
         event: tuple[str, str] | None,
         conn: Connection | None,
         within: Callable[[Connection], None] | None,
+        computed: Callable[[Connection], Mapping[str, Any]] | None,
         fields: dict[str, Any],
         *,
         read_back: bool,
     ) -> tuple[Run | None, Event | None]:
         if conn is not None:
-            return self._update_run_in(conn, run_id, event, within, fields, read_back)
+            return self._update_run_in(conn, run_id, event, within, computed, fields, read_back)
         engine: Engine = self.sessions.kw["bind"]
         with engine.begin() as own:
-            changed = self._update_run_in(own, run_id, event, within, fields, read_back)
+            changed = self._update_run_in(own, run_id, event, within, computed, fields, read_back)
         if changed[1] is not None:
             self.events_written()
         return changed
@@ -214,6 +236,7 @@ class RunRows:
         run_id: str,
         event: tuple[str, str] | None,
         within: Callable[[Connection], None] | None,
+        computed: Callable[[Connection], Mapping[str, Any]] | None,
         fields: dict[str, Any],
         read_back: bool,
     ) -> tuple[Run | None, Event | None]:
@@ -222,10 +245,12 @@ class RunRows:
         starts = fields.get("status") == "running" and "started_at" not in fields
         if fields.get("status") in TERMINAL and "finished_at" not in fields:
             values["finished_at"] = now
-        params = {f"_{name}": value for name, value in values.items()}
-        params |= {"_run_id": run_id, "_now": now}
         written: Event | None = None
         self._fence(conn, [run_id])
+        if computed is not None:
+            values.update(computed(conn))
+        params = {f"_{name}": value for name, value in values.items()}
+        params |= {"_run_id": run_id, "_now": now}
         result = conn.execute(_update_run(tuple(values), starts, read_back), params)
         if read_back:
             row = result.first()

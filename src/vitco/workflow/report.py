@@ -7,10 +7,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Connection
+
 from vitco.integrations.git import RepoError
 from vitco.integrations.git.repo import Repo
 from vitco.store import Store
 from vitco.store.models import Artifact, ModelCall, Project, Run, Task
+from vitco.store.rows import detached
 
 _RUN_FIELDS = ("id", "project_id", "status", "reason", "branch", "workflow", "base_sha", "url",
                "started_at", "finished_at")  # fmt: skip
@@ -112,14 +115,16 @@ def build_report(
     *,
     project: Project | None = None,
     ending: Mapping[str, Any] | None = None,
+    conn: Connection | None = None,
 ) -> dict[str, Any]:
     """The report of a run, as stored so far (works for unfinished runs too). ``project``:
     the run's, when the caller has it; ``ending``: run fields about to be stored with the
-    report (status, reason, finished_at), read as if they were."""
-    record = store.run_record(run_id)  # one connection, not a session per table
+    report (status, reason, finished_at), read as if they were; ``conn``: read in that
+    connection's transaction (the one that stores the ending, ``Store.mark_run``)."""
+    record = store.run_record(run_id, conn)  # one connection, not a session per table
     run, tasks = record.run, record.tasks
     if ending:
-        run = Run(**{c: getattr(run, c) for c in _RUN_FIELDS} | dict(ending))
+        run = detached(Run, {c: getattr(run, c) for c in _RUN_FIELDS} | dict(ending))
     if project is None or project.id != run.project_id:
         project = store.get_project(run.project_id)
     stored: Stored = defaultdict(list)

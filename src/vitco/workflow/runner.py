@@ -409,11 +409,11 @@ def _record_ending(
     held: Held | None = None,
     within: Callable[[Connection], None] | None = None,
 ) -> dict[str, Any]:
-    """Store how the run ended, its report (with ``kept``: what only the runner knows) and
-    the event that says so, in one transaction, after tidying up (only while it still holds
-    its lease); returns the report. A report that cannot be built leaves the ending stored
-    without it, and the error raised. The reason is the client's to read too (the API's
-    run): the data dir's path is left out.
+    """Store how the run ended, its report (with ``kept``: what only the runner knows; read in
+    that transaction, once its fence check passed) and the event that says so, in one
+    transaction, after tidying up (only while it still holds its lease); returns the report.
+    A report that cannot be built leaves the ending stored without it, and the error raised.
+    The reason is the client's to read too (the API's run): the data dir's path is left out.
 
     When nothing of the run follows its ending (``ENDS_ALL``: no notice to mail, nothing to
     resume here), the same transaction gives back ``held``, the run's lease, when it is a
@@ -428,13 +428,20 @@ def _record_ending(
     ending: dict[str, Any] = {"status": status, "reason": reason or None}
     if status in TERMINAL:
         ending["finished_at"] = utcnow()
-    try:
-        report = build_report(rt.store, rt.run_id, project=project, ending=ending) | kept
-    except FenceRefused:
-        raise
-    except Exception:
-        rt.show(rt.store.mark_run(rt.run_id, said, **ending))
-        raise
+    built: list[dict[str, Any]] = []
+    unbuilt: list[Exception] = []
+
+    def reported(conn: Connection) -> dict[str, Any]:  # in the ending's transaction
+        try:
+            fresh = build_report(rt.store, rt.run_id, project=project, ending=ending, conn=conn)
+        except FenceRefused:
+            raise
+        except Exception as exc:
+            unbuilt.append(exc)
+            raise
+        built.append(fresh | kept)
+        return {"report": built[-1]}
+
     give_back = None
     if status in ENDS_ALL and held is not None:
         give_back = give_back_within(held, rt.store)
@@ -444,9 +451,18 @@ def _record_ending(
         for write in writes:
             write(conn)
 
-    told = rt.store.mark_run(
-        rt.run_id, said, within=more if writes else None, **ending, report=report
-    )
+    try:
+        told = rt.store.mark_run(
+            rt.run_id, said, within=more if writes else None, computed=reported, **ending
+        )
+    except Exception:
+        if not unbuilt:
+            raise
+        # the report could not be built: the ending is stored without it (the lease and the
+        # job end as for any failure: ``run_lock`` gives the lease back, the worker the job)
+        rt.show(rt.store.mark_run(rt.run_id, said, **ending))
+        raise
+    report = built[-1]
     if give_back is not None and held is not None:  # committed: nothing left to give back
         held.given_back()
     rt.show(told)
