@@ -1,6 +1,6 @@
 """A worker's execution of a run commits three times: the job's take; the run's lease, its
 fence and its start (with the event that says so); the run's ending (with its report, read
-in that transaction, and event), the lease given back and the job finished. A crash between
+on its connection, and event), the lease given back and the job finished. A crash between
 two commits leaves each group whole or absent, never the run delivered with its job still
 held (retaken for nothing) nor started without its lease. Real store and queue, SQLite and
 PostgreSQL."""
@@ -101,7 +101,7 @@ def test_a_run_starts_and_ends_each_in_one_transaction(services: Services) -> No
     )
     writes = [g for g in groups if any(s.startswith(("INSERT", "UPDATE")) for s in g)]
     assert writes.index(ended) == 2, writes  # the take, the start, the ending
-    # the report is read in the ending's transaction, the run alone (it has no task,
+    # the report is read on the ending's connection, the run alone (it has no task,
     # artifact nor ledger row): one statement, not four on a connection of its own
     (ending,) = [t for s, t in sent if s.startswith("UPDATE runs SET") and "report" in s]
     reads = [s for s, t in sent if t is ending and s.startswith("SELECT runs.")]

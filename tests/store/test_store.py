@@ -190,25 +190,34 @@ def test_mark_run_changes_and_says_without_reading_the_run_back(
         store.mark_run("r-missing", ("run", "nothing"), status="running")
 
 
-def test_mark_run_computes_fields_in_its_transaction_after_the_fence(
+def test_mark_run_computes_fields_on_its_connection_before_the_change(
     store: Store, run_ids: tuple[str, str]
 ) -> None:
     _, run_id = run_ids
     seen: list[Any] = []
+    said: list[Any] = []
+
+    def listen(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        said.append((" ".join(statement.split()), conn))
 
     def computed(conn: Any) -> dict[str, Any]:
-        seen.append(store.run_record(run_id, conn).run.status)  # read in the transaction
+        seen.append(store.run_record(run_id, conn).run.status)  # read on its connection
         return {"report": {"status": "delivered"}}
 
     store.raise_fence(run_id, 1)
-    with store.fenced(run_id, 1):
-        store.mark_run(run_id, ("run", "it ended"), computed=computed, status="delivered")
+    event.listen(store.engine, "before_cursor_execute", listen)
+    try:
+        with store.fenced(run_id, 1):
+            store.mark_run(run_id, ("run", "it ended"), computed=computed, status="delivered")
+    finally:
+        event.remove(store.engine, "before_cursor_execute", listen)
     assert seen == ["queued"]  # before the change
     assert store.get_run(run_id).report == {"status": "delivered"}
-    store.raise_fence(run_id, 2)  # another holder: the fence refuses before anything is read
+    assert len({id(conn) for _, conn in said}) == 1, said  # one connection
+    store.raise_fence(run_id, 2)  # another holder: the fence refuses the change
     with store.fenced(run_id, 1), pytest.raises(FenceRefused):
         store.mark_run(run_id, ("run", "late"), computed=computed, status="failed")
-    assert seen == ["queued"]
+    assert store.get_run(run_id).status == "delivered"
 
 
 def test_run_record_reads_only_the_tables_that_hold_rows_of_the_run(

@@ -11,7 +11,7 @@ times (its job's take, its start, its ending), each commit a group a crash keeps
 whole. Its
 report reads the run with its tasks, artifacts and ledger in one go (``run_record``: Core
 statements built once, on one connection; through four ORM sessions that was ~1 ms of the
-~9 ms of CPU a trivial run cost), in the ending's own transaction (``mark_run``'s
+~9 ms of CPU a trivial run cost), on the ending's own connection (``mark_run``'s
 ``computed``), and reads only the tables that hold rows of the run: a run with no task,
 artifact or model call (a trivial run) is read in one statement, not four.
 """
@@ -200,9 +200,9 @@ class RunRows:
     ) -> Event | None:
         """:meth:`update_run_and_say` without reading the run back (its executor's start and
         ending: a run row read back is ~20 columns and its report parsed, for nothing);
-        returns the event. ``computed``: more fields, made in the transaction once its fence
-        check has passed, before the change (the run's report, read in it: one connection
-        and transaction, not two)."""
+        returns the event. ``computed``: more fields, made on the transaction's connection
+        before its fence check (the run's report: one connection, not two; on SQLite its
+        reads come before the transaction takes the write lock, which is not held for them)."""
         return self._change_run(run_id, event, conn, within, computed, fields, read_back=False)[1]
 
     def _change_run(
@@ -246,9 +246,9 @@ class RunRows:
         if fields.get("status") in TERMINAL and "finished_at" not in fields:
             values["finished_at"] = now
         written: Event | None = None
-        self._fence(conn, [run_id])
-        if computed is not None:
+        if computed is not None:  # before the fence: on SQLite, outside the write lock
             values.update(computed(conn))
+        self._fence(conn, [run_id])
         params = {f"_{name}": value for name, value in values.items()}
         params |= {"_run_id": run_id, "_now": now}
         result = conn.execute(_update_run(tuple(values), starts, read_back), params)

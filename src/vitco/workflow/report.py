@@ -119,8 +119,8 @@ def build_report(
 ) -> dict[str, Any]:
     """The report of a run, as stored so far (works for unfinished runs too). ``project``:
     the run's, when the caller has it; ``ending``: run fields about to be stored with the
-    report (status, reason, finished_at), read as if they were; ``conn``: read in that
-    connection's transaction (the one that stores the ending, ``Store.mark_run``)."""
+    report (status, reason, finished_at), read as if they were; ``conn``: read on that
+    connection (the one that stores the ending, ``Store.mark_run``)."""
     record = store.run_record(run_id, conn)  # one connection, not a session per table
     run, tasks = record.run, record.tasks
     if ending:

@@ -409,9 +409,9 @@ def _record_ending(
     held: Held | None = None,
     within: Callable[[Connection], None] | None = None,
 ) -> dict[str, Any]:
-    """Store how the run ended, its report (with ``kept``: what only the runner knows; read in
-    that transaction, once its fence check passed) and the event that says so, in one
-    transaction, after tidying up (only while it still holds its lease); returns the report.
+    """Store how the run ended, its report (with ``kept``: what only the runner knows; read on
+    that transaction's connection) and the event that says so, in one transaction, after
+    tidying up (only while it still holds its lease); returns the report.
     A report that cannot be built leaves the ending stored without it, and the error raised.
     The reason is the client's to read too (the API's run): the data dir's path is left out.
 
@@ -431,7 +431,7 @@ def _record_ending(
     built: list[dict[str, Any]] = []
     unbuilt: list[Exception] = []
 
-    def reported(conn: Connection) -> dict[str, Any]:  # in the ending's transaction
+    def reported(conn: Connection) -> dict[str, Any]:  # on the ending's connection
         try:
             fresh = build_report(rt.store, rt.run_id, project=project, ending=ending, conn=conn)
         except FenceRefused:
