@@ -4,9 +4,10 @@ shut down."""
 
 from __future__ import annotations
 
+import operator
 import threading
 from collections.abc import Iterator
-from typing import TypedDict
+from typing import Annotated, Any, TypedDict
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
@@ -32,25 +33,61 @@ class Count(TypedDict):
     n: int
 
 
-def _graph() -> object:
+class Saves(InMemorySaver):
+    """An in-memory saver that notes the thread each save runs in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: list[threading.Thread] = []
+        self.failing: list[str] = []  # shared by the copies LangGraph may make of the saver
+
+    def put(self, *args: Any, **kwargs: Any) -> Any:
+        self.threads.append(threading.current_thread())
+        if self.failing:
+            raise RuntimeError(self.failing[0])
+        return super().put(*args, **kwargs)
+
+    def put_writes(self, *args: Any, **kwargs: Any) -> None:
+        self.threads.append(threading.current_thread())
+        super().put_writes(*args, **kwargs)
+
+
+def _graph(saver: InMemorySaver | None = None) -> object:
     builder = StateGraph(Count)
     builder.add_node("one", lambda s: {"n": s["n"] + 1})
     builder.add_node("two", lambda s: {"n": s["n"] + 1})
     builder.add_edge(START, "one")
     builder.add_edge("one", "two")
     builder.add_edge("two", END)
+    return builder.compile(checkpointer=saver or InMemorySaver())
+
+
+class Both(TypedDict):
+    n: Annotated[list[str], operator.add]
+
+
+def _parallel() -> object:
+    """Two tasks at once (they run on the pool's threads)."""
+    builder = StateGraph(Both)
+    builder.add_node("left", lambda s: {"n": ["left"]})
+    builder.add_node("right", lambda s: {"n": ["right"]})
+    builder.add_edge(START, "left")
+    builder.add_edge(START, "right")
+    builder.add_edge("left", END)
+    builder.add_edge("right", END)
     return builder.compile(checkpointer=InMemorySaver())
 
 
 def test_invocations_reuse_their_threads() -> None:
     executors.install()
     assert vars(_executor)["get_executor_for_config"] is executors.borrow  # not re-exported
-    graph = _graph()
+    graph = _parallel()
     config = {"configurable": {"thread_id": "a"}, "max_concurrency": 3}
 
     def invoke(i: int) -> None:
         config["configurable"] = {"thread_id": f"t{i}"}
-        assert graph.invoke({"n": i}, config, durability="sync") == {"n": i + 2}  # type: ignore[attr-defined]
+        done = graph.invoke({"n": []}, config, durability="sync")  # type: ignore[attr-defined]
+        assert sorted(done["n"]) == ["left", "right"]
 
     for i in range(3):  # a pool grows up to max_concurrency threads as its work asks
         invoke(i)
@@ -65,6 +102,23 @@ def test_invocations_reuse_their_threads() -> None:
     # counting them all failed under load)
     assert set(threading.enumerate()) - before == set()
     assert {t for pool in executors._idle.get(3, []) for t in pool._threads} == threads
+
+
+def test_checkpoint_saves_run_in_the_invoking_thread_and_their_failures_fail_it() -> None:
+    """A checkpoint's save and a task's writes are done where LangGraph submits them, not
+    handed to a pool thread and waited for (see ``vitco.workflow.executors``)."""
+    executors.install()
+    saver = Saves()
+    graph = _graph(saver)
+    config = {"configurable": {"thread_id": "s"}, "max_concurrency": 3}
+    assert graph.invoke({"n": 0}, config, durability="sync") == {"n": 2}  # type: ignore[attr-defined]
+    assert len(saver.threads) >= 3  # the input's, each step's checkpoint, their writes
+    assert set(saver.threads) == {threading.current_thread()}
+    assert graph.get_state(config).values == {"n": 2}  # type: ignore[attr-defined]
+    saver.failing.append("the disk is full")
+    config["configurable"] = {"thread_id": "f"}
+    with pytest.raises(RuntimeError, match="the disk is full"):
+        graph.invoke({"n": 0}, config, durability="sync")  # type: ignore[attr-defined]
 
 
 def test_a_pool_serves_one_invocation_at_a_time() -> None:
