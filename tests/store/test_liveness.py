@@ -44,7 +44,7 @@ def test_the_store_engine_pings_only_a_connection_that_is_not_quiet_and_replaces
 ) -> None:
     from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
-    real_ping = PGDialect_psycopg.do_ping
+    real_ping: Any = PGDialect_psycopg.do_ping
     round_trips: list[int] = []
 
     def round_trip(self: Any, dbapi_connection: Any) -> bool:
