@@ -2,7 +2,8 @@
 A run executes in instance A; a WebSocket client of instance B, connected while the run waits
 at a gate, receives every event of the run, in order, each once, with the numbers the store
 gave them (those before it connected by catch-up, the rest live: woken by A's notify over
-Redis)."""
+Redis). The demo with the tests' stand-in for its toolchain (``tests.standin``): this test is
+about events crossing processes, not about the delivered project's tests."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.processes import fleet_env, serve
+from tests.standin import ENV as standin_env
+from tests.standin import PRELUDE
 from vitco.api.keys import issue
 from vitco.cli.run import DEMO_BRIEF
 from vitco.client import VitcoClient
@@ -55,7 +58,7 @@ def test_a_client_of_instance_b_gets_every_event_of_a_run_in_instance_a(
     prefix = redis_prefix + "queue:"  # the fixture removes these keys afterwards
     env_a = fleet_env(
         short_home / "a", postgres_url, REDIS_URL, queue_prefix=prefix, api=True,
-        VITCO_SERVE_WORKER="true",
+        VITCO_SERVE_WORKER="true", **standin_env,
     )  # fmt: skip
     env_b = fleet_env(
         short_home / "b", postgres_url, REDIS_URL, queue_prefix=prefix, api=True,
@@ -65,7 +68,7 @@ def test_a_client_of_instance_b_gets_every_event_of_a_run_in_instance_a(
     # events before the gate come by catch-up, those after it live
     (short_home / "a" / "workflows").mkdir(parents=True)
     (short_home / "a" / "workflows" / "careful.yaml").write_text(CAREFUL)
-    with serve(env_a, short_home / "a.log") as a:
+    with serve(env_a, short_home / "a.log", prelude=PRELUDE) as a:
         api_a = VitcoClient.connect(a.url, key)
         project = api_a.create_project(DEMO_BRIEF.read_text())
         run = api_a.start_run(project.id, workflow="careful")
