@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 
+import vitco.api.keys
 from tests.standin import installed
 from vitco.config import Settings
 from vitco.llm.providers import env_names as provider_env_names
@@ -96,6 +98,19 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith("VITCO_") or name in provider_vars:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("VITCO_HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_key_hashes() -> Iterator[None]:
+    """API keys a test issues are hashed with argon2id at its lowest cost (one pass over 8 KiB,
+    one lane) instead of vitco's (three over 64 MiB, four lanes: half a CPU second to hash and
+    verify a key, the point in production). A hash carries its parameters, so every process
+    verifies these at that cost too; what is tested (argon2id, the key never stored, refused
+    when wrong, revoked or expired) is the same."""
+    with pytest.MonkeyPatch.context() as patch:
+        cheapest = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+        patch.setattr(vitco.api.keys, "_hasher", cheapest)
+        yield
 
 
 @pytest.fixture
