@@ -251,7 +251,8 @@ def _sse_with_a_reconnect(client: httpx.Client, run_id: str) -> list[dict[str, A
                 headers = {"Last-Event-ID": sse.id}
                 if _final(got[-1]) or (stop_after and len(got) == stop_after):
                     break
-        time.sleep(1.0)
+        if stop_after:  # away a second before coming back; none after the last event
+            time.sleep(1.0)
     return got
 
 
