@@ -7,15 +7,17 @@ process (embedded mode: SQLite, the in-process worker) on a fresh data dir.
 ``webhooks``: signed ``POST /v1/hooks/generic`` deliveries (Standard Webhooks), each a brief
 that becomes a project and a run of a trivial durable workflow (one checkpointed step that only
 ends the run as delivered; template ``bench-trivial``, its step registered in the server
-process), sent by ``--concurrency`` clients at once, executed by the server's embedded worker
-and ``--workers`` ``vitco worker`` processes (the queue is the store's; default 2: on this
-2-core machine, alternated under a shared machine's load, serve alone gave 72-85/s at
-10.4-12.6 ms of CPU an execution (2 rounds), serve + 1 worker 82-112/s at 10.2-12.8 ms and
-serve + 2 workers 84-107/s at 10.1-11.9 ms (4 rounds each; medians 89/s at 12.3 ms against
-96/s at 11.0 ms): with two workers serve executes a third of the runs instead of half, and
-its accepts share its GIL with fewer of them): the accept latency p50/p99 and accepted/s
-(each 202 is durable: project, brief, run and job committed before it), then persisted
-executions/s, from the first delivery until every run is stored finished. The target for this
+process), sent by ``--concurrency`` clients at once, executed by ``--workers`` ``vitco worker``
+processes (the queue is the store's; default 2), with serve only accepting, or by serve's
+embedded worker alone with ``--workers 0``. Alternated on this 2-core machine (quiet, the load
+sent with aiohttp), serve + 2 workers gave 113.6/s at 12.6 ms of CPU an execution while serve
+executed too (``VITCO_SERVE_WORKER``, 3 rounds; 2 more: 132/s) and 142.7/s at 10.4 ms while it
+only accepted (3 rounds; 2 more: 163/s); serve + 1 worker, serve only accepting, 113.8/s at
+10.4 ms; workers taking 1 job at a time instead of 4 made no difference beyond the noise. A
+serve that executes shares its GIL between its accepts and its runs. Figures: the accept
+latency p50/p99 and accepted/s (each 202 is durable: project, brief, run and job committed
+before it), then persisted executions/s, from the first delivery until every run is stored
+finished. The target for this
 kind of machine is 250 persisted executions/s; it is printed next to the figure. The CPU time
 the vitco processes used meanwhile, per execution, is what it costs whatever else the machine
 runs: on a shared machine the rates vary with the load, this much less.
@@ -156,11 +158,15 @@ def wait_until_up(process: subprocess.Popen[bytes], probe: str, what: str) -> No
 
 
 @contextlib.contextmanager
-def serving(home: Path, prelude: str = "") -> Iterator[str]:
+def serving(home: Path, prelude: str = "", *, executes: bool = True) -> Iterator[str]:
     """``vitco serve`` on a data dir, as its own process, until the block ends (``prelude``:
-    Python run in that process first, e.g. to register a step)."""
+    Python run in that process first, e.g. to register a step; ``executes``: whether its
+    embedded worker runs, ``VITCO_SERVE_WORKER``)."""
     port = _port()
-    env = _vitco_env(home) | {"VITCO_API_RATE_BURST": "100000"}  # the clients share one key
+    env = _vitco_env(home) | {
+        "VITCO_API_RATE_BURST": "100000",  # the clients share one key
+        "VITCO_SERVE_WORKER": "true" if executes else "false",
+    }
     command = _vitco(prelude, "serve")
     process = subprocess.Popen([*command, "--port", str(port)], env=env, stdout=subprocess.DEVNULL)
     PIDS.append(process.pid)
@@ -180,8 +186,8 @@ def serving(home: Path, prelude: str = "") -> Iterator[str]:
 
 @contextlib.contextmanager
 def working(home: Path, count: int, prelude: str = "") -> Iterator[None]:
-    """``count`` ``vitco worker`` processes on the data dir (beside the serving process's own
-    embedded worker: the queue is the store's, shared), until the block ends. The block starts
+    """``count`` ``vitco worker`` processes on the data dir (the queue is the store's, shared
+    with the serving process), until the block ends. The block starts
     once each is ready (its ``/readyz``): the CPU a worker spends starting (about 2 s of
     imports and set-up) is not an execution's, as serve's is not."""
     ports = [_port() for _ in range(count)]
@@ -355,7 +361,7 @@ def webhooks(deliveries: int, concurrency: int, workers: int = 0) -> dict[str, A
     with data_dir("admin", workflows={"bench-trivial": TRIVIAL}) as bench:
         key, sessions = bench.key, bench.sessions
         with (
-            serving(bench.home, prelude=NOOP_STEP) as url,
+            serving(bench.home, prelude=NOOP_STEP, executes=workers == 0) as url,
             working(bench.home, workers, prelude=NOOP_STEP),
         ):
             admin = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"})
@@ -511,7 +517,8 @@ def main() -> None:
         "--workers",
         type=int,
         default=2,
-        help="vitco worker processes beside vitco serve's embedded worker (webhooks)",
+        help="vitco worker processes executing the webhooks' runs (0: vitco serve's own "
+        "embedded worker executes them; otherwise serve only accepts)",
     )
     parser.add_argument("--clients", type=int, default=100, help="WebSocket clients")
     parser.add_argument("--events", type=int, default=50, help="events written one at a time")
