@@ -15,13 +15,10 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from tests.workflow.onestep import one_step_workflow
-from vitco.bootstrap import build
-from vitco.config import Settings
+from tests.workflow.onestep import trivial_services
 from vitco.jobs.embedded import EmbeddedWorker, execute_job
 from vitco.jobs.queue import Job, StoreRunQueue
 from vitco.leases.sql import SqlRunLease
-from vitco.llm.testing import TestModel
 from vitco.sandbox import Sandbox
 from vitco.workflow.brief import BriefText
 from vitco.workflow.runner import create_run
@@ -30,11 +27,8 @@ from vitco.workflow.services import Services
 
 @pytest.fixture
 def services(tmp_path: Path, database_url: str, sandbox: Sandbox) -> Iterator[Services]:
-    settings = Settings(home=tmp_path / "home", database_url=database_url)
-    with one_step_workflow(
-        settings, "trivial", "t_noop", lambda rt, state: {"status": "delivered"}
-    ):
-        yield build(settings, model=TestModel(), sandbox=sandbox)
+    with trivial_services(tmp_path / "home", database_url, sandbox, "t_noop") as services:
+        yield services
 
 
 @contextmanager

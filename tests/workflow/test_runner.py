@@ -10,13 +10,10 @@ from typing import Any
 
 import pytest
 
-from tests.workflow.onestep import one_step_workflow
-from vitco.bootstrap import build
-from vitco.config import Settings
+from tests.workflow.onestep import trivial_services
 from vitco.jobs.embedded import EmbeddedWorker, execute_job
 from vitco.jobs.queue import StoreRunQueue
 from vitco.leases.sql import SqlRunLease
-from vitco.llm.testing import TestModel
 from vitco.sandbox import Sandbox
 from vitco.workflow import runner
 from vitco.workflow.brief import BriefText
@@ -26,11 +23,8 @@ from vitco.workflow.services import Services
 
 @pytest.fixture
 def services(tmp_path: Path, database_url: str, sandbox: Sandbox) -> Iterator[Services]:
-    settings = Settings(home=tmp_path / "home", database_url=database_url)
-    with one_step_workflow(
-        settings, "trivial", "t_noop_ending", lambda rt, state: {"status": "delivered"}
-    ):
-        yield build(settings, model=TestModel(), sandbox=sandbox)
+    with trivial_services(tmp_path / "home", database_url, sandbox, "t_noop_ending") as services:
+        yield services
 
 
 def test_a_report_that_cannot_be_built_leaves_the_ending_stored_without_it(
