@@ -44,6 +44,28 @@ def test_a_lost_lease_is_noticed_and_reported(leases: RunLease) -> None:
     assert current is not None and current.owner == "elsewhere"
 
 
+def test_a_lease_that_runs_out_just_after_refusing_the_take_is_taken(leases: RunLease) -> None:
+    """The holder's lease is live when the take asks for it and has run out when the take
+    looks at who holds it (a holder killed just under a ttl ago, on a loaded machine:
+    ``vitco resume`` answered "being driven by another process right now (lease token 1, 0 s
+    left unless renewed)"): the run is free, and the take gets it."""
+    other = leases.acquire("r-1", "another-host/x/1-1/n", 0.4)  # never judged dead from here
+    assert other is not None
+
+    def acquire_as_the_lease_runs_out(
+        run_id: str, owner: str, ttl_s: float, **more: object
+    ) -> Lease | None:
+        got = leases.acquire(run_id, owner, ttl_s, **more)  # type: ignore[arg-type]
+        if got is None:
+            time.sleep(0.6)  # refused; meanwhile the holder's lease runs out
+        return got
+
+    lease = take(leases, "r-1", 30, acquire=acquire_as_the_lease_runs_out)
+    assert lease is not None and lease.token > other.token
+    current = leases.inspect("r-1")
+    assert current is not None and current.owner == lease.owner and current.live
+
+
 class Flaky:
     """A lease backend whose server goes away after the lease was taken, and comes back."""
 

@@ -55,7 +55,9 @@ def take(
     if lease is not None or not local_takeover:
         return lease
     holder = leases.inspect(run_id)
-    if holder is not None and holder.live and dead_here(holder.owner):
+    if holder is None or not holder.live:  # given back or run out since the refusal: free
+        return acquire(run_id, owner, ttl_s)
+    if dead_here(holder.owner):
         return acquire(run_id, owner, ttl_s, replace=holder.owner)
     return None
 
