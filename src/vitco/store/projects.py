@@ -52,6 +52,7 @@ class Projects:
 
     sessions: sessionmaker[Session]
     ensure_tenant: Callable[..., str]  # vitco.store.repo.Store's
+    engine: Engine  # the store's (``Fences.engine``)
 
     def create_project(
         self,
@@ -96,7 +97,7 @@ class Projects:
         for _ in range(SLOT_ATTEMPTS):
             try:
                 # Core, one INSERT ... RETURNING each: the rows an accepted brief makes
-                with self._engine().begin() as conn:
+                with self.engine.begin() as conn:
                     project = inserted(conn, Project, {
                         "id": project_id, "tenant_id": tenant_id, "name": name,
                         "repo_path": repo_path, "client": client, "budget_usd": budget_usd,
@@ -156,7 +157,3 @@ class Projects:
         ]  # fmt: skip
         if runs:
             conn.execute(insert(Run), runs)
-
-    def _engine(self) -> Engine:
-        engine: Engine = self.sessions.kw["bind"]
-        return engine

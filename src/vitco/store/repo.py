@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
     Connection,
-    Engine,
     bindparam,
     func,
     insert,
@@ -153,7 +152,7 @@ class Store(RunRows, Projects, Artifacts, Fences, CostQueries):
     def _write(self, writes: list[Write], *, step: bool = False) -> None:
         # SQLAlchemy Core, not the ORM: a step's rows are plain inserts and one update, and the
         # ORM's unit of work would cost more than the statements themselves.
-        engine: Engine = self.sessions.kw["bind"]
+        engine = self.engine
         with engine.begin() as conn:  # no Session: nothing here needs one
             self._fence(conn, (w.run for w in writes))
             if step and engine.dialect.name == "postgresql":

@@ -117,11 +117,11 @@ class RunRows:
     bus: EventBus | None
     redactor: Redactor | None
     _fence: Callable[[Any, Iterable[str | None]], None]  # vitco.store.fences.Fences'
+    engine: Engine  # the store's (``Fences.engine``)
 
     def run_with_project(self, run_id: str) -> tuple[Run, Project]:
         """A run and its project, in one query (Core: every job a worker takes reads them)."""
-        engine: Engine = self.sessions.kw["bind"]
-        with engine.connect() as conn:
+        with self.engine.connect() as conn:
             row = conn.execute(_WITH_PROJECT, {"_run_id": run_id}).first()
         if row is None:
             raise NotFound("run", run_id)
@@ -137,8 +137,7 @@ class RunRows:
         ``NotFound`` if there is no such run. Outside a step only: a step's held writes are
         not in it. ``conn``: read in that connection's transaction (the run's ending's)."""
         if conn is None:
-            engine: Engine = self.sessions.kw["bind"]
-            with engine.connect() as own:
+            with self.engine.connect() as own:
                 return self.run_record(run_id, own)
         params = {"_run_id": run_id}
         runs, tasks, artifacts, calls = _RECORD
@@ -218,8 +217,7 @@ class RunRows:
     ) -> tuple[Run | None, Event | None]:
         if conn is not None:
             return self._update_run_in(conn, run_id, event, within, computed, fields, read_back)
-        engine: Engine = self.sessions.kw["bind"]
-        with engine.begin() as own:
+        with self.engine.begin() as own:
             changed = self._update_run_in(own, run_id, event, within, computed, fields, read_back)
         if changed[1] is not None:
             self.events_written()
