@@ -185,15 +185,24 @@ def serving(home: Path, prelude: str = "", *, executes: bool = True) -> Iterator
 
 
 @contextlib.contextmanager
-def working(home: Path, count: int, prelude: str = "") -> Iterator[None]:
+def working(home: Path, count: int, prelude: str = "", at_once: int = 1) -> Iterator[None]:
     """``count`` ``vitco worker`` processes on the data dir (the queue is the store's, shared
-    with the serving process), until the block ends. The block starts
-    once each is ready (its ``/readyz``): the CPU a worker spends starting (about 2 s of
-    imports and set-up) is not an execution's, as serve's is not."""
+    with the serving process), each executing ``at_once`` runs at a time, until the block ends.
+    The block starts once each is ready (its ``/readyz``): the CPU a worker spends starting
+    (about 2 s of imports and set-up) is not an execution's, as serve's is not."""
     ports = [_port() for _ in range(count)]
     processes = [
         subprocess.Popen(
-            _vitco(prelude, "worker", "--poll", "0.2", "--health-port", str(port)),
+            _vitco(
+                prelude,
+                "worker",
+                "--poll",
+                "0.2",
+                "--concurrency",
+                str(at_once),
+                "--health-port",
+                str(port),
+            ),
             env=_vitco_env(home),
             stdout=subprocess.DEVNULL,
         )
@@ -354,7 +363,9 @@ def projects(requests: int, concurrency: int) -> dict[str, Any]:
     }
 
 
-def webhooks(deliveries: int, concurrency: int, workers: int = 0) -> dict[str, Any]:
+def webhooks(
+    deliveries: int, concurrency: int, workers: int = 0, at_once: int = 1
+) -> dict[str, Any]:
     """Signed webhooks that start a trivial durable workflow (see the module docstring)."""
     from vitco.integrations.webhooks.signing import standard_headers
 
@@ -362,7 +373,7 @@ def webhooks(deliveries: int, concurrency: int, workers: int = 0) -> dict[str, A
         key, sessions = bench.key, bench.sessions
         with (
             serving(bench.home, prelude=NOOP_STEP, executes=workers == 0) as url,
-            working(bench.home, workers, prelude=NOOP_STEP),
+            working(bench.home, workers, prelude=NOOP_STEP, at_once=at_once),
         ):
             admin = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"})
             answer = admin.put("/v1/hooks/generic/secret")
@@ -407,6 +418,7 @@ def webhooks(deliveries: int, concurrency: int, workers: int = 0) -> dict[str, A
         "deliveries": deliveries,
         "concurrency": concurrency,
         "worker_processes": workers,
+        "runs_at_once_per_worker": at_once,
         "accepted": statuses.count(202),
         "accepted_per_s": round(deliveries / wall, 1),
         "accept_latency": _ms(latencies),
@@ -511,7 +523,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--only", choices=PARTS, action="append", help="only this part")
     parser.add_argument("--requests", type=int, default=2000, help="GET /v1/projects requests")
-    parser.add_argument("--deliveries", type=int, default=300, help="signed webhooks sent")
+    parser.add_argument("--deliveries", type=int, default=1000, help="signed webhooks sent")
     parser.add_argument("--concurrency", type=int, default=16, help="requests at once")
     parser.add_argument(
         "--workers",
@@ -519,6 +531,9 @@ def main() -> None:
         default=2,
         help="vitco worker processes executing the webhooks' runs (0: vitco serve's own "
         "embedded worker executes them; otherwise serve only accepts)",
+    )
+    parser.add_argument(
+        "--at-once", type=int, default=1, help="runs each vitco worker executes at a time"
     )
     parser.add_argument("--clients", type=int, default=100, help="WebSocket clients")
     parser.add_argument("--events", type=int, default=50, help="events written one at a time")
@@ -545,7 +560,7 @@ def main() -> None:
     if "projects" in parts:
         result["projects"] = projects(args.requests, args.concurrency)
     if "webhooks" in parts:
-        result["webhooks"] = webhooks(args.deliveries, args.concurrency, args.workers)
+        result["webhooks"] = webhooks(args.deliveries, args.concurrency, args.workers, args.at_once)
     if "fanout" in parts:
         result["fanout"] = fanout(args.clients, args.events, args.interval, args.burst)
     if args.json:

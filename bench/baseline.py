@@ -166,10 +166,13 @@ def serve(port: int, database: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--deliveries", type=int, default=300, help="signed webhooks a round")
+    parser.add_argument("--deliveries", type=int, default=1000, help="signed webhooks a round")
     parser.add_argument("--concurrency", type=int, default=16, help="requests at once")
     parser.add_argument(
         "--workers", type=int, default=2, help="vitco worker processes (as bench/api.py)"
+    )
+    parser.add_argument(
+        "--at-once", type=int, default=1, help="runs each vitco worker executes at a time"
     )
     parser.add_argument("--repeat", type=int, default=3, help="rounds, alternating the order")
     parser.add_argument("--serve", nargs=2, metavar=("PORT", "DB"), help=argparse.SUPPRESS)
@@ -184,7 +187,9 @@ def main() -> None:
             if name == "bare":
                 rounds["bare"].append(bare(args.deliveries, args.concurrency))
             else:
-                rounds["vitco"].append(webhooks(args.deliveries, args.concurrency, args.workers))
+                rounds["vitco"].append(
+                    webhooks(args.deliveries, args.concurrency, args.workers, args.at_once)
+                )
     bare_rate = statistics.median(r["executions_per_s"] for r in rounds["bare"])
     vitco_rate = statistics.median(r["persisted_executions_per_s"] for r in rounds["vitco"])
     result = {

@@ -178,3 +178,44 @@ def test_a_run_taken_over_after_it_was_found_orphaned_is_queued_when_its_new_hol
     assert requeue_orphans([orphan], store, queue, leases, judged=judged) == [orphan]
     again = queue.take("taker-d", 30)
     assert again is not None and again.run_id == orphan and again.id != busy.id
+
+
+def test_a_scan_reads_a_leaseless_runs_events_only_once_it_could_have_been_idle_so_long(
+    store: Store, tmp_path: Path
+) -> None:
+    """Most runs a scan finds without a lease have just ended (their lease given back between
+    the scan's read of the runs and its look at the lease): their own times show they cannot
+    have been idle for the lease's ttl, so their events are not read. A run whose own times
+    are older is judged by its last event."""
+    from datetime import timedelta
+
+    from sqlalchemy import event
+
+    from vitco.config import Settings
+    from vitco.jobs.worker import orphaned_leases
+    from vitco.store.models import utcnow
+
+    settings = Settings(home=tmp_path / "home", lease_ttl_s=60)
+    leases = SqlRunLease(store.engine)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        fresh = _run(store, "acme")
+        assert orphaned_leases(settings, store, leases) == {}
+        assert not [s for s in statements if "events" in s]
+
+        old = utcnow() - timedelta(seconds=120)
+        quiet, busy = _run(store, "acme"), _run(store, "acme")
+        for run_id in (quiet, busy):
+            store.update_run(run_id, created_at=old, started_at=old)
+        store.add_event(busy, "step", "it is still writing")
+        statements.clear()
+        assert orphaned_leases(settings, store, leases) == {quiet: None}
+        assert len([s for s in statements if "events" in s]) == 2  # quiet's and busy's
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    assert fresh not in orphaned_leases(settings, store, leases)

@@ -64,7 +64,7 @@ def orphaned_leases(
     for run in store.runs(statuses=ACTIVE):  # not every run ever, every watch of every worker
         lease = leases.inspect(run.id)
         if lease is None:
-            if _idle_s(store, run) >= settings.lease_ttl_s:
+            if _idle_for(store, run, settings.lease_ttl_s):
                 found[run.id] = None
         elif not lease.live or (settings.lease_local_takeover and dead_here(lease.owner)):
             found[run.id] = lease
@@ -79,6 +79,17 @@ def scan_orphans(settings: Settings, store: Store, queue: RunQueue) -> list[str]
     leases = open_leases(settings, store.engine)
     found = orphaned_leases(settings, store, leases)
     return requeue_orphans(list(found), store, queue, leases, judged=found)
+
+
+def _idle_for(store: Store, run: Run, seconds: float) -> bool:
+    """Whether nothing happened in the run (no event, no start) for ``seconds``. Its events are
+    read only when its own times are that old: a run started since cannot have been idle so
+    long, and most runs a scan finds without a lease have just ended (their lease given back
+    between the scan's read of the runs and its look at the lease)."""
+    own = max(t for t in (run.started_at, run.created_at) if t)
+    if (utcnow() - own).total_seconds() < seconds:
+        return False
+    return _idle_s(store, run) >= seconds
 
 
 def _idle_s(store: Store, run: Run) -> float:

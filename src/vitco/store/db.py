@@ -135,6 +135,11 @@ def create(url: str) -> Engine:
             url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_S}
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        database = engine.url.database
+        if database not in (None, "", ":memory:"):
+            from vitco.store.turns import take_turns
+
+            take_turns(engine, Path(database), SQLITE_BUSY_S)
         return engine
     # pool_pre_ping: a connection the server dropped (PostgreSQL restarted) is replaced at
     # checkout instead of failing the statement of a running step; its round trip is sent

@@ -1,0 +1,143 @@
+"""The writers of one SQLite file take turns through a lock that wakes the next one at once.
+
+SQLite lets one connection write at a time. The others wait in its busy handler, which sleeps
+in steps (1, 2, 5, 10, 15, 20, 25 ... ms) and looks again, so a writer that finds the lock held
+sleeps past its release; Python's ``sqlite3`` offers no other handler (``sqlite3_busy_handler``
+is not exposed) and no library adds one to a pysqlite connection. Under the webhook bench's load
+(``vitco serve`` accepting, two ``vitco worker``s executing) the workers' threads spent most of
+their time in that sleep, the write lock free, and the machine's two cores ran 1.45 busy.
+
+So each write transaction on an engine's SQLite file first takes the file's *turn*: a
+``threading.Lock`` among the process's threads, then ``flock`` on ``<db file>.write.lock`` among
+processes. A waiter blocks in the kernel (or in the interpreter's lock, without the GIL) and
+wakes as soon as the holder commits or rolls back. The turn is taken where pysqlite itself
+begins a transaction (before an INSERT, UPDATE, DELETE or REPLACE outside one) and given back
+right after the commit or rollback, or when the connection is closed or invalidated. SQLite's
+own busy timeout stays, for writers that take no turn (another program, a raw connection).
+
+A thread that already holds the turn on one connection and writes on another would wait for
+itself: the in-process lock gives up after SQLite's busy timeout and raises what SQLite would
+have ("database is locked"). A forked child starts with the turns free and opens its own lock
+file description: ``flock`` on an inherited one would be the parent's lock, and a thread of the
+parent may have held the in-process lock at the fork.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import threading
+import weakref
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+_BEGINS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+"""The statements before which pysqlite begins a transaction (its legacy isolation mode)."""
+
+
+def _begins_transaction(dbapi_conn: Any, statement: str) -> bool:
+    return not dbapi_conn.in_transaction and statement.lstrip()[:7].upper().startswith(_BEGINS)
+
+
+class WriteTurns:
+    """The turns of one SQLite file's writers in this process (see the module docstring)."""
+
+    def __init__(self, path: Path, wait_s: float) -> None:
+        self.path = path
+        self.wait_s = wait_s
+        self._reset()
+        _ALL.add(self)
+
+    def _reset(self) -> None:
+        self._threads = threading.Lock()
+        self._fd: int | None = None
+        self._holder: int | None = None  # id() of the sqlite3 connection holding the turn
+
+    def _lock_fd(self) -> int:
+        if self._fd is None:
+            # The lock file stays: removing it would let two processes hold "the" lock.
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        return self._fd
+
+    def take(self, dbapi_conn: Any) -> None:
+        """Take the turn for ``dbapi_conn`` (which is about to begin a write transaction)."""
+        if not self._threads.acquire(timeout=self.wait_s):
+            raise sqlite3.OperationalError("database is locked")
+        try:
+            fcntl.flock(self._lock_fd(), fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+        self._holder = id(dbapi_conn)
+
+    def give_back(self, dbapi_conn: Any) -> None:
+        """Give the turn back if ``dbapi_conn`` holds it (its transaction has ended)."""
+        if self._holder is None or self._holder != id(dbapi_conn):
+            return
+        self._holder = None
+        assert self._fd is not None
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._threads.release()
+
+
+_ALL: weakref.WeakSet[WriteTurns] = weakref.WeakSet()
+
+
+def _forked() -> None:
+    for turns in _ALL:
+        turns._reset()  # the inherited descriptor stays open: closing it would unlock the parent
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
+def _raw(conn: Any) -> Any:
+    """The sqlite3 connection behind a pool's proxy (or ``conn`` itself)."""
+    return getattr(conn, "dbapi_connection", conn)
+
+
+def take_turns(engine: Engine, path: Path, wait_s: float) -> WriteTurns:
+    """Make the writers of ``engine`` (on the SQLite file ``path``) take turns; returns the
+    turns (tests look at them)."""
+    turns = WriteTurns(Path(f"{path}.write.lock"), wait_s)
+    dialect: Any = engine.dialect  # this engine's own instance: no other engine sees it
+
+    def executing(method: Any) -> Any:
+        def execute(cursor: Any, statement: str, *args: Any, **kwargs: Any) -> Any:
+            raw = cursor.connection
+            if _begins_transaction(raw, statement):
+                turns.take(raw)
+                try:
+                    return method(cursor, statement, *args, **kwargs)
+                except BaseException:
+                    if not raw.in_transaction:  # the statement failed before it began one
+                        turns.give_back(raw)
+                    raise
+            return method(cursor, statement, *args, **kwargs)
+
+        return execute
+
+    def ending(method: Any) -> Any:
+        def end(conn: Any) -> None:
+            try:
+                method(conn)
+            finally:
+                turns.give_back(_raw(conn))
+
+        return end
+
+    dialect.do_execute = executing(dialect.do_execute)
+    dialect.do_executemany = executing(dialect.do_executemany)
+    dialect.do_execute_no_params = executing(dialect.do_execute_no_params)
+    dialect.do_commit = ending(dialect.do_commit)
+    dialect.do_rollback = ending(dialect.do_rollback)
+
+    def dropped(dbapi_conn: Any, *_: Any) -> None:
+        turns.give_back(dbapi_conn)
+
+    for name in ("close", "invalidate", "soft_invalidate", "close_detached"):
+        event.listen(engine, name, dropped)
+    return turns
