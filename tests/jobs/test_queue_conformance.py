@@ -159,6 +159,46 @@ def test_one_tenants_hundred_jobs_do_not_starve_anothers_one(case: Case) -> None
     assert q.stats().depth == 100 + 4 - 3 - 6
 
 
+def test_takes_go_by_priority_then_least_recently_served_tenant_then_fifo(case: Case) -> None:
+    """Many priorities and tenants at once (the store's queue finds each priority and tenant's
+    first job by walking an index from one to the next: every step of that walk is here), and
+    a job taken and let expire, which is takeable again in its place."""
+    q = case.queue
+    runs = {t: case.run(t) for t in ("ann", "bob", "cat", "dan")}
+    queued: dict[int, tuple[int, str]] = {}
+    for priority, tenant, count in [
+        (0, "cat", 2), (10, "bob", 2), (0, "ann", 3), (10, "ann", 1), (-5, "dan", 2),
+        (0, "bob", 1), (-5, "ann", 1), (100, "dan", 1),
+    ]:  # fmt: skip
+        for _ in range(count):
+            job = q.enqueue(runs[tenant], "start", tenant=tenant, priority=priority)
+            queued[job] = (priority, tenant)
+    first = q.take("w", LEASE)  # priority 100: dan's one job, held and left to expire
+    assert first is not None and (first.priority, first.tenant) == (100, "dan")
+    time.sleep(LEASE + 0.2)
+    taken = []
+    while (job := q.take("w", 60)) is not None:
+        taken.append(job)
+    assert taken[0].id == first.id  # expired: first again, still priority 100
+    assert sorted(j.id for j in taken) == sorted(queued)  # each once
+    assert [j.priority for j in taken] == sorted((j.priority for j in taken), reverse=True)
+    for priority in (10, 0, -5):
+        level = [j for j in taken if j.priority == priority]
+        for tenant in {j.tenant for j in level}:  # each tenant's jobs in the order queued
+            ids = [j.id for j in level if j.tenant == tenant]
+            assert ids == sorted(ids)
+        tenants = [j.tenant for j in level]
+        while len(set(tenants[-2:])) == 1 and len(tenants) > 1:  # one tenant's tail
+            tenants.pop()
+        assert all(a != b for a, b in itertools.pairwise(tenants)), (priority, tenants)
+    # at priority 0: cat (never served) first, then ann and bob, the one served longer ago first
+    start = next(i for i, j in enumerate(taken) if j.priority == 0)
+    served = {j.tenant: i for i, j in enumerate(taken[:start])}
+    expected = sorted(["ann", "bob", "cat"], key=lambda t: served.get(t, -1))
+    assert expected[0] == "cat"
+    assert [j.tenant for j in taken[start : start + 3]] == expected
+
+
 def test_cancel_drops_the_queued_jobs_of_a_run_only(case: Case) -> None:
     q = case.queue
     doomed, kept = case.run("default"), case.run("default")

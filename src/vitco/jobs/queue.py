@@ -51,11 +51,13 @@ from sqlalchemy import (
     Update,
     and_,
     bindparam,
+    case,
     func,
     insert,
     or_,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -451,16 +453,86 @@ def _takeable_at(now: Any) -> Any:
 
 
 _SERVED = aliased(RunJob, name="served")
+_HEAD = aliased(RunJob, name="head")
 # The first takeable job of each priority and tenant, then when each of those tenants was last
 # served (one look-up in ix_run_jobs_tenant_taken each): the same job as ordering every
 # takeable job by (priority, tenant served, id), without a GROUP BY over every job ever queued
-# (each take got slower as the table grew).
-_FIRST = (
-    select(RunJob.priority, RunJob.tenant_id, func.min(RunJob.id).label("id"))
-    .where(_takeable_at(bindparam("_now")), RunJob.priority >= bindparam("_least"))
-    .group_by(RunJob.priority, RunJob.tenant_id)
-    .subquery()
+# (each take got slower as the table grew), nor over every job queued now: the queued ones'
+# (priority, tenant) pairs are walked in ix_run_jobs_status_priority_tenant, one seek from each
+# pair to the next (a recursive CTE: SQL has no loose index scan), so a take costs the same
+# with 10 or 10,000 jobs queued. Jobs taken and let expire are few (at most what the workers
+# held when they died): those are grouped.
+_first_pair = (
+    select(RunJob.priority, RunJob.tenant_id)
+    .where(RunJob.status == "queued", RunJob.priority >= bindparam("_least"))
+    .order_by(RunJob.priority, RunJob.tenant_id)
+    .limit(1)
+    .subquery("first_pair")
 )
+_pairs = select(_first_pair.c.priority, _first_pair.c.tenant_id).cte(
+    "pairs", recursive=True, nesting=True
+)
+_pair = _pairs.alias("pair")
+_QUEUED = aliased(RunJob, name="queued")
+_same_priority_next = (  # the next tenant with jobs queued at the pair's priority
+    select(_QUEUED.tenant_id)
+    .where(
+        _QUEUED.status == "queued",
+        _QUEUED.priority == _pair.c.priority,
+        _QUEUED.tenant_id > _pair.c.tenant_id,
+    )
+    .order_by(_QUEUED.tenant_id)
+    .limit(1)
+    .scalar_subquery()
+)
+_LATER = aliased(RunJob, name="later")
+_next_priority = (  # else the next priority with jobs queued, and its first tenant
+    select(_LATER.priority)
+    .where(_LATER.status == "queued", _LATER.priority > _pair.c.priority)
+    .order_by(_LATER.priority)
+    .limit(1)
+    .correlate(_pair)
+    .scalar_subquery()
+)
+# Each is one seek: a row-value comparison, (priority, tenant_id) > (...), seeks on the
+# priority only in SQLite and scans the rest (0.9 ms against 6 µs with 3,000 queued).
+_pairs = _pairs.union_all(
+    select(
+        case(
+            (_same_priority_next.is_not(None), _pair.c.priority),
+            else_=_next_priority,
+        ),
+        func.coalesce(
+            _same_priority_next,
+            select(_QUEUED.tenant_id)
+            .where(_QUEUED.status == "queued", _QUEUED.priority == _next_priority)
+            .order_by(_QUEUED.tenant_id)
+            .limit(1)
+            .scalar_subquery(),
+        ),
+    ).where(_pair.c.priority.is_not(None))
+)
+_FIRST = union_all(
+    select(
+        _pairs.c.priority,
+        _pairs.c.tenant_id,
+        select(func.min(_HEAD.id))
+        .where(
+            _HEAD.status == "queued",
+            _HEAD.priority == _pairs.c.priority,
+            _HEAD.tenant_id == _pairs.c.tenant_id,
+        )
+        .scalar_subquery()
+        .label("id"),
+    ).where(_pairs.c.priority.is_not(None)),
+    select(RunJob.priority, RunJob.tenant_id, func.min(RunJob.id).label("id"))
+    .where(
+        RunJob.status == "taken",
+        RunJob.lease_until < bindparam("_now"),
+        RunJob.priority >= bindparam("_least"),
+    )
+    .group_by(RunJob.priority, RunJob.tenant_id),
+).subquery("first_takeable")
 _TAKE_FIRST = (
     select(RunJob.id, RunJob.attempt)
     .join(_FIRST, _FIRST.c.id == RunJob.id)

@@ -301,6 +301,7 @@ class RunJob(Base):
         Index("ix_run_jobs_status_id", "status", "id"),
         Index("ix_run_jobs_key", "key", unique=True),
         Index("ix_run_jobs_tenant_taken", "tenant_id", "taken_at"),
+        Index("ix_run_jobs_status_priority_tenant", "status", "priority", "tenant_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
