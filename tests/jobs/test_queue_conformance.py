@@ -171,8 +171,8 @@ def test_takes_go_by_priority_then_least_recently_served_tenant_then_fifo(case: 
         (0, "bob", 1), (-5, "ann", 1), (100, "dan", 1),
     ]:  # fmt: skip
         for _ in range(count):
-            job = q.enqueue(runs[tenant], "start", tenant=tenant, priority=priority)
-            queued[job] = (priority, tenant)
+            job_id = q.enqueue(runs[tenant], "start", tenant=tenant, priority=priority)
+            queued[job_id] = (priority, tenant)
     first = q.take("w", LEASE)  # priority 100: dan's one job, held and left to expire
     assert first is not None and (first.priority, first.tenant) == (100, "dan")
     time.sleep(LEASE + 0.2)
