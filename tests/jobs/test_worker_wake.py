@@ -2,14 +2,17 @@
 it is queued, not at its next poll: the enqueue and release scripts publish on the queue's
 channel and the worker listens (``RunQueue.listen``). The same on the store's queue on
 PostgreSQL (``NOTIFY`` at the enqueue's or release's commit, a ``LISTEN`` of the worker's own,
-on a channel of the schema: a neighbouring schema's queue wakes nobody here); on SQLite there is
-no signal between processes. The workers here poll once an hour, so a
-job they take within the test's wait was heard of; another client of the same server stands
-for the other process."""
+on a channel of the schema: a neighbouring schema's queue wakes nobody here), and on a SQLite
+file (the worker watches the file's write-ahead log, where another process's commit lands).
+The workers here poll once an hour, so a job they take within the test's wait was heard of;
+another client of the same server, or another process on the same file, queues it."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -131,6 +134,58 @@ def test_on_postgresql_an_idle_worker_hears_of_a_job_queued_or_handed_back_elsew
         engine.dispose()
 
 
+ELSEWHERE = """
+import sys
+from vitco.jobs.queue import Job, StoreRunQueue
+from vitco.store import open_database
+queue = StoreRunQueue(open_database(sys.argv[1]))
+if sys.argv[2] == "enqueue":
+    print(queue.enqueue(sys.argv[3], "start"))
+else:
+    job_id, run_id, attempt = sys.argv[3:6]
+    print(queue.release(Job(int(job_id), run_id, "start", None, attempt=int(attempt))))
+"""
+
+
+def _elsewhere(url: str, *args: str) -> str:
+    """What another process on the same database prints after its queue call."""
+    done = subprocess.run(
+        [sys.executable, "-c", ELSEWHERE, url, *args], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip()
+
+
+def test_on_sqlite_an_idle_worker_hears_of_a_job_another_process_queued_or_handed_back(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'wake.sqlite'}"
+    store = Store(open_database(url))
+    queue = StoreRunQueue(store.sessions)
+    taken: list[Job] = []
+    seen = threading.Event()
+
+    def execute(job: Job) -> None:
+        taken.append(job)
+        seen.set()
+
+    handed = queue.enqueue(_run(store), "start")
+    held = StoreRunQueue(store.sessions).take("a-worker-shutting-down", 30)
+    assert held is not None and held.id == handed
+    worker = EmbeddedWorker(queue, store, execute, poll_s=HOUR, lease_s=30)
+    worker.start()
+    try:
+        assert not seen.wait(1.0)  # nothing takeable: the worker waits its hour
+        first = int(_elsewhere(url, "enqueue", _run(store)))
+        assert seen.wait(WAIT), "the worker did not hear of the job queued elsewhere"
+        seen.clear()
+        assert _elsewhere(url, "release", str(held.id), held.run_id, str(held.attempt)) == "True"
+        assert seen.wait(WAIT), "the worker did not hear of the job handed back"
+        assert [j.id for j in taken] == [first, handed]
+    finally:
+        worker.close(5)
+
+
 def test_on_postgresql_a_queue_hears_only_its_own_schema(
     postgres_url: str, postgres_server: str
 ) -> None:
@@ -159,21 +214,40 @@ def test_on_postgresql_a_queue_hears_only_its_own_schema(
             conn.execute(f'DROP SCHEMA "{neighbour_schema}" CASCADE')
 
 
-def test_on_sqlite_there_is_no_signal_between_processes(tmp_path: Path) -> None:
+def test_on_sqlite_a_stopped_listener_hears_nothing_more(tmp_path: Path) -> None:
     store = Store(open_database(f"sqlite:///{tmp_path / 'quiet.sqlite'}"))
     queue = StoreRunQueue(store.sessions)
+    run = _run(store)
     heard = threading.Event()
     stop = queue.listen(heard.set)
-    queue.enqueue(_run(store), "start")
-    assert not heard.wait(0.5)  # its consumers poll (vitco serve's own worker is told)
+    assert heard.wait(WAIT)  # once as it starts: what was queued before went unheard
+    heard.clear()
+    queue.enqueue(run, "start")
+    assert heard.wait(WAIT)
+    stop()
+    time.sleep(0.2)  # a look that was under way when it stopped
+    heard.clear()
+    queue.enqueue(run, "resume")
+    assert not heard.wait(0.5)
+
+
+def test_on_sqlite_in_memory_nothing_is_heard() -> None:
+    queue = StoreRunQueue(sessionmaker(create("sqlite://")))
+    heard = threading.Event()
+    stop = queue.listen(heard.set)
+    assert not heard.wait(0.2)  # no file to watch: its consumers poll
     stop()
 
 
 class _CountingQueue(StoreRunQueue):
-    """The store's queue, counting its takes."""
+    """The store's queue, counting its takes, deaf to other processes (only ``notify`` wakes
+    its worker here)."""
 
     takes = 0
     _counting = threading.Lock()
+
+    def listen(self, wake: Any) -> Any:
+        return lambda: None
 
     def take(self, *args: Any, **kwargs: Any) -> Job | None:
         with self._counting:

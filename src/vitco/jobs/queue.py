@@ -25,8 +25,13 @@ The semantics both give:
   release; on PostgreSQL the store's queue sends a ``NOTIFY`` in the enqueue's or release's
   transaction (delivered at its commit) on a channel named after the database and schema, and
   each listener holds a connection of its own that ``LISTEN``s there. SQLite has no such
-  signal: ``vitco serve``'s own worker is told by the process that queues
-  (``EmbeddedWorker.notify``), other processes on the same file find jobs by polling.
+  signal, so its listener looks at the database's files instead (``WATCH_S``): in WAL mode
+  every commit of any process lands in the ``-wal`` file, and a change there wakes the idle
+  worker, which asks the queue (an empty take when the commit was not a job's). A change can
+  go unseen (the log restarted after a checkpoint at the same size within the clock's tick):
+  the poll stays the guarantee, the watch makes it rare. ``vitco serve``'s own worker is also
+  told by the process that queues (``EmbeddedWorker.notify``). The files are the data dir's,
+  which only the host writes.
 
 The run's own lease (who executes the run) is ``vitco.jobs.lease``'s concern; this lease is
 only the job's, so a dead worker's job reaches a live worker.
@@ -34,14 +39,17 @@ only the job's, so a dead worker's job reaches a live worker.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import os
 import re
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, get_args
 
 from sqlalchemy import (
@@ -392,11 +400,15 @@ class StoreRunQueue:
         """On PostgreSQL, call ``wake`` for every enqueue and release of any process, from a
         thread of its own with a connection of its own that ``LISTEN``s on the queue's
         channel; after the server was away it listens again and calls ``wake`` once (what was
-        queued meanwhile went unheard). Returns what stops it (within a second). On SQLite
-        there is no signal between processes (see the module docstring): consumers poll."""
-        if self.engine.dialect.name != "postgresql":
+        queued meanwhile went unheard). Returns what stops it (within a second). On a SQLite
+        file, call ``wake`` when the file's write-ahead log changed (see the module
+        docstring); in memory, nothing (consumers poll)."""
+        if self.engine.dialect.name == "postgresql":
+            return listening(self._listen, wake)
+        database = self.engine.url.database
+        if database in (None, "", ":memory:"):
             return _nothing
-        return listening(self._listen, wake)
+        return listening(functools.partial(_watch_file, Path(database)), wake)
 
     def _listen(self, wake: Callable[[], None], stopped: threading.Event) -> None:
         import psycopg
@@ -421,6 +433,37 @@ class StoreRunQueue:
 
 def _nothing() -> None:
     pass
+
+
+WATCH_S = 0.02
+"""How often a SQLite queue's listener looks at the database's files: two ``stat`` calls, a
+few microseconds, 50 times a second; an idle worker takes a job queued elsewhere within this,
+not at its next poll (``vitco worker --poll``, 2 s by default)."""
+
+
+def _watch_file(path: Path, wake: Callable[[], None], stopped: threading.Event) -> None:
+    """Call ``wake`` whenever ``path`` or its write-ahead log changed since the last look,
+    until ``stopped``."""
+    wal = Path(f"{path}-wal")
+
+    def looks() -> tuple[tuple[int, int, int] | None, ...]:
+        seen: list[tuple[int, int, int] | None] = []
+        for file in (wal, path):
+            try:
+                st = os.stat(file)
+            except OSError:
+                seen.append(None)
+            else:
+                seen.append((st.st_ino, st.st_size, st.st_mtime_ns))
+        return tuple(seen)
+
+    last = looks()
+    wake()  # watching from now on: look once for what came before
+    while not stopped.wait(WATCH_S):
+        now = looks()
+        if now != last:
+            last = now
+            wake()
 
 
 LISTEN_RETRY_S = 1.0  # a listener whose connection broke listens again after this long
