@@ -195,9 +195,7 @@ def working(home: Path, count: int, prelude: str = "", at_once: int = 1) -> Iter
         subprocess.Popen(
             _vitco(
                 prelude,
-                "worker",
-                "--poll",
-                "0.2",
+                "worker",  # its default poll: the queue's listen hears serve's jobs
                 "--concurrency",
                 str(at_once),
                 "--health-port",

@@ -32,13 +32,14 @@ def register(app: typer.Typer) -> None:
         """
         import uvicorn
 
-        from vitco.bootstrap import build_api, build_redactor, configure_logging
+        from vitco.bootstrap import build_api, build_redactor, configure_logging, freeze_heap
 
         settings = model_settings(False, config)
         with known_errors(False):
             redactor = build_redactor(settings)  # one for the logs, the store and the API
             undo = configure_logging(settings, redactor=redactor)
             app = build_api(settings, redactor=redactor)
+            freeze_heap()
         err_console.print(
             f"vitco serve on http://{host}:{port}/v1 (OpenAPI: /v1/openapi.json; dashboard "
             f"http://{host}:{port}/, client portal /portal); data dir {settings.home}",

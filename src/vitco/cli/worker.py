@@ -62,7 +62,7 @@ def register(app: typer.Typer) -> None:
         SIGTERM or Ctrl-C: take nothing more, let the running steps finish, hand the runs back
         to the queue (another worker resumes them at once) and exit. A second one: stop the
         runs now and hand them back."""
-        from vitco.bootstrap import build_worker, configure_logging
+        from vitco.bootstrap import build_worker, configure_logging, freeze_heap
         from vitco.jobs.health import HealthServer, worker_checks
 
         settings = model_settings(as_json, config)
@@ -70,6 +70,7 @@ def register(app: typer.Typer) -> None:
             # its log lines as vitco serve's: structured on stderr, at VITCO_LOG_LEVEL
             undo_logging = configure_logging(settings)
             pool = build_worker(settings, concurrency=concurrency, burst=burst, poll_s=poll)
+            freeze_heap()
             store = pool.store
             health = None
             if health_port is not None:
