@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from multiprocessing.synchronize import Event
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -22,7 +23,7 @@ from sqlalchemy.exc import OperationalError
 
 import vitco.store.db
 from vitco.store.db import create
-from vitco.store.turns import WriteTurns
+from vitco.store.turns import WriteTurns, connect
 
 
 @pytest.fixture
@@ -216,3 +217,73 @@ def test_writers_that_take_no_turn_still_wait_in_sqlites_busy_handler(engine: En
     other.close()
     with engine.connect() as conn:
         assert conn.execute(text("SELECT x FROM t ORDER BY rowid")).scalars().all() == [1, 2]
+
+
+def _free(lock: Path) -> bool:
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def test_a_libraries_own_connection_takes_the_same_turns(tmp_path: Path) -> None:
+    """``turns.connect``: what LangGraph's checkpointer writes through."""
+    path = tmp_path / "checkpoints.sqlite"
+    lock = Path(f"{path}.write.lock")
+    conn = connect(path, 30, check_same_thread=False)
+    conn.execute("CREATE TABLE t (x INTEGER)")
+    cur = conn.cursor()
+    cur.execute("SELECT count(*) FROM t").fetchone()
+    assert _free(lock)  # reads take no turn
+    cur.executemany("INSERT INTO t VALUES (?)", [(1,), (2,)])
+    assert not _free(lock)
+    conn.commit()
+    assert _free(lock)
+    conn.execute("DELETE FROM t")
+    assert not _free(lock)
+    conn.rollback()
+    assert _free(lock)
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        conn.execute("INSERT INTO missing VALUES (1)")
+    assert _free(lock)
+    conn.execute("INSERT INTO t VALUES (3)")
+    conn.close()  # closed under its transaction: rolled back, the turn given back
+    assert _free(lock)
+    check = sqlite3.connect(path)
+    assert check.execute("SELECT x FROM t ORDER BY x").fetchall() == [(1,), (2,)]
+    check.close()
+
+
+def test_a_checkpoint_takes_its_files_turn(tmp_path: Path) -> None:
+    """LangGraph's checkpointer writes through ``turns.connect``: while another process holds
+    the file's turn its checkpoint waits, and goes in as soon as the turn is given back."""
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    from vitco.workflow.checkpoints import _sqlite_saver
+
+    path = tmp_path / "checkpoints.sqlite"
+    saver, close = _sqlite_saver(path)
+    fd = os.open(f"{path}.write.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another process's turn
+        config: Any = {"configurable": {"thread_id": "t", "checkpoint_ns": ""}}
+        done = threading.Event()
+
+        def put() -> None:
+            saver.put(config, empty_checkpoint(), {"source": "input", "step": -1}, {})
+            done.set()
+
+        writer = threading.Thread(target=put)
+        writer.start()
+        assert not done.wait(0.5)  # waiting for the turn
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        assert done.wait(30)
+        writer.join()
+        assert saver.get_tuple(config) is not None
+    finally:
+        os.close(fd)
+        close()

@@ -15,6 +15,11 @@ begins a transaction (before an INSERT, UPDATE, DELETE or REPLACE outside one) a
 right after the commit or rollback, or when the connection is closed or invalidated. SQLite's
 own busy timeout stays, for writers that take no turn (another program, a raw connection).
 
+A library that brings its own pysqlite connection (LangGraph's SQLite checkpointer, whose file
+two ``vitco worker``s write at once) gets the same through ``connect``: a connection and
+cursor of this module's classes, which take the turn in ``execute`` and give it back in
+``commit``, ``rollback`` and ``close``.
+
 A thread that already holds the turn on one connection and writes on another would wait for
 itself: the in-process lock gives up after SQLite's busy timeout and raises what SQLite would
 have ("database is locked"). A forked child starts with the turns free and opens its own lock
@@ -141,3 +146,69 @@ def take_turns(engine: Engine, path: Path, wait_s: float) -> WriteTurns:
     for name in ("close", "invalidate", "soft_invalidate", "close_detached"):
         event.listen(engine, name, dropped)
     return turns
+
+
+class _TurnCursor(sqlite3.Cursor):
+    """A cursor of a ``_TurnConnection``: a statement that begins a write transaction takes
+    the connection's turn first."""
+
+    connection: _TurnConnection
+
+    def _turn(self, sql: str, run: Any) -> Any:
+        conn = self.connection
+        if not _begins_transaction(conn, sql):
+            return run()
+        conn.turns.take(conn)
+        try:
+            return run()
+        except BaseException:
+            if not conn.in_transaction:  # the statement failed before it began one
+                conn.turns.give_back(conn)
+            raise
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
+        return self._turn(sql, lambda: super(_TurnCursor, self).execute(sql, parameters))
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any:
+        return self._turn(sql, lambda: super(_TurnCursor, self).executemany(sql, parameters))
+
+
+class _TurnConnection(sqlite3.Connection):
+    """A pysqlite connection whose write transactions take turns (``connect``)."""
+
+    turns: WriteTurns
+
+    def cursor(self, factory: Any = None) -> Any:
+        return super().cursor(factory or _TurnCursor)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any:
+        return self.cursor().executemany(sql, parameters)
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.turns.give_back(self)
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.turns.give_back(self)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.turns.give_back(self)
+
+
+def connect(path: Path, wait_s: float, **kwargs: Any) -> sqlite3.Connection:
+    """A pysqlite connection to the file ``path`` (``kwargs``: ``sqlite3.connect``'s) whose
+    write transactions take the file's turns, as an engine's of ``take_turns`` do."""
+    conn = sqlite3.connect(path, factory=_TurnConnection, **kwargs)
+    conn.turns = WriteTurns(Path(f"{path}.write.lock"), wait_s)
+    return conn

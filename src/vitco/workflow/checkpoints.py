@@ -24,6 +24,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.sqlite import SqliteSaver
@@ -33,6 +34,8 @@ from vitco.config import Settings
 from vitco.leases import Held, Lease, RunLease, take
 from vitco.leases.sql import SqlRunLease
 from vitco.store import FenceRefused, Store
+from vitco.store.db import SQLITE_BUSY_S
+from vitco.store.turns import connect
 from vitco.workflow.exceptions import RunBusy
 
 
@@ -131,7 +134,8 @@ def _sqlite_key(path: os.PathLike[str], prepare: Callable[[], None]) -> tuple[st
 
 
 def _sqlite_saver(path: os.PathLike[str]) -> tuple[SqliteSaver, Callable[[], None]]:
-    saver = SqliteSaver(sqlite3.connect(path, check_same_thread=False))
+    # its writes take turns with the other processes' on the file (``vitco.store.turns``)
+    saver = SqliteSaver(connect(Path(path), SQLITE_BUSY_S, check_same_thread=False))
     saver.setup()  # the write-ahead log (WAL)
     # The store's durability (``vitco.store.db``): a commit survives the process (kill -9) at
     # once and the OS once the WAL is checkpointed. SQLite's default, FULL, syncs the WAL to
