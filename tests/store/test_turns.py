@@ -39,9 +39,9 @@ def _lock_file(engine: Engine) -> Path:
     return Path(f"{engine.url.database}.write.lock")
 
 
-def _turn_is_free(engine: Engine) -> bool:
-    """Whether another open file description can take the file's lock now."""
-    fd = os.open(_lock_file(engine), os.O_RDWR | os.O_CREAT, 0o600)
+def _free(lock: Path) -> bool:
+    """Whether another open file description can take the lock file's lock now."""
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -49,6 +49,10 @@ def _turn_is_free(engine: Engine) -> bool:
     finally:
         os.close(fd)  # releases it if taken
     return True
+
+
+def _turn_is_free(engine: Engine) -> bool:
+    return _free(_lock_file(engine))
 
 
 def test_the_turn_is_held_from_the_first_write_to_the_commit(engine: Engine) -> None:
@@ -217,17 +221,6 @@ def test_writers_that_take_no_turn_still_wait_in_sqlites_busy_handler(engine: En
     other.close()
     with engine.connect() as conn:
         assert conn.execute(text("SELECT x FROM t ORDER BY rowid")).scalars().all() == [1, 2]
-
-
-def _free(lock: Path) -> bool:
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
-    return True
 
 
 def test_a_libraries_own_connection_takes_the_same_turns(tmp_path: Path) -> None:

@@ -34,10 +34,13 @@ import os
 import sqlite3
 import threading
 import weakref
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event
+
+T = TypeVar("T")
 
 _BEGINS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 """The statements before which pysqlite begins a transaction (its legacy isolation mode)."""
@@ -78,6 +81,20 @@ class WriteTurns:
             raise
         self._holder = id(dbapi_conn)
 
+    def running(self, dbapi_conn: Any, statement: str, run: Callable[[], T]) -> T:
+        """``run()``, the execution of ``statement`` on ``dbapi_conn``, after taking the turn
+        if the statement begins a write transaction; a statement that fails before it began
+        one gives the turn back."""
+        if not _begins_transaction(dbapi_conn, statement):
+            return run()
+        self.take(dbapi_conn)
+        try:
+            return run()
+        except BaseException:
+            if not dbapi_conn.in_transaction:
+                self.give_back(dbapi_conn)
+            raise
+
     def give_back(self, dbapi_conn: Any) -> None:
         """Give the turn back if ``dbapi_conn`` holds it (its transaction has ended)."""
         if self._holder is None or self._holder != id(dbapi_conn):
@@ -112,16 +129,9 @@ def take_turns(engine: Engine, path: Path, wait_s: float) -> WriteTurns:
 
     def executing(method: Any) -> Any:
         def execute(cursor: Any, statement: str, *args: Any, **kwargs: Any) -> Any:
-            raw = cursor.connection
-            if _begins_transaction(raw, statement):
-                turns.take(raw)
-                try:
-                    return method(cursor, statement, *args, **kwargs)
-                except BaseException:
-                    if not raw.in_transaction:  # the statement failed before it began one
-                        turns.give_back(raw)
-                    raise
-            return method(cursor, statement, *args, **kwargs)
+            return turns.running(
+                cursor.connection, statement, lambda: method(cursor, statement, *args, **kwargs)
+            )
 
         return execute
 
@@ -154,23 +164,13 @@ class _TurnCursor(sqlite3.Cursor):
 
     connection: _TurnConnection
 
-    def _turn(self, sql: str, run: Any) -> Any:
-        conn = self.connection
-        if not _begins_transaction(conn, sql):
-            return run()
-        conn.turns.take(conn)
-        try:
-            return run()
-        except BaseException:
-            if not conn.in_transaction:  # the statement failed before it began one
-                conn.turns.give_back(conn)
-            raise
-
     def execute(self, sql: str, parameters: Any = (), /) -> Any:
-        return self._turn(sql, lambda: super(_TurnCursor, self).execute(sql, parameters))
+        run = super().execute
+        return self.connection.turns.running(self.connection, sql, lambda: run(sql, parameters))
 
     def executemany(self, sql: str, parameters: Any, /) -> Any:
-        return self._turn(sql, lambda: super(_TurnCursor, self).executemany(sql, parameters))
+        run = super().executemany
+        return self.connection.turns.running(self.connection, sql, lambda: run(sql, parameters))
 
 
 class _TurnConnection(sqlite3.Connection):
