@@ -8,13 +8,18 @@ process (embedded mode: SQLite, the in-process worker) on a fresh data dir.
 that becomes a project and a run of a trivial durable workflow (one checkpointed step that only
 ends the run as delivered; template ``bench-trivial``, its step registered in the server
 process), sent by ``--concurrency`` clients at once, executed by ``--workers`` ``vitco worker``
-processes (the queue is the store's; default 2), with serve only accepting, or by serve's
+processes (the queue is the store's; default 2), each executing ``--at-once`` runs at a time
+(default 1), with serve only accepting, or by serve's
 embedded worker alone with ``--workers 0``. Alternated on this 2-core machine (quiet, the load
 sent with aiohttp), serve + 2 workers gave 113.6/s at 12.6 ms of CPU an execution while serve
 executed too (``VITCO_SERVE_WORKER``, 3 rounds; 2 more: 132/s) and 142.7/s at 10.4 ms while it
-only accepted (3 rounds; 2 more: 163/s); serve + 1 worker, serve only accepting, 113.8/s at
-10.4 ms; workers taking 1 job at a time instead of 4 made no difference beyond the noise. A
-serve that executes shares its GIL between its accepts and its runs. Figures: the accept
+only accepted (3 rounds; 2 more: 163/s). Workers taking 1 run at a time beat 4 at a time once
+SQLite's writers took turns (``vitco.store.turns``): 2 workers x 1, 255, 236, 218, 216 and
+265/s against 2 x 4, 199, 186, 204, 168 and 206/s (rounds alternated); 3 workers x 1 were no
+better than 2 (263, 204, 192, 216, 171/s; later 204, 305, 191 against 236, 302, 296/s). A
+serve that executes shares its GIL between its accepts and its runs. ``--deliveries``
+(default 1,000): the rate's ramp (the first batch accepted before any run can start) weighs
+less than in 300. Figures: the accept
 latency p50/p99 and accepted/s (each 202 is durable: project, brief, run and job committed
 before it), then persisted executions/s, from the first delivery until every run is stored
 finished. The target for this
