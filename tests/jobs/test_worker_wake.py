@@ -139,21 +139,14 @@ import sys
 from vitco.jobs.queue import Job, StoreRunQueue
 from vitco.store import open_database
 queue = StoreRunQueue(open_database(sys.argv[1]))
-if sys.argv[2] == "enqueue":
-    print(queue.enqueue(sys.argv[3], "start"))
-else:
-    job_id, run_id, attempt = sys.argv[3:6]
-    print(queue.release(Job(int(job_id), run_id, "start", None, attempt=int(attempt))))
+for line in sys.stdin:
+    command, *args = line.split()
+    if command == "enqueue":
+        print(queue.enqueue(args[0], "start"), flush=True)
+    else:
+        job = Job(int(args[0]), args[1], "start", None, attempt=int(args[2]))
+        print(queue.release(job), flush=True)
 """
-
-
-def _elsewhere(url: str, *args: str) -> str:
-    """What another process on the same database prints after its queue call."""
-    done = subprocess.run(
-        [sys.executable, "-c", ELSEWHERE, url, *args], capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout.strip()
 
 
 def test_on_sqlite_an_idle_worker_hears_of_a_job_another_process_queued_or_handed_back(
@@ -173,17 +166,31 @@ def test_on_sqlite_an_idle_worker_hears_of_a_job_another_process_queued_or_hande
     held = StoreRunQueue(store.sessions).take("a-worker-shutting-down", 30)
     assert held is not None and held.id == handed
     worker = EmbeddedWorker(queue, store, execute, poll_s=HOUR, lease_s=30)
-    worker.start()
-    try:
-        assert not seen.wait(1.0)  # nothing takeable: the worker waits its hour
-        first = int(_elsewhere(url, "enqueue", _run(store)))
-        assert seen.wait(WAIT), "the worker did not hear of the job queued elsewhere"
-        seen.clear()
-        assert _elsewhere(url, "release", str(held.id), held.run_id, str(held.attempt)) == "True"
-        assert seen.wait(WAIT), "the worker did not hear of the job handed back"
-        assert [j.id for j in taken] == [first, handed]
-    finally:
-        worker.close(5)
+    with subprocess.Popen(
+        [sys.executable, "-c", ELSEWHERE, url],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    ) as elsewhere:  # fmt: skip
+        assert elsewhere.stdin is not None and elsewhere.stdout is not None
+
+        def ask(line: str) -> str:
+            assert elsewhere.stdin is not None and elsewhere.stdout is not None
+            elsewhere.stdin.write(line + "\n")
+            elsewhere.stdin.flush()
+            return elsewhere.stdout.readline().strip()
+
+        worker.start()
+        try:
+            assert not seen.wait(1.0)  # nothing takeable: the worker waits its hour
+            first = int(ask(f"enqueue {_run(store)}"))
+            assert seen.wait(WAIT), "the worker did not hear of the job queued elsewhere"
+            seen.clear()
+            assert ask(f"release {held.id} {held.run_id} {held.attempt}") == "True"
+            assert seen.wait(WAIT), "the worker did not hear of the job handed back"
+            assert [j.id for j in taken] == [first, handed]
+        finally:
+            worker.close(5)
+            elsewhere.stdin.close()
+        assert elsewhere.wait(30) == 0
 
 
 def test_on_postgresql_a_queue_hears_only_its_own_schema(
