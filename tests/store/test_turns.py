@@ -90,6 +90,28 @@ def test_a_connection_returned_with_its_transaction_open_gives_the_turn_back(
         assert check.execute(text("SELECT count(*) FROM t")).scalar() == 0
 
 
+def test_a_link_where_the_lock_file_goes_is_refused_not_followed(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere"
+    engine = create(f"sqlite:///{tmp_path / 'vitco.sqlite'}")
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        _lock_file(engine).symlink_to(target)
+        with (
+            pytest.raises(OperationalError, match="cannot open the write lock"),
+            engine.begin() as conn,
+        ):
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+        assert not target.exists()
+        _lock_file(engine).unlink()
+        with engine.begin() as conn:  # nothing was stored, and the next write goes in
+            conn.execute(text("INSERT INTO t VALUES (2)"))
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT x FROM t")).scalars().all() == [2]
+    finally:
+        engine.dispose()
+
+
 def test_a_write_that_fails_before_it_begins_a_transaction_gives_the_turn_back(
     engine: Engine,
 ) -> None:

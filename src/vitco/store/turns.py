@@ -67,7 +67,14 @@ class WriteTurns:
     def _lock_fd(self) -> int:
         if self._fd is None:
             # The lock file stays: removing it would let two processes hold "the" lock.
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            # Never through a link: the data dir is the host's, a link in it is not.
+            flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+            try:
+                self._fd = os.open(self.path, flags, 0o600)
+            except OSError as exc:
+                raise sqlite3.OperationalError(
+                    f"cannot open the write lock {self.path}: {exc.strerror}"
+                ) from exc
         return self._fd
 
     def take(self, dbapi_conn: Any) -> None:
