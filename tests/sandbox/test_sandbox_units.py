@@ -80,3 +80,29 @@ def test_bridge_forwards_and_passes_half_close(tmp_path: Path) -> None:
     bridge.close()  # idempotent
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", bridge.port), timeout=2)
+
+
+def test_a_disk_measurement_that_waited_for_a_core_does_not_put_the_next_one_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next look is 20x the last one's CPU time away (0.2 s at least): a measurement that
+    took long because the machine was busy (here: asleep, using no CPU) cost little, so the
+    next one comes as soon as ever. Paced by the time it took, a loaded machine's measurement
+    put the next one seconds off, and a command wrote 200 MiB past a 16 MiB cap meanwhile."""
+    import os
+    import time
+
+    from vitco.sandbox import fs
+
+    def slow_usage(fds: object) -> int:
+        time.sleep(0.3)  # waiting, not computing
+        return 1
+
+    monkeypatch.setattr(fs, "disk_usage", slow_usage)
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        watch = fs.DiskWatch([fd], limit_bytes=16 << 20)
+        assert not watch.exceeded(force=True)
+        assert watch._next - time.monotonic() <= 0.25  # paced at 20 x 0.3 s: 5 s away
+    finally:
+        os.close(fd)
