@@ -63,33 +63,3 @@ def test_clients_use_the_environments_proxies(
             with pytest.raises(httpx.ConnectError):  # NO_PROXY: straight to a host not there
                 client.get("http://direct.invalid/y")
     assert seen == ["GET http://proxied.invalid/x HTTP/1.1"] * 2
-
-
-FROZEN = """
-import gc, weakref
-from vitco.bootstrap import freeze_heap
-import vitco.api.app, vitco.jobs.embedded  # what a server's start-up imports
-freeze_heap()
-frozen = gc.get_freeze_count()
-class Node:
-    pass
-a, b = Node(), Node()
-a.other, b.other = b, a  # a cycle made after the freeze
-gone = weakref.ref(a)
-del a, b
-gc.collect()
-print(frozen, gone() is None)
-"""
-
-
-def test_freezing_the_heap_sets_start_up_aside_and_still_collects_later_cycles() -> None:
-    """A process of its own: freezing the test process's heap would outlive the test."""
-    import subprocess
-    import sys
-
-    done = subprocess.run(
-        [sys.executable, "-c", FROZEN], capture_output=True, text=True, check=True, timeout=120
-    )
-    frozen, collected = done.stdout.split()
-    assert int(frozen) > 50_000  # the modules' objects, out of the collector's walk
-    assert collected == "True"

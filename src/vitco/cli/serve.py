@@ -32,7 +32,8 @@ def register(app: typer.Typer) -> None:
         """
         import uvicorn
 
-        from vitco.bootstrap import build_api, build_redactor, configure_logging, freeze_heap
+        from vitco.bootstrap import build_api, build_redactor, configure_logging
+        from vitco.cli.process import freeze_heap
 
         settings = model_settings(False, config)
         with known_errors(False):

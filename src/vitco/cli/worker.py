@@ -62,7 +62,8 @@ def register(app: typer.Typer) -> None:
         SIGTERM or Ctrl-C: take nothing more, let the running steps finish, hand the runs back
         to the queue (another worker resumes them at once) and exit. A second one: stop the
         runs now and hand them back."""
-        from vitco.bootstrap import build_worker, configure_logging, freeze_heap
+        from vitco.bootstrap import build_worker, configure_logging
+        from vitco.cli.process import freeze_heap
         from vitco.jobs.health import HealthServer, worker_checks
 
         settings = model_settings(as_json, config)

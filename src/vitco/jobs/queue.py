@@ -25,7 +25,7 @@ The semantics both give:
   release; on PostgreSQL the store's queue sends a ``NOTIFY`` in the enqueue's or release's
   transaction (delivered at its commit) on a channel named after the database and schema, and
   each listener holds a connection of its own that ``LISTEN``s there. SQLite has no such
-  signal, so its listener looks at the database's files instead (``WATCH_S``): in WAL mode
+  signal, so its listener looks at the database's files instead (``wakeups.WATCH_S``): in WAL mode
   every commit of any process lands in the ``-wal`` file, and a change there wakes the idle
   worker, which asks the queue (an empty take when the commit was not a job's). A change can
   go unseen (the log restarted after a checkpoint at the same size within the clock's tick):
@@ -42,7 +42,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import re
 import threading
 import time
@@ -72,6 +71,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from vitco.jobs.exceptions import BadJob
+from vitco.jobs.wakeups import LISTEN_RETRY_S, listening, nothing, watch_file
 from vitco.store.models import RunJob
 
 if TYPE_CHECKING:
@@ -407,8 +407,8 @@ class StoreRunQueue:
             return listening(self._listen, wake)
         database = self.engine.url.database
         if database in (None, "", ":memory:"):
-            return _nothing
-        return listening(functools.partial(_watch_file, Path(database)), wake)
+            return nothing
+        return listening(functools.partial(watch_file, Path(database)), wake)
 
     def _listen(self, wake: Callable[[], None], stopped: threading.Event) -> None:
         import psycopg
@@ -429,57 +429,6 @@ class StoreRunQueue:
             except psycopg.Error as exc:
                 logger.debug("queue listener: PostgreSQL away (%s), polling meanwhile", exc)
                 stopped.wait(LISTEN_RETRY_S)
-
-
-def _nothing() -> None:
-    pass
-
-
-WATCH_S = 0.02
-"""How often a SQLite queue's listener looks at the database's files: two ``stat`` calls, a
-few microseconds, 50 times a second; an idle worker takes a job queued elsewhere within this,
-not at its next poll (``vitco worker --poll``, 2 s by default)."""
-
-
-def _watch_file(path: Path, wake: Callable[[], None], stopped: threading.Event) -> None:
-    """Call ``wake`` whenever ``path`` or its write-ahead log changed since the last look,
-    until ``stopped``."""
-    wal = Path(f"{path}-wal")
-
-    def looks() -> tuple[tuple[int, int, int] | None, ...]:
-        seen: list[tuple[int, int, int] | None] = []
-        for file in (wal, path):
-            try:
-                st = os.stat(file)
-            except OSError:
-                seen.append(None)
-            else:
-                seen.append((st.st_ino, st.st_size, st.st_mtime_ns))
-        return tuple(seen)
-
-    last = looks()
-    wake()  # watching from now on: look once for what came before
-    while not stopped.wait(WATCH_S):
-        now = looks()
-        if now != last:
-            last = now
-            wake()
-
-
-LISTEN_RETRY_S = 1.0  # a listener whose connection broke listens again after this long
-
-
-def listening(
-    loop: Callable[[Callable[[], None], threading.Event], None], wake: Callable[[], None]
-) -> Callable[[], None]:
-    """``loop(wake, stopped)`` on a thread of its own (a queue's ``listen``); returns what
-    sets ``stopped``."""
-    stopped = threading.Event()
-    thread = threading.Thread(
-        target=loop, args=(wake, stopped), name="vitco-queue-listen", daemon=True
-    )
-    thread.start()
-    return stopped.set
 
 
 _CHANNEL = "'vitco_jobs_' || md5(current_database() || '.' || current_schema())"

@@ -58,7 +58,6 @@ from vitco.jobs.exceptions import BadJob, QueueUnavailable
 from vitco.jobs.queue import (
     DEFAULT_TENANT,
     LEASE_S,
-    LISTEN_RETRY_S,
     PRIORITIES,
     Action,
     Ending,
@@ -66,8 +65,8 @@ from vitco.jobs.queue import (
     QueueStats,
     check_job,
     check_lease,
-    listening,
 )
+from vitco.jobs.wakeups import LISTEN_RETRY_S, listening
 
 KEPT_S = 7 * 24 * 3600  # an ended job's hash (and its enqueue key) lasts this long
 
