@@ -86,17 +86,13 @@ def _idle_for(store: Store, run: Run, seconds: float) -> bool:
     read only when its own times are that old: a run started since cannot have been idle so
     long, and most runs a scan finds without a lease have just ended (their lease given back
     between the scan's read of the runs and its look at the lease)."""
-    own = max(t for t in (run.started_at, run.created_at) if t)
-    if (utcnow() - own).total_seconds() < seconds:
+    last: datetime = max(t for t in (run.started_at, run.created_at) if t)
+    if (utcnow() - last).total_seconds() < seconds:
         return False
-    return _idle_s(store, run) >= seconds
-
-
-def _idle_s(store: Store, run: Run) -> float:
-    """Seconds since the run's last sign of life (its last event, else its start)."""
-    times = [t for t in (store.last_event_at(run.id), run.started_at, run.created_at) if t]
-    last: datetime = max(times)
-    return (utcnow() - last).total_seconds()
+    event = store.last_event_at(run.id)
+    if event is not None:
+        last = max(last, event)
+    return (utcnow() - last).total_seconds() >= seconds
 
 
 def recover(

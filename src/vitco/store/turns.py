@@ -104,7 +104,7 @@ class WriteTurns:
 
     def give_back(self, dbapi_conn: Any) -> None:
         """Give the turn back if ``dbapi_conn`` holds it (its transaction has ended)."""
-        if self._holder is None or self._holder != id(dbapi_conn):
+        if self._holder != id(dbapi_conn):
             return
         self._holder = None
         assert self._fd is not None
@@ -128,9 +128,8 @@ def _raw(conn: Any) -> Any:
     return getattr(conn, "dbapi_connection", conn)
 
 
-def take_turns(engine: Engine, path: Path, wait_s: float) -> WriteTurns:
-    """Make the writers of ``engine`` (on the SQLite file ``path``) take turns; returns the
-    turns (tests look at them)."""
+def take_turns(engine: Engine, path: Path, wait_s: float) -> None:
+    """Make the writers of ``engine`` (on the SQLite file ``path``) take turns."""
     turns = WriteTurns(Path(f"{path}.write.lock"), wait_s)
     dialect: Any = engine.dialect  # this engine's own instance: no other engine sees it
 
@@ -162,7 +161,6 @@ def take_turns(engine: Engine, path: Path, wait_s: float) -> WriteTurns:
 
     for name in ("close", "invalidate", "soft_invalidate", "close_detached"):
         event.listen(engine, name, dropped)
-    return turns
 
 
 class _TurnCursor(sqlite3.Cursor):
