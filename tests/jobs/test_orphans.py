@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.store.statements import sent
 from vitco.jobs.embedded import EmbeddedWorker, requeue_orphans
 from vitco.jobs.queue import Job, RunQueue, StoreRunQueue
 from vitco.jobs.redis_queue import RedisRunQueue
@@ -189,24 +190,16 @@ def test_a_scan_reads_a_leaseless_runs_events_only_once_it_could_have_been_idle_
     are older is judged by its last event."""
     from datetime import timedelta
 
-    from sqlalchemy import event
-
     from vitco.config import Settings
     from vitco.jobs.worker import orphaned_leases
     from vitco.store.models import utcnow
 
     settings = Settings(home=tmp_path / "home", lease_ttl_s=60)
     leases = SqlRunLease(store.engine)
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
-    event.listen(store.engine, "before_cursor_execute", seen)
-    try:
+    with sent(store.engine) as statements:
         fresh = _run(store, "acme")
         assert orphaned_leases(settings, store, leases) == {}
-        assert not [s for s in statements if "events" in s]
+        assert not [s for s, _ in statements if "events" in s]
 
         old = utcnow() - timedelta(seconds=120)
         quiet, busy = _run(store, "acme"), _run(store, "acme")
@@ -215,7 +208,5 @@ def test_a_scan_reads_a_leaseless_runs_events_only_once_it_could_have_been_idle_
         store.add_event(busy, "step", "it is still writing")
         statements.clear()
         assert orphaned_leases(settings, store, leases) == {quiet: None}
-        assert len([s for s in statements if "events" in s]) == 2  # quiet's and busy's
-    finally:
-        event.remove(store.engine, "before_cursor_execute", seen)
+        assert len([s for s, _ in statements if "events" in s]) == 2  # quiet's and busy's
     assert fresh not in orphaned_leases(settings, store, leases)

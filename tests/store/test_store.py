@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import event, inspect, text
+from sqlalchemy import inspect, text
 
+from tests.store.statements import sent
 from vitco.store import FenceRefused, NotFound, Store, open_database
 from vitco.store.db import MIGRATIONS, create, migrate
 from vitco.store.models import Base, ModelCall
@@ -166,16 +167,8 @@ def test_mark_run_changes_and_says_without_reading_the_run_back(
     store: Store, run_ids: tuple[str, str]
 ) -> None:
     _, run_id = run_ids
-    said: list[str] = []
-
-    def listen(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        said.append(statement)
-
-    event.listen(store.engine, "before_cursor_execute", listen)
-    try:
+    with sent(store.engine) as said:
         told = store.mark_run(run_id, ("run", "it started"), status="running")
-    finally:
-        event.remove(store.engine, "before_cursor_execute", listen)
     assert told is not None and (told.kind, told.message, told.run_id) == (
         "run",
         "it started",
@@ -184,7 +177,7 @@ def test_mark_run_changes_and_says_without_reading_the_run_back(
     assert [e.id for e in store.events(run_id)] == [told.id]
     run = store.get_run(run_id)
     assert run.status == "running" and run.started_at is not None
-    (changed,) = [s for s in said if s.lstrip().upper().startswith("UPDATE RUNS")]
+    (changed,) = [s for s, _ in said if s.upper().startswith("UPDATE RUNS")]
     assert "RETURNING" not in changed.upper()
     with pytest.raises(NotFound):
         store.mark_run("r-missing", ("run", "nothing"), status="running")
@@ -195,22 +188,14 @@ def test_mark_run_computes_fields_on_its_connection_before_the_change(
 ) -> None:
     _, run_id = run_ids
     seen: list[Any] = []
-    said: list[Any] = []
-
-    def listen(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        said.append((" ".join(statement.split()), conn))
 
     def computed(conn: Any) -> dict[str, Any]:
         seen.append(store.run_record(run_id, conn).run.status)  # read on its connection
         return {"report": {"status": "delivered"}}
 
     store.raise_fence(run_id, 1)
-    event.listen(store.engine, "before_cursor_execute", listen)
-    try:
-        with store.fenced(run_id, 1):
-            store.mark_run(run_id, ("run", "it ended"), computed=computed, status="delivered")
-    finally:
-        event.remove(store.engine, "before_cursor_execute", listen)
+    with sent(store.engine) as said, store.fenced(run_id, 1):
+        store.mark_run(run_id, ("run", "it ended"), computed=computed, status="delivered")
     assert seen == ["queued"]  # before the change
     assert store.get_run(run_id).report == {"status": "delivered"}
     assert len({id(conn) for _, conn in said}) == 1, said  # one connection
@@ -224,18 +209,13 @@ def test_run_record_reads_only_the_tables_that_hold_rows_of_the_run(
     store: Store, run_ids: tuple[str, str]
 ) -> None:
     project_id, run_id = run_ids
-    said: list[str] = []
-
-    def listen(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        said.append(" ".join(statement.split()))
+    said: list[tuple[str, Any]] = []
 
     def record() -> Any:
-        said.clear()
-        event.listen(store.engine, "before_cursor_execute", listen)
-        try:
-            return store.run_record(run_id)
-        finally:
-            event.remove(store.engine, "before_cursor_execute", listen)
+        with sent(store.engine) as statements:
+            found = store.run_record(run_id)
+        said[:] = statements
+        return found
 
     empty = record()
     assert (empty.run.id, empty.tasks, empty.artifacts, empty.calls) == (run_id, [], [], [])
